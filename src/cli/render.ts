@@ -1,0 +1,32 @@
+// cli/: `uplinkd status` for people: one line per uplink, then the kernel's managed routes.
+import type { StatusReport } from '../control/protocol.js';
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function ms(n: number | null): string {
+  return n === null ? '-' : `${n.toFixed(1)}ms`;
+}
+
+export function renderStatus(s: StatusReport, now = Date.now()): string {
+  const rows = [['UPLINK', 'INTERFACE', 'STATE', 'PRIO', 'SHARE', 'RTT', 'LOSS', 'FOR', 'REASON']];
+  for (const u of s.uplinks) {
+    const forS = Math.max(0, Math.round((now - Date.parse(u.since)) / 1000));
+    rows.push([u.name, u.interface, u.state, String(u.priority), `${u.weight}%`, ms(u.rtt_ms), `${Math.round(u.loss_pct)}%`, `${forS}s`, u.reason]);
+  }
+  const out = [table(rows), ''];
+  for (const u of s.uplinks) {
+    for (const t of u.targets) {
+      out.push(`  ${u.name}  ${t.target}  ${t.ok ? 'ok' : `failing (${t.error ?? 'no answer'})`}  rtt ${ms(t.rtt_ms)}  loss ${Math.round(t.loss_pct)}%`);
+    }
+  }
+  out.push('');
+  if (s.routes.length === 0) out.push('routes: none managed yet');
+  for (const r of s.routes) {
+    out.push(`route ${r.destination} table ${r.table}: ${r.nexthops.map((n) => `${n.uplink} ${n.weight}%`).join(', ')}`);
+  }
+  out.push(`${s.steering.all_down ? 'WARNING: ' : ''}steering: ${s.steering.reason}`);
+  return out.join('\n');
+}

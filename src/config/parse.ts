@@ -1,0 +1,411 @@
+// YAML text -> validated, frozen Config (DESIGN §3). Every problem is collected with its
+// position, so an operator fixes a file in one pass instead of one error per run.
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import type {
+  Config,
+  Destination,
+  FailbackSettings,
+  ProbeSettings,
+  Target,
+  UplinkConfig,
+} from '../types/index.js';
+import { addressFamily, parseDestination } from './address.js';
+import { parseDuration } from './duration.js';
+import type { ConfigProblem, ProblemCode } from './problems.js';
+
+export const DEFAULT_SOCKET = '/run/uplinkd/uplinkd.sock';
+export const DEFAULT_PROBE: ProbeSettings = Object.freeze({
+  intervalMs: 1000,
+  timeoutMs: 1000,
+  down: 3,
+  up: 5,
+  reliability: 1,
+});
+const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
+  holdMs: 30_000,
+  steps: Object.freeze([10, 50, 100]),
+  stepIntervalMs: 10_000,
+});
+const DEFAULT_TABLE = 100;
+
+// Linux IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).
+const IFNAME = /^[^\s/:]{1,15}$/;
+const UPLINK_NAME = /^[a-z0-9][a-z0-9_-]{0,14}$/;
+// rtm_table values that are not routing tables of ours (include/uapi/linux/rtnetlink.h).
+const RESERVED_TABLES: Record<number, string> = { 0: 'unspec', 253: 'default', 255: 'local' };
+// Leaves room above it for the per-uplink tables (uplinkTable).
+const TABLE_MAX = 0xffff_ffff - 2000;
+
+export interface ParseOptions {
+  /** rt_tables names -> ids, for `routing.table: NAME`. */
+  readonly tableNames?: ReadonlyMap<string, number>;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+class Checker {
+  readonly problems: ConfigProblem[] = [];
+  constructor(private readonly lines: LineCounter) {}
+
+  report(code: ProblemCode, message: string, at: Node | Pair | null | undefined | number): void {
+    let offset = 0;
+    if (typeof at === 'number') offset = at;
+    else if (at && 'range' in at && at.range) offset = at.range[0];
+    else if (at && 'key' in at) offset = (at.key as Node | null)?.range?.[0] ?? 0;
+    const { line, col } = this.lines.linePos(offset);
+    this.problems.push({ code, message, line, col });
+  }
+
+  sorted(): ConfigProblem[] {
+    return [...this.problems].sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+
+  /** The map at `node`, after reporting keys it does not know. */
+  map(node: unknown, path: string, known: readonly string[]): YAMLMap | undefined {
+    if (!isMap(node)) {
+      this.report('WRONG_TYPE', `${path} must be a mapping`, node as Node);
+      return undefined;
+    }
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key === undefined || !known.includes(key)) {
+        this.report('UNKNOWN_KEY', `unknown key "${key ?? '?'}" in ${path} (known: ${known.join(', ')})`, pair.key as Node);
+      }
+    }
+    return node;
+  }
+
+  string(node: unknown, path: string): string | undefined {
+    if (isScalar(node) && typeof node.value === 'string') return node.value;
+    this.report('WRONG_TYPE', `${path} must be a string`, node as Node);
+    return undefined;
+  }
+
+  integer(node: unknown, path: string, min: number, max: number): number | undefined {
+    if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
+      this.report('WRONG_TYPE', `${path} must be a whole number`, node as Node);
+      return undefined;
+    }
+    if (node.value < min || node.value > max) {
+      this.report('BAD_VALUE', `${path} must be between ${min} and ${max}, not ${node.value}`, node);
+      return undefined;
+    }
+    return node.value;
+  }
+
+  duration(node: unknown, path: string): number | undefined {
+    if (!isScalar(node) || typeof node.value !== 'string') {
+      this.report('BAD_DURATION', `${path} must be a duration like 250ms, 1s or 2m`, node as Node);
+      return undefined;
+    }
+    const ms = parseDuration(node.value);
+    if (ms === undefined) {
+      this.report('BAD_DURATION', `${path}: "${node.value}" is not a duration (like 250ms, 1s or 2m)`, node);
+      return undefined;
+    }
+    if (ms <= 0) {
+      this.report('BAD_DURATION', `${path} must be longer than 0`, node);
+      return undefined;
+    }
+    return ms;
+  }
+}
+
+function entries(map: YAMLMap | undefined): Map<string, { pair: Pair; value: unknown }> {
+  const out = new Map<string, { pair: Pair; value: unknown }>();
+  for (const pair of map?.items ?? []) {
+    if (isScalar(pair.key)) out.set(String(pair.key.value), { pair, value: pair.value });
+  }
+  return out;
+}
+
+const PROBE_KEYS = ['interval', 'timeout', 'down', 'up', 'reliability'] as const;
+
+/** A probe block's own keys; what it leaves out comes from `base`. */
+function parseProbe(c: Checker, node: unknown, path: string, base: ProbeSettings): ProbeSettings {
+  const e = entries(c.map(node, path, PROBE_KEYS));
+  const pick = <T>(key: string, read: (v: unknown) => T | undefined, fallback: T): T => {
+    const hit = e.get(key);
+    return hit ? (read(hit.value) ?? fallback) : fallback;
+  };
+  return {
+    intervalMs: pick('interval', (v) => c.duration(v, `${path}.interval`), base.intervalMs),
+    timeoutMs: pick('timeout', (v) => c.duration(v, `${path}.timeout`), base.timeoutMs),
+    down: pick('down', (v) => c.integer(v, `${path}.down`, 1, 1000), base.down),
+    up: pick('up', (v) => c.integer(v, `${path}.up`, 1, 1000), base.up),
+    reliability: pick('reliability', (v) => c.integer(v, `${path}.reliability`, 1, 1000), base.reliability),
+  };
+}
+
+function parseTarget(c: Checker, node: unknown, path: string): Target | undefined {
+  const map = c.map(node, path, ['icmp', 'tcp']);
+  if (!map) return undefined;
+  if (map.items.length !== 1) {
+    c.report('WRONG_TYPE', `${path} must have exactly one key, icmp or tcp`, map);
+    return undefined;
+  }
+  const pair = map.items[0]!;
+  const kind = isScalar(pair.key) ? String(pair.key.value) : '';
+  const text = c.string(pair.value, `${path}.${kind}`);
+  if (text === undefined) return undefined;
+  const at = pair.value as Node;
+  if (kind === 'icmp') {
+    const family = addressFamily(text);
+    if (!family) {
+      c.report('BAD_ADDRESS', `${path}.icmp: "${text}" is not an IPv4 or IPv6 address`, at);
+      return undefined;
+    }
+    return { kind: 'icmp', host: text, family, label: `icmp ${text}` };
+  }
+  if (kind === 'tcp') {
+    // HOST:PORT, or [V6]:PORT for IPv6 (RFC 3986 authority form).
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\[\]]+):(\d+)$/.exec(text);
+    const family = m ? addressFamily(m[1]!) : undefined;
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !family) {
+      c.report('BAD_ADDRESS', `${path}.tcp: "${text}" is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)`, at);
+      return undefined;
+    }
+    if (port < 1 || port > 65535) {
+      c.report('BAD_VALUE', `${path}.tcp: port ${port} is not between 1 and 65535`, at);
+      return undefined;
+    }
+    return { kind: 'tcp', host: m[1]!, port, family, label: `tcp ${text}` };
+  }
+  return undefined;
+}
+
+interface UplinkDraft {
+  uplink: Omit<UplinkConfig, 'probe' | 'table'>;
+  probeNode?: unknown;
+  targetsNode?: Node;
+  nameNode?: Node;
+}
+
+const UPLINK_KEYS = ['name', 'interface', 'gateway', 'gateway6', 'priority', 'weight', 'targets', 'probe'];
+
+function parseUplink(c: Checker, node: unknown, path: string): UplinkDraft | undefined {
+  const map = c.map(node, path, UPLINK_KEYS);
+  if (!map) return undefined;
+  const e = entries(map);
+  const required = (key: string): unknown => {
+    const hit = e.get(key);
+    if (!hit) c.report(key === 'targets' ? 'MISSING_TARGETS' : 'MISSING_KEY', `${path} has no ${key}`, map);
+    return hit?.value;
+  };
+  let name = '';
+  const nameNode = required('name');
+  if (nameNode !== undefined) {
+    const text = c.string(nameNode, `${path}.name`);
+    if (text !== undefined && !UPLINK_NAME.test(text)) {
+      c.report('BAD_NAME', `uplink name "${text}" must be 1 to 15 characters of a-z, 0-9, "_" and "-", starting with a letter or digit`, nameNode as Node);
+    } else if (text !== undefined) name = text;
+  }
+  let iface = '';
+  const ifaceNode = required('interface');
+  if (ifaceNode !== undefined) {
+    const text = c.string(ifaceNode, `${path}.interface`);
+    if (text !== undefined && !IFNAME.test(text)) {
+      c.report('BAD_INTERFACE', `interface "${text}" is not a Linux interface name (1 to 15 characters, no spaces, "/" or ":")`, ifaceNode as Node);
+    } else if (text !== undefined) iface = text;
+  }
+  const gatewayOf = (key: 'gateway' | 'gateway6', want: 4 | 6): string | undefined => {
+    const hit = e.get(key);
+    if (!hit) return undefined;
+    const text = c.string(hit.value, `${path}.${key}`);
+    if (text === undefined) return undefined;
+    const family = addressFamily(text);
+    if (!family) c.report('BAD_ADDRESS', `${path}.${key}: "${text}" is not an IP address`, hit.value as Node);
+    else if (family !== want) c.report('WRONG_FAMILY', `${path}.${key} must be an IPv${want} address, "${text}" is IPv${family}`, hit.value as Node);
+    else return text;
+    return undefined;
+  };
+  const gateway = gatewayOf('gateway', 4);
+  const gateway6 = gatewayOf('gateway6', 6);
+  const priority = e.has('priority') ? c.integer(e.get('priority')!.value, `${path}.priority`, 0, 1_000_000) : 1;
+  const weight = e.has('weight') ? c.integer(e.get('weight')!.value, `${path}.weight`, 1, 256) : 1;
+  const targets: Target[] = [];
+  const targetsNode = required('targets');
+  if (targetsNode !== undefined) {
+    if (!isSeq(targetsNode)) c.report('WRONG_TYPE', `${path}.targets must be a list`, targetsNode as Node);
+    else if (targetsNode.items.length === 0) c.report('MISSING_TARGETS', `${path}.targets is empty: at least one heartbeat target is needed`, targetsNode);
+    else {
+      targetsNode.items.forEach((t, i) => {
+        const target = parseTarget(c, t, `${path}.targets[${i}]`);
+        if (target) targets.push(target);
+      });
+    }
+  }
+  const draft: UplinkDraft = {
+    uplink: {
+      name,
+      interface: iface,
+      ...(gateway ? { gateway } : {}),
+      ...(gateway6 ? { gateway6 } : {}),
+      priority: priority ?? 1,
+      weight: weight ?? 1,
+      targets,
+    },
+    nameNode: nameNode as Node,
+  };
+  if (e.has('probe')) draft.probeNode = e.get('probe')!.value;
+  if (isSeq(targetsNode)) draft.targetsNode = targetsNode;
+  return draft;
+}
+
+function parseTable(c: Checker, node: unknown, opts: ParseOptions): number {
+  if (isScalar(node) && typeof node.value === 'number') {
+    const id = c.integer(node, 'routing.table', 0, TABLE_MAX);
+    if (id === undefined) return DEFAULT_TABLE;
+    if (id in RESERVED_TABLES) {
+      c.report('RESERVED_TABLE', `routing.table ${id} is the kernel's "${RESERVED_TABLES[id]}" table; use main or a table of its own (1-252, 256 and up)`, node);
+    }
+    return id;
+  }
+  const name = c.string(node, 'routing.table');
+  if (name === undefined) return DEFAULT_TABLE;
+  if (name === 'main') return 254;
+  if (name === 'default' || name === 'local' || name === 'unspec') {
+    c.report('RESERVED_TABLE', `routing.table "${name}" is a kernel table uplinkd must not own`, node as Node);
+    return DEFAULT_TABLE;
+  }
+  const id = opts.tableNames?.get(name);
+  if (id === undefined) {
+    c.report('UNKNOWN_TABLE', `routing.table "${name}" is not a number, main, or a name in rt_tables`, node as Node);
+    return DEFAULT_TABLE;
+  }
+  if (id in RESERVED_TABLES) c.report('RESERVED_TABLE', `routing.table "${name}" is table ${id}, the kernel's "${RESERVED_TABLES[id]}" table`, node as Node);
+  return id;
+}
+
+function parseFailback(c: Checker, node: unknown): FailbackSettings {
+  const e = entries(c.map(node, 'routing.failback', ['hold', 'steps', 'step_interval']));
+  const holdMs = e.has('hold') ? c.duration(e.get('hold')!.value, 'routing.failback.hold') : undefined;
+  const stepIntervalMs = e.has('step_interval')
+    ? c.duration(e.get('step_interval')!.value, 'routing.failback.step_interval')
+    : undefined;
+  let steps: number[] | undefined;
+  const stepsNode = e.get('steps')?.value;
+  if (stepsNode !== undefined) {
+    if (!isSeq(stepsNode) || stepsNode.items.length === 0) {
+      c.report('WRONG_TYPE', 'routing.failback.steps must be a non-empty list of percentages', stepsNode as Node);
+    } else {
+      const values = stepsNode.items.map((n, i) => c.integer(n, `routing.failback.steps[${i}]`, 1, 100));
+      if (values.every((v) => v !== undefined)) {
+        const list = values as number[];
+        const badAt = list.findIndex((v, i) => i > 0 && v <= list[i - 1]!);
+        if (badAt > 0) {
+          c.report('BAD_FAILBACK_STEPS', `routing.failback.steps must ascend: ${list[badAt]} follows ${list[badAt - 1]}`, stepsNode.items[badAt] as Node);
+        } else if (list[list.length - 1] !== 100) {
+          c.report('BAD_FAILBACK_STEPS', `routing.failback.steps must end at 100, not ${list[list.length - 1]}`, stepsNode.items[list.length - 1] as Node);
+        } else steps = list;
+      }
+    }
+  }
+  return {
+    holdMs: holdMs ?? DEFAULT_FAILBACK.holdMs,
+    steps: steps ?? DEFAULT_FAILBACK.steps,
+    stepIntervalMs: stepIntervalMs ?? DEFAULT_FAILBACK.stepIntervalMs,
+  };
+}
+
+function parseDestinations(c: Checker, node: unknown): Destination[] {
+  if (node === undefined) return parseDestination('default') as Destination[];
+  if (!isSeq(node) || node.items.length === 0) {
+    c.report('WRONG_TYPE', 'routing.destinations must be a non-empty list of prefixes or "default"', node as Node);
+    return [];
+  }
+  const out: Destination[] = [];
+  node.items.forEach((item, i) => {
+    const text = c.string(item, `routing.destinations[${i}]`);
+    if (text === undefined) return;
+    const parsed = parseDestination(text);
+    if (typeof parsed === 'string') c.report('BAD_PREFIX', `routing.destinations[${i}]: ${parsed}`, item as Node);
+    else for (const d of parsed) if (!out.some((o) => o.prefix === d.prefix)) out.push(d);
+  });
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const c = new Checker(lines);
+  for (const err of doc.errors) {
+    c.report('YAML_SYNTAX', err.message.split('\n')[0]!, err.pos[0]);
+  }
+  if (doc.errors.length > 0) return { ok: false, problems: c.problems };
+  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control']);
+  if (!root) return { ok: false, problems: c.problems };
+  const top = entries(root);
+
+  const probe = top.has('probe') ? parseProbe(c, top.get('probe')!.value, 'probe', DEFAULT_PROBE) : DEFAULT_PROBE;
+
+  const routingMap = top.has('routing')
+    ? c.map(top.get('routing')!.value, 'routing', ['table', 'destinations', 'failback'])
+    : undefined;
+  const routing = entries(routingMap);
+  const table = routing.has('table') ? parseTable(c, routing.get('table')!.value, opts) : DEFAULT_TABLE;
+  const destinations = parseDestinations(c, routing.get('destinations')?.value);
+  const failback = routing.has('failback') ? parseFailback(c, routing.get('failback')!.value) : DEFAULT_FAILBACK;
+
+  const control = entries(top.has('control') ? c.map(top.get('control')!.value, 'control', ['socket']) : undefined);
+  let socket = DEFAULT_SOCKET;
+  if (control.has('socket')) {
+    const s = c.string(control.get('socket')!.value, 'control.socket');
+    if (s !== undefined && !s.startsWith('/')) c.report('BAD_VALUE', `control.socket must be an absolute path, not "${s}"`, control.get('socket')!.value as Node);
+    else if (s !== undefined) socket = s;
+  }
+
+  const uplinks: UplinkConfig[] = [];
+  const uplinksNode = top.get('uplinks');
+  if (!uplinksNode) c.report('MISSING_KEY', 'the config has no uplinks: at least one is needed', root);
+  else if (!isSeq(uplinksNode.value) || uplinksNode.value.items.length === 0) {
+    c.report('WRONG_TYPE', 'uplinks must be a non-empty list', (uplinksNode.value as Node) ?? uplinksNode.pair);
+  } else {
+    const seen = new Map<string, number>();
+    uplinksNode.value.items.forEach((item, i) => {
+      const path = `uplinks[${i}]`;
+      const draft = parseUplink(c, item, path);
+      if (!draft) return;
+      const u = draft.uplink;
+      const uplinkProbe = draft.probeNode !== undefined ? parseProbe(c, draft.probeNode, `${path}.probe`, probe) : probe;
+      if (u.name) {
+        const first = seen.get(u.name);
+        if (first !== undefined) {
+          c.report('DUPLICATE_NAME', `uplink name "${u.name}" is already used by uplinks[${first}]`, draft.nameNode);
+        } else seen.set(u.name, i);
+      }
+      const targetCount = isSeq(draft.targetsNode) ? draft.targetsNode.items.length : 0;
+      if (targetCount > 0 && uplinkProbe.reliability > targetCount) {
+        c.report(
+          'RELIABILITY_TOO_HIGH',
+          `${path}: reliability ${uplinkProbe.reliability} is more than its ${targetCount} target(s); no round could ever be good`,
+          draft.targetsNode,
+        );
+      }
+      // Each uplink's own heartbeat table follows the managed one (DESIGN §5).
+      uplinks.push({ ...u, probe: uplinkProbe, table: uplinkTable(table, i) });
+    });
+  }
+
+  if (c.problems.length > 0) return { ok: false, problems: c.sorted() };
+  return { ok: true, config: deepFreeze({ uplinks, probe, routing: { table, destinations, failback }, control: { socket } }) };
+}
+
+/**
+ * The table holding uplink number `index`'s own default route, for its heartbeats
+ * (DESIGN §5): 1000 above the managed table, so it never hits a reserved id (253-255).
+ */
+export function uplinkTable(managedTable: number, index: number): number {
+  return managedTable + 1000 + index;
+}

@@ -1,0 +1,3 @@
+// control/: Unix-socket server and client around the shared protocol.
+export * from './protocol.js';
+export { ControlServer } from './server.js';

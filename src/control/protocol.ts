@@ -1,0 +1,81 @@
+// control/: the one protocol file shared by the daemon and the CLI. One JSON request per
+// connection, one JSON response, each a single line; and the client side that sends them.
+import { connect } from 'node:net';
+
+export const PROTOCOL_VERSION = 1;
+
+export type Request = { readonly cmd: 'status' } | { readonly cmd: 'reload' };
+
+export interface TargetStatus {
+  readonly target: string;
+  readonly ok: boolean;
+  readonly rtt_ms: number | null;
+  readonly loss_pct: number;
+  /** Why the last heartbeat failed (`timeout`, `ENODEV`, ...); absent when it answered. */
+  readonly error?: string;
+}
+
+export interface UplinkStatus {
+  readonly name: string;
+  readonly interface: string;
+  readonly state: 'init' | 'up' | 'degraded' | 'down' | 'detached';
+  readonly priority: number;
+  /** Percent of new flows this uplink gets now (0-100 across all uplinks). */
+  readonly weight: number;
+  readonly rtt_ms: number | null;
+  readonly loss_pct: number;
+  readonly since: string;
+  readonly reason: string;
+  readonly targets: readonly TargetStatus[];
+}
+
+export interface RouteStatus {
+  readonly destination: string;
+  readonly table: number;
+  readonly nexthops: readonly { readonly uplink: string; readonly weight: number }[];
+}
+
+/** DESIGN §4, extended with `steering` (why the weights are what they are). */
+export interface StatusReport {
+  readonly uplinks: readonly UplinkStatus[];
+  readonly routes: readonly RouteStatus[];
+  readonly steering: { readonly all_down: boolean; readonly reason: string };
+}
+
+export type Response =
+  | { readonly ok: true; readonly status: StatusReport }
+  | { readonly ok: true; readonly reloaded: true; readonly changes: readonly string[] }
+  | { readonly ok: false; readonly error: string; readonly problems?: readonly string[] };
+
+export class NoDaemonError extends Error {
+  constructor(readonly path: string, readonly code: string) {
+    super(`no uplinkd answers on ${path} (${code})`);
+    this.name = 'NoDaemonError';
+  }
+}
+
+export function request(path: string, req: Request, timeoutMs = 5000): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new NoDaemonError(path, 'ETIMEDOUT'));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
+    sock.on('data', (d: string) => (buf += d));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new NoDaemonError(path, err.code ?? 'EIO'));
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(buf) as Response);
+      } catch {
+        reject(new NoDaemonError(path, 'EPROTO'));
+      }
+    });
+  });
+}

@@ -1,0 +1,290 @@
+// daemon/: the only wiring hub. Probe rounds feed health/, health changes feed steer/, the
+// steering result goes to route/ (one apply at a time), and control/ reads it all back.
+import type { Logger } from 'pino';
+import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/index.js';
+import type { Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
+import { applyRound, combine, initialHealth, SampleWindow, type Health } from '../health/index.js';
+import { UplinkProber } from '../probe/index.js';
+import { Router, type DesiredState, type RouteKernel } from '../route/index.js';
+import { desiredRoutes, NO_STEERING, steer, uplinkRoutes, type Steering } from '../steer/index.js';
+import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
+
+export interface Clocks {
+  /** Wall-clock ms, for `since` and logs. */
+  readonly wall: () => number;
+  /** Monotonic ms, for RTTs and probe cadence. */
+  readonly mono: () => number;
+}
+
+interface UplinkRuntime {
+  readonly config: UplinkConfig;
+  readonly log: Logger;
+  health: Health;
+  prober: UplinkProber | undefined;
+  readonly windows: Map<string, SampleWindow>;
+  readonly last: Map<string, HeartbeatResult>;
+}
+
+/** Retry pause after the kernel refused a change. */
+const APPLY_RETRY_MS = 1000;
+
+export class Daemon {
+  private config: Config;
+  private readonly uplinks = new Map<string, UplinkRuntime>();
+  private steering: Steering = NO_STEERING;
+  private readonly router: Router;
+  private applying: Promise<void> = Promise.resolve();
+  private applyQueued = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly configPath: string,
+    config: Config,
+    private readonly log: Logger,
+    private readonly kernel: RouteKernel,
+    private readonly clocks: Clocks,
+    families: readonly Family[],
+    private readonly startProbes = true,
+  ) {
+    this.config = config;
+    this.router = new Router(kernel, (command) => this.log.info({ event: 'route', command }, command), families);
+  }
+
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  async start(): Promise<void> {
+    for (const u of this.config.uplinks) this.addUplink(u);
+    // Rules and per-uplink tables go in now; managed routes only once there is a verdict,
+    // so a restart does not tear down what the kernel already routes by.
+    this.scheduleApply();
+    await this.applying;
+  }
+
+  private addUplink(u: UplinkConfig, health?: Health): void {
+    const rt: UplinkRuntime = {
+      config: u,
+      log: this.log.child({ uplink: u.name }),
+      health: health ?? initialHealth(this.clocks.wall()),
+      prober: undefined,
+      windows: new Map(u.targets.map((t) => [t.label, new SampleWindow()])),
+      last: new Map(),
+    };
+    this.uplinks.set(u.name, rt);
+    if (this.startProbes) {
+      rt.prober = new UplinkProber({ uplink: u, clock: this.clocks.mono, onRound: (r) => this.onRound(u.name, r) });
+      rt.prober.start();
+    }
+    rt.log.info(
+      { event: 'uplink', interface: u.interface, targets: u.targets.map((t) => t.label), probe: u.probe },
+      `probing ${u.name} on ${u.interface}: ${u.targets.map((t) => t.label).join(', ')}`,
+    );
+  }
+
+  private removeUplink(name: string): void {
+    const rt = this.uplinks.get(name);
+    if (!rt) return;
+    rt.prober?.stop();
+    this.uplinks.delete(name);
+  }
+
+  /** One finished probe round of one uplink. Public so tests can drive it without sockets. */
+  onRound(name: string, round: ProbeRound): void {
+    const rt = this.uplinks.get(name);
+    if (!rt || this.stopped) return;
+    let answered = 0;
+    for (const r of round.results) {
+      rt.windows.get(r.target)?.push(r.ok ? (r.rttMs ?? 0) : null);
+      rt.last.set(r.target, r);
+      if (r.ok) answered++;
+    }
+    const step = applyRound(rt.health, { answered, total: round.results.length }, rt.config.probe, this.clocks.wall());
+    rt.health = step.health;
+    if (step.change) {
+      const c = step.change;
+      const failed = round.results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`);
+      rt.log.info(
+        { event: 'state', from: c.from, to: c.to, reason: c.reason, failed },
+        `${name}: ${c.from} -> ${c.to} (${c.reason})`,
+      );
+      this.resteer();
+    }
+  }
+
+  private resteer(): void {
+    const before = this.steering;
+    const next = steer(
+      [...this.uplinks.values()].map((u) => ({
+        name: u.config.name,
+        priority: u.config.priority,
+        weight: u.config.weight,
+        state: u.health.state,
+      })),
+      before,
+    );
+    this.steering = next;
+    const same = JSON.stringify(before) === JSON.stringify(next);
+    if (!same) {
+      const active = next.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
+      if (next.allDown) this.log.warn({ event: 'steering', active: next.active, all_down: true, reason: next.reason }, next.reason);
+      else this.log.info({ event: 'steering', active: next.active, all_down: false, reason: next.reason }, `new flows: ${active} (${next.reason})`);
+    }
+    this.scheduleApply();
+  }
+
+  private desiredState(): DesiredState & { managedKnown: boolean } {
+    const c = this.config;
+    return {
+      table: c.routing.table,
+      destinations: c.routing.destinations,
+      managed: desiredRoutes(c, this.steering),
+      // Until some uplink has been up there is no choice to make: keep what the kernel has.
+      managedKnown: this.steering.active.length > 0,
+      uplinkRoutes: uplinkRoutes(c),
+      uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface })),
+    };
+  }
+
+  /** Applies the latest desired state; calls made while one runs collapse into one more run. */
+  private scheduleApply(): void {
+    if (this.applyQueued || this.stopped) return;
+    this.applyQueued = true;
+    this.applying = this.applying.then(async () => {
+      this.applyQueued = false;
+      if (this.stopped) return;
+      const state = this.desiredState();
+      try {
+        const report = await this.router.apply(
+          state.managedKnown ? state : { ...state, destinations: [], managed: [] },
+        );
+        for (const m of report.missing) this.log.warn({ event: 'route', missing: m }, `no interface for ${m}: next hop left out`);
+      } catch (err) {
+        this.log.error({ event: 'route', err: String((err as Error).message ?? err) }, `route change failed: ${String((err as Error).message ?? err)}; retrying in ${APPLY_RETRY_MS}ms`);
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.scheduleApply(), APPLY_RETRY_MS);
+      }
+    });
+  }
+
+  async status(): Promise<StatusReport> {
+    const shares = new Map(this.steering.active.map((a) => [a.uplink, a.share]));
+    const uplinks: UplinkStatus[] = [...this.uplinks.values()].map((u) => {
+      const q = combine([...u.windows.values()]);
+      return {
+        name: u.config.name,
+        interface: u.config.interface,
+        state: u.health.state,
+        priority: u.config.priority,
+        weight: shares.get(u.config.name) ?? 0,
+        rtt_ms: q.rttMs === null ? null : round3(q.rttMs),
+        loss_pct: round3(q.lossPct),
+        since: new Date(u.health.since).toISOString(),
+        reason: u.health.reason,
+        targets: u.config.targets.map((t) => {
+          const w = u.windows.get(t.label)!;
+          const last = u.last.get(t.label);
+          const rtt = w.rttMs;
+          return {
+            target: t.label,
+            ok: last?.ok ?? false,
+            rtt_ms: rtt === null ? null : round3(rtt),
+            loss_pct: round3(w.lossPct),
+            ...(last && !last.ok ? { error: last.error ?? 'failed' } : {}),
+          };
+        }),
+      };
+    });
+    // Routes come from the kernel, not from memory (DESIGN §4).
+    const byInterface = new Map(this.config.uplinks.map((u) => [u.interface, u.name]));
+    const kernelRoutes = await this.router.managedRoutes(this.config.routing);
+    const routes: RouteStatus[] = kernelRoutes.map(({ route, interfaces }) => {
+      const total = route.nexthops.reduce((a, n) => a + n.weight, 0);
+      return {
+        destination: route.prefix,
+        table: route.table,
+        nexthops: route.nexthops.map((n, i) => ({
+          uplink: byInterface.get(interfaces[i]!) ?? interfaces[i]!,
+          weight: Math.round((n.weight * 100) / total),
+        })),
+      };
+    });
+    return { uplinks, routes, steering: { all_down: this.steering.allDown, reason: this.steering.reason } };
+  }
+
+  /**
+   * Reads the config file again and swaps it in only when it is wholly valid (as keepalived
+   * does); uplinks whose settings did not change keep their probes and health.
+   */
+  async reload(): Promise<Response> {
+    let next: Config;
+    try {
+      next = await loadConfig(this.configPath);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        const problems = err.problems.map((p) => formatProblem(this.configPath, p));
+        this.log.error({ event: 'reload', problems }, `reload rejected, keeping the running config: ${problems.length} problem(s)`);
+        return { ok: false, error: 'invalid config; the running config is kept', problems };
+      }
+      throw err;
+    }
+    const unsupported = unsupportedTargets(next);
+    if (unsupported.length) {
+      this.log.error({ event: 'reload', problems: unsupported }, 'reload rejected, keeping the running config');
+      return { ok: false, error: 'unsupported targets; the running config is kept', problems: unsupported };
+    }
+    const diff = diffConfig(this.config, next);
+    const old = new Map(this.uplinks);
+    this.config = next;
+    for (const name of [...diff.removed, ...diff.changed]) this.removeUplink(name);
+    for (const u of next.uplinks) {
+      if (diff.added.includes(u.name) || diff.changed.includes(u.name)) this.addUplink(u);
+      else {
+        const rt = old.get(u.name)!;
+        this.uplinks.set(u.name, { ...rt, config: u });
+      }
+    }
+    const changes = [
+      ...diff.added.map((n) => `added ${n}`),
+      ...diff.removed.map((n) => `removed ${n}`),
+      ...diff.changed.map((n) => `restarted ${n}`),
+      ...diff.reweighted.map((n) => `reweighted ${n}`),
+      ...(diff.routingChanged ? ['routing changed'] : []),
+    ];
+    this.log.info({ event: 'reload', changes }, `reloaded ${this.configPath}: ${changes.join(', ') || 'no changes'}`);
+    this.resteer();
+    await this.applying;
+    return { ok: true, reloaded: true, changes };
+  }
+
+  async handle(req: Request): Promise<Response> {
+    if (req.cmd === 'status') return { ok: true, status: await this.status() };
+    if (req.cmd === 'reload') return this.reload();
+    return { ok: false, error: `unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}` };
+  }
+
+  /** Stops probing and waits for a route change in flight; routes stay (traffic keeps flowing). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    for (const name of [...this.uplinks.keys()]) this.removeUplink(name);
+    await this.applying;
+    this.kernel.close();
+  }
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+/** TCP heartbeats need the native addon (a later version); say so instead of faking them. */
+export function unsupportedTargets(config: Config): string[] {
+  const out: string[] = [];
+  for (const u of config.uplinks) {
+    for (const t of u.targets) {
+      if (t.kind === 'tcp') out.push(`uplink ${u.name}: ${t.label}: TCP heartbeats are not supported by this version of uplinkd`);
+    }
+  }
+  return out;
+}

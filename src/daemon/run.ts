@@ -1,0 +1,85 @@
+// daemon/: `uplinkd run`: load the config, start the daemon, serve the control socket, and
+// stop cleanly on SIGTERM/SIGINT (exit 0). SIGHUP reloads.
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import pino from 'pino';
+import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
+import { ControlServer } from '../control/server.js';
+import { NetlinkKernel } from '../route/index.js';
+import type { Config, Family } from '../types/index.js';
+import { Daemon, unsupportedTargets } from './daemon.js';
+
+export interface RunOptions {
+  readonly configPath: string;
+  /** Overrides control.socket (the CLI's --socket). */
+  readonly socket?: string;
+}
+
+/** Resolves with the exit code. */
+export async function run(opts: RunOptions): Promise<number> {
+  const log = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  let config: Config;
+  try {
+    config = await loadConfig(opts.configPath);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) process.stderr.write(`${formatProblem(opts.configPath, p)}\n`);
+    process.stderr.write(`uplinkd: ${opts.configPath} is invalid; not starting\n`);
+    return 1;
+  }
+  const unsupported = unsupportedTargets(config);
+  if (unsupported.length) {
+    for (const line of unsupported) process.stderr.write(`${opts.configPath}: ${line}\n`);
+    return 1;
+  }
+
+  // IPv6 may be compiled out or disabled; then only IPv4 is managed.
+  const families: Family[] = existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4];
+  const kernel = new NetlinkKernel();
+  const daemon = new Daemon(
+    opts.configPath,
+    config,
+    log,
+    kernel,
+    { wall: () => Date.now(), mono: () => performance.now() },
+    families,
+  );
+  const socketPath = opts.socket ?? config.control.socket;
+  const control = new ControlServer(socketPath, (req) => daemon.handle(req));
+  try {
+    await control.listen();
+  } catch (err) {
+    log.fatal({ err: String(err) }, `cannot listen on ${socketPath}`);
+    kernel.close();
+    return 1;
+  }
+  log.info({ event: 'start', config: opts.configPath, socket: socketPath, uplinks: config.uplinks.map((u) => u.name) }, 'uplinkd started');
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err: String(err) }, 'start failed');
+    await control.close();
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ event: 'stop', signal }, `${signal}: stopping, routes stay in place`);
+      void Promise.all([daemon.stop(), control.close()]).then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      void daemon.reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
+    });
+  });
+}

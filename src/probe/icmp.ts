@@ -1,0 +1,143 @@
+// probe/: ICMP echo heartbeats (RFC 792, RFC 4443) on a raw socket bound to one interface
+// with SO_BINDTODEVICE, so each heartbeat leaves through its own uplink whatever the
+// managed routes say. Measures only; health/ decides.
+import raw, { type Socket } from 'raw-socket';
+import type { Family } from '../types/index.js';
+import { errnoCode } from './errno.js';
+
+const ICMP_ECHO_REQUEST = 8;
+const ICMP_ECHO_REPLY = 0;
+const ICMP6_ECHO_REQUEST = 128;
+const ICMP6_ECHO_REPLY = 129;
+const PAYLOAD = Buffer.from('uplinkd heartbeat');
+
+export interface EchoResult {
+  readonly ok: boolean;
+  readonly rttMs?: number;
+  /** `timeout`, or the errno code the socket gave (ENODEV, ENETUNREACH, ...). */
+  readonly error?: string;
+}
+
+/** RFC 1071 Internet checksum. */
+export function internetChecksum(buf: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
+  if (buf.length % 2) sum += buf[buf.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+export function echoRequest(family: Family, id: number, seq: number): Buffer {
+  const buf = Buffer.alloc(8 + PAYLOAD.length);
+  buf[0] = family === 4 ? ICMP_ECHO_REQUEST : ICMP6_ECHO_REQUEST;
+  buf.writeUInt16BE(id, 4);
+  buf.writeUInt16BE(seq, 6);
+  PAYLOAD.copy(buf, 8);
+  // The kernel fills the ICMPv6 checksum itself (RFC 3542 §3.1); ICMPv4 is ours to fill.
+  if (family === 4) buf.writeUInt16BE(internetChecksum(buf), 2);
+  return buf;
+}
+
+/** id and seq of an echo reply, or undefined for any other packet. IPv4 raw sockets see the IP header. */
+export function parseEchoReply(family: Family, packet: Buffer): { id: number; seq: number } | undefined {
+  let off = 0;
+  if (family === 4) {
+    if (packet.length < 20) return undefined;
+    off = (packet[0]! & 0x0f) * 4;
+  }
+  if (packet.length < off + 8) return undefined;
+  const type = packet[off];
+  if (type !== (family === 4 ? ICMP_ECHO_REPLY : ICMP6_ECHO_REPLY)) return undefined;
+  return { id: packet.readUInt16BE(off + 4), seq: packet.readUInt16BE(off + 6) };
+}
+
+interface Pending {
+  readonly address: string;
+  readonly sentAt: number;
+  readonly timer: NodeJS.Timeout;
+  readonly resolve: (r: EchoResult) => void;
+}
+
+/** One raw ICMP socket of one family, bound to one interface. */
+export class IcmpPinger {
+  private socket: Socket | undefined;
+  private readonly id: number;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    readonly iface: string,
+    readonly family: Family,
+    private readonly clock: () => number,
+  ) {
+    this.id = Math.floor(Math.random() * 0xffff) + 1;
+  }
+
+  /** Opens and binds the socket; throws an Error whose `code` is the errno (ENODEV when the NIC is missing). */
+  open(): void {
+    if (this.socket) return;
+    const socket = raw.createSocket({
+      addressFamily: this.family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
+      protocol: this.family === 4 ? raw.Protocol.ICMP : raw.Protocol.ICMPv6,
+    });
+    try {
+      const name = Buffer.from(`${this.iface}\0`);
+      socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_BINDTODEVICE!, name, name.length);
+    } catch (err) {
+      socket.close();
+      throw Object.assign(new Error(`SO_BINDTODEVICE ${this.iface}: ${(err as Error).message}`), { code: errnoCode(err) });
+    }
+    socket.on('message', (packet: Buffer, source: string) => this.receive(packet, source));
+    // A receive error must not crash the daemon; the pending heartbeats time out.
+    socket.on('error', () => undefined);
+    this.socket = socket;
+  }
+
+  private receive(packet: Buffer, source: string): void {
+    const reply = parseEchoReply(this.family, packet);
+    if (!reply || reply.id !== this.id) return;
+    const p = this.pending.get(reply.seq);
+    if (!p || p.address !== source) return;
+    this.pending.delete(reply.seq);
+    clearTimeout(p.timer);
+    p.resolve({ ok: true, rttMs: this.clock() - p.sentAt });
+  }
+
+  /** One echo request to `address`; resolves with the RTT, a timeout, or a send error. */
+  echo(address: string, timeoutMs: number): Promise<EchoResult> {
+    return new Promise((resolve) => {
+      try {
+        this.open();
+      } catch (err) {
+        resolve({ ok: false, error: (err as { code?: string }).code ?? 'EIO' });
+        return;
+      }
+      this.seq = (this.seq + 1) & 0xffff;
+      const seq = this.seq;
+      const packet = echoRequest(this.family, this.id, seq);
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        resolve({ ok: false, error: 'timeout' });
+      }, timeoutMs);
+      this.pending.set(seq, { address, sentAt: this.clock(), timer, resolve });
+      this.socket!.send(packet, 0, packet.length, address, null, (error: Error | null) => {
+        if (!error) return;
+        const p = this.pending.get(seq);
+        if (!p) return;
+        this.pending.delete(seq);
+        clearTimeout(p.timer);
+        resolve({ ok: false, error: errnoCode(error) });
+      });
+    });
+  }
+
+  close(): void {
+    for (const [seq, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.resolve({ ok: false, error: 'closed' });
+      this.pending.delete(seq);
+    }
+    this.socket?.close();
+    this.socket = undefined;
+  }
+}

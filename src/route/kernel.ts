@@ -1,0 +1,245 @@
+// route/: the kernel side of routing, behind a small interface so the diffing in router.ts
+// can be tested against a fake (fake.ts) and for real in the lab.
+import netlink from 'netlink';
+import { addressBytes, bytesToAddress } from '../config/address.js';
+import type { Family } from '../types/index.js';
+
+export interface KernelNexthop {
+  readonly ifindex: number;
+  readonly gateway?: string;
+  /** 1..256; a single-path route always reads back as 1. */
+  readonly weight: number;
+}
+
+export interface KernelRoute {
+  readonly family: Family;
+  readonly table: number;
+  /** Normalised prefix: `0.0.0.0/0`, `::/0`. */
+  readonly prefix: string;
+  readonly nexthops: readonly KernelNexthop[];
+}
+
+export interface KernelRule {
+  readonly family: Family;
+  readonly priority: number;
+  readonly table: number;
+  readonly oifname?: string;
+  /** `suppress_prefixlength N`: answers from the table with a prefix this short or shorter are ignored. */
+  readonly suppressPrefixlength?: number;
+}
+
+export interface RouteKernel {
+  /** Interface name -> ifindex, for the links that exist now. */
+  links(): Promise<Map<string, number>>;
+  routes(family: Family): Promise<KernelRoute[]>;
+  replaceRoute(route: KernelRoute): Promise<void>;
+  deleteRoute(route: KernelRoute): Promise<void>;
+  rules(family: Family): Promise<KernelRule[]>;
+  addRule(rule: KernelRule): Promise<void>;
+  deleteRule(rule: KernelRule): Promise<void>;
+  close(): void;
+}
+
+// include/uapi/linux/rtnetlink.h and netlink.h
+const AF = { 4: 2, 6: 10 } as const;
+const RT_TABLE_COMPAT = 252; // rtm_table when the real id rides in RTA_TABLE (ids above 255)
+const RT_TABLE_UNSPEC = 0;
+const NLM_F_REPLACE = 0x100;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const RTA_GATEWAY = 5;
+const FR_ACT_TO_TBL = 1;
+/** uplinkd's routes carry `proto static`, as `ip route add` would give them. */
+const RTPROT_STATIC = 4;
+
+function familyOf(af: number | undefined): Family | undefined {
+  return af === AF[4] ? 4 : af === AF[6] ? 6 : undefined;
+}
+
+/** RTA_MULTIPATH: a run of struct rtnexthop, each followed by its own attributes. */
+export function encodeMultipath(nexthops: readonly KernelNexthop[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const nh of nexthops) {
+    const gw = nh.gateway ? addressBytes(nh.gateway) : undefined;
+    const attrLen = gw ? 4 + gw.length : 0;
+    const buf = Buffer.alloc(8 + attrLen);
+    buf.writeUInt16LE(8 + attrLen, 0); // rtnh_len
+    buf.writeUInt8(0, 2); // rtnh_flags
+    buf.writeUInt8(Math.max(0, Math.min(255, nh.weight - 1)), 3); // rtnh_hops = weight - 1
+    buf.writeInt32LE(nh.ifindex, 4);
+    if (gw) {
+      buf.writeUInt16LE(attrLen, 8);
+      buf.writeUInt16LE(RTA_GATEWAY, 10);
+      gw.copy(buf, 12);
+    }
+    parts.push(buf);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeMultipath(buf: Buffer): KernelNexthop[] {
+  const out: KernelNexthop[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 8) break;
+    const weight = buf.readUInt8(off + 3) + 1;
+    const ifindex = buf.readInt32LE(off + 4);
+    let gateway: string | undefined;
+    let a = off + 8;
+    while (a + 4 <= off + len) {
+      const alen = buf.readUInt16LE(a);
+      const atype = buf.readUInt16LE(a + 2) & 0x3fff;
+      if (alen < 4) break;
+      if (atype === RTA_GATEWAY) gateway = bytesToAddress(buf.subarray(a + 4, a + alen));
+      a += (alen + 3) & ~3;
+    }
+    out.push(gateway ? { ifindex, gateway, weight } : { ifindex, weight });
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+function prefixParts(prefix: string): { address: string; length: number } {
+  const [address, len] = prefix.split('/');
+  return { address: address!, length: Number(len) };
+}
+
+function errnoOf(err: unknown): string {
+  const m = /Request rejected: (\w+)/.exec(String((err as Error)?.message ?? err));
+  return m ? m[1]! : String((err as Error)?.message ?? err);
+}
+
+export class KernelError extends Error {
+  constructor(readonly code: string, readonly command: string) {
+    super(`${command}: ${code}`);
+    this.name = 'KernelError';
+  }
+}
+
+/** The real kernel through rtnetlink (the `netlink` package). */
+export class NetlinkKernel implements RouteKernel {
+  private readonly sock = netlink.createRtNetlink();
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new KernelError(errnoOf(err), what);
+    }
+  }
+
+  async links(): Promise<Map<string, number>> {
+    const links = await this.call('dump links', () => this.sock.getLinks());
+    const out = new Map<string, number>();
+    for (const l of links) if (l.attrs.ifname && l.data.index) out.set(l.attrs.ifname, l.data.index);
+    return out;
+  }
+
+  async routes(family: Family): Promise<KernelRoute[]> {
+    const msgs = await this.call('dump routes', () => this.sock.getRoutes({ family: AF[family] }));
+    const out: KernelRoute[] = [];
+    for (const m of msgs) {
+      const f = familyOf(m.data.family);
+      if (!f || (m.data.type !== 'UNICAST' && m.data.type !== 1)) continue;
+      const table = m.attrs.table ?? m.data.table ?? 0;
+      const len = m.data.dstLen ?? 0;
+      const address = m.attrs.dst ? bytesToAddress(m.attrs.dst) : f === 4 ? '0.0.0.0' : '::';
+      let nexthops: KernelNexthop[];
+      if (m.attrs.multipath) nexthops = decodeMultipath(m.attrs.multipath);
+      else {
+        const gateway = m.attrs.gateway ? bytesToAddress(m.attrs.gateway) : undefined;
+        nexthops = [gateway ? { ifindex: m.attrs.oif ?? 0, gateway, weight: 1 } : { ifindex: m.attrs.oif ?? 0, weight: 1 }];
+      }
+      out.push({ family: f, table, prefix: `${address}/${len}`, nexthops });
+    }
+    return out;
+  }
+
+  private routeMessage(r: KernelRoute) {
+    const { address, length } = prefixParts(r.prefix);
+    const single = r.nexthops.length === 1 ? r.nexthops[0]! : undefined;
+    const data = {
+      family: AF[r.family],
+      dstLen: length,
+      table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
+      protocol: RTPROT_STATIC,
+      // A route straight onto a device (no gateway) is on-link: scope link, as `ip route` sets it.
+      scope: single && !single.gateway ? 253 : 0,
+      type: 1,
+    };
+    const attrs: Record<string, unknown> = { table: r.table };
+    if (length > 0) attrs.dst = addressBytes(address);
+    if (single) {
+      attrs.oif = single.ifindex;
+      if (single.gateway) attrs.gateway = addressBytes(single.gateway);
+    } else if (r.nexthops.length > 1) attrs.multipath = encodeMultipath(r.nexthops);
+    return { data, attrs };
+  }
+
+  async replaceRoute(route: KernelRoute): Promise<void> {
+    const { data, attrs } = this.routeMessage(route);
+    await this.call(`replace ${route.prefix}`, () =>
+      this.sock.newRoute(data as never, attrs, { flags: NLM_F_REPLACE | NLM_F_CREATE }),
+    );
+  }
+
+  async deleteRoute(route: KernelRoute): Promise<void> {
+    const { address, length } = prefixParts(route.prefix);
+    const attrs: Record<string, unknown> = { table: route.table };
+    if (length > 0) attrs.dst = addressBytes(address);
+    await this.call(`delete ${route.prefix}`, () =>
+      this.sock.delRoute(
+        { family: AF[route.family], dstLen: length, table: route.table < 256 ? route.table : RT_TABLE_COMPAT },
+        attrs,
+      ),
+    );
+  }
+
+  async rules(family: Family): Promise<KernelRule[]> {
+    const msgs = await this.call('dump rules', () => this.sock.getRules({ family: AF[family] }));
+    const out: KernelRule[] = [];
+    for (const m of msgs) {
+      const f = familyOf(m.data.family);
+      if (!f) continue;
+      const suppress = m.attrs.suppressPrefixlen?.readUInt32LE(0);
+      out.push({
+        family: f,
+        priority: m.attrs.priority ?? 0,
+        table: m.attrs.table ?? m.data.table ?? 0,
+        ...(m.attrs.oifname ? { oifname: m.attrs.oifname } : {}),
+        // 0xffffffff is the kernel's "not set" (net/core/fib_rules.c).
+        ...(suppress !== undefined && suppress !== 0xffff_ffff ? { suppressPrefixlength: suppress } : {}),
+      });
+    }
+    return out;
+  }
+
+  private ruleMessage(r: KernelRule) {
+    const attrs: Record<string, unknown> = { priority: r.priority, table: r.table };
+    if (r.oifname) attrs.oifname = r.oifname;
+    if (r.suppressPrefixlength !== undefined) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(r.suppressPrefixlength);
+      attrs.suppressPrefixlen = b;
+    }
+    const data = { family: AF[r.family], table: r.table < 256 ? r.table : RT_TABLE_UNSPEC, action: FR_ACT_TO_TBL };
+    return { data, attrs };
+  }
+
+  async addRule(rule: KernelRule): Promise<void> {
+    const { data, attrs } = this.ruleMessage(rule);
+    await this.call(`add rule ${rule.priority}`, () =>
+      this.sock.newRule(data as never, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }),
+    );
+  }
+
+  async deleteRule(rule: KernelRule): Promise<void> {
+    const { data, attrs } = this.ruleMessage(rule);
+    await this.call(`delete rule ${rule.priority}`, () => this.sock.delRule(data as never, attrs));
+  }
+
+  close(): void {
+    this.sock.socket.close();
+  }
+}

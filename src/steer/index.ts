@@ -1,0 +1,2 @@
+// steer/: pure decisions on where new flows go (DESIGN §1).
+export * from './steer.js';

@@ -1,0 +1,113 @@
+// steer/: pure. Uplink states + priorities -> which uplinks carry new flows, and with what share.
+import type { Config, DesiredRoute, RouteNexthop, UplinkConfig, UplinkState } from '../types/index.js';
+
+export interface SteerUplink {
+  readonly name: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly state: UplinkState;
+}
+
+export interface ActiveUplink {
+  readonly uplink: string;
+  /** Configured weight inside its tier: the kernel next hop weight (1..256). */
+  readonly weight: number;
+  /** Percent of new flows, 0-100 summed over all uplinks (status `weight`). */
+  readonly share: number;
+}
+
+export interface Steering {
+  readonly active: readonly ActiveUplink[];
+  /** True when no uplink is up and the previous choice is kept, as DESIGN §4 asks. */
+  readonly allDown: boolean;
+  readonly reason: string;
+}
+
+export const NO_STEERING: Steering = { active: [], allDown: false, reason: 'no uplink has been up yet' };
+
+/** Shares that sum to exactly 100 (largest remainder), in the order given. */
+export function percentShares(weights: readonly number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (total === 0) return weights.map(() => 0);
+  const exact = weights.map((w) => (w * 100) / total);
+  const floors = exact.map(Math.floor);
+  let left = 100 - floors.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => ({ i, frac: e - floors[i]! })).sort((a, b) => b.frac - a.frac || a.i - b.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    floors[i]!++;
+    left--;
+  }
+  return floors;
+}
+
+/**
+ * The most preferred tier (lowest priority) that has an `up` uplink gets all new flows,
+ * split by weight inside the tier. With no uplink up, the previous choice stays: removing
+ * every route would blackhole the LAN for sure, keeping them might still carry something.
+ */
+export function steer(uplinks: readonly SteerUplink[], previous: Steering = NO_STEERING): Steering {
+  const up = uplinks.filter((u) => u.state === 'up');
+  if (up.length === 0) {
+    if (previous.active.length === 0) return { ...NO_STEERING, reason: uplinks.length ? 'no uplink is up yet' : 'no uplinks' };
+    const kept = previous.active.filter((a) => uplinks.some((u) => u.name === a.uplink));
+    return {
+      active: kept,
+      allDown: true,
+      reason: `no uplink is up: keeping the last routes (${kept.map((a) => a.uplink).join(', ')})`,
+    };
+  }
+  const best = Math.min(...up.map((u) => u.priority));
+  const tier = up.filter((u) => u.priority === best).sort((a, b) => a.name.localeCompare(b.name));
+  const shares = percentShares(tier.map((u) => u.weight));
+  return {
+    active: tier.map((u, i) => ({ uplink: u.name, weight: u.weight, share: shares[i]! })),
+    allDown: false,
+    reason:
+      tier.length === 1
+        ? `${tier[0]!.name} is the most preferred uplink that is up (priority ${best})`
+        : `${tier.map((u) => u.name).join(', ')} share priority ${best} by weight`,
+  };
+}
+
+/** The next hop an uplink offers for a family, or none (an IPv4-only uplink has no ::/0). */
+export function nexthopFor(u: UplinkConfig, family: 4 | 6, weight: number): RouteNexthop | undefined {
+  const gateway = family === 4 ? u.gateway : u.gateway6;
+  if (gateway) return { uplink: u.name, interface: u.interface, gateway, weight };
+  // A point-to-point link or tunnel has no gateway of either family: routes go via the device.
+  if (!u.gateway && !u.gateway6) return { uplink: u.name, interface: u.interface, weight };
+  return undefined;
+}
+
+/** The managed routes: one per destination, through the active uplinks that serve its family. */
+export function desiredRoutes(config: Config, steering: Steering): DesiredRoute[] {
+  const byName = new Map(config.uplinks.map((u) => [u.name, u]));
+  const routes: DesiredRoute[] = [];
+  for (const destination of config.routing.destinations) {
+    const nexthops = steering.active
+      .map((a) => {
+        const u = byName.get(a.uplink);
+        return u ? nexthopFor(u, destination.family, a.weight) : undefined;
+      })
+      .filter((n): n is RouteNexthop => n !== undefined);
+    if (nexthops.length > 0) routes.push({ destination, table: config.routing.table, nexthops });
+  }
+  return routes;
+}
+
+/** Each uplink's own default routes, in its own table, so its heartbeats leave through it. */
+export function uplinkRoutes(config: Config): DesiredRoute[] {
+  const routes: DesiredRoute[] = [];
+  for (const u of config.uplinks) {
+    for (const family of [4, 6] as const) {
+      const nh = nexthopFor(u, family, 1);
+      if (!nh) continue;
+      const destination =
+        family === 4
+          ? { prefix: '0.0.0.0/0', family, address: '0.0.0.0', length: 0 }
+          : { prefix: '::/0', family, address: '::', length: 0 };
+      routes.push({ destination, table: u.table, nexthops: [nh] });
+    }
+  }
+  return routes;
+}

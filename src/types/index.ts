@@ -1,0 +1,101 @@
+// Shared data types: what flows between the layers (DESIGN §1). No code, no imports.
+
+export type Family = 4 | 6;
+
+/** One heartbeat target of an uplink. */
+export interface Target {
+  readonly kind: 'icmp' | 'tcp';
+  readonly host: string;
+  readonly family: Family;
+  readonly port?: number;
+  /** How status names it: `icmp 198.51.100.10`, `tcp 198.51.100.11:443`. */
+  readonly label: string;
+}
+
+export interface ProbeSettings {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive failed rounds that make an uplink `down`. */
+  readonly down: number;
+  /** Consecutive good rounds that make an uplink `up`. */
+  readonly up: number;
+  /** Targets that must answer for a round to be good. */
+  readonly reliability: number;
+}
+
+export interface UplinkConfig {
+  readonly name: string;
+  readonly interface: string;
+  readonly gateway?: string;
+  readonly gateway6?: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly targets: readonly Target[];
+  readonly probe: ProbeSettings;
+  /** The table holding this uplink's own default route, for its heartbeats (DESIGN §5). */
+  readonly table: number;
+}
+
+export interface FailbackSettings {
+  readonly holdMs: number;
+  readonly steps: readonly number[];
+  readonly stepIntervalMs: number;
+}
+
+/** A managed destination prefix, normalised: `0.0.0.0/0`, `2001:db8::/32`. */
+export interface Destination {
+  readonly prefix: string;
+  readonly family: Family;
+  readonly address: string;
+  readonly length: number;
+}
+
+export interface RoutingSettings {
+  readonly table: number;
+  readonly destinations: readonly Destination[];
+  readonly failback: FailbackSettings;
+}
+
+export interface Config {
+  readonly uplinks: readonly UplinkConfig[];
+  readonly probe: ProbeSettings;
+  readonly routing: RoutingSettings;
+  readonly control: { readonly socket: string };
+}
+
+/** Health verdict of one uplink (DESIGN §4 `state`). */
+export type UplinkState = 'init' | 'up' | 'degraded' | 'down' | 'detached';
+
+/** What one heartbeat to one target came back with. */
+export interface HeartbeatResult {
+  readonly target: string;
+  readonly ok: boolean;
+  /** Round-trip time in ms when ok. */
+  readonly rttMs?: number;
+  /** Why it failed: `timeout`, or an errno code such as `ENODEV`. */
+  readonly error?: string;
+}
+
+/** One probe round of one uplink: a heartbeat to each target. */
+export interface ProbeRound {
+  readonly seq: number;
+  /** Monotonic ms when the round started. */
+  readonly startedAt: number;
+  readonly results: readonly HeartbeatResult[];
+}
+
+/** A next hop of a desired or kernel route, tied to the uplink it leaves through. */
+export interface RouteNexthop {
+  readonly uplink: string;
+  readonly interface: string;
+  /** Omitted on point-to-point links: the route goes via the device. */
+  readonly gateway?: string;
+  /** Kernel weight, 1..256. */
+  readonly weight: number;
+}
+
+export interface DesiredRoute {
+  readonly destination: Destination;
+  readonly table: number;
+  readonly nexthops: readonly RouteNexthop[];
+}
