@@ -1,0 +1,431 @@
+// The lab (DESIGN §6): a gateway namespace running uplinkd, one namespace per ISP, an
+// "internet" namespace holding the heartbeat targets and a traffic sink, and a LAN host.
+// Nothing here touches the root namespace: every link is created inside a namespace.
+//
+//   lan --lan0-- gw --wan1-- isp1 --tonet-- inet (targets 198.51.100.10-12, sink 203.0.113.10)
+//                   --wan2-- isp2 --tonet--/
+//
+// Names carry a per-run prefix `ulk-<pid>-<rand>`; destroy() removes everything, an exit
+// hook does the same if a test dies, and sweep() removes what dead runs left behind.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+const TRAFFIC = join(ROOT, 'dist/test/lab/traffic.js');
+const PREFIX = 'ulk';
+
+export const TARGETS = ['198.51.100.10', '198.51.100.11', '198.51.100.12'];
+export const SINK = '203.0.113.10';
+export const SINK_PORT = 9999;
+
+export type Role = 'gw' | 'inet' | 'lan' | `isp${number}`;
+
+export interface Isp {
+  readonly index: number;
+  /** The uplink interface on the gateway. */
+  readonly wan: string;
+  readonly gatewayAddress: string;
+  readonly wanAddress: string;
+}
+
+const live = new Set<Lab>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const lab of live) lab.destroySync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const lab of live) lab.destroySync();
+      process.exit(130);
+    });
+  }
+}
+
+async function ip(args: string[]): Promise<string> {
+  const r = await execa('ip', args);
+  return r.stdout;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function destroyNamespaces(names: string[]): void {
+  for (const ns of names) {
+    try {
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+      for (const p of pids) {
+        try {
+          process.kill(Number(p), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    } catch {
+      // namespace already gone
+    }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function labNamespaces(prefix: string): string[] {
+  const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(`${prefix}-`));
+}
+
+/** Removes namespaces and scratch dirs of lab runs whose process is gone. Returns what it removed. */
+export function sweep(): string[] {
+  const removed: string[] = [];
+  const dead = (name: string): boolean => {
+    const m = new RegExp(`^${PREFIX}-(\\d+)-`).exec(name);
+    return !!m && !pidAlive(Number(m[1]));
+  };
+  const stale = labNamespaces(PREFIX).filter(dead);
+  destroyNamespaces(stale);
+  removed.push(...stale);
+  for (const d of readdirSync('/tmp')) {
+    if (dead(d)) {
+      rmSync(join('/tmp', d), { recursive: true, force: true });
+      removed.push(`/tmp/${d}`);
+    }
+  }
+  return removed;
+}
+
+export interface LabOptions {
+  readonly isps?: number;
+}
+
+export class Lab {
+  readonly prefix = `${PREFIX}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly dir = join('/tmp', this.prefix);
+  readonly isps: Isp[] = [];
+  private readonly processes = new Set<ResultPromise>();
+  private destroyed = false;
+
+  private constructor(readonly ispCount: number) {}
+
+  static async create(opts: LabOptions = {}): Promise<Lab> {
+    hookExit();
+    sweep();
+    const lab = new Lab(opts.isps ?? 2);
+    live.add(lab);
+    try {
+      await lab.build();
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+    return lab;
+  }
+
+  ns(role: Role): string {
+    return `${this.prefix}-${role}`;
+  }
+
+  /** Runs a command inside a namespace. */
+  exec(role: Role, cmd: string, args: string[], opts: { reject?: boolean } = {}) {
+    return execa('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { reject: opts.reject ?? true });
+  }
+
+  private async sysctl(role: Role, key: string, value: string): Promise<void> {
+    await this.exec(role, 'sysctl', ['-qw', `${key}=${value}`]);
+  }
+
+  private async nft(role: Role, script: string): Promise<void> {
+    await execa('ip', ['netns', 'exec', this.ns(role), 'nft', '-f', '-'], { input: script });
+  }
+
+  private async build(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const roles: Role[] = ['gw', 'inet', 'lan', ...Array.from({ length: this.ispCount }, (_, i) => `isp${i + 1}` as Role)];
+    for (const r of roles) {
+      await ip(['netns', 'add', this.ns(r)]);
+      await ip(['-n', this.ns(r), 'link', 'set', 'lo', 'up']);
+    }
+    await this.sysctl('gw', 'net.ipv4.ip_forward', '1');
+    await this.sysctl('inet', 'net.ipv4.ip_forward', '1');
+    // LAN <-> gateway
+    await ip(['-n', this.ns('gw'), 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns('lan')]);
+    await ip(['-n', this.ns('gw'), 'addr', 'add', '100.64.100.1/24', 'dev', 'lan0']);
+    await ip(['-n', this.ns('gw'), 'link', 'set', 'lan0', 'up']);
+    await ip(['-n', this.ns('lan'), 'addr', 'add', '100.64.100.2/24', 'dev', 'eth0']);
+    await ip(['-n', this.ns('lan'), 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', this.ns('lan'), 'route', 'add', 'default', 'via', '100.64.100.1']);
+    // The internet: heartbeat targets and the traffic sink live on its loopback.
+    for (const a of [...TARGETS, SINK]) await ip(['-n', this.ns('inet'), 'addr', 'add', `${a}/32`, 'dev', 'lo']);
+    for (let i = 1; i <= this.ispCount; i++) {
+      const isp = `isp${i}` as Role;
+      const wan = `wan${i}`;
+      this.isps.push({ index: i, wan, gatewayAddress: `100.64.${i}.1`, wanAddress: `100.64.${i}.2` });
+      await this.sysctl(isp, 'net.ipv4.ip_forward', '1');
+      await ip(['-n', this.ns(isp), 'link', 'add', 'tonet', 'type', 'veth', 'peer', 'name', `isp${i}`, 'netns', this.ns('inet')]);
+      await ip(['-n', this.ns(isp), 'addr', 'add', `100.64.${10 + i}.1/24`, 'dev', 'tonet']);
+      await ip(['-n', this.ns(isp), 'link', 'set', 'tonet', 'up']);
+      await ip(['-n', this.ns('inet'), 'addr', 'add', `100.64.${10 + i}.2/24`, 'dev', `isp${i}`]);
+      await ip(['-n', this.ns('inet'), 'link', 'set', `isp${i}`, 'up']);
+      await ip(['-n', this.ns(isp), 'route', 'add', 'default', 'via', `100.64.${10 + i}.2`]);
+      // Replies to the gateway's NATed address go back through the ISP it came from.
+      await ip(['-n', this.ns('inet'), 'route', 'add', `100.64.${i}.0/24`, 'via', `100.64.${10 + i}.1`]);
+      await this.createWan(i);
+    }
+    // NAT per uplink on the gateway, as a home or branch router has it.
+    await this.nft('gw', 'table ip lab { chain post { type nat hook postrouting priority 100; oifname "wan*" masquerade; }; }');
+  }
+
+  /** The gateway's link to ISP i (also used to bring a deleted NIC back). */
+  private async createWan(i: number): Promise<void> {
+    const wan = `wan${i}`;
+    await ip(['-n', this.ns('gw'), 'link', 'add', wan, 'type', 'veth', 'peer', 'name', 'togw', 'netns', this.ns(`isp${i}`)]);
+    await ip(['-n', this.ns('gw'), 'addr', 'add', `100.64.${i}.2/24`, 'dev', wan]);
+    await ip(['-n', this.ns('gw'), 'link', 'set', wan, 'up']);
+    await ip(['-n', this.ns(`isp${i}`), 'addr', 'add', `100.64.${i}.1/24`, 'dev', 'togw']);
+    await ip(['-n', this.ns(`isp${i}`), 'link', 'set', 'togw', 'up']);
+  }
+
+  // ---- fault injectors -------------------------------------------------------------
+
+  /** Silently drops everything ISP i forwards: the gateway's link stays up, the path dies. */
+  async blackhole(i: number): Promise<void> {
+    await this.heal(i);
+    await this.nft(`isp${i}`, 'table inet fault { chain blk { type filter hook forward priority 0; drop; }; }');
+  }
+
+  /** Drops `pct` percent of what ISP i forwards, at random. */
+  async loss(i: number, pct: number): Promise<void> {
+    await this.heal(i);
+    await this.nft(`isp${i}`, `table inet fault { chain blk { type filter hook forward priority 0; numgen random mod 100 < ${pct} drop; }; }`);
+  }
+
+  /** Removes a blackhole or loss on ISP i. */
+  async heal(i: number): Promise<void> {
+    await this.exec(`isp${i}`, 'nft', ['delete', 'table', 'inet', 'fault'], { reject: false });
+  }
+
+  /** Carrier lost or back: the ISP side of the link goes down or up. */
+  async carrier(i: number, on: boolean): Promise<void> {
+    await ip(['-n', this.ns(`isp${i}`), 'link', 'set', 'togw', on ? 'up' : 'down']);
+  }
+
+  /** The gateway's NIC to ISP i disappears (a USB modem unplugged, a VM NIC detached). */
+  async deleteNic(i: number): Promise<void> {
+    await ip(['-n', this.ns('gw'), 'link', 'del', `wan${i}`]);
+  }
+
+  async restoreNic(i: number): Promise<void> {
+    await this.createWan(i);
+  }
+
+  /** One heartbeat target stops answering (for everybody). */
+  async killTarget(address: string): Promise<void> {
+    await this.nft('inet', `table ip deadtarget { chain dead { type filter hook input priority 0; ip daddr ${address} drop; }; }`);
+  }
+
+  async reviveTarget(): Promise<void> {
+    await this.exec('inet', 'nft', ['delete', 'table', 'ip', 'deadtarget'], { reject: false });
+  }
+
+  // ---- uplinkd and traffic -----------------------------------------------------------
+
+  writeFile(name: string, text: string): string {
+    const file = join(this.dir, name);
+    writeFileSync(file, text);
+    return file;
+  }
+
+  /** Starts `uplinkd run` in the gateway namespace; logs are collected as parsed JSON. */
+  startDaemon(configYaml: string): DaemonHandle {
+    const config = this.writeFile('uplinkd.yaml', configYaml);
+    const socket = join(this.dir, 'uplinkd.sock');
+    const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, 'run', '--config', config, '--socket', socket], {
+      reject: false,
+      buffer: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    this.processes.add(proc);
+    return new DaemonHandle(this, proc, config, socket);
+  }
+
+  /** Runs the CLI (in the gateway namespace) and returns its exit code and output. */
+  async cli(args: string[]) {
+    const r = await execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, ...args], { reject: false });
+    return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** The kernel's routes in `table` of the gateway, as iproute2 prints them in JSON. */
+  async routes(table: number | string, family: 4 | 6 = 4): Promise<IpRoute[]> {
+    const out = await ip(['-n', this.ns('gw'), `-${family}`, '-j', 'route', 'show', 'table', String(table)]);
+    return JSON.parse(out || '[]') as IpRoute[];
+  }
+
+  /** Interfaces the default route of `table` leaves through (sorted). */
+  async defaultVia(table: number | string = 100): Promise<string[]> {
+    const r = (await this.routes(table)).find((x) => x.dst === 'default');
+    if (!r) return [];
+    if (r.nexthops) return r.nexthops.map((n) => n.dev).sort();
+    return r.dev ? [r.dev] : [];
+  }
+
+  /**
+   * A bounded UDP stream from the LAN host to the sink: `count` packets, one every
+   * `intervalMs`. Resolves when the sink has seen the last packet or `count*interval+2s` passed.
+   */
+  async stream(count: number, intervalMs: number): Promise<StreamResult> {
+    const durationMs = count * intervalMs + 2000;
+    const sink = this.exec('inet', process.execPath, [TRAFFIC, 'sink', SINK, String(SINK_PORT), String(durationMs)]);
+    this.processes.add(sink);
+    // The sink prints "ready" once bound; only then does the sender start.
+    await new Promise<void>((resolveReady, reject) => {
+      sink.stdout!.once('data', () => resolveReady());
+      sink.once('exit', () => reject(new Error('traffic sink exited early')));
+    });
+    const send = this.exec('lan', process.execPath, [TRAFFIC, 'send', SINK, String(SINK_PORT), String(count), String(intervalMs)]);
+    this.processes.add(send);
+    const [s] = await Promise.all([sink, send]);
+    this.processes.delete(sink);
+    this.processes.delete(send);
+    const lines = s.stdout.trim().split('\n');
+    return JSON.parse(lines[lines.length - 1]!) as StreamResult;
+  }
+
+  async destroy(): Promise<void> {
+    this.destroySync();
+  }
+
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const p of this.processes) p.kill('SIGKILL');
+    destroyNamespaces(labNamespaces(this.prefix));
+    rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}
+
+export interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  nexthops?: { gateway?: string; dev: string; weight?: number }[];
+}
+
+export interface StreamResult {
+  sent?: number;
+  received: number;
+  /** Longest time between two packets arriving at the sink. */
+  longestGapMs: number;
+  /** When (ms after the first packet) the longest gap began. */
+  longestGapAtMs: number;
+  /** Packets that arrived after the longest gap. */
+  receivedAfterGap: number;
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  event?: string;
+  uplink?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  command?: string;
+  [key: string]: unknown;
+}
+
+/** A running `uplinkd run` inside the lab, with its JSON log lines. */
+export class DaemonHandle {
+  readonly logs: LogLine[] = [];
+  stderr = '';
+  private waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(
+    private readonly lab: Lab,
+    readonly proc: ResultPromise,
+    readonly configPath: string,
+    readonly socket: string,
+  ) {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let parsed: LogLine;
+        try {
+          parsed = JSON.parse(line) as LogLine;
+        } catch {
+          continue;
+        }
+        this.logs.push(parsed);
+        this.waiters = this.waiters.filter((w) => {
+          if (!w.test(parsed)) return true;
+          w.resolve(parsed);
+          return false;
+        });
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+  }
+
+  /** Resolves with the first log line (already seen or coming) that passes `test`. */
+  waitFor(test: (l: LogLine) => boolean, timeoutMs: number, what = 'a log line', fromIndex = 0): Promise<LogLine> {
+    const seen = this.logs.slice(fromIndex).find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolveLine, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; stderr: ${this.stderr.slice(-500)}`));
+      }, timeoutMs);
+      const done = (l: LogLine): void => {
+        clearTimeout(timer);
+        resolveLine(l);
+      };
+      this.waiters.push({ test, resolve: done });
+    });
+  }
+
+  /** Waits for an uplink to reach a state, counting only log lines after `after`. */
+  waitState(uplink: string, to: string, timeoutMs: number, fromIndex = 0): Promise<LogLine> {
+    return this.waitFor((l) => l.event === 'state' && l.uplink === uplink && l.to === to, timeoutMs, `${uplink} -> ${to}`, fromIndex);
+  }
+
+  stateChanges(uplink?: string): LogLine[] {
+    return this.logs.filter((l) => l.event === 'state' && (!uplink || l.uplink === uplink));
+  }
+
+  async status(): Promise<{ code: number; json: unknown; stderr: string }> {
+    const r = await this.lab.cli(['status', '--json', '--socket', this.socket]);
+    return { code: r.code, json: r.code === 0 ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+  }
+
+  /** SIGTERM, then the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+    this.proc.kill(signal);
+    const r = await this.proc;
+    return r.exitCode ?? -1;
+  }
+}

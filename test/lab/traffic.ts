@@ -1,0 +1,78 @@
+// The lab's traffic meter: a bounded UDP stream (`send`) and a sink that reports how many
+// packets arrived and the longest gap between two arrivals (`sink`). Run inside namespaces.
+import { createSocket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+
+const [mode, host, portText, a, b] = process.argv.slice(2);
+const port = Number(portText);
+
+if (mode === 'sink') {
+  const durationMs = Number(a);
+  const sock = createSocket('udp4');
+  let received = 0;
+  let first = -1;
+  let last = -1;
+  let longestGapMs = 0;
+  let longestGapAtMs = 0;
+  let receivedAfterGap = 0;
+  let sent: number | undefined;
+  const finish = (): void => {
+    sock.close();
+    process.stdout.write(`${JSON.stringify({ sent, received, longestGapMs, longestGapAtMs, receivedAfterGap })}\n`);
+    process.exit(0);
+  };
+  sock.on('message', (msg) => {
+    const now = performance.now();
+    if (msg.length >= 8 && msg.readUInt32BE(0) === 0xffffffff) {
+      sent = msg.readUInt32BE(4);
+      finish();
+      return;
+    }
+    received++;
+    receivedAfterGap++;
+    if (first < 0) first = now;
+    else if (now - last > longestGapMs) {
+      longestGapMs = now - last;
+      longestGapAtMs = last - first;
+      receivedAfterGap = 1;
+    }
+    last = now;
+  });
+  sock.bind(port, host, () => process.stdout.write('ready\n'));
+  setTimeout(finish, durationMs).unref();
+} else if (mode === 'send') {
+  const count = Number(a);
+  const intervalMs = Number(b);
+  const sock = createSocket('udp4');
+  // With no route (ENETUNREACH) a packet is simply lost, as it would be for a real client.
+  sock.on('error', () => undefined);
+  const start = performance.now();
+  let seq = 0;
+  const packet = Buffer.alloc(64);
+  const tick = (): void => {
+    // Catch up on the schedule, so the stream's rate does not depend on timer jitter.
+    const due = Math.min(count, Math.floor((performance.now() - start) / intervalMs) + 1);
+    while (seq < due) {
+      packet.writeUInt32BE(seq++, 0);
+      sock.send(packet, port, host);
+    }
+    if (seq < count) setTimeout(tick, intervalMs);
+    else {
+      // The end marker, sent a few times: the sink stops on the first that arrives.
+      const end = Buffer.alloc(8);
+      end.writeUInt32BE(0xffffffff, 0);
+      end.writeUInt32BE(count, 4);
+      let n = 0;
+      const again = (): void => {
+        sock.send(end, port, host);
+        if (++n < 5) setTimeout(again, 50);
+        else setTimeout(() => sock.close(), 50);
+      };
+      again();
+    }
+  };
+  tick();
+} else {
+  process.stderr.write('usage: traffic sink HOST PORT DURATION_MS | send HOST PORT COUNT INTERVAL_MS\n');
+  process.exit(2);
+}
