@@ -1,0 +1,22 @@
+import { it } from 'node:test';
+import { expectProblem, GOOD_UPLINK } from './validate.js';
+
+it('an invalid target address', async () => {
+  await expectProblem(`uplinks:\n${GOOD_UPLINK}      - icmp: 198.51.100.300\n`, 7, 15, 'BAD_ADDRESS');
+});
+
+it('a tcp target without a port', async () => {
+  await expectProblem(`uplinks:\n${GOOD_UPLINK}      - tcp: 198.51.100.11\n`, 7, 14, 'BAD_ADDRESS', /ADDRESS:PORT/);
+});
+
+it('an IPv6 address as gateway is the wrong family', async () => {
+  await expectProblem(GOOD_UPLINK.replace('100.64.1.1', '2001:db8::1').replace(/^/, 'uplinks:\n'), 4, 14, 'WRONG_FAMILY', /must be an IPv4 address/);
+});
+
+it('an IPv4 address as gateway6 is the wrong family', async () => {
+  await expectProblem(`uplinks:\n${GOOD_UPLINK}    gateway6: 100.64.1.1\n`, 7, 15, 'WRONG_FAMILY', /must be an IPv6 address/);
+});
+
+it('a destination that is not a prefix', async () => {
+  await expectProblem(`uplinks:\n${GOOD_UPLINK}routing:\n  destinations: [203.0.113.1/24]\n`, 8, 18, 'BAD_PREFIX', /host bits/);
+});

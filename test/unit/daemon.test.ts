@@ -1,0 +1,120 @@
+// daemon/: the wiring, driven by hand-made probe rounds, a fake kernel and a fake clock;
+// logs are read back as JSON, as pino writes them.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/index.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { FakeKernel } from '../../src/route/index.js';
+import type { ProbeRound } from '../../src/types/index.js';
+
+const CONFIG = `
+uplinks:
+  - { name: fiber, interface: wan1, gateway: 100.64.1.1, priority: 1, targets: [icmp: 198.51.100.10, icmp: 198.51.100.11] }
+  - { name: dsl, interface: wan2, gateway: 100.64.2.1, priority: 2, targets: [icmp: 198.51.100.10] }
+probe: { up: 2, down: 2 }
+routing: { table: 100 }
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'uplinkd-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function setup() {
+  const file = join(dir, `c${Math.random()}.yaml`);
+  writeFileSync(file, CONFIG);
+  const parsed = parseConfig(CONFIG);
+  assert.ok(parsed.ok);
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const kernel = new FakeKernel();
+  kernel.linkIndex.set('wan1', 11).set('wan2', 12);
+  let now = Date.parse('2026-11-21T10:00:00Z');
+  const daemon = new Daemon(file, parsed.config, pino(sink), kernel, { wall: () => now, mono: () => now }, [4], false);
+  let seq = 0;
+  const round = (name: string, ...ok: boolean[]): void => {
+    now += 1000;
+    const r: ProbeRound = {
+      seq: ++seq,
+      startedAt: now,
+      results: ok.map((o, i) => (o ? { target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 } : { target: `icmp 198.51.100.1${i}`, ok: false, error: 'timeout' })),
+    };
+    daemon.onRound(name, r);
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  return { daemon, kernel, logs, round, settle, file };
+}
+
+describe('daemon', () => {
+  it('routes through the primary once it is up, and fails over to the backup', async () => {
+    const { daemon, kernel, logs, round, settle } = setup();
+    await daemon.start();
+    assert.ok(!kernel.routeTable.some((r) => r.table === 100), 'no managed route before a verdict');
+    round('fiber', true, true);
+    round('dsl', true);
+    round('fiber', true, false);
+    round('dsl', true);
+    await settle();
+    const managed = () => kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex);
+    assert.deepEqual(managed(), [11]);
+    round('fiber', false, false);
+    round('fiber', false, false);
+    await settle();
+    assert.deepEqual(managed(), [12]);
+    const states = logs.filter((l) => l.event === 'state').map((l) => `${l.uplink} ${l.from}->${l.to}`);
+    assert.deepEqual(states, ['fiber init->up', 'dsl init->up', 'fiber up->down']);
+    assert.ok(logs.some((l) => l.event === 'route' && l.command === 'ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2'));
+
+    const s = await daemon.status();
+    assert.deepEqual(s.routes, [{ destination: '0.0.0.0/0', table: 100, nexthops: [{ uplink: 'dsl', weight: 100 }] }]);
+    const fiber = s.uplinks.find((u) => u.name === 'fiber')!;
+    assert.equal(fiber.state, 'down');
+    assert.equal(fiber.weight, 0);
+    assert.equal(fiber.since, '2026-11-21T10:00:06.000Z');
+    assert.equal(fiber.targets[0]!.ok, false);
+    assert.equal(fiber.targets[0]!.error, 'timeout');
+    assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 100);
+    await daemon.stop();
+  });
+
+  it('keeps the last routes when every uplink is down, and says so in status and logs', async () => {
+    const { daemon, kernel, logs, round, settle } = setup();
+    await daemon.start();
+    round('dsl', true);
+    round('dsl', true);
+    await settle();
+    round('dsl', false);
+    round('dsl', false);
+    await settle();
+    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex), [12]);
+    const s = await daemon.status();
+    assert.equal(s.steering.all_down, true);
+    assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 100);
+    assert.ok(logs.some((l) => l.event === 'steering' && l.all_down === true && l.level === 40));
+    await daemon.stop();
+  });
+
+  it('a rejected reload keeps the running config; a good one swaps it in', async () => {
+    const { daemon, file, logs } = setup();
+    await daemon.start();
+    writeFileSync(file, CONFIG.replace('priority: 2', 'priority: two'));
+    const bad = await daemon.reload();
+    assert.ok(!bad.ok);
+    assert.match(bad.problems?.[0] ?? '', /:5:\d+: WRONG_TYPE: uplinks\[1\]\.priority must be a whole number$/);
+    assert.equal(daemon.currentConfig.uplinks[1]!.priority, 2);
+    writeFileSync(file, CONFIG.replace('priority: 2', 'priority: 1'));
+    const good = await daemon.reload();
+    assert.deepEqual(good, { ok: true, reloaded: true, changes: ['reweighted dsl'] });
+    assert.equal(daemon.currentConfig.uplinks[1]!.priority, 1);
+    assert.ok(logs.some((l) => l.event === 'reload' && l.level === 50));
+    await daemon.stop();
+  });
+});

@@ -1,0 +1,136 @@
+// route/: the router's diffing against a fake kernel, and the RTA_MULTIPATH codec.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeMultipath, encodeMultipath, FakeKernel, Router, type DesiredState } from '../../src/route/index.js';
+import type { DesiredRoute } from '../../src/types/index.js';
+
+const V4 = { prefix: '0.0.0.0/0', family: 4 as const, address: '0.0.0.0', length: 0 };
+
+function route(table: number, ...hops: [string, string, number][]): DesiredRoute {
+  return {
+    destination: V4,
+    table,
+    nexthops: hops.map(([iface, gateway, weight]) => ({ uplink: iface, interface: iface, gateway, weight })),
+  };
+}
+
+function state(managed: DesiredRoute[]): DesiredState {
+  return {
+    table: 100,
+    destinations: [V4],
+    managed,
+    uplinkRoutes: [route(1100, ['wan1', '100.64.1.1', 1]), route(1101, ['wan2', '100.64.2.1', 1])],
+    uplinkTables: [
+      { table: 1100, interface: 'wan1' },
+      { table: 1101, interface: 'wan2' },
+    ],
+  };
+}
+
+function setup() {
+  const kernel = new FakeKernel();
+  kernel.linkIndex.set('wan1', 11).set('wan2', 12);
+  const lines: string[] = [];
+  const router = new Router(kernel, (l) => lines.push(l), [4]);
+  return { kernel, lines, router };
+}
+
+describe('router', () => {
+  it('installs routes and rules, logged as ip commands', async () => {
+    const { router, lines } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(lines, [
+      'ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1',
+      'ip route replace 0.0.0.0/0 table 1100 via 100.64.1.1 dev wan1',
+      'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2',
+      'ip rule add pref 9000 oif wan1 lookup 1100',
+      'ip rule add pref 9001 oif wan2 lookup 1101',
+      'ip rule add pref 9900 lookup main suppress_prefixlength 0',
+      'ip rule add pref 9901 lookup 100',
+    ]);
+  });
+
+  it('is idempotent: the same state twice changes nothing the second time', async () => {
+    const { router, kernel } = setup();
+    const s = state([route(100, ['wan1', '100.64.1.1', 2], ['wan2', '100.64.2.1', 1])]);
+    await router.apply(s);
+    const calls = kernel.calls.length;
+    const report = await router.apply(s);
+    assert.deepEqual(report.changes, []);
+    assert.equal(kernel.calls.length, calls);
+  });
+
+  it('moves the managed route with a replace, never a delete', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    kernel.calls.length = 0;
+    const report = await router.apply(state([route(100, ['wan2', '100.64.2.1', 1])]));
+    assert.deepEqual(kernel.calls, ['replace 100 0.0.0.0/0']);
+    assert.deepEqual(report.changes, ['ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2']);
+  });
+
+  it('writes a weighted multipath route for a shared tier', async () => {
+    const { router, lines } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 3], ['wan2', '100.64.2.1', 1])]));
+    assert.equal(
+      lines[0],
+      'ip route replace 0.0.0.0/0 table 100 nexthop via 100.64.1.1 dev wan1 weight 3 nexthop via 100.64.2.1 dev wan2 weight 1',
+    );
+  });
+
+  it('removes rules in its range that it does not want, and leaves others alone', async () => {
+    const { router, kernel, lines } = setup();
+    kernel.ruleList.push({ family: 4, priority: 9005, table: 1234, oifname: 'old0' });
+    kernel.ruleList.push({ family: 4, priority: 100, table: 50 });
+    await router.apply(state([]));
+    assert.ok(lines.includes('ip rule del pref 9005 oif old0 lookup 1234'));
+    assert.ok(kernel.ruleList.some((r) => r.priority === 100));
+  });
+
+  it('leaves a route alone when every interface it needs is missing', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    kernel.linkIndex.delete('wan2');
+    kernel.calls.length = 0;
+    const report = await router.apply(state([route(100, ['wan2', '100.64.2.1', 1])]));
+    assert.ok(!kernel.calls.includes('replace 100 0.0.0.0/0'));
+    assert.ok(!kernel.calls.some((c) => c.startsWith('delete 100')));
+    assert.deepEqual(report.missing, ['wan2 (wan2) for 0.0.0.0/0', 'wan2 (wan2) for 0.0.0.0/0']);
+  });
+
+  it('does not touch other routes in the managed table', async () => {
+    const { router, kernel } = setup();
+    kernel.routeTable.push({ family: 4, table: 100, prefix: '203.0.113.0/24', nexthops: [{ ifindex: 11, weight: 1 }] });
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.ok(kernel.routeTable.some((r) => r.prefix === '203.0.113.0/24'));
+  });
+
+  it('cleans the table of an uplink dropped by a reload', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([]));
+    const s = state([]);
+    await router.apply({ ...s, uplinkRoutes: s.uplinkRoutes.slice(0, 1), uplinkTables: s.uplinkTables.slice(0, 1) });
+    assert.ok(!kernel.routeTable.some((r) => r.table === 1101));
+    assert.ok(!kernel.ruleList.some((r) => r.table === 1101));
+  });
+});
+
+describe('RTA_MULTIPATH codec', () => {
+  it('round-trips gateways, ifindexes and weights', () => {
+    const hops = [
+      { ifindex: 3, gateway: '100.64.1.1', weight: 1 },
+      { ifindex: 4, gateway: '100.64.2.1', weight: 256 },
+      { ifindex: 5, weight: 7 },
+      { ifindex: 6, gateway: '2001:db8::1', weight: 2 },
+    ];
+    assert.deepEqual(decodeMultipath(encodeMultipath(hops)), hops);
+  });
+
+  it('decodes what the kernel sent for `nexthop via 100.64.1.1 dev if2 weight 1 nexthop via 100.64.2.1 dev if3 weight 3`', () => {
+    const fromKernel = Buffer.from([16, 0, 0, 0, 2, 0, 0, 0, 8, 0, 5, 0, 100, 64, 1, 1, 16, 0, 0, 2, 3, 0, 0, 0, 8, 0, 5, 0, 100, 64, 2, 1]);
+    assert.deepEqual(decodeMultipath(fromKernel), [
+      { ifindex: 2, gateway: '100.64.1.1', weight: 1 },
+      { ifindex: 3, gateway: '100.64.2.1', weight: 3 },
+    ]);
+  });
+});

@@ -1,0 +1,83 @@
+// steer/: which uplinks carry new flows, as tables.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig } from '../../src/config/index.js';
+import { desiredRoutes, percentShares, steer, uplinkRoutes, type SteerUplink } from '../../src/steer/index.js';
+import type { UplinkState } from '../../src/types/index.js';
+
+const U = (name: string, priority: number, state: UplinkState, weight = 1): SteerUplink => ({ name, priority, weight, state });
+
+describe('steer', () => {
+  const table: { name: string; uplinks: SteerUplink[]; active: string[] }[] = [
+    { name: 'the preferred tier gets everything', uplinks: [U('fiber', 1, 'up'), U('dsl', 2, 'up')], active: ['fiber 100'] },
+    { name: 'a down primary hands over to the backup', uplinks: [U('fiber', 1, 'down'), U('dsl', 2, 'up')], active: ['dsl 100'] },
+    { name: 'init is not up', uplinks: [U('fiber', 1, 'init'), U('dsl', 2, 'up')], active: ['dsl 100'] },
+    { name: 'equal priority shares by weight', uplinks: [U('a', 1, 'up', 3), U('b', 1, 'up', 1), U('c', 2, 'up')], active: ['a 75', 'b 25'] },
+    { name: 'a down member leaves its tier', uplinks: [U('a', 1, 'up', 3), U('b', 1, 'down', 1)], active: ['a 100'] },
+    { name: 'the third tier when two are down', uplinks: [U('a', 1, 'down'), U('b', 2, 'down'), U('c', 3, 'up')], active: ['c 100'] },
+    { name: 'priorities need not be contiguous', uplinks: [U('a', 10, 'up'), U('b', 5, 'down'), U('c', 7, 'up')], active: ['c 100'] },
+  ];
+  for (const row of table) {
+    it(row.name, () => {
+      const s = steer(row.uplinks);
+      assert.deepEqual(s.active.map((a) => `${a.uplink} ${a.share}`), row.active);
+      assert.equal(s.allDown, false);
+    });
+  }
+
+  it('keeps the last choice when every uplink is down, and says so', () => {
+    const before = steer([U('fiber', 1, 'down'), U('dsl', 2, 'up')]);
+    const after = steer([U('fiber', 1, 'down'), U('dsl', 2, 'down')], before);
+    assert.deepEqual(after.active, before.active);
+    assert.equal(after.allDown, true);
+    assert.match(after.reason, /no uplink is up: keeping the last routes \(dsl\)/);
+  });
+
+  it('chooses nothing before any uplink was up', () => {
+    const s = steer([U('fiber', 1, 'init'), U('dsl', 2, 'down')]);
+    assert.deepEqual(s.active, []);
+    assert.equal(s.allDown, false);
+  });
+
+  it('percent shares always sum to 100', () => {
+    for (const w of [[1, 1, 1], [1, 2], [7, 7, 7, 7, 7, 7], [256, 1], [1]]) {
+      assert.equal(percentShares(w).reduce((a, b) => a + b, 0), 100, String(w));
+    }
+    assert.deepEqual(percentShares([1, 1, 1]), [34, 33, 33]);
+  });
+});
+
+describe('desired routes', () => {
+  const result = parseConfig(`
+uplinks:
+  - { name: fiber, interface: wan1, gateway: 100.64.1.1, gateway6: 2001:db8:1::1, targets: [icmp: 198.51.100.10] }
+  - { name: lte, interface: wwan0, gateway: 100.64.2.1, targets: [icmp: 198.51.100.10] }
+  - { name: vpn, interface: tun0, priority: 2, targets: [icmp: 198.51.100.10] }
+routing: { table: 100 }
+`);
+  assert.ok(result.ok);
+  const config = result.config;
+
+  it('one multipath route per destination, IPv6 only through uplinks with gateway6', () => {
+    const routes = desiredRoutes(config, steer([U('fiber', 1, 'up'), U('lte', 1, 'up'), U('vpn', 2, 'up')]));
+    assert.deepEqual(
+      routes.map((r) => `${r.destination.prefix} ${r.nexthops.map((n) => `${n.interface}:${n.gateway}`).join(',')}`),
+      ['0.0.0.0/0 wan1:100.64.1.1,wwan0:100.64.2.1', '::/0 wan1:2001:db8:1::1'],
+    );
+  });
+
+  it('a point-to-point uplink routes via its device for both families', () => {
+    const routes = desiredRoutes(config, steer([U('fiber', 1, 'down'), U('lte', 1, 'down'), U('vpn', 2, 'up')]));
+    assert.deepEqual(routes.map((r) => `${r.destination.prefix} ${r.nexthops[0]!.interface} ${r.nexthops[0]!.gateway ?? 'dev'}`), [
+      '0.0.0.0/0 tun0 dev',
+      '::/0 tun0 dev',
+    ]);
+  });
+
+  it('each uplink gets its own table for its heartbeats', () => {
+    assert.deepEqual(
+      uplinkRoutes(config).map((r) => `${r.table} ${r.destination.prefix} ${r.nexthops[0]!.interface}`),
+      ['1100 0.0.0.0/0 wan1', '1100 ::/0 wan1', '1101 0.0.0.0/0 wwan0', '1102 0.0.0.0/0 tun0', '1102 ::/0 tun0'],
+    );
+  });
+});
