@@ -237,13 +237,13 @@ export class Lab {
     await this.createWan(i);
   }
 
-  /** One heartbeat target stops answering (for everybody). */
-  async killTarget(address: string): Promise<void> {
-    await this.nft('inet', `table ip deadtarget { chain dead { type filter hook input priority 0; ip daddr ${address} drop; }; }`);
+  /** One heartbeat target stops answering through ISP i (the rest of the path stays fine). */
+  async killTarget(i: number, address: string): Promise<void> {
+    await this.nft(`isp${i}`, `table ip deadtarget { chain dead { type filter hook forward priority 0; ip daddr ${address} drop; }; }`);
   }
 
-  async reviveTarget(): Promise<void> {
-    await this.exec('inet', 'nft', ['delete', 'table', 'ip', 'deadtarget'], { reject: false });
+  async reviveTarget(i: number): Promise<void> {
+    await this.exec(`isp${i}`, 'nft', ['delete', 'table', 'ip', 'deadtarget'], { reject: false });
   }
 
   // ---- uplinkd and traffic -----------------------------------------------------------

@@ -1,0 +1,39 @@
+// Lab: a flap shorter than `down` rounds is seen (failed rounds in status) but changes nothing.
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { labConfig } from './config.js';
+import { Lab, type DaemonHandle } from './lab.js';
+import { sleep, waitUntil } from './wait.js';
+
+let lab: Lab;
+let daemon: DaemonHandle;
+
+before(async () => {
+  lab = await Lab.create();
+  // 200 ms rounds, 5 failed rounds for `down`: a 500 ms cut loses at most 3 or 4.
+  daemon = lab.startDaemon(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3 }));
+  await daemon.waitState('fiber', 'up', 20_000);
+  await daemon.waitState('dsl', 'up', 20_000);
+  await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'route via wan1');
+});
+after(async () => {
+  if (daemon) await daemon.stop();
+  await lab?.destroy();
+});
+
+it('(e) a flap shorter than `down` rounds changes nothing', { timeout: 60_000 }, async () => {
+  const mark = daemon.logs.length;
+  const stream = lab.stream(1500, 2);
+  await sleep(500);
+  await lab.blackhole(1);
+  await sleep(500);
+  await lab.heal(1);
+  await sleep(2000);
+  await stream;
+  assert.deepEqual(daemon.logs.slice(mark).filter((l) => l.event === 'state' || l.event === 'route' || l.event === 'steering'), []);
+  assert.deepEqual(await lab.defaultVia(100), ['wan1']);
+  const st = await daemon.status();
+  const fiber = (st.json as { uplinks: { name: string; state: string; loss_pct: number }[] }).uplinks.find((u) => u.name === 'fiber')!;
+  assert.equal(fiber.state, 'up');
+  assert.ok(fiber.loss_pct > 0, `the flap was seen: loss ${fiber.loss_pct}%`);
+});
