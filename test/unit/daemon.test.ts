@@ -108,7 +108,7 @@ describe('daemon', () => {
     writeFileSync(file, CONFIG.replace('priority: 2', 'priority: two'));
     const bad = await daemon.reload();
     assert.ok(!bad.ok);
-    assert.match(bad.problems?.[0] ?? '', /:5:\d+: WRONG_TYPE: uplinks\[1\]\.priority must be a whole number$/);
+    assert.match(bad.problems?.[0] ?? '', /:4:66: WRONG_TYPE: uplinks\[1\]\.priority must be a whole number$/);
     assert.equal(daemon.currentConfig.uplinks[1]!.priority, 2);
     writeFileSync(file, CONFIG.replace('priority: 2', 'priority: 1'));
     const good = await daemon.reload();
