@@ -74,8 +74,14 @@ export class Daemon {
     };
     this.uplinks.set(u.name, rt);
     if (this.startProbes) {
-      rt.prober = new UplinkProber({ uplink: u, clock: this.clocks.mono, onRound: (r) => this.onRound(u.name, r) });
-      rt.prober.start();
+      const prober = new UplinkProber({ uplink: u, clock: this.clocks.mono, onRound: (r) => this.onRound(u.name, r) });
+      rt.prober = prober;
+      // Heartbeats start once the uplink's own table and `oif` rule are in: before that they
+      // would follow the managed route, or none, and count as lost.
+      this.scheduleApply();
+      void this.applying.then(() => {
+        if (rt.prober === prober && !this.stopped) prober.start();
+      });
     }
     rt.log.info(
       { event: 'uplink', interface: u.interface, targets: u.targets.map((t) => t.label), probe: u.probe },
