@@ -16,3 +16,11 @@ it('a minimal config is valid', async () => {
   const r = await validate('uplinks:\n  - { name: a, interface: eth0, targets: [icmp: 198.51.100.1] }\n');
   assert.equal(r.code, 0, r.lines.join('\n'));
 });
+
+it("the README's config example is valid", async () => {
+  const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+  const block = /```yaml\n([\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'README has a yaml block');
+  const r = await validate(block[1]!);
+  assert.equal(r.code, 0, r.lines.join('\n'));
+});
