@@ -48,6 +48,8 @@ const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const RTA_GATEWAY = 5;
+// RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it (include/uapi/linux/rtnetlink.h).
+const RTNH_F_ONLINK = 4;
 const FR_ACT_TO_TBL = 1;
 /** uplinkd's routes carry `proto static`, as `ip route add` would give them. */
 const RTPROT_STATIC = 4;
@@ -57,14 +59,14 @@ function familyOf(af: number | undefined): Family | undefined {
 }
 
 /** RTA_MULTIPATH: a run of struct rtnexthop, each followed by its own attributes. */
-export function encodeMultipath(nexthops: readonly KernelNexthop[]): Buffer {
+export function encodeMultipath(nexthops: readonly KernelNexthop[], flags = 0): Buffer {
   const parts: Buffer[] = [];
   for (const nh of nexthops) {
     const gw = nh.gateway ? addressBytes(nh.gateway) : undefined;
     const attrLen = gw ? 4 + gw.length : 0;
     const buf = Buffer.alloc(8 + attrLen);
     buf.writeUInt16LE(8 + attrLen, 0); // rtnh_len
-    buf.writeUInt8(0, 2); // rtnh_flags
+    buf.writeUInt8(nh.gateway ? flags : 0, 2); // rtnh_flags
     buf.writeUInt8(Math.max(0, Math.min(255, nh.weight - 1)), 3); // rtnh_hops = weight - 1
     buf.writeInt32LE(nh.ifindex, 4);
     if (gw) {
@@ -167,13 +169,17 @@ export class NetlinkKernel implements RouteKernel {
       // A route straight onto a device (no gateway) is on-link: scope link, as `ip route` sets it.
       scope: single && !single.gateway ? 253 : 0,
       type: 1,
+      // IPv6 checks a gateway by a lookup that our own `oif` rules steer into the uplink's
+      // table, where it resolves via a gateway and is refused (EHOSTUNREACH, net/ipv6/route.c
+      // ip6_route_check_nh). The configured gateway is on the uplink's link by definition.
+      flags: { __unknown: r.family === 6 && single?.gateway ? RTNH_F_ONLINK : 0 },
     };
     const attrs: Record<string, unknown> = { table: r.table };
     if (length > 0) attrs.dst = addressBytes(address);
     if (single) {
       attrs.oif = single.ifindex;
       if (single.gateway) attrs.gateway = addressBytes(single.gateway);
-    } else if (r.nexthops.length > 1) attrs.multipath = encodeMultipath(r.nexthops);
+    } else if (r.nexthops.length > 1) attrs.multipath = encodeMultipath(r.nexthops, r.family === 6 ? RTNH_F_ONLINK : 0);
     return { data, attrs };
   }
 

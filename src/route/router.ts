@@ -42,10 +42,10 @@ export function describeRoute(verb: 'replace' | 'del', r: KernelRoute, names: Re
   if (verb === 'del') return head;
   if (r.nexthops.length === 1) {
     const nh = r.nexthops[0]!;
-    return `${head}${nh.gateway ? ` via ${nh.gateway}` : ''} dev ${dev(nh.ifindex)}`;
+    return `${head}${nh.gateway ? ` via ${nh.gateway}` : ''} dev ${dev(nh.ifindex)}${r.family === 6 && nh.gateway ? ' onlink' : ''}`;
   }
   return `${head} ${r.nexthops
-    .map((nh) => `nexthop${nh.gateway ? ` via ${nh.gateway}` : ''} dev ${dev(nh.ifindex)} weight ${nh.weight}`)
+    .map((nh) => `nexthop${nh.gateway ? ` via ${nh.gateway}` : ''} dev ${dev(nh.ifindex)} weight ${nh.weight}${r.family === 6 && nh.gateway ? ' onlink' : ''}`)
     .join(' ')}`;
 }
 

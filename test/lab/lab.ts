@@ -1,6 +1,8 @@
 // The lab (DESIGN §6): a gateway namespace running uplinkd, one namespace per ISP, an
 // "internet" namespace holding the heartbeat targets and a traffic sink, and a LAN host.
 // Nothing here touches the root namespace: every link is created inside a namespace.
+// Dual-stack: link i is 100.64.i.0/24 and 2001:db8:i::/64, ISP i to the internet
+// 100.64.(10+i).0/24 and 2001:db8:(10+i)::/64; IPv6 targets are 2001:db8::10-12.
 //
 //   lan --lan0-- gw --wan1-- isp1 --tonet-- inet (targets 198.51.100.10-12, sink 203.0.113.10)
 //                   --wan2-- isp2 --tonet--/
@@ -20,6 +22,7 @@ const TRAFFIC = join(ROOT, 'dist/test/lab/traffic.js');
 const PREFIX = 'ulk';
 
 export const TARGETS = ['198.51.100.10', '198.51.100.11', '198.51.100.12'];
+export const TARGETS6 = ['2001:db8::10', '2001:db8::11', '2001:db8::12'];
 export const SINK = '203.0.113.10';
 export const SINK_PORT = 9999;
 
@@ -159,13 +162,17 @@ export class Lab {
 
   private async build(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
+    const addr6 = (role: Role, prefix: string, dev: string) => this.addr6(role, prefix, dev);
     const roles: Role[] = ['gw', 'inet', 'lan', ...Array.from({ length: this.ispCount }, (_, i) => `isp${i + 1}` as Role)];
     for (const r of roles) {
       await ip(['netns', 'add', this.ns(r)]);
       await ip(['-n', this.ns(r), 'link', 'set', 'lo', 'up']);
     }
-    await this.sysctl('gw', 'net.ipv4.ip_forward', '1');
-    await this.sysctl('inet', 'net.ipv4.ip_forward', '1');
+    for (const r of roles) {
+      if (r === 'lan') continue;
+      await this.sysctl(r, 'net.ipv4.ip_forward', '1');
+      await this.sysctl(r, 'net.ipv6.conf.all.forwarding', '1');
+    }
     // LAN <-> gateway
     await ip(['-n', this.ns('gw'), 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns('lan')]);
     await ip(['-n', this.ns('gw'), 'addr', 'add', '100.64.100.1/24', 'dev', 'lan0']);
@@ -173,8 +180,12 @@ export class Lab {
     await ip(['-n', this.ns('lan'), 'addr', 'add', '100.64.100.2/24', 'dev', 'eth0']);
     await ip(['-n', this.ns('lan'), 'link', 'set', 'eth0', 'up']);
     await ip(['-n', this.ns('lan'), 'route', 'add', 'default', 'via', '100.64.100.1']);
+    await addr6('gw', '2001:db8:100::1/64', 'lan0');
+    await addr6('lan', '2001:db8:100::2/64', 'eth0');
+    await ip(['-n', this.ns('lan'), '-6', 'route', 'add', 'default', 'via', '2001:db8:100::1']);
     // The internet: heartbeat targets and the traffic sink live on its loopback.
     for (const a of [...TARGETS, SINK]) await ip(['-n', this.ns('inet'), 'addr', 'add', `${a}/32`, 'dev', 'lo']);
+    for (const a of TARGETS6) await ip(['-n', this.ns('inet'), '-6', 'addr', 'add', `${a}/128`, 'dev', 'lo']);
     for (let i = 1; i <= this.ispCount; i++) {
       const isp = `isp${i}` as Role;
       const wan = `wan${i}`;
@@ -188,6 +199,10 @@ export class Lab {
       await ip(['-n', this.ns(isp), 'route', 'add', 'default', 'via', `100.64.${10 + i}.2`]);
       // Replies to the gateway's NATed address go back through the ISP it came from.
       await ip(['-n', this.ns('inet'), 'route', 'add', `100.64.${i}.0/24`, 'via', `100.64.${10 + i}.1`]);
+      await addr6(isp, `2001:db8:${10 + i}::1/64`, 'tonet');
+      await addr6('inet', `2001:db8:${10 + i}::2/64`, `isp${i}`);
+      await ip(['-n', this.ns(isp), '-6', 'route', 'add', 'default', 'via', `2001:db8:${10 + i}::2`]);
+      await ip(['-n', this.ns('inet'), '-6', 'route', 'add', `2001:db8:${i}::/64`, 'via', `2001:db8:${10 + i}::1`]);
       await this.createWan(i);
     }
     // NAT per uplink on the gateway, as a home or branch router has it.
@@ -202,6 +217,13 @@ export class Lab {
     await ip(['-n', this.ns('gw'), 'link', 'set', wan, 'up']);
     await ip(['-n', this.ns(`isp${i}`), 'addr', 'add', `100.64.${i}.1/24`, 'dev', 'togw']);
     await ip(['-n', this.ns(`isp${i}`), 'link', 'set', 'togw', 'up']);
+    await this.addr6('gw', `2001:db8:${i}::2/64`, wan);
+    await this.addr6(`isp${i}`, `2001:db8:${i}::1/64`, 'togw');
+  }
+
+  /** An IPv6 address without duplicate address detection, usable at once. */
+  private async addr6(role: Role, prefix: string, dev: string): Promise<void> {
+    await ip(['-n', this.ns(role), '-6', 'addr', 'add', prefix, 'dev', dev, 'nodad']);
   }
 
   // ---- fault injectors -------------------------------------------------------------
@@ -281,8 +303,8 @@ export class Lab {
   }
 
   /** Interfaces the default route of `table` leaves through (sorted). */
-  async defaultVia(table: number | string = 100): Promise<string[]> {
-    const r = (await this.routes(table)).find((x) => x.dst === 'default');
+  async defaultVia(table: number | string = 100, family: 4 | 6 = 4): Promise<string[]> {
+    const r = (await this.routes(table, family)).find((x) => x.dst === 'default');
     if (!r) return [];
     if (r.nexthops) return r.nexthops.map((n) => n.dev).sort();
     return r.dev ? [r.dev] : [];

@@ -1,0 +1,52 @@
+// Lab: ICMPv6 heartbeats through each uplink and ::/0 managed beside 0.0.0.0/0.
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Lab, TARGETS6, type DaemonHandle } from './lab.js';
+import { waitUntil } from './wait.js';
+
+let lab: Lab;
+let daemon: DaemonHandle;
+
+const CONFIG = `uplinks:
+  - name: fiber
+    interface: wan1
+    gateway: 100.64.1.1
+    gateway6: 2001:db8:1::1
+    priority: 1
+    targets: [ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]
+  - name: dsl
+    interface: wan2
+    gateway: 100.64.2.1
+    gateway6: 2001:db8:2::1
+    priority: 2
+    targets: [ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]
+probe: { interval: 200ms, timeout: 300ms, down: 3, up: 3 }
+routing: { table: 100 }
+`;
+
+before(async () => {
+  lab = await Lab.create();
+  daemon = lab.startDaemon(CONFIG);
+  await daemon.waitState('fiber', 'up', 20_000);
+  await daemon.waitState('dsl', 'up', 20_000);
+});
+after(async () => {
+  if (daemon) await daemon.stop();
+  await lab?.destroy();
+});
+
+it('IPv6 heartbeats bring both uplinks up; ::/0 and 0.0.0.0/0 go via the primary', { timeout: 30_000 }, async () => {
+  await waitUntil(async () => (await lab.defaultVia(100, 6)).join() === 'wan1', 5000, '::/0 via wan1');
+  assert.deepEqual(await lab.defaultVia(100, 4), ['wan1']);
+  const s = (await daemon.status()).json as { uplinks: { targets: { ok: boolean; rtt_ms: number | null }[] }[]; routes: { destination: string }[] };
+  assert.ok(s.uplinks.every((u) => u.targets.every((t) => t.ok && t.rtt_ms !== null)));
+  assert.deepEqual(s.routes.map((r) => r.destination).sort(), ['0.0.0.0/0', '::/0']);
+});
+
+it('a blackhole on the primary moves ::/0 to the backup', { timeout: 30_000 }, async () => {
+  const mark = daemon.logs.length;
+  await lab.blackhole(1);
+  await daemon.waitState('fiber', 'down', 10_000, mark);
+  await waitUntil(async () => (await lab.defaultVia(100, 6)).join() === 'wan2', 5000, '::/0 via wan2');
+  assert.ok(daemon.logs.slice(mark).some((l) => l.command === 'ip -6 route replace ::/0 table 100 via 2001:db8:2::1 dev wan2 onlink'));
+});
