@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertRoutesMatchKernel, assertStatusContract } from './contract.js';
-import { Lab, type DaemonHandle } from './lab.js';
+import type { DaemonHandle, Lab } from './lab.js';
+import { startSettled, stopSettled, type RunningLab } from './running.js';
 import { sleep, waitUntil } from './wait.js';
 
 const DEVS = { wan1: 'fiber', wan2: 'dsl' };
 
 describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
+  let running: RunningLab | undefined;
   let lab: Lab;
   let daemon: DaemonHandle;
 
@@ -25,19 +27,14 @@ describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
   };
 
   before(async () => {
-    lab = await Lab.create();
-    daemon = lab.startDaemon(labConfig());
-    await daemon.waitState('fiber', 'up', 20_000);
-    await daemon.waitState('dsl', 'up', 20_000);
+    running = await startSettled(labConfig());
+    ({ lab, daemon } = running);
   });
   after(async () => {
-    if (daemon) assert.equal(await daemon.stop(), 0, 'uplinkd exits 0 on SIGTERM');
-    await lab?.destroy();
+    assert.equal(await stopSettled(running), 0, 'uplinkd exits 0 on SIGTERM');
   });
 
   it('(d) starts on the primary; status matches the contract and the kernel', async () => {
-    // The route follows the verdict: give the apply a moment after the log line.
-    await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000);
     const s = await checkStatus({ fiber: 'up', dsl: 'up' }, ['wan1']);
     assert.equal(s.uplinks.find((u) => u.name === 'fiber')!.weight, 100);
     assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 0);

@@ -2,23 +2,21 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { labConfig } from './config.js';
-import { Lab, type DaemonHandle } from './lab.js';
-import { sleep, waitUntil } from './wait.js';
+import type { DaemonHandle, Lab } from './lab.js';
+import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { sleep } from './wait.js';
 
+let running: RunningLab | undefined;
 let lab: Lab;
 let daemon: DaemonHandle;
 
 before(async () => {
-  lab = await Lab.create();
   // 200 ms rounds, 5 failed rounds for `down`: a 500 ms cut loses at most 3 or 4.
-  daemon = lab.startDaemon(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3 }));
-  await daemon.waitState('fiber', 'up', 20_000);
-  await daemon.waitState('dsl', 'up', 20_000);
-  await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'route via wan1');
+  running = await startSettled(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3 }));
+  ({ lab, daemon } = running);
 });
 after(async () => {
-  if (daemon) await daemon.stop();
-  await lab?.destroy();
+  await stopSettled(running);
 });
 
 it('(e) a flap shorter than `down` rounds changes nothing', { timeout: 60_000 }, async () => {

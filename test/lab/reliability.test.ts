@@ -3,22 +3,20 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertRoutesMatchKernel, assertStatusContract } from './contract.js';
-import { Lab, TARGETS, type DaemonHandle } from './lab.js';
+import { TARGETS, type DaemonHandle, type Lab } from './lab.js';
+import { startSettled, stopSettled, type RunningLab } from './running.js';
 import { sleep, waitUntil } from './wait.js';
 
+let running: RunningLab | undefined;
 let lab: Lab;
 let daemon: DaemonHandle;
 
 before(async () => {
-  lab = await Lab.create();
-  daemon = lab.startDaemon(labConfig({ reliability: 1, targets: TARGETS.slice(0, 2) }));
-  await daemon.waitState('fiber', 'up', 20_000);
-  await daemon.waitState('dsl', 'up', 20_000);
-  await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'route via wan1');
+  running = await startSettled(labConfig({ reliability: 1, targets: TARGETS.slice(0, 2) }));
+  ({ lab, daemon } = running);
 });
 after(async () => {
-  if (daemon) await daemon.stop();
-  await lab?.destroy();
+  await stopSettled(running);
 });
 
 it('(c) reliability 1 of 2 with one target dead: no failover', { timeout: 60_000 }, async () => {

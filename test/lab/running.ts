@@ -1,0 +1,32 @@
+// A lab with uplinkd running and settled: both uplinks up, the managed route via the primary.
+import { Lab, type DaemonHandle } from './lab.js';
+import { waitUntil } from './wait.js';
+
+export interface RunningLab {
+  readonly lab: Lab;
+  readonly daemon: DaemonHandle;
+}
+
+export async function startSettled(configYaml: string): Promise<RunningLab> {
+  const lab = await Lab.create();
+  const daemon = lab.startDaemon(configYaml);
+  try {
+    await daemon.waitState('fiber', 'up', 20_000);
+    await daemon.waitState('dsl', 'up', 20_000);
+    await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'route via wan1');
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
+  return { lab, daemon };
+}
+
+/** Stops uplinkd (resolving with its exit code) and removes the lab. */
+export async function stopSettled(running: RunningLab | undefined): Promise<number | undefined> {
+  if (!running) return undefined;
+  try {
+    return await running.daemon.stop();
+  } finally {
+    await running.lab.destroy();
+  }
+}
