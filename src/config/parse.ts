@@ -264,8 +264,11 @@ function parseTable(c: Checker, node: unknown, opts: ParseOptions): number {
     }
     return id;
   }
-  const name = c.string(node, 'routing.table');
-  if (name === undefined) return DEFAULT_TABLE;
+  if (!isScalar(node) || typeof node.value !== 'string') {
+    c.report('WRONG_TYPE', 'routing.table must be a table number, main, or a name from rt_tables', node as Node);
+    return DEFAULT_TABLE;
+  }
+  const name = node.value;
   if (name === 'main') return 254;
   if (name === 'default' || name === 'local' || name === 'unspec') {
     c.report('RESERVED_TABLE', `routing.table "${name}" is a kernel table uplinkd must not own`, node as Node);

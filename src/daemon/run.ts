@@ -18,6 +18,14 @@ export interface RunOptions {
 /** Resolves with the exit code. */
 export async function run(opts: RunOptions): Promise<number> {
   const log = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  // A bug must not leave a half-working daemon: say what happened and exit 1, so that
+  // systemd restarts it (routes stay in place meanwhile).
+  const fatal = (err: unknown): void => {
+    log.fatal({ err: (err as Error)?.stack ?? String(err) }, `fatal: ${(err as Error)?.message ?? String(err)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   let config: Config;
   try {
     config = await loadConfig(opts.configPath);
