@@ -4,4 +4,3 @@ export { loadConfig } from './load.js';
 export { diffConfig, type ConfigDiff } from './diff.js';
 export { formatProblem, ConfigError, type ConfigProblem, type ProblemCode } from './problems.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { addressBytes, bytesToAddress, addressFamily } from './address.js';

@@ -9,7 +9,7 @@ import type {
   Target,
   UplinkConfig,
 } from '../types/index.js';
-import { addressFamily, parseDestination } from './address.js';
+import { addressFamily, parseDestination } from '../types/address.js';
 import { parseDuration } from './duration.js';
 import type { ConfigProblem, ProblemCode } from './problems.js';
 

@@ -1,7 +1,7 @@
 // route/: the kernel side of routing, behind a small interface so the diffing in router.ts
 // can be tested against a fake (fake.ts) and for real in the lab.
 import netlink from 'netlink';
-import { addressBytes, bytesToAddress } from '../config/address.js';
+import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';
 
 export interface KernelNexthop {

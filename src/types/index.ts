@@ -1,4 +1,5 @@
-// Shared data types: what flows between the layers (DESIGN §1). No code, no imports.
+// Shared data types: what flows between the layers (DESIGN §1). address.ts beside this
+// file holds the pure address helpers every layer may use.
 
 export type Family = 4 | 6;
 

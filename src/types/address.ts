@@ -1,6 +1,6 @@
-// Address and prefix checks for the config, on node:net's parsers.
+// Address and prefix helpers shared by every layer, on node:net's parsers (pure, no I/O).
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Destination, Family } from '../types/index.js';
+import type { Destination, Family } from './index.js';
 
 export function addressFamily(text: string): Family | undefined {
   if (isIPv4(text)) return 4;

@@ -1,0 +1,43 @@
+// native/: typed loader for the addon in /native (node-addon-api, built by `npm run build`).
+// The addon does syscalls only; its errors are {errno, code, syscall} objects.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeErrno {
+  readonly errno: number;
+  readonly code: string;
+  readonly syscall: string;
+  readonly message: string;
+}
+
+export interface NetlinkListener {
+  close(): void;
+  portId(): number | null;
+}
+
+interface Addon {
+  NetlinkListener: new (
+    groups: number,
+    rcvbuf: number,
+    onMessages: (datagrams: Buffer[]) => void,
+    onError: (err: NativeErrno) => void,
+  ) => NetlinkListener;
+}
+
+// dist/src/native/index.js -> <root>/native/build/Release
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const addon = createRequire(import.meta.url)(join(root, 'native/build/Release/uplinkd_native.node')) as Addon;
+
+/**
+ * Opens a NETLINK_ROUTE socket bound to the legacy group bitmask `groups` (RTMGRP_*),
+ * delivering each datagram as it arrives. `rcvbuf` 0 keeps the kernel default.
+ */
+export function listenNetlink(
+  groups: number,
+  rcvbuf: number,
+  onMessages: (datagrams: Buffer[]) => void,
+  onError: (err: NativeErrno) => void,
+): NetlinkListener {
+  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError);
+}
