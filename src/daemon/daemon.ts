@@ -3,7 +3,19 @@
 import type { Logger } from 'pino';
 import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/index.js';
 import type { Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
-import { applyRound, combine, initialHealth, SampleWindow, type Health } from '../health/index.js';
+import {
+  applyLink,
+  applyRound,
+  combine,
+  initialHealth,
+  LINK_ERRNOS,
+  linkProblem,
+  SampleWindow,
+  type Health,
+  type HealthStep,
+  type LinkView,
+} from '../health/index.js';
+import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
 import { Router, type DesiredState, type RouteKernel } from '../route/index.js';
 import { desiredRoutes, NO_STEERING, steer, uplinkRoutes, type Steering } from '../steer/index.js';
@@ -23,6 +35,22 @@ interface UplinkRuntime {
   prober: UplinkProber | undefined;
   readonly windows: Map<string, SampleWindow>;
   readonly last: Map<string, HeartbeatResult>;
+  /** Whether its interface has been seen, so a missing one is `vanished`, not `missing`. */
+  linkSeen: boolean;
+}
+
+/** Families an uplink's heartbeats are sent in: it needs an address of each. */
+function heartbeatFamilies(u: UplinkConfig): Family[] {
+  return [...new Set(u.targets.map((t) => t.family))].sort();
+}
+
+/** The link monitor's view of one interface, for health/. */
+export function linkView(snapshot: LinkSnapshot, iface: string, wasPresent: boolean): LinkView {
+  const info = snapshot.get(iface);
+  if (!info) return { present: false, wasPresent, adminUp: false, carrier: false, families: [] };
+  // IPv6 heartbeats to the internet need a global source; a link-local one will not do.
+  const families = [...new Set(info.addresses.filter((a) => a.family === 4 || a.global).map((a) => a.family))];
+  return { present: true, wasPresent, adminUp: info.adminUp, carrier: info.carrier, families };
 }
 
 /** Retry pause after the kernel refused a change. */
@@ -43,6 +71,7 @@ export class Daemon {
     config: Config,
     private readonly log: Logger,
     private readonly kernel: RouteKernel,
+    private readonly links: LinkSource,
     private readonly clocks: Clocks,
     families: readonly Family[],
     private readonly startProbes = true,
@@ -56,6 +85,8 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    this.links.on('change', (changes, snapshot) => this.onLinkChange(changes, snapshot));
+    this.links.on('resync', (reason) => this.log.warn({ event: 'link', resync: true, reason }, `link monitor resynchronising: ${reason}`));
     for (const u of this.config.uplinks) this.addUplink(u);
     // Rules and per-uplink tables go in now; managed routes only once there is a verdict,
     // so a restart does not tear down what the kernel already routes by.
@@ -71,8 +102,10 @@ export class Daemon {
       prober: undefined,
       windows: new Map(u.targets.map((t) => [t.label, new SampleWindow()])),
       last: new Map(),
+      linkSeen: false,
     };
     this.uplinks.set(u.name, rt);
+    this.checkLink(rt, this.links.snapshot());
     if (this.startProbes) {
       const prober = new UplinkProber({ uplink: u, clock: this.clocks.mono, onRound: (r) => this.onRound(u.name, r) });
       rt.prober = prober;
@@ -96,27 +129,63 @@ export class Daemon {
     this.uplinks.delete(name);
   }
 
+  /** Feeds the link monitor's view of the uplink's interface to its health. */
+  private checkLink(rt: UplinkRuntime, snapshot: LinkSnapshot): HealthStep {
+    const iface = rt.config.interface;
+    const view = linkView(snapshot, iface, rt.linkSeen);
+    rt.linkSeen ||= view.present;
+    const step = applyLink(rt.health, linkProblem(iface, view, heartbeatFamilies(rt.config)), iface, this.clocks.wall());
+    this.record(rt, step);
+    return step;
+  }
+
+  private onLinkChange(changes: LinkChange[], snapshot: LinkSnapshot): void {
+    if (this.stopped) return;
+    let touched = false;
+    let changed = false;
+    for (const rt of this.uplinks.values()) {
+      const mine = changes.filter((c) => c.name === rt.config.interface);
+      if (mine.length === 0) continue;
+      touched = true;
+      rt.log.info({ event: 'link', changes: mine }, mine.map(describeChange).join('; '));
+      // A recreated interface has a new ifindex: sockets bound to the old one send nowhere.
+      if (mine.some((c) => c.kind === 'appeared')) rt.prober?.rebind();
+      if (this.checkLink(rt, snapshot).change) changed = true;
+    }
+    if (changed) this.resteer();
+    // Next hops are resolved by ifindex: re-apply when an uplink's interface came or went.
+    else if (touched) this.scheduleApply();
+  }
+
+  /** Logs a state change and keeps the new health. */
+  private record(rt: UplinkRuntime, step: HealthStep, failed?: string[]): void {
+    rt.health = step.health;
+    const c = step.change;
+    if (!c) return;
+    rt.log.info(
+      { event: 'state', from: c.from, to: c.to, reason: c.reason, ...(failed ? { failed } : {}) },
+      `${rt.config.name}: ${c.from} -> ${c.to} (${c.reason})`,
+    );
+  }
+
   /** One finished probe round of one uplink. Public so tests can drive it without sockets. */
   onRound(name: string, round: ProbeRound): void {
     const rt = this.uplinks.get(name);
     if (!rt || this.stopped) return;
+    // A round cut short by rebinding the sockets says nothing about the path.
+    if (round.results.some((r) => r.error === 'closed')) return;
     let answered = 0;
+    let linkError: string | undefined;
     for (const r of round.results) {
-      rt.windows.get(r.target)?.push(r.ok ? (r.rttMs ?? 0) : null);
+      if (r.error && LINK_ERRNOS.has(r.error)) linkError ??= r.error;
+      else rt.windows.get(r.target)?.push(r.ok ? (r.rttMs ?? 0) : null);
       rt.last.set(r.target, r);
       if (r.ok) answered++;
     }
-    const step = applyRound(rt.health, { answered, total: round.results.length }, rt.config.probe, this.clocks.wall());
-    rt.health = step.health;
-    if (step.change) {
-      const c = step.change;
-      const failed = round.results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`);
-      rt.log.info(
-        { event: 'state', from: c.from, to: c.to, reason: c.reason, failed },
-        `${name}: ${c.from} -> ${c.to} (${c.reason})`,
-      );
-      this.resteer();
-    }
+    const summary = { answered, total: round.results.length, ...(linkError ? { linkError } : {}) };
+    const step = applyRound(rt.health, summary, rt.config.probe, this.clocks.wall());
+    this.record(rt, step, round.results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`));
+    if (step.change) this.resteer();
   }
 
   private resteer(): void {
@@ -277,6 +346,7 @@ export class Daemon {
     for (const name of [...this.uplinks.keys()]) this.removeUplink(name);
     await this.applying;
     this.kernel.close();
+    this.links.close();
   }
 }
 

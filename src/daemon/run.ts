@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer } from '../control/server.js';
+import { LinkMonitor } from '../link/index.js';
 import { NetlinkKernel } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon, unsupportedTargets } from './daemon.js';
@@ -44,11 +45,24 @@ export async function run(opts: RunOptions): Promise<number> {
   // IPv6 may be compiled out or disabled; then only IPv4 is managed.
   const families: Family[] = existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4];
   const kernel = new NetlinkKernel();
+  const links = new LinkMonitor(
+    process.env.UPLINKD_LINK_RCVBUF ? { recvBufferSize: Number(process.env.UPLINKD_LINK_RCVBUF) } : {},
+  );
+  links.on('error', (err) => log.error({ event: 'link', err: err.message }, `link monitor: ${err.message}`));
+  try {
+    await links.start();
+  } catch (err) {
+    log.fatal({ err: String(err) }, 'cannot read links and addresses through netlink');
+    kernel.close();
+    links.close();
+    return 1;
+  }
   const daemon = new Daemon(
     opts.configPath,
     config,
     log,
     kernel,
+    links,
     { wall: () => Date.now(), mono: () => performance.now() },
     families,
   );
@@ -59,6 +73,7 @@ export async function run(opts: RunOptions): Promise<number> {
   } catch (err) {
     log.fatal({ err: String(err) }, `cannot listen on ${socketPath}`);
     kernel.close();
+    links.close();
     return 1;
   }
   log.info({ event: 'start', config: opts.configPath, socket: socketPath, uplinks: config.uplinks.map((u) => u.name) }, 'uplinkd started');

@@ -1,6 +1,15 @@
 // health/: the pure per-uplink state machine. Probe rounds + time in, state and events out.
 // No sockets, no timers, no Date.now(): `now` is an argument (an injected clock).
-import type { UplinkState } from '../types/index.js';
+import type { Family, UplinkState } from '../types/index.js';
+
+/**
+ * Heartbeat errors that say the interface cannot send at all (it vanished, is down, or has
+ * no address or route): link errors, never lost packets (include/uapi/asm-generic/errno.h).
+ */
+export const LINK_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENXIO', 'ENETDOWN', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** What detached an uplink: the link monitor, or heartbeats that could not be sent. */
+export type DetachCause = 'link' | 'probe';
 
 export interface HealthSettings {
   /** Consecutive good rounds that make an uplink `up`. */
@@ -18,12 +27,16 @@ export interface Health {
   readonly reason: string;
   readonly goodStreak: number;
   readonly badStreak: number;
+  /** Set while `detached`. */
+  readonly detachedBy?: DetachCause;
 }
 
 /** What a probe round says, reduced to what the verdict needs. */
 export interface RoundSummary {
   readonly answered: number;
   readonly total: number;
+  /** A LINK_ERRNOS code one of the heartbeats failed with, if any. */
+  readonly linkError?: string;
 }
 
 export interface StateChange {
@@ -50,12 +63,31 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+function change(h: Health, to: UplinkState, reason: string, now: number, extra: Partial<Health> = {}): HealthStep {
+  const health: Health = { state: to, since: now, reason, goodStreak: 0, badStreak: 0, ...extra };
+  return { health, change: { from: h.state, to, reason, at: now } };
+}
+
 /**
  * Feeds one finished probe round. A good round resets the failure streak and a bad one the
  * good streak, so a flap shorter than `down` rounds never leaves `up` (and one shorter than
- * `up` rounds never leaves `down`).
+ * `up` rounds never leaves `down`). A round that hit a link error detaches at once.
  */
 export function applyRound(h: Health, round: RoundSummary, settings: HealthSettings, now: number): HealthStep {
+  if (round.linkError) {
+    if (h.state === 'detached') return { health: h };
+    return change(h, 'detached', `heartbeats cannot be sent: ${round.linkError}`, now, { detachedBy: 'probe' });
+  }
+  if (h.state === 'detached') {
+    // Only the link monitor may end a detachment it started; rounds then go on in `init`.
+    if (h.detachedBy === 'link') return { health: h };
+    const good = isGoodRound(round, settings);
+    return change(h, 'init', 'heartbeats can be sent again: proving the uplink', now, { goodStreak: good ? 1 : 0, badStreak: good ? 0 : 1 });
+  }
+  return countRound(h, round, settings, now);
+}
+
+function countRound(h: Health, round: RoundSummary, settings: HealthSettings, now: number): HealthStep {
   const good = isGoodRound(round, settings);
   const goodStreak = good ? h.goodStreak + 1 : 0;
   const badStreak = good ? 0 : h.badStreak + 1;
@@ -69,6 +101,40 @@ export function applyRound(h: Health, round: RoundSummary, settings: HealthSetti
     reason = `${plural(badStreak, 'failed round')} (${round.answered} of ${round.total} targets answered, ${settings.reliability} needed)`;
   }
   if (to === h.state) return { health: { ...h, goodStreak, badStreak } };
-  const change: StateChange = { from: h.state, to, reason, at: now };
-  return { health: { state: to, since: now, reason, goodStreak, badStreak }, change };
+  return change(h, to, reason, now, { goodStreak, badStreak });
+}
+
+/** The interface as the link monitor sees it, reduced to what the verdict needs. */
+export interface LinkView {
+  readonly present: boolean;
+  /** Whether it was present in the previous snapshot: `vanished` rather than `missing`. */
+  readonly wasPresent: boolean;
+  readonly adminUp: boolean;
+  readonly carrier: boolean;
+  /** Families with an address that can source heartbeats. */
+  readonly families: readonly Family[];
+}
+
+/** Why `iface` cannot carry heartbeats of `needed` families now, or undefined when it can. */
+export function linkProblem(iface: string, view: LinkView, needed: readonly Family[]): string | undefined {
+  if (!view.present) return view.wasPresent ? `interface ${iface} vanished` : `interface ${iface} is missing`;
+  if (!view.adminUp) return `${iface} is admin down`;
+  if (!view.carrier) return `carrier lost on ${iface}`;
+  const lacking = needed.filter((f) => !view.families.includes(f));
+  if (lacking.length) return `${iface} has no IPv${lacking[0]} address for its heartbeats`;
+  return undefined;
+}
+
+/**
+ * Feeds what the link monitor says. A problem detaches at once (no probe rounds needed);
+ * when it clears, the uplink starts over in `init` and must earn `up` again: no instant
+ * flap back onto a link that has just reappeared.
+ */
+export function applyLink(h: Health, problem: string | undefined, iface: string, now: number): HealthStep {
+  if (problem) {
+    if (h.state === 'detached' && h.detachedBy === 'link') return { health: h };
+    return change(h, 'detached', problem, now, { detachedBy: 'link' });
+  }
+  if (h.state === 'detached' && h.detachedBy === 'link') return change(h, 'init', `${iface} is usable again: proving the uplink`, now);
+  return { health: h };
 }

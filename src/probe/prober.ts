@@ -59,6 +59,15 @@ export class UplinkProber {
     return { seq, startedAt, results };
   }
 
+  /**
+   * Closes the sockets; the next heartbeat opens new ones. For an interface that was deleted
+   * and created again: SO_BINDTODEVICE binds to an ifindex, and the old one is gone.
+   */
+  rebind(): void {
+    this.pingers[4].close();
+    this.pingers[6].close();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
+import { FakeLinks, upLink } from '../../src/link/index.js';
 import { FakeKernel } from '../../src/route/index.js';
 import type { ProbeRound } from '../../src/types/index.js';
 
@@ -37,8 +38,10 @@ function setup() {
   });
   const kernel = new FakeKernel();
   kernel.linkIndex.set('wan1', 11).set('wan2', 12);
+  const links = new FakeLinks();
+  links.set([upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
   let now = Date.parse('2026-11-21T10:00:00Z');
-  const daemon = new Daemon(file, parsed.config, pino(sink), kernel, { wall: () => now, mono: () => now }, [4], false);
+  const daemon = new Daemon(file, parsed.config, pino(sink), kernel, links, { wall: () => now, mono: () => now }, [4], false);
   let seq = 0;
   const round = (name: string, ...ok: boolean[]): void => {
     now += 1000;
@@ -50,7 +53,7 @@ function setup() {
     daemon.onRound(name, r);
   };
   const settle = () => new Promise((r) => setTimeout(r, 20));
-  return { daemon, kernel, logs, round, settle, file };
+  return { daemon, kernel, links, logs, round, settle, file };
 }
 
 describe('daemon', () => {
@@ -115,6 +118,77 @@ describe('daemon', () => {
     assert.deepEqual(good, { ok: true, reloaded: true, changes: ['reweighted dsl'] });
     assert.equal(daemon.currentConfig.uplinks[1]!.priority, 1);
     assert.ok(logs.some((l) => l.event === 'reload' && l.level === 50));
+    await daemon.stop();
+  });
+
+  it('a vanished interface detaches its uplink at once and moves the route; it comes back through init', async () => {
+    const { daemon, kernel, links, logs, round, settle } = setup();
+    await daemon.start();
+    for (let i = 0; i < 2; i++) {
+      round('fiber', true, true);
+      round('dsl', true);
+    }
+    await settle();
+    const managed = () => kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex);
+    assert.deepEqual(managed(), [11]);
+
+    kernel.linkIndex.delete('wan1');
+    links.set([upLink('wan2', 12, '100.64.2.2/24')]);
+    await settle();
+    assert.deepEqual(managed(), [12], 'no probe round was needed');
+    const s = await daemon.status();
+    assert.equal(s.uplinks.find((u) => u.name === 'fiber')!.state, 'detached');
+    assert.equal(s.uplinks.find((u) => u.name === 'fiber')!.reason, 'interface wan1 vanished');
+
+    // Back with a new ifindex: init first, then `up` good rounds before it carries traffic.
+    kernel.linkIndex.set('wan1', 21);
+    links.set([upLink('wan1', 21, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
+    await settle();
+    assert.equal((await daemon.status()).uplinks.find((u) => u.name === 'fiber')!.state, 'init');
+    assert.deepEqual(managed(), [12]);
+    round('fiber', true, true);
+    round('fiber', true, true);
+    await settle();
+    assert.deepEqual(managed(), [21]);
+    const states = logs.filter((l) => l.event === 'state' && l.uplink === 'fiber').map((l) => `${l.from}->${l.to}`);
+    assert.deepEqual(states, ['init->up', 'up->detached', 'detached->init', 'init->up']);
+    assert.ok(logs.some((l) => l.event === 'link' && l.msg === 'interface wan1 vanished'));
+    await daemon.stop();
+  });
+
+  it('an interface missing at start is detached from the first moment', async () => {
+    const { daemon, links, round } = setup();
+    links.set([upLink('wan2', 12, '100.64.2.2/24')]);
+    await daemon.start();
+    round('fiber', true, true);
+    const fiber = (await daemon.status()).uplinks.find((u) => u.name === 'fiber')!;
+    assert.equal(fiber.state, 'detached');
+    assert.equal(fiber.reason, 'interface wan1 is missing');
+    await daemon.stop();
+  });
+
+  it('carrier loss and admin down detach; a heartbeat ENODEV detaches and is not counted as loss', async () => {
+    const { daemon, links, round, settle } = setup();
+    await daemon.start();
+    round('fiber', true, true);
+    round('fiber', true, true);
+    const state = async () => (await daemon.status()).uplinks.find((u) => u.name === 'fiber')!;
+    links.set([{ ...upLink('wan1', 11, '100.64.1.2/24'), carrier: false }, upLink('wan2', 12, '100.64.2.2/24')]);
+    assert.equal((await state()).reason, 'carrier lost on wan1');
+    links.set([{ ...upLink('wan1', 11, '100.64.1.2/24'), adminUp: false, carrier: false }, upLink('wan2', 12, '100.64.2.2/24')]);
+    assert.equal((await state()).state, 'detached');
+    links.set([upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
+    assert.equal((await state()).state, 'init');
+    round('fiber', true, true);
+    round('fiber', true, true);
+    assert.equal((await state()).state, 'up');
+    const lossBefore = (await state()).loss_pct;
+    daemon.onRound('fiber', { seq: 99, startedAt: 0, results: [{ target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' }, { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' }] });
+    await settle();
+    const after = await state();
+    assert.equal(after.state, 'detached');
+    assert.equal(after.reason, 'heartbeats cannot be sent: ENODEV');
+    assert.equal(after.loss_pct, lossBefore);
     await daemon.stop();
   });
 });

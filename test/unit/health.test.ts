@@ -1,7 +1,7 @@
 // health/: the state machine as tables, with a fake clock (each round is 1000 ms later).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyRound, initialHealth, type Health, type HealthSettings } from '../../src/health/index.js';
+import { applyLink, applyRound, initialHealth, linkProblem, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 /** Runs rounds written as a string: `+` a round where every target answered, `-` none, digits the number that answered. */
@@ -54,5 +54,69 @@ describe('health state machine', () => {
     const r = runRounds('+++++', S(3, 3));
     assert.equal(r.last.since, 3000);
     assert.equal(r.last.goodStreak, 5);
+  });
+});
+
+describe('detached', () => {
+  const settings = S(3, 3);
+  const view = (o: Partial<LinkView> = {}): LinkView => ({ present: true, wasPresent: true, adminUp: true, carrier: true, families: [4], ...o });
+
+  const problems: { name: string; view: LinkView; needed: (4 | 6)[]; problem: string | undefined }[] = [
+    { name: 'a healthy link', view: view(), needed: [4], problem: undefined },
+    { name: 'missing at start', view: view({ present: false, wasPresent: false }), needed: [4], problem: 'interface wan1 is missing' },
+    { name: 'vanished', view: view({ present: false }), needed: [4], problem: 'interface wan1 vanished' },
+    { name: 'admin down wins over carrier', view: view({ adminUp: false, carrier: false }), needed: [4], problem: 'wan1 is admin down' },
+    { name: 'carrier lost', view: view({ carrier: false }), needed: [4], problem: 'carrier lost on wan1' },
+    { name: 'no IPv6 address for IPv6 targets', view: view(), needed: [4, 6], problem: 'wan1 has no IPv6 address for its heartbeats' },
+    { name: 'no address needed when there are no targets of that family', view: view({ families: [] }), needed: [], problem: undefined },
+  ];
+  for (const row of problems) {
+    it(`linkProblem: ${row.name}`, () => assert.equal(linkProblem('wan1', row.view, row.needed), row.problem));
+  }
+
+  it('a link problem detaches an up uplink at once, without probe rounds', () => {
+    const up = runRounds('+++', settings).last;
+    const step = applyLink(up, 'carrier lost on wan1', 'wan1', 9000);
+    assert.equal(step.health.state, 'detached');
+    assert.equal(step.health.reason, 'carrier lost on wan1');
+    assert.deepEqual(step.change, { from: 'up', to: 'detached', reason: 'carrier lost on wan1', at: 9000 });
+  });
+
+  it('rounds do not end a detachment the link monitor started; the link coming back starts over in init', () => {
+    let h = applyLink(runRounds('+++', settings).last, 'interface wan1 vanished', 'wan1', 4000).health;
+    for (let i = 0; i < 5; i++) h = applyRound(h, { answered: 2, total: 2 }, settings, 5000 + i).health;
+    assert.equal(h.state, 'detached');
+    const back = applyLink(h, undefined, 'wan1', 6000);
+    assert.equal(back.health.state, 'init');
+    assert.equal(back.health.reason, 'wan1 is usable again: proving the uplink');
+    // No instant flap back: `up` good rounds again.
+    h = back.health;
+    const states: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      h = applyRound(h, { answered: 2, total: 2 }, settings, 7000 + i).health;
+      states.push(h.state);
+    }
+    assert.deepEqual(states, ['init', 'init', 'up']);
+  });
+
+  it('a heartbeat link error (ENODEV) detaches at once and is not counted as a lost packet', () => {
+    const up = runRounds('+++', settings).last;
+    const step = applyRound(up, { answered: 0, total: 2, linkError: 'ENODEV' }, settings, 9000);
+    assert.equal(step.health.state, 'detached');
+    assert.equal(step.health.reason, 'heartbeats cannot be sent: ENODEV');
+    assert.equal(step.health.detachedBy, 'probe');
+  });
+
+  it('a detachment from heartbeats ends with the first round that could be sent', () => {
+    const detached = applyRound(runRounds('+++', settings).last, { answered: 0, total: 2, linkError: 'ENETUNREACH' }, settings, 1).health;
+    const step = applyRound(detached, { answered: 0, total: 2 }, settings, 2);
+    assert.equal(step.health.state, 'init');
+    assert.equal(step.health.badStreak, 1);
+  });
+
+  it('the same link problem twice changes nothing the second time', () => {
+    const h = applyLink(initialHealth(0), 'interface wan1 is missing', 'wan1', 1).health;
+    assert.equal(applyLink(h, 'interface wan1 is missing', 'wan1', 2).change, undefined);
+    assert.equal(applyLink(runRounds('+++', settings).last, undefined, 'wan1', 2).change, undefined);
   });
 });
