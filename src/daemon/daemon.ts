@@ -37,6 +37,8 @@ interface UplinkRuntime {
   readonly last: Map<string, HeartbeatResult>;
   /** Whether its interface has been seen, so a missing one is `vanished`, not `missing`. */
   linkSeen: boolean;
+  /** Monotonic ms of the last return to `init`: rounds started before it are stale. */
+  freshSince: number;
 }
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -103,6 +105,7 @@ export class Daemon {
       windows: new Map(u.targets.map((t) => [t.label, new SampleWindow()])),
       last: new Map(),
       linkSeen: false,
+      freshSince: -Infinity,
     };
     this.uplinks.set(u.name, rt);
     this.checkLink(rt, this.links.snapshot());
@@ -162,6 +165,7 @@ export class Daemon {
     rt.health = step.health;
     const c = step.change;
     if (!c) return;
+    if (c.to === 'init') rt.freshSince = this.clocks.mono();
     rt.log.info(
       { event: 'state', from: c.from, to: c.to, reason: c.reason, ...(failed ? { failed } : {}) },
       `${rt.config.name}: ${c.from} -> ${c.to} (${c.reason})`,
@@ -172,8 +176,9 @@ export class Daemon {
   onRound(name: string, round: ProbeRound): void {
     const rt = this.uplinks.get(name);
     if (!rt || this.stopped) return;
-    // A round cut short by rebinding the sockets says nothing about the path.
-    if (round.results.some((r) => r.error === 'closed')) return;
+    // A round cut short by rebinding the sockets says nothing about the path, and neither
+    // does one sent while the link was down: the uplink starts over from `init`.
+    if (round.results.some((r) => r.error === 'closed') || round.startedAt < rt.freshSince) return;
     let answered = 0;
     let linkError: string | undefined;
     for (const r of round.results) {

@@ -132,7 +132,8 @@ export function linkProblem(iface: string, view: LinkView, needed: readonly Fami
  */
 export function applyLink(h: Health, problem: string | undefined, iface: string, now: number): HealthStep {
   if (problem) {
-    if (h.state === 'detached' && h.detachedBy === 'link') return { health: h };
+    // Still detached, but say what is true now: a deleted NIC first reports admin down.
+    if (h.state === 'detached' && h.detachedBy === 'link') return { health: problem === h.reason ? h : { ...h, reason: problem } };
     return change(h, 'detached', problem, now, { detachedBy: 'link' });
   }
   if (h.state === 'detached' && h.detachedBy === 'link') return change(h, 'init', `${iface} is usable again: proving the uplink`, now);

@@ -11,7 +11,7 @@
 // hook does the same if a test dies, and sweep() removes what dead runs left behind.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -245,6 +245,11 @@ export class Lab {
     await this.exec(`isp${i}`, 'nft', ['delete', 'table', 'inet', 'fault'], { reject: false });
   }
 
+  /** An operator's `ip link set wanI down|up` on the gateway. */
+  async adminState(i: number, up: boolean): Promise<void> {
+    await ip(['-n', this.ns('gw'), 'link', 'set', `wan${i}`, up ? 'up' : 'down']);
+  }
+
   /** Carrier lost or back: the ISP side of the link goes down or up. */
   async carrier(i: number, on: boolean): Promise<void> {
     await ip(['-n', this.ns(`isp${i}`), 'link', 'set', 'togw', on ? 'up' : 'down']);
@@ -277,10 +282,11 @@ export class Lab {
   }
 
   /** Starts `uplinkd run` in the gateway namespace; logs are collected as parsed JSON. */
-  startDaemon(configYaml: string): DaemonHandle {
+  startDaemon(configYaml: string, env: Record<string, string> = {}): DaemonHandle {
     const config = this.writeFile('uplinkd.yaml', configYaml);
     const socket = join(this.dir, 'uplinkd.sock');
     const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, 'run', '--config', config, '--socket', socket], {
+      env,
       reject: false,
       buffer: false,
       stdout: 'pipe',
@@ -442,6 +448,15 @@ export class DaemonHandle {
   async status(): Promise<{ code: number; json: unknown; stderr: string }> {
     const r = await this.lab.cli(['status', '--json', '--socket', this.socket]);
     return { code: r.code, json: r.code === 0 ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+  }
+
+  /** Open file descriptors and resident memory (kB) of the daemon process. */
+  resources(): { fds: number; rssKb: number } {
+    const pid = this.proc.pid!;
+    const fds = readdirSync(`/proc/${pid}/fd`).length;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return { fds, rssKb };
   }
 
   /** SIGTERM, then the exit code. */

@@ -183,7 +183,7 @@ describe('daemon', () => {
     round('fiber', true, true);
     assert.equal((await state()).state, 'up');
     const lossBefore = (await state()).loss_pct;
-    daemon.onRound('fiber', { seq: 99, startedAt: 0, results: [{ target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' }, { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' }] });
+    daemon.onRound('fiber', { seq: 99, startedAt: Number.MAX_SAFE_INTEGER, results: [{ target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' }, { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' }] });
     await settle();
     const after = await state();
     assert.equal(after.state, 'detached');

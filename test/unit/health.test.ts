@@ -114,6 +114,14 @@ describe('detached', () => {
     assert.equal(step.health.badStreak, 1);
   });
 
+  it('a new link problem while detached updates the reason without a state change', () => {
+    const h = applyLink(runRounds('+++', settings).last, 'wan1 is admin down', 'wan1', 1).health;
+    const step = applyLink(h, 'interface wan1 vanished', 'wan1', 2);
+    assert.equal(step.change, undefined);
+    assert.equal(step.health.reason, 'interface wan1 vanished');
+    assert.equal(step.health.since, 1);
+  });
+
   it('the same link problem twice changes nothing the second time', () => {
     const h = applyLink(initialHealth(0), 'interface wan1 is missing', 'wan1', 1).health;
     assert.equal(applyLink(h, 'interface wan1 is missing', 'wan1', 2).change, undefined);
