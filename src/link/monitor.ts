@@ -70,6 +70,8 @@ export class LinkMonitor extends EventEmitter<LinkMonitorEvents> implements Link
   private readonly dumps = netlink.createRtNetlink();
   private current: Map<string, LinkInfo> = new Map();
   private resyncing: Promise<void> | undefined;
+  /** Events came in while a resync dump ran: that dump may be older than they are. */
+  private dirty = false;
   private closed = false;
 
   constructor(private readonly opts: LinkMonitorOptions = {}) {
@@ -123,12 +125,20 @@ export class LinkMonitor extends EventEmitter<LinkMonitorEvents> implements Link
 
   /** Throws the snapshot away and dumps again; changes found are emitted as usual. */
   resync(reason: string): void {
-    if (this.closed || this.resyncing) return;
+    if (this.closed) return;
+    if (this.resyncing) {
+      this.dirty = true;
+      return;
+    }
     this.emit('resync', reason);
+    this.dirty = false;
     this.resyncing = this.dump().then(
       (fresh) => {
         this.resyncing = undefined;
-        if (!this.closed) this.replace(fresh);
+        if (this.closed) return;
+        this.replace(fresh);
+        // Dump again until one completes with no event racing it.
+        if (this.dirty) this.resync('events arrived during the last dump');
       },
       (err: unknown) => {
         this.resyncing = undefined;
@@ -148,8 +158,12 @@ export class LinkMonitor extends EventEmitter<LinkMonitorEvents> implements Link
   }
 
   private onMessages(msgs: { type: number; data: Buffer }[]): void {
-    // While a resync dump runs, its result supersedes these events.
-    if (this.resyncing || this.closed) return;
+    if (this.closed) return;
+    // While a resync dump runs these may be newer than the dump: dump once more after it.
+    if (this.resyncing) {
+      this.dirty = true;
+      return;
+    }
     const next = new Map(this.current);
     const nameOf = (index: number): string | undefined => [...next.values()].find((l) => l.index === index)?.name;
     for (const m of msgs) {

@@ -122,13 +122,19 @@ export class KernelError extends Error {
 /** The real kernel through rtnetlink (the `netlink` package). */
 export class NetlinkKernel implements RouteKernel {
   private readonly sock = netlink.createRtNetlink();
+  /** One request at a time: the netlink package mixes up replies of concurrent dumps. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw new KernelError(errnoOf(err), what);
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw new KernelError(errnoOf(err), what);
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   async links(): Promise<Map<string, number>> {

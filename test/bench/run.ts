@@ -7,6 +7,7 @@ import { Lab, ROOT } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 7);
+const LINK_TRIALS = Number(process.env.BENCH_LINK_TRIALS ?? 10);
 const STREAM_INTERVAL_MS = 2;
 
 function median(xs: number[]): number {
@@ -45,19 +46,65 @@ async function blackholeGap(): Promise<{ gaps: number[] }> {
   return { gaps };
 }
 
+type LinkFault = 'nic-deleted' | 'carrier-lost';
+
+/** The LAN stream's longest gap when the primary's link fails (link events, no probe rounds). */
+async function linkFaultGaps(fault: LinkFault): Promise<number[]> {
+  const lab = await Lab.create();
+  const gaps: number[] = [];
+  try {
+    const daemon = lab.startDaemon(labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 }));
+    await daemon.waitState('fiber', 'up', 20_000);
+    await daemon.waitState('dsl', 'up', 20_000);
+    for (let t = 0; t < LINK_TRIALS; t++) {
+      await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 20_000, 'route via wan1');
+      const mark = daemon.logs.length;
+      const stream = lab.stream(750, STREAM_INTERVAL_MS); // 1.5 s
+      await sleep(400 + Math.random() * 100);
+      if (fault === 'nic-deleted') await lab.deleteNic(1);
+      else await lab.carrier(1, false);
+      await daemon.waitState('fiber', 'detached', 10_000, mark);
+      const result = await stream;
+      gaps.push(result.longestGapMs);
+      process.stdout.write(`  ${fault} trial ${t + 1}/${LINK_TRIALS}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets)\n`);
+      const back = daemon.logs.length;
+      if (fault === 'nic-deleted') await lab.restoreNic(1);
+      else await lab.carrier(1, true);
+      await daemon.waitState('fiber', 'up', 20_000, back);
+    }
+    await daemon.stop();
+  } finally {
+    await lab.destroy();
+  }
+  return gaps;
+}
+
+function summary(gaps: number[]) {
+  return { median: r1(median(gaps)), max: r1(Math.max(...gaps)), all: gaps.map(r1) };
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`blackhole beyond the primary ISP, interval 200ms, timeout 200ms, down 3, ${TRIALS} trials\n`);
   const { gaps } = await blackholeGap();
+  const linkGaps: Record<LinkFault, number[]> = { 'nic-deleted': [], 'carrier-lost': [] };
+  for (const fault of ['nic-deleted', 'carrier-lost'] as const) {
+    process.stdout.write(`primary's link fails (${fault}), ${LINK_TRIALS} trials\n`);
+    linkGaps[fault] = await linkFaultGaps(fault);
+  }
   const results = {
     date: new Date().toISOString(),
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
     blackhole_200ms_down3: {
       trials: gaps.length,
       stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms`,
-      longest_gap_ms: { median: r1(median(gaps)), max: r1(Math.max(...gaps)), all: gaps.map(r1) },
+      longest_gap_ms: summary(gaps),
     },
+    nic_deleted: { trials: LINK_TRIALS, longest_gap_ms: summary(linkGaps['nic-deleted']) },
+    carrier_lost: { trials: LINK_TRIALS, longest_gap_ms: summary(linkGaps['carrier-lost']) },
   };
-  process.stdout.write(`longest gap: median ${results.blackhole_200ms_down3.longest_gap_ms.median} ms, max ${results.blackhole_200ms_down3.longest_gap_ms.max} ms\n`);
+  for (const [name, r] of Object.entries(results)) {
+    if (typeof r === 'object') process.stdout.write(`${name}: longest gap median ${r.longest_gap_ms.median} ms, max ${r.longest_gap_ms.max} ms\n`);
+  }
   const file = join(ROOT, 'test/bench/results.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`written to ${file}\n`);

@@ -426,7 +426,7 @@ export class DaemonHandle {
     return new Promise((resolveLine, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; stderr: ${this.stderr.slice(-500)}`));
+        reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; ${this.describeTrouble()}`));
       }, timeoutMs);
       const done = (l: LogLine): void => {
         clearTimeout(timer);
@@ -441,13 +441,21 @@ export class DaemonHandle {
     return this.waitFor((l) => l.event === 'state' && l.uplink === uplink && l.to === to, timeoutMs, `${uplink} -> ${to}`, fromIndex);
   }
 
+  /** Errors the daemon logged and whether it is still running, for failure messages. */
+  describeTrouble(): string {
+    const errors = this.logs.filter((l) => l.level >= 50).slice(-3).map((l) => JSON.stringify(l));
+    const exit = this.proc.exitCode === null ? 'running' : `exited with ${this.proc.exitCode}`;
+    return `uplinkd ${exit}; errors: ${errors.join(' | ') || 'none'}; stderr: ${this.stderr.slice(-500)}`;
+  }
+
   stateChanges(uplink?: string): LogLine[] {
     return this.logs.filter((l) => l.event === 'state' && (!uplink || l.uplink === uplink));
   }
 
   async status(): Promise<{ code: number; json: unknown; stderr: string }> {
     const r = await this.lab.cli(['status', '--json', '--socket', this.socket]);
-    return { code: r.code, json: r.code === 0 ? JSON.parse(r.stdout) : undefined, stderr: r.stderr };
+    if (r.code !== 0) throw new Error(`uplinkd status exited ${r.code}: ${r.stderr}; ${this.describeTrouble()}`);
+    return { code: r.code, json: JSON.parse(r.stdout) as unknown, stderr: r.stderr };
   }
 
   /** Open file descriptors and resident memory (kB) of the daemon process. */
