@@ -18,58 +18,69 @@ function median(xs: number[]): number {
 
 const r1 = (n: number): number => Math.round(n * 10) / 10;
 
-async function blackholeGap(): Promise<{ gaps: number[] }> {
-  const lab = await Lab.create();
-  const gaps: number[] = [];
-  try {
-    const daemon = lab.startDaemon(labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 }));
-    await daemon.waitState('fiber', 'up', 20_000);
-    await daemon.waitState('dsl', 'up', 20_000);
-    for (let t = 0; t < TRIALS; t++) {
-      await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 20_000, 'route via wan1');
-      const mark = daemon.logs.length;
-      const stream = lab.stream(2000, STREAM_INTERVAL_MS); // 4 s
-      // A random phase against the probe cadence, so the trials sample all of it.
-      await sleep(800 + Math.random() * 200);
-      await lab.blackhole(1);
-      await daemon.waitState('fiber', 'down', 10_000, mark);
-      const result = await stream;
-      gaps.push(result.longestGapMs);
-      process.stdout.write(`  trial ${t + 1}/${TRIALS}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets)\n`);
-      await lab.heal(1);
-      await daemon.waitState('fiber', 'up', 10_000, mark);
-    }
-    await daemon.stop();
-  } finally {
-    await lab.destroy();
-  }
-  return { gaps };
+/** A failure of the primary the bench injects and heals, and the state it must lead to. */
+interface Fault {
+  readonly name: string;
+  readonly trials: number;
+  /** Stream length in ms, and the random wait before the fault (its phase against the probes). */
+  readonly streamMs: number;
+  readonly leadMs: readonly [number, number];
+  readonly inject: (lab: Lab) => Promise<void>;
+  readonly heal: (lab: Lab) => Promise<void>;
+  readonly state: 'down' | 'detached';
 }
 
-type LinkFault = 'nic-deleted' | 'carrier-lost';
+const FAULTS: readonly Fault[] = [
+  {
+    name: 'blackhole',
+    trials: TRIALS,
+    streamMs: 4000,
+    leadMs: [800, 1000],
+    inject: (lab) => lab.blackhole(1),
+    heal: (lab) => lab.heal(1),
+    state: 'down',
+  },
+  {
+    name: 'nic-deleted',
+    trials: LINK_TRIALS,
+    streamMs: 1500,
+    leadMs: [400, 500],
+    inject: (lab) => lab.deleteNic(1),
+    heal: (lab) => lab.restoreNic(1),
+    state: 'detached',
+  },
+  {
+    name: 'carrier-lost',
+    trials: LINK_TRIALS,
+    streamMs: 1500,
+    leadMs: [400, 500],
+    inject: (lab) => lab.carrier(1, false),
+    heal: (lab) => lab.carrier(1, true),
+    state: 'detached',
+  },
+];
 
-/** The LAN stream's longest gap when the primary's link fails (link events, no probe rounds). */
-async function linkFaultGaps(fault: LinkFault): Promise<number[]> {
+/** The LAN stream's longest gap for each trial of a fault on the primary, healed in between. */
+async function measureGaps(fault: Fault): Promise<number[]> {
   const lab = await Lab.create();
   const gaps: number[] = [];
   try {
     const daemon = lab.startDaemon(labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 }));
     await daemon.waitState('fiber', 'up', 20_000);
     await daemon.waitState('dsl', 'up', 20_000);
-    for (let t = 0; t < LINK_TRIALS; t++) {
+    for (let t = 0; t < fault.trials; t++) {
       await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 20_000, 'route via wan1');
       const mark = daemon.logs.length;
-      const stream = lab.stream(750, STREAM_INTERVAL_MS); // 1.5 s
-      await sleep(400 + Math.random() * 100);
-      if (fault === 'nic-deleted') await lab.deleteNic(1);
-      else await lab.carrier(1, false);
-      await daemon.waitState('fiber', 'detached', 10_000, mark);
+      const stream = lab.stream(fault.streamMs / STREAM_INTERVAL_MS, STREAM_INTERVAL_MS);
+      const [lo, hi] = fault.leadMs;
+      await sleep(lo + Math.random() * (hi - lo));
+      await fault.inject(lab);
+      await daemon.waitState('fiber', fault.state, 10_000, mark);
       const result = await stream;
       gaps.push(result.longestGapMs);
-      process.stdout.write(`  ${fault} trial ${t + 1}/${LINK_TRIALS}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets)\n`);
+      process.stdout.write(`  ${fault.name} trial ${t + 1}/${fault.trials}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets)\n`);
       const back = daemon.logs.length;
-      if (fault === 'nic-deleted') await lab.restoreNic(1);
-      else await lab.carrier(1, true);
+      await fault.heal(lab);
       await daemon.waitState('fiber', 'up', 20_000, back);
     }
     await daemon.stop();
@@ -84,26 +95,20 @@ function summary(gaps: number[]) {
 }
 
 async function main(): Promise<void> {
-  process.stdout.write(`blackhole beyond the primary ISP, interval 200ms, timeout 200ms, down 3, ${TRIALS} trials\n`);
-  const { gaps } = await blackholeGap();
-  const linkGaps: Record<LinkFault, number[]> = { 'nic-deleted': [], 'carrier-lost': [] };
-  for (const fault of ['nic-deleted', 'carrier-lost'] as const) {
-    process.stdout.write(`primary's link fails (${fault}), ${LINK_TRIALS} trials\n`);
-    linkGaps[fault] = await linkFaultGaps(fault);
+  const figures: Record<string, unknown> = {};
+  for (const fault of FAULTS) {
+    process.stdout.write(`${fault.name} on the primary, interval 200ms, timeout 200ms, down 3, ${fault.trials} trials\n`);
+    figures[fault.name] = { trials: fault.trials, longest_gap_ms: summary(await measureGaps(fault)) };
   }
   const results = {
     date: new Date().toISOString(),
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
-    blackhole_200ms_down3: {
-      trials: gaps.length,
-      stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms`,
-      longest_gap_ms: summary(gaps),
-    },
-    nic_deleted: { trials: LINK_TRIALS, longest_gap_ms: summary(linkGaps['nic-deleted']) },
-    carrier_lost: { trials: LINK_TRIALS, longest_gap_ms: summary(linkGaps['carrier-lost']) },
+    stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms`,
+    ...figures,
   };
-  for (const [name, r] of Object.entries(results)) {
-    if (typeof r === 'object') process.stdout.write(`${name}: longest gap median ${r.longest_gap_ms.median} ms, max ${r.longest_gap_ms.max} ms\n`);
+  for (const fault of FAULTS) {
+    const g = (figures[fault.name] as { longest_gap_ms: { median: number; max: number } }).longest_gap_ms;
+    process.stdout.write(`${fault.name}: longest gap median ${g.median} ms, max ${g.max} ms\n`);
   }
   const file = join(ROOT, 'test/bench/results.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
