@@ -87,7 +87,7 @@ describe('link events', { timeout: 300_000 }, () => {
     await expectRecovery(lab, daemon, back);
   });
 
-  it('20 delete/recreate cycles: routes right at the end, no growth in descriptors or memory', async () => {
+  it('20 delete/recreate cycles: routes right at the end, no growth in descriptors or memory', async (t) => {
     const cycle = async () => {
       const mark = daemon.logs.length;
       await lab.deleteNic(1);
@@ -103,6 +103,7 @@ describe('link events', { timeout: 300_000 }, () => {
     await viaWan(lab, 1);
     await sleep(500);
     const after = daemon.resources();
+    t.diagnostic(`after 5 cycles: ${before.fds} fds, ${before.rssKb} kB RSS; after 20: ${after.fds} fds, ${after.rssKb} kB RSS`);
     assert.ok(after.fds <= before.fds, `open descriptors grew: ${before.fds} -> ${after.fds}`);
     assert.ok(after.rssKb - before.rssKb < 16 * 1024, `resident memory grew: ${before.rssKb} kB -> ${after.rssKb} kB`);
     const st = assertStatusContract((await daemon.status()).json);
