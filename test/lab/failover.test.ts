@@ -55,7 +55,8 @@ describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
     assert.ok(result.receivedAfterGap > 500, `packets flowed after failover: ${result.receivedAfterGap}`);
     const s = await checkStatus({ fiber: 'down', dsl: 'up' }, ['wan2']);
     assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 100);
-    assert.ok(daemon.logs.slice(mark).some((l) => l.event === 'route' && l.command === 'ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2'));
+    const command = 'ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2';
+    await daemon.waitFor((l) => l.event === 'route' && l.command === command, 5000, command, mark);
   });
 
   it('(b) heal: the primary comes back and the route moves back to it', async () => {
