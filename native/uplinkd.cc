@@ -1,6 +1,9 @@
 // uplinkd's native addon: syscalls only, no decisions. Errors come back as
 // {errno, code, syscall} objects; everything else stays in TypeScript.
 //
+// tcpConnect: a TCP handshake from a socket bound to one interface (SO_BINDTODEVICE), driven
+// by the event loop with a timeout; it reports the handshake time or the errno.
+//
 // NetlinkListener: a NETLINK_ROUTE socket subscribed to multicast groups, read from the
 // event loop (uv_poll) without blocking. The netlink npm package aborts the process when
 // recvmsg fails (ENOBUFS after an overflow): here an overflow is reported as an error
@@ -13,8 +16,11 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace {
@@ -154,8 +160,147 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
   char buf_[65536];
 };
 
+double NowMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+Napi::Object ConnectOk(Napi::Env env, double rttMs) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", Napi::Boolean::New(env, true));
+  o.Set("rttMs", Napi::Number::New(env, rttMs));
+  return o;
+}
+
+Napi::Object ConnectFailed(Napi::Env env, int err, const char* syscall) {
+  Napi::Object o = ErrnoObject(env, err, syscall);
+  o.Set("ok", Napi::Boolean::New(env, false));
+  return o;
+}
+
+// One handshake in flight: a poll for writability and a timer, whichever fires first.
+struct TcpProbe {
+  int fd = -1;
+  double startMs = 0;
+  uv_poll_t poll{};
+  uv_timer_t timer{};
+  int open_handles = 0;
+  bool done = false;
+  Napi::FunctionReference callback;
+  Napi::AsyncContext* context = nullptr;
+  napi_env env = nullptr;
+
+  static void OnClosed(uv_handle_t* h) {
+    auto* p = static_cast<TcpProbe*>(h->data);
+    if (--p->open_handles == 0) {
+      delete p->context;
+      delete p;
+    }
+  }
+
+  // errno 0 is a completed handshake.
+  void Finish(int err, const char* syscall) {
+    if (done) return;
+    done = true;
+    double rtt = NowMs() - startMs;
+    uv_poll_stop(&poll);
+    uv_timer_stop(&timer);
+    // RST rather than FIN on close: a heartbeat must not leave TIME_WAIT sockets behind.
+    linger lg{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    Napi::Env e(env);
+    {
+      Napi::HandleScope scope(e);
+      Napi::Object result = err == 0 ? ConnectOk(e, rtt) : ConnectFailed(e, err, syscall);
+      callback.MakeCallback(e.Global(), {result}, *context);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), OnClosed);
+    close(fd);
+  }
+};
+
+// tcpConnect(ifname, address, port, timeoutMs, callback(result)): returns a result object
+// at once when the attempt fails before any packet is sent, else undefined.
+Napi::Value TcpConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber() ||
+      !info[4].IsFunction()) {
+    Napi::TypeError::New(env, "tcpConnect(ifname, address, port, timeoutMs, callback)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string ifname = info[0].As<Napi::String>();
+  std::string address = info[1].As<Napi::String>();
+  int port = info[2].As<Napi::Number>().Int32Value();
+  double timeoutMs = info[3].As<Napi::Number>().DoubleValue();
+
+  sockaddr_storage ss{};
+  socklen_t sslen = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    sslen = sizeof *v4;
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    sslen = sizeof *v6;
+  } else {
+    return ConnectFailed(env, EINVAL, "inet_pton");
+  }
+
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ConnectFailed(env, errno, "socket");
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size() + 1)) < 0) {
+    int err = errno;
+    close(fd);
+    return ConnectFailed(env, err, "setsockopt");
+  }
+  double start = NowMs();
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), sslen) == 0) {
+    double rtt = NowMs() - start;
+    linger lg{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    return ConnectOk(env, rtt);
+  }
+  if (errno != EINPROGRESS) {
+    int err = errno;
+    close(fd);
+    return ConnectFailed(env, err, "connect");
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  auto* p = new TcpProbe();
+  p->fd = fd;
+  p->startMs = start;
+  p->env = env;
+  p->callback = Napi::Persistent(info[4].As<Napi::Function>());
+  p->context = new Napi::AsyncContext(env, "uplinkd:tcp");
+  p->poll.data = p;
+  p->timer.data = p;
+  uv_poll_init(loop, &p->poll, fd);
+  uv_timer_init(loop, &p->timer);
+  p->open_handles = 2;
+  // Writable (or an error) means the handshake ended; SO_ERROR says how (connect(2)).
+  uv_poll_start(&p->poll, UV_WRITABLE, [](uv_poll_t* h, int, int) {
+    auto* probe = static_cast<TcpProbe*>(h->data);
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(probe->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    probe->Finish(err, "connect");
+  });
+  uv_timer_start(&p->timer, [](uv_timer_t* h) { static_cast<TcpProbe*>(h->data)->Finish(ETIMEDOUT, "connect"); },
+                 static_cast<uint64_t>(timeoutMs > 0 ? timeoutMs : 1), 0);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NetlinkListener", NetlinkListener::Init(env));
+  exports.Set("tcpConnect", Napi::Function::New(env, TcpConnect));
   return exports;
 }
 

@@ -309,11 +309,6 @@ export class Daemon {
       }
       throw err;
     }
-    const unsupported = unsupportedTargets(next);
-    if (unsupported.length) {
-      this.log.error({ event: 'reload', problems: unsupported }, 'reload rejected, keeping the running config');
-      return { ok: false, error: 'unsupported targets; the running config is kept', problems: unsupported };
-    }
     const diff = diffConfig(this.config, next);
     const old = new Map(this.uplinks);
     this.config = next;
@@ -357,15 +352,4 @@ export class Daemon {
 
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
-}
-
-/** TCP heartbeats need the native addon (a later version); say so instead of faking them. */
-export function unsupportedTargets(config: Config): string[] {
-  const out: string[] = [];
-  for (const u of config.uplinks) {
-    for (const t of u.targets) {
-      if (t.kind === 'tcp') out.push(`uplink ${u.name}: ${t.label}: TCP heartbeats are not supported by this version of uplinkd`);
-    }
-  }
-  return out;
 }

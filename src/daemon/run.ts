@@ -8,7 +8,7 @@ import { ControlServer } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
 import { NetlinkKernel } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
-import { Daemon, unsupportedTargets } from './daemon.js';
+import { Daemon } from './daemon.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -34,11 +34,6 @@ export async function run(opts: RunOptions): Promise<number> {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) process.stderr.write(`${formatProblem(opts.configPath, p)}\n`);
     process.stderr.write(`uplinkd: ${opts.configPath} is invalid; not starting\n`);
-    return 1;
-  }
-  const unsupported = unsupportedTargets(config);
-  if (unsupported.length) {
-    for (const line of unsupported) process.stderr.write(`${opts.configPath}: ${line}\n`);
     return 1;
   }
 

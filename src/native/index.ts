@@ -16,7 +16,16 @@ export interface NetlinkListener {
   portId(): number | null;
 }
 
+export type TcpConnectResult = { readonly ok: true; readonly rttMs: number } | ({ readonly ok: false } & NativeErrno);
+
 interface Addon {
+  tcpConnect(
+    ifname: string,
+    address: string,
+    port: number,
+    timeoutMs: number,
+    callback: (result: TcpConnectResult) => void,
+  ): TcpConnectResult | undefined;
   NetlinkListener: new (
     groups: number,
     rcvbuf: number,
@@ -40,4 +49,16 @@ export function listenNetlink(
   onError: (err: NativeErrno) => void,
 ): NetlinkListener {
   return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError);
+}
+
+/**
+ * A TCP handshake to address:port from a socket bound to `ifname`, driven by the event loop.
+ * Resolves with the handshake time (measured in the addon, CLOCK_MONOTONIC) or the errno;
+ * a timeout is ETIMEDOUT. The socket is closed with RST right after.
+ */
+export function tcpConnect(ifname: string, address: string, port: number, timeoutMs: number): Promise<TcpConnectResult> {
+  return new Promise((resolve) => {
+    const immediate = addon.tcpConnect(ifname, address, port, timeoutMs, resolve);
+    if (immediate) resolve(immediate);
+  });
 }

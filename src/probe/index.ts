@@ -2,3 +2,4 @@
 export { UplinkProber, type ProberOptions } from './prober.js';
 export { IcmpPinger, echoRequest, parseEchoReply, internetChecksum, type EchoResult } from './icmp.js';
 export { errnoCode } from './errno.js';
+export { tcpHeartbeat } from "./tcp.js";

@@ -2,6 +2,7 @@
 // to each target) and hands finished rounds on, strictly in the order they were started.
 import type { HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
 import { IcmpPinger } from './icmp.js';
+import { tcpHeartbeat } from './tcp.js';
 
 export interface ProberOptions {
   readonly uplink: UplinkConfig;
@@ -51,8 +52,10 @@ export class UplinkProber {
     const startedAt = clock();
     const results = await Promise.all(
       uplink.targets.map(async (t): Promise<HeartbeatResult> => {
-        if (t.kind !== 'icmp') return { target: t.label, ok: false, error: 'unsupported' };
-        const r = await this.pingers[t.family].echo(t.host, uplink.probe.timeoutMs);
+        const r =
+          t.kind === 'tcp'
+            ? await tcpHeartbeat(uplink.interface, t.host, t.port!, uplink.probe.timeoutMs)
+            : await this.pingers[t.family].echo(t.host, uplink.probe.timeoutMs);
         return { target: t.label, ...r };
       }),
     );

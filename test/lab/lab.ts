@@ -273,6 +273,26 @@ export class Lab {
     await this.exec(`isp${i}`, 'nft', ['delete', 'table', 'ip', 'deadtarget'], { reject: false });
   }
 
+  /** TCP to `port` through ISP i is dropped silently, or refused with a reset (RST). */
+  async blockPort(i: number, port: number, how: 'drop' | 'reset'): Promise<void> {
+    const verdict = how === 'drop' ? 'drop' : 'reject with tcp reset';
+    await this.nft(`isp${i}`, `table inet portblock { chain blk { type filter hook forward priority 0; tcp dport ${port} ${verdict}; }; }`);
+  }
+
+  async unblockPort(i: number): Promise<void> {
+    await this.exec(`isp${i}`, 'nft', ['delete', 'table', 'inet', 'portblock'], { reject: false });
+  }
+
+  /** A TCP server in the internet namespace accepting on address:port until the lab goes. */
+  async tcpServer(address: string, port: number): Promise<void> {
+    const server = this.exec('inet', process.execPath, [TRAFFIC, 'listen', address, String(port), '600000'], { reject: false });
+    this.processes.add(server);
+    await new Promise<void>((resolveReady, reject) => {
+      server.stdout!.once('data', () => resolveReady());
+      server.once('exit', () => reject(new Error('tcp server exited early')));
+    });
+  }
+
   // ---- uplinkd and traffic -----------------------------------------------------------
 
   writeFile(name: string, text: string): string {

@@ -1,6 +1,7 @@
 // The lab's traffic meter: a bounded UDP stream (`send`) and a sink that reports how many
 // packets arrived and the longest gap between two arrivals (`sink`). Run inside namespaces.
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 const [mode, host, portText, a, b] = process.argv.slice(2);
@@ -72,7 +73,13 @@ if (mode === 'sink') {
     }
   };
   tick();
+} else if (mode === 'listen') {
+  // A TCP target: accepts and closes; bounded by its duration.
+  const server = createServer((c) => c.destroy());
+  server.listen(port, host, () => process.stdout.write('ready\n'));
+  setTimeout(() => process.exit(0), Number(a)).unref();
+  process.stdin.resume();
 } else {
-  process.stderr.write('usage: traffic sink HOST PORT DURATION_MS | send HOST PORT COUNT INTERVAL_MS\n');
+  process.stderr.write('usage: traffic sink HOST PORT DURATION_MS | send HOST PORT COUNT INTERVAL_MS | listen HOST PORT DURATION_MS\n');
   process.exit(2);
 }
