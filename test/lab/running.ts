@@ -7,8 +7,15 @@ export interface RunningLab {
   readonly daemon: DaemonHandle;
 }
 
-export async function startSettled(configYaml: string): Promise<RunningLab> {
+/** `prepare` runs before uplinkd starts (a TCP server to probe, say). */
+export async function startSettled(configYaml: string, prepare?: (lab: Lab) => Promise<void>): Promise<RunningLab> {
   const lab = await Lab.create();
+  try {
+    await prepare?.(lab);
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
   const daemon = lab.startDaemon(configYaml);
   try {
     await daemon.waitState('fiber', 'up', 20_000);
