@@ -27,6 +27,16 @@ export interface UplinkStatus {
   readonly since: string;
   readonly reason: string;
   readonly targets: readonly TargetStatus[];
+  /** Each address family's own verdict and share: they fail over independently. */
+  readonly families: readonly FamilyStatus[];
+}
+
+export interface FamilyStatus {
+  readonly family: 'ipv4' | 'ipv6';
+  readonly state: UplinkStatus['state'];
+  readonly weight: number;
+  readonly since: string;
+  readonly reason: string;
 }
 
 export interface RouteStatus {

@@ -18,8 +18,8 @@ import {
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
 import { Router, type DesiredState, type RouteKernel } from '../route/index.js';
-import { desiredRoutes, NO_STEERING, steer, uplinkRoutes, type Steering } from '../steer/index.js';
-import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
+import { desiredRoutes, NO_FAMILY_STEERING, steer, uplinkRoutes, type FamilySteering } from '../steer/index.js';
+import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig, UplinkState } from '../types/index.js';
 
 export interface Clocks {
   /** Wall-clock ms, for `since` and logs. */
@@ -31,7 +31,8 @@ export interface Clocks {
 interface UplinkRuntime {
   readonly config: UplinkConfig;
   readonly log: Logger;
-  health: Health;
+  /** One verdict per family the uplink has targets in: each family fails over on its own. */
+  readonly health: Map<Family, Health>;
   prober: UplinkProber | undefined;
   readonly windows: Map<string, SampleWindow>;
   readonly last: Map<string, HeartbeatResult>;
@@ -44,6 +45,23 @@ interface UplinkRuntime {
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
 function heartbeatFamilies(u: UplinkConfig): Family[] {
   return [...new Set(u.targets.map((t) => t.family))].sort();
+}
+
+// From best to worst: an uplink's summary state is its best family's (it carries traffic).
+const STATE_RANK: readonly UplinkState[] = ['up', 'degraded', 'init', 'down', 'detached'];
+
+/** The family whose verdict stands for the whole uplink in status: the best one. */
+function summaryFamily(rt: UplinkRuntime): Family {
+  const fams = [...rt.health.keys()];
+  return fams.reduce((a, b) => (STATE_RANK.indexOf(rt.health.get(b)!.state) < STATE_RANK.indexOf(rt.health.get(a)!.state) ? b : a));
+}
+
+/**
+ * The state that steers `family` through an uplink: its own verdict for that family, or, for
+ * an uplink with no targets in that family (IPv6 routed, only IPv4 probed), the other one's.
+ */
+function stateFor(rt: UplinkRuntime, family: Family): UplinkState {
+  return (rt.health.get(family) ?? rt.health.get(family === 4 ? 6 : 4))!.state;
 }
 
 /** The link monitor's view of one interface, for health/. */
@@ -61,7 +79,7 @@ const APPLY_RETRY_MS = 1000;
 export class Daemon {
   private config: Config;
   private readonly uplinks = new Map<string, UplinkRuntime>();
-  private steering: Steering = NO_STEERING;
+  private steering: FamilySteering = NO_FAMILY_STEERING;
   private readonly router: Router;
   private applying: Promise<void> = Promise.resolve();
   private applyQueued = false;
@@ -96,11 +114,12 @@ export class Daemon {
     await this.applying;
   }
 
-  private addUplink(u: UplinkConfig, health?: Health): void {
+  private addUplink(u: UplinkConfig): void {
+    const now = this.clocks.wall();
     const rt: UplinkRuntime = {
       config: u,
       log: this.log.child({ uplink: u.name }),
-      health: health ?? initialHealth(this.clocks.wall()),
+      health: new Map(heartbeatFamilies(u).map((f) => [f, initialHealth(now)])),
       prober: undefined,
       windows: new Map(u.targets.map((t) => [t.label, new SampleWindow()])),
       last: new Map(),
@@ -132,14 +151,17 @@ export class Daemon {
     this.uplinks.delete(name);
   }
 
-  /** Feeds the link monitor's view of the uplink's interface to its health. */
-  private checkLink(rt: UplinkRuntime, snapshot: LinkSnapshot): HealthStep {
+  /** Feeds the link monitor's view of the uplink's interface to each family's health; true on a change. */
+  private checkLink(rt: UplinkRuntime, snapshot: LinkSnapshot): boolean {
     const iface = rt.config.interface;
     const view = linkView(snapshot, iface, rt.linkSeen);
     rt.linkSeen ||= view.present;
-    const step = applyLink(rt.health, linkProblem(iface, view, heartbeatFamilies(rt.config)), iface, this.clocks.wall());
-    this.record(rt, step);
-    return step;
+    let changed = false;
+    for (const [family, health] of rt.health) {
+      const step = applyLink(health, linkProblem(iface, view, [family]), iface, this.clocks.wall());
+      changed = this.record(rt, family, step) || changed;
+    }
+    return changed;
   }
 
   private onLinkChange(changes: LinkChange[], snapshot: LinkSnapshot): void {
@@ -153,23 +175,25 @@ export class Daemon {
       rt.log.info({ event: 'link', changes: mine }, mine.map(describeChange).join('; '));
       // A recreated interface has a new ifindex: sockets bound to the old one send nowhere.
       if (mine.some((c) => c.kind === 'appeared')) rt.prober?.rebind();
-      if (this.checkLink(rt, snapshot).change) changed = true;
+      if (this.checkLink(rt, snapshot)) changed = true;
     }
     if (changed) this.resteer();
     // Next hops are resolved by ifindex: re-apply when an uplink's interface came or went.
     else if (touched) this.scheduleApply();
   }
 
-  /** Logs a state change and keeps the new health. */
-  private record(rt: UplinkRuntime, step: HealthStep, failed?: string[]): void {
-    rt.health = step.health;
+  /** Keeps a family's new health and logs its state change; true when the state changed. */
+  private record(rt: UplinkRuntime, family: Family, step: HealthStep, failed?: string[]): boolean {
+    rt.health.set(family, step.health);
     const c = step.change;
-    if (!c) return;
+    if (!c) return false;
     if (c.to === 'init') rt.freshSince = this.clocks.mono();
+    const who = rt.health.size > 1 ? `${rt.config.name} IPv${family}` : rt.config.name;
     rt.log.info(
-      { event: 'state', from: c.from, to: c.to, reason: c.reason, ...(failed ? { failed } : {}) },
-      `${rt.config.name}: ${c.from} -> ${c.to} (${c.reason})`,
+      { event: 'state', family, from: c.from, to: c.to, reason: c.reason, ...(failed ? { failed } : {}) },
+      `${who}: ${c.from} -> ${c.to} (${c.reason})`,
     );
+    return true;
   }
 
   /** One finished probe round of one uplink. Public so tests can drive it without sockets. */
@@ -179,38 +203,51 @@ export class Daemon {
     // A round cut short by rebinding the sockets says nothing about the path, and neither
     // does one sent while the link was down: the uplink starts over from `init`.
     if (round.results.some((r) => r.error === 'closed') || round.startedAt < rt.freshSince) return;
-    let answered = 0;
-    let linkError: string | undefined;
-    for (const r of round.results) {
-      if (r.error && LINK_ERRNOS.has(r.error)) linkError ??= r.error;
-      else rt.windows.get(r.target)?.push(r.ok ? (r.rttMs ?? 0) : null);
-      rt.last.set(r.target, r);
-      if (r.ok) answered++;
+    const familyOf = new Map(rt.config.targets.map((t) => [t.label, t.family]));
+    let changed = false;
+    for (const [family, health] of rt.health) {
+      const results = round.results.filter((r) => familyOf.get(r.target) === family);
+      let answered = 0;
+      let linkError: string | undefined;
+      for (const r of results) {
+        if (r.error && LINK_ERRNOS.has(r.error)) linkError ??= r.error;
+        else rt.windows.get(r.target)?.push(r.ok ? (r.rttMs ?? 0) : null);
+        rt.last.set(r.target, r);
+        if (r.ok) answered++;
+      }
+      // `reliability` counts targets of the uplink; a family with fewer needs all of its own.
+      const settings = { ...rt.config.probe, reliability: Math.min(rt.config.probe.reliability, results.length) };
+      const summary = { answered, total: results.length, ...(linkError ? { linkError } : {}) };
+      const step = applyRound(health, summary, settings, this.clocks.wall());
+      const failed = results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`);
+      changed = this.record(rt, family, step, failed) || changed;
     }
-    const summary = { answered, total: round.results.length, ...(linkError ? { linkError } : {}) };
-    const step = applyRound(rt.health, summary, rt.config.probe, this.clocks.wall());
-    this.record(rt, step, round.results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`));
-    if (step.change) this.resteer();
+    if (changed) this.resteer();
   }
 
   private resteer(): void {
-    const before = this.steering;
-    const next = steer(
-      [...this.uplinks.values()].map((u) => ({
-        name: u.config.name,
-        priority: u.config.priority,
-        weight: u.config.weight,
-        state: u.health.state,
-      })),
-      before,
-    );
-    this.steering = next;
-    const same = JSON.stringify(before) === JSON.stringify(next);
-    if (!same) {
-      const active = next.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
-      if (next.allDown) this.log.warn({ event: 'steering', active: next.active, all_down: true, reason: next.reason }, next.reason);
-      else this.log.info({ event: 'steering', active: next.active, all_down: false, reason: next.reason }, `new flows: ${active} (${next.reason})`);
+    const next = { ...this.steering };
+    // Families without managed destinations are not steered (nothing would follow).
+    const managed = new Set(this.config.routing.destinations.map((d) => d.family));
+    for (const family of [4, 6] as const) {
+      const before = this.steering[family];
+      const after = steer(
+        [...this.uplinks.values()].map((u) => ({
+          name: u.config.name,
+          priority: u.config.priority,
+          weight: u.config.weight,
+          state: stateFor(u, family),
+        })),
+        before,
+      );
+      next[family] = after;
+      if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
+      const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
+      const fields = { event: 'steering', family, active: after.active, all_down: after.allDown, reason: after.reason };
+      if (after.allDown) this.log.warn(fields, `IPv${family}: ${after.reason}`);
+      else this.log.info(fields, `new IPv${family} flows: ${active} (${after.reason})`);
     }
+    this.steering = next;
     this.scheduleApply();
   }
 
@@ -221,7 +258,7 @@ export class Daemon {
       destinations: c.routing.destinations,
       managed: desiredRoutes(c, this.steering),
       // Until some uplink has been up there is no choice to make: keep what the kernel has.
-      managedKnown: this.steering.active.length > 0,
+      managedKnown: this.steering[4].active.length > 0 || this.steering[6].active.length > 0,
       uplinkRoutes: uplinkRoutes(c),
       uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface })),
     };
@@ -249,19 +286,33 @@ export class Daemon {
   }
 
   async status(): Promise<StatusReport> {
-    const shares = new Map(this.steering.active.map((a) => [a.uplink, a.share]));
+    const share = (family: Family, name: string): number => this.steering[family].active.find((a) => a.uplink === name)?.share ?? 0;
     const uplinks: UplinkStatus[] = [...this.uplinks.values()].map((u) => {
       const q = combine([...u.windows.values()]);
+      const best = u.health.get(summaryFamily(u))!;
+      const families = [...u.health].map(([family, h]) => ({
+        family: `ipv${family}` as const,
+        state: h.state,
+        weight: share(family, u.config.name),
+        since: new Date(h.since).toISOString(),
+        reason: h.reason,
+      }));
       return {
         name: u.config.name,
         interface: u.config.interface,
-        state: u.health.state,
+        state: best.state,
         priority: u.config.priority,
-        weight: shares.get(u.config.name) ?? 0,
+        // New flows of the uplink's first family (IPv4 when it has IPv4 targets).
+        weight: families[0]!.weight,
         rtt_ms: q.rttMs === null ? null : round3(q.rttMs),
         loss_pct: round3(q.lossPct),
-        since: new Date(u.health.since).toISOString(),
-        reason: u.health.reason,
+        since: new Date(best.since).toISOString(),
+        // With two families that disagree, say both: `IPv4: ...; IPv6: ...`.
+        reason:
+          families.length > 1 && families.some((f) => f.state !== best.state)
+            ? families.map((f) => `IPv${f.family.slice(3)} ${f.state}: ${f.reason}`).join('; ')
+            : best.reason,
+        families,
         targets: u.config.targets.map((t) => {
           const w = u.windows.get(t.label)!;
           const last = u.last.get(t.label);
@@ -290,7 +341,12 @@ export class Daemon {
         })),
       };
     });
-    return { uplinks, routes, steering: { all_down: this.steering.allDown, reason: this.steering.reason } };
+    const fams = [...new Set(this.config.routing.destinations.map((d) => d.family))];
+    const steering = {
+      all_down: fams.some((f) => this.steering[f].allDown),
+      reason: fams.map((f) => (fams.length > 1 ? `IPv${f}: ${this.steering[f].reason}` : this.steering[f].reason)).join('; '),
+    };
+    return { uplinks, routes, steering };
   }
 
   /**

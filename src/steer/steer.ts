@@ -1,5 +1,5 @@
 // steer/: pure. Uplink states + priorities -> which uplinks carry new flows, and with what share.
-import type { Config, DesiredRoute, RouteNexthop, UplinkConfig, UplinkState } from '../types/index.js';
+import type { Config, DesiredRoute, Family, RouteNexthop, UplinkConfig, UplinkState } from '../types/index.js';
 
 export interface SteerUplink {
   readonly name: string;
@@ -24,6 +24,11 @@ export interface Steering {
 }
 
 export const NO_STEERING: Steering = { active: [], allDown: false, reason: 'no uplink has been up yet' };
+
+/** Each address family is steered on its own, by the health of its own heartbeats. */
+export type FamilySteering = Readonly<Record<Family, Steering>>;
+
+export const NO_FAMILY_STEERING: FamilySteering = { 4: NO_STEERING, 6: NO_STEERING };
 
 /** Shares that sum to exactly 100 (largest remainder), in the order given. */
 export function percentShares(weights: readonly number[]): number[] {
@@ -79,12 +84,12 @@ export function nexthopFor(u: UplinkConfig, family: 4 | 6, weight: number): Rout
   return undefined;
 }
 
-/** The managed routes: one per destination, through the active uplinks that serve its family. */
-export function desiredRoutes(config: Config, steering: Steering): DesiredRoute[] {
+/** The managed routes: one per destination, through the active uplinks of its family. */
+export function desiredRoutes(config: Config, steering: FamilySteering): DesiredRoute[] {
   const byName = new Map(config.uplinks.map((u) => [u.name, u]));
   const routes: DesiredRoute[] = [];
   for (const destination of config.routing.destinations) {
-    const nexthops = steering.active
+    const nexthops = steering[destination.family].active
       .map((a) => {
         const u = byName.get(a.uplink);
         return u ? nexthopFor(u, destination.family, a.weight) : undefined;

@@ -25,6 +25,12 @@ export function assertStatusContract(json: unknown): StatusJson {
     assert.ok(typeof u.loss_pct === 'number' && u.loss_pct >= 0 && u.loss_pct <= 100);
     assert.ok(!Number.isNaN(Date.parse(u.since)) && u.since === new Date(u.since).toISOString(), `since ${u.since}`);
     assert.equal(typeof u.reason, 'string');
+    assert.ok(Array.isArray(u.families) && u.families.length > 0, 'families is a non-empty list');
+    for (const f of u.families) {
+      assert.ok(f.family === 'ipv4' || f.family === 'ipv6', `family ${f.family}`);
+      assert.ok(STATES.includes(f.state));
+      assert.ok(Number.isInteger(f.weight) && f.weight >= 0 && f.weight <= 100);
+    }
     for (const t of u.targets) {
       assert.equal(typeof t.target, 'string');
       assert.equal(typeof t.ok, 'boolean');
@@ -75,6 +81,7 @@ export interface StatusJson {
     since: string;
     reason: string;
     targets: { target: string; ok: boolean; rtt_ms: number | null; loss_pct: number; error?: string }[];
+    families: { family: string; state: string; weight: number; since: string; reason: string }[];
   }[];
   routes: { destination: string; table: number; nexthops: { uplink: string; weight: number }[] }[];
   steering?: { all_down: boolean; reason: string };

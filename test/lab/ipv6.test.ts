@@ -1,7 +1,7 @@
 // Lab: ICMPv6 heartbeats through each uplink and ::/0 managed beside 0.0.0.0/0.
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import { Lab, TARGETS6, type DaemonHandle } from './lab.js';
+import { after, before, describe, it } from 'node:test';
+import { Lab, TARGETS, TARGETS6, type DaemonHandle } from './lab.js';
 import { waitUntil } from './wait.js';
 
 let lab: Lab;
@@ -51,4 +51,40 @@ it('a blackhole on the primary moves ::/0 to the backup', { timeout: 30_000 }, a
   // The log line follows the kernel's change: wait for it rather than race it.
   const command = 'ip -6 route replace ::/0 table 100 via 2001:db8:2::1 dev wan2 onlink';
   await daemon.waitFor((l) => l.command === command, 5000, command, mark);
+});
+
+describe('dual-stack, only IPv6 breaks', { timeout: 120_000 }, () => {
+  let dual: Lab;
+  let d: DaemonHandle;
+  const both = `[ { icmp: ${TARGETS[0]} }, { icmp: ${TARGETS6[0]} } ]`;
+  before(async () => {
+    dual = await Lab.create();
+    d = dual.startDaemon(CONFIG.replaceAll(`[ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]`, both));
+    await d.waitFor((l) => l.event === 'state' && l.uplink === 'fiber' && l.family === 6 && l.to === 'up', 20_000, 'fiber IPv6 up');
+    await d.waitFor((l) => l.event === 'state' && l.uplink === 'dsl' && l.family === 6 && l.to === 'up', 20_000, 'dsl IPv6 up');
+    await waitUntil(async () => (await dual.defaultVia(100, 6)).join() === 'wan1' && (await dual.defaultVia(100, 4)).join() === 'wan1', 5000, 'both via wan1');
+  });
+  after(async () => {
+    if (d) await d.stop();
+    await dual?.destroy();
+  });
+
+  it('::/0 moves to the backup, 0.0.0.0/0 stays on the primary; status shows each family', async () => {
+    const mark = d.logs.length;
+    await dual.blackhole(1, 6);
+    await d.waitFor((l) => l.event === 'state' && l.uplink === 'fiber' && l.family === 6 && l.to === 'down', 10_000, 'fiber IPv6 down', mark);
+    await waitUntil(async () => (await dual.defaultVia(100, 6)).join() === 'wan2', 5000, '::/0 via wan2');
+    assert.deepEqual(await dual.defaultVia(100, 4), ['wan1']);
+    assert.ok(!d.logs.slice(mark).some((l) => l.event === 'state' && l.family === 4), 'IPv4 verdicts did not change');
+    const s = (await d.status()).json as { uplinks: { name: string; state: string; reason: string; weight: number; families: { family: string; state: string; weight: number }[] }[] };
+    const fiber = s.uplinks.find((u) => u.name === 'fiber')!;
+    assert.equal(fiber.state, 'up');
+    assert.equal(fiber.weight, 100);
+    assert.deepEqual(fiber.families.map((f) => `${f.family} ${f.state} ${f.weight}`), ['ipv4 up 100', 'ipv6 down 0']);
+    assert.match(fiber.reason, /^IPv4 up: .*; IPv6 down: 3 failed rounds/);
+    const back = d.logs.length;
+    await dual.heal(1);
+    await d.waitFor((l) => l.event === 'state' && l.uplink === 'fiber' && l.family === 6 && l.to === 'up', 10_000, 'fiber IPv6 up again', back);
+    await waitUntil(async () => (await dual.defaultVia(100, 6)).join() === 'wan1', 5000, '::/0 back via wan1');
+  });
 });

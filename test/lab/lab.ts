@@ -228,10 +228,14 @@ export class Lab {
 
   // ---- fault injectors -------------------------------------------------------------
 
-  /** Silently drops everything ISP i forwards: the gateway's link stays up, the path dies. */
-  async blackhole(i: number): Promise<void> {
+  /**
+   * Silently drops everything ISP i forwards (or only one family of it): the gateway's link
+   * stays up, the path dies.
+   */
+  async blackhole(i: number, family?: 4 | 6): Promise<void> {
     await this.heal(i);
-    await this.nft(`isp${i}`, 'table inet fault { chain blk { type filter hook forward priority 0; drop; }; }');
+    const match = family ? `meta nfproto ipv${family} ` : '';
+    await this.nft(`isp${i}`, `table inet fault { chain blk { type filter hook forward priority 0; ${match}drop; }; }`);
   }
 
   /** Drops `pct` percent of what ISP i forwards, at random. */

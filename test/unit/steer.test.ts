@@ -59,7 +59,8 @@ routing: { table: 100 }
   const config = result.config;
 
   it('one multipath route per destination, IPv6 only through uplinks with gateway6', () => {
-    const routes = desiredRoutes(config, steer([U('fiber', 1, 'up'), U('lte', 1, 'up'), U('vpn', 2, 'up')]));
+    const both = steer([U('fiber', 1, 'up'), U('lte', 1, 'up'), U('vpn', 2, 'up')]);
+    const routes = desiredRoutes(config, { 4: both, 6: both });
     assert.deepEqual(
       routes.map((r) => `${r.destination.prefix} ${r.nexthops.map((n) => `${n.interface}:${n.gateway}`).join(',')}`),
       ['0.0.0.0/0 wan1:100.64.1.1,wwan0:100.64.2.1', '::/0 wan1:2001:db8:1::1'],
@@ -67,11 +68,19 @@ routing: { table: 100 }
   });
 
   it('a point-to-point uplink routes via its device for both families', () => {
-    const routes = desiredRoutes(config, steer([U('fiber', 1, 'down'), U('lte', 1, 'down'), U('vpn', 2, 'up')]));
+    const vpn = steer([U('fiber', 1, 'down'), U('lte', 1, 'down'), U('vpn', 2, 'up')]);
+    const routes = desiredRoutes(config, { 4: vpn, 6: vpn });
     assert.deepEqual(routes.map((r) => `${r.destination.prefix} ${r.nexthops[0]!.interface} ${r.nexthops[0]!.gateway ?? 'dev'}`), [
       '0.0.0.0/0 tun0 dev',
       '::/0 tun0 dev',
     ]);
+  });
+
+  it('each family follows its own steering: IPv6 moves while IPv4 stays', () => {
+    const v4 = steer([U('fiber', 1, 'up'), U('lte', 1, 'down'), U('vpn', 2, 'up')]);
+    const v6 = steer([U('fiber', 1, 'down'), U('lte', 1, 'down'), U('vpn', 2, 'up')]);
+    const routes = desiredRoutes(config, { 4: v4, 6: v6 });
+    assert.deepEqual(routes.map((r) => `${r.destination.prefix} ${r.nexthops.map((n) => n.interface).join(',')}`), ['0.0.0.0/0 wan1', '::/0 tun0']);
   });
 
   it('each uplink gets its own table for its heartbeats', () => {
