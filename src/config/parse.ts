@@ -20,6 +20,7 @@ export const DEFAULT_PROBE: ProbeSettings = Object.freeze({
   down: 3,
   up: 5,
   reliability: 1,
+  window: 20,
 });
 const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
   holdMs: 30_000,
@@ -95,6 +96,18 @@ class Checker {
     return node.value;
   }
 
+  number(node: unknown, path: string, min: number, max: number): number | undefined {
+    if (!isScalar(node) || typeof node.value !== 'number' || !Number.isFinite(node.value)) {
+      this.report('WRONG_TYPE', `${path} must be a number`, node as Node);
+      return undefined;
+    }
+    if (node.value < min || node.value > max) {
+      this.report('BAD_VALUE', `${path} must be between ${min} and ${max}, not ${node.value}`, node);
+      return undefined;
+    }
+    return node.value;
+  }
+
   duration(node: unknown, path: string): number | undefined {
     if (!isScalar(node) || typeof node.value !== 'string') {
       this.report('BAD_DURATION', `${path} must be a duration like 250ms, 1s or 2m`, node as Node);
@@ -121,22 +134,58 @@ function entries(map: YAMLMap | undefined): Map<string, { pair: Pair; value: unk
   return out;
 }
 
-const PROBE_KEYS = ['interval', 'timeout', 'down', 'up', 'reliability'] as const;
+const PROBE_KEYS = [
+  'interval',
+  'timeout',
+  'down',
+  'up',
+  'reliability',
+  'failure_interval',
+  'recovery_interval',
+  'window',
+  'max_rtt',
+  'max_loss',
+  'recover_rtt',
+  'recover_loss',
+] as const;
 
 /** A probe block's own keys; what it leaves out comes from `base`. */
 function parseProbe(c: Checker, node: unknown, path: string, base: ProbeSettings): ProbeSettings {
-  const e = entries(c.map(node, path, PROBE_KEYS));
+  const map = c.map(node, path, PROBE_KEYS);
+  const e = entries(map);
   const pick = <T>(key: string, read: (v: unknown) => T | undefined, fallback: T): T => {
     const hit = e.get(key);
     return hit ? (read(hit.value) ?? fallback) : fallback;
   };
-  return {
+  const percent = (key: string) => (v: unknown) => c.number(v, `${path}.${key}`, 0, 100);
+  const p: ProbeSettings = {
     intervalMs: pick('interval', (v) => c.duration(v, `${path}.interval`), base.intervalMs),
     timeoutMs: pick('timeout', (v) => c.duration(v, `${path}.timeout`), base.timeoutMs),
     down: pick('down', (v) => c.integer(v, `${path}.down`, 1, 1000), base.down),
     up: pick('up', (v) => c.integer(v, `${path}.up`, 1, 1000), base.up),
     reliability: pick('reliability', (v) => c.integer(v, `${path}.reliability`, 1, 1000), base.reliability),
+    window: pick('window', (v) => c.integer(v, `${path}.window`, 1, 1000), base.window),
+    ...optional('failureIntervalMs', pick('failure_interval', (v) => c.duration(v, `${path}.failure_interval`), base.failureIntervalMs)),
+    ...optional('recoveryIntervalMs', pick('recovery_interval', (v) => c.duration(v, `${path}.recovery_interval`), base.recoveryIntervalMs)),
+    ...optional('maxRttMs', pick('max_rtt', (v) => c.duration(v, `${path}.max_rtt`), base.maxRttMs)),
+    ...optional('maxLossPct', pick('max_loss', percent('max_loss'), base.maxLossPct)),
+    ...optional('recoverRttMs', pick('recover_rtt', (v) => c.duration(v, `${path}.recover_rtt`), base.recoverRttMs)),
+    ...optional('recoverLossPct', pick('recover_loss', percent('recover_loss'), base.recoverLossPct)),
   };
+  // Recovery thresholds sit below the ones that degrade, or an uplink would flap between them.
+  const below = (rec: string, max: string, r: number | undefined, m: number | undefined): void => {
+    const at = e.get(rec)?.value ?? e.get(max)?.value;
+    if (r === undefined || (!e.has(rec) && !e.has(max))) return;
+    if (m === undefined) c.report('MISSING_KEY', `${path}.${rec} needs ${max} (recovery is below the threshold that degrades)`, at as Node);
+    else if (r >= m) c.report('BAD_VALUE', `${path}.${rec} (${r}) must be below ${max} (${m})`, at as Node);
+  };
+  below('recover_rtt', 'max_rtt', p.recoverRttMs, p.maxRttMs);
+  below('recover_loss', 'max_loss', p.recoverLossPct, p.maxLossPct);
+  return p;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function parseTarget(c: Checker, node: unknown, path: string): Target | undefined {

@@ -10,6 +10,8 @@ export interface TargetStatus {
   readonly target: string;
   readonly ok: boolean;
   readonly rtt_ms: number | null;
+  /** Mean difference between consecutive RTTs over the window. */
+  readonly jitter_ms: number | null;
   readonly loss_pct: number;
   /** Why the last heartbeat failed (`timeout`, `ENODEV`, ...); absent when it answered. */
   readonly error?: string;

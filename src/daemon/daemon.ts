@@ -5,6 +5,7 @@ import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/in
 import type { Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
 import {
   applyLink,
+  applyQuality,
   applyRound,
   combine,
   initialHealth,
@@ -121,7 +122,7 @@ export class Daemon {
       log: this.log.child({ uplink: u.name }),
       health: new Map(heartbeatFamilies(u).map((f) => [f, initialHealth(now)])),
       prober: undefined,
-      windows: new Map(u.targets.map((t) => [t.label, new SampleWindow()])),
+      windows: new Map(u.targets.map((t) => [t.label, new SampleWindow(u.probe.window)])),
       last: new Map(),
       linkSeen: false,
       freshSince: -Infinity,
@@ -221,8 +222,30 @@ export class Daemon {
       const step = applyRound(health, summary, settings, this.clocks.wall());
       const failed = results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`);
       changed = this.record(rt, family, step, failed) || changed;
+      changed = this.checkQuality(rt, family) || changed;
     }
     if (changed) this.resteer();
+  }
+
+  /** Judges a family's quality over its targets' windows; true when its state changed. */
+  private checkQuality(rt: UplinkRuntime, family: Family): boolean {
+    const p = rt.config.probe;
+    if (p.maxRttMs === undefined && p.maxLossPct === undefined) return false;
+    const windows = rt.config.targets.filter((t) => t.family === family).map((t) => rt.windows.get(t.label)!);
+    const step = applyQuality(
+      rt.health.get(family)!,
+      combine(windows),
+      {
+        ...(p.maxRttMs !== undefined ? { maxRttMs: p.maxRttMs } : {}),
+        ...(p.maxLossPct !== undefined ? { maxLossPct: p.maxLossPct } : {}),
+        ...(p.recoverRttMs !== undefined ? { recoverRttMs: p.recoverRttMs } : {}),
+        ...(p.recoverLossPct !== undefined ? { recoverLossPct: p.recoverLossPct } : {}),
+        // Judge a full window: one slow heartbeat is no trend.
+        minSamples: p.window * windows.length,
+      },
+      this.clocks.wall(),
+    );
+    return this.record(rt, family, step);
   }
 
   private resteer(): void {
@@ -317,10 +340,12 @@ export class Daemon {
           const w = u.windows.get(t.label)!;
           const last = u.last.get(t.label);
           const rtt = w.rttMs;
+          const jitter = w.jitterMs;
           return {
             target: t.label,
             ok: last?.ok ?? false,
             rtt_ms: rtt === null ? null : round3(rtt),
+            jitter_ms: jitter === null ? null : round3(jitter),
             loss_pct: round3(w.lossPct),
             ...(last && !last.ok ? { error: last.error ?? 'failed' } : {}),
           };

@@ -93,7 +93,8 @@ function countRound(h: Health, round: RoundSummary, settings: HealthSettings, no
   const badStreak = good ? 0 : h.badStreak + 1;
   let to: UplinkState = h.state;
   let reason = h.reason;
-  if (good && h.state !== 'up' && goodStreak >= settings.up) {
+  // Good rounds lift only init and down: a degraded uplink answers, its quality decides.
+  if (good && (h.state === 'init' || h.state === 'down') && goodStreak >= settings.up) {
     to = 'up';
     reason = `${plural(goodStreak, 'good round')}`;
   } else if (!good && h.state !== 'down' && badStreak >= settings.down) {
@@ -138,4 +139,53 @@ export function applyLink(h: Health, problem: string | undefined, iface: string,
   }
   if (h.state === 'detached' && h.detachedBy === 'link') return change(h, 'init', `${iface} is usable again: proving the uplink`, now);
   return { health: h };
+}
+
+/** Quality over the sliding window of one family's targets. */
+export interface Quality {
+  readonly rttMs: number | null;
+  readonly lossPct: number;
+  /** Heartbeats in the window (answered or lost). */
+  readonly samples: number;
+}
+
+export interface QualityThresholds {
+  readonly maxRttMs?: number;
+  readonly maxLossPct?: number;
+  readonly recoverRttMs?: number;
+  readonly recoverLossPct?: number;
+  /** Heartbeats needed in the window before quality is judged. */
+  readonly minSamples: number;
+}
+
+/** Recovery thresholds default below the degrading ones: 80% of max_rtt, half of max_loss. */
+function recoverRtt(t: QualityThresholds): number | undefined {
+  return t.recoverRttMs ?? (t.maxRttMs === undefined ? undefined : t.maxRttMs * 0.8);
+}
+function recoverLoss(t: QualityThresholds): number | undefined {
+  return t.recoverLossPct ?? (t.maxLossPct === undefined ? undefined : t.maxLossPct / 2);
+}
+
+const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+
+/**
+ * An uplink that answers but too slowly or with too much loss is `degraded`; it is `up`
+ * again only once both figures are under the recovery thresholds (hysteresis, as mwan3's
+ * check_quality). Only `up` and `degraded` are judged: the others wait for their rounds.
+ */
+export function applyQuality(h: Health, q: Quality, t: QualityThresholds, now: number): HealthStep {
+  if ((h.state !== 'up' && h.state !== 'degraded') || q.samples < t.minSamples) return { health: h };
+  if (h.state === 'up') {
+    const over: string[] = [];
+    if (t.maxRttMs !== undefined && q.rttMs !== null && q.rttMs > t.maxRttMs) over.push(`avg RTT ${fmt(q.rttMs)} ms over max_rtt ${fmt(t.maxRttMs)} ms`);
+    if (t.maxLossPct !== undefined && q.lossPct > t.maxLossPct) over.push(`loss ${fmt(q.lossPct)}% over max_loss ${fmt(t.maxLossPct)}%`);
+    return over.length ? change(h, 'degraded', over.join(', '), now, { goodStreak: h.goodStreak, badStreak: h.badStreak }) : { health: h };
+  }
+  const rtt = recoverRtt(t);
+  const loss = recoverLoss(t);
+  const rttOk = rtt === undefined || q.rttMs === null || q.rttMs < rtt;
+  const lossOk = loss === undefined || q.lossPct < loss;
+  if (!rttOk || !lossOk) return { health: h };
+  const figures = `avg RTT ${q.rttMs === null ? '-' : fmt(q.rttMs)} ms, loss ${fmt(q.lossPct)}%`;
+  return change(h, 'up', `quality recovered: ${figures}`, now, { goodStreak: h.goodStreak, badStreak: h.badStreak });
 }

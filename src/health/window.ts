@@ -24,6 +24,15 @@ export class SampleWindow {
     return ok.reduce((a, b) => a + b, 0) / ok.length;
   }
 
+  /** Mean difference between consecutive answered RTTs (RFC 3550 §6.4.1 in spirit), or null. */
+  get jitterMs(): number | null {
+    const ok = this.samples.filter((s): s is number => s !== null);
+    if (ok.length < 2) return null;
+    let sum = 0;
+    for (let i = 1; i < ok.length; i++) sum += Math.abs(ok[i]! - ok[i - 1]!);
+    return sum / (ok.length - 1);
+  }
+
   /** Percent of heartbeats in the window that got no answer (0 when empty). */
   get lossPct(): number {
     if (this.samples.length === 0) return 0;
@@ -38,7 +47,7 @@ export class SampleWindow {
 }
 
 /** Mean RTT and loss over several windows (an uplink's targets), weighting each sample alike. */
-export function combine(windows: readonly SampleWindow[]): { rttMs: number | null; lossPct: number } {
+export function combine(windows: readonly SampleWindow[]): { rttMs: number | null; lossPct: number; samples: number } {
   let rttSum = 0;
   let rttN = 0;
   let lost = 0;
@@ -53,5 +62,5 @@ export function combine(windows: readonly SampleWindow[]): { rttMs: number | nul
     lost += w.count - answered;
     total += w.count;
   }
-  return { rttMs: rttN ? rttSum / rttN : null, lossPct: total ? (lost / total) * 100 : 0 };
+  return { rttMs: rttN ? rttSum / rttN : null, lossPct: total ? (lost / total) * 100 : 0, samples: total };
 }

@@ -48,11 +48,13 @@ export function percentShares(weights: readonly number[]): number[] {
 
 /**
  * The most preferred tier (lowest priority) that has an `up` uplink gets all new flows,
- * split by weight inside the tier. With no uplink up, the previous choice stays: removing
+ * split by weight inside the tier; with none up, the best tier of `degraded` ones. With no uplink up, the previous choice stays: removing
  * every route would blackhole the LAN for sure, keeping them might still carry something.
  */
 export function steer(uplinks: readonly SteerUplink[], previous: Steering = NO_STEERING): Steering {
-  const up = uplinks.filter((u) => u.state === 'up');
+  // A degraded uplink carries traffic only when no uplink of any tier is up.
+  const healthy = uplinks.filter((u) => u.state === 'up');
+  const up = healthy.length ? healthy : uplinks.filter((u) => u.state === 'degraded');
   if (up.length === 0) {
     if (previous.active.length === 0) return { ...NO_STEERING, reason: uplinks.length ? 'no uplink is up yet' : 'no uplinks' };
     const kept = previous.active.filter((a) => uplinks.some((u) => u.name === a.uplink));
@@ -69,9 +71,10 @@ export function steer(uplinks: readonly SteerUplink[], previous: Steering = NO_S
     active: tier.map((u, i) => ({ uplink: u.name, weight: u.weight, share: shares[i]! })),
     allDown: false,
     reason:
-      tier.length === 1
+      (tier.length === 1
         ? `${tier[0]!.name} is the most preferred uplink that is up (priority ${best})`
-        : `${tier.map((u) => u.name).join(', ')} share priority ${best} by weight`,
+        : `${tier.map((u) => u.name).join(', ')} share priority ${best} by weight`) +
+      (healthy.length ? '' : ' (degraded: no uplink is up)'),
   };
 }
 

@@ -22,6 +22,17 @@ export interface ProbeSettings {
   readonly up: number;
   /** Targets that must answer for a round to be good. */
   readonly reliability: number;
+  /** Pace after a failed round until the verdict (fast confirmation); default `interval`. */
+  readonly failureIntervalMs?: number;
+  /** Pace while down or detached; default `interval`. */
+  readonly recoveryIntervalMs?: number;
+  /** Heartbeats per target that RTT, jitter and loss are computed over. */
+  readonly window: number;
+  /** Quality thresholds (mwan3's check_quality): over max -> degraded, under recover -> up. */
+  readonly maxRttMs?: number;
+  readonly maxLossPct?: number;
+  readonly recoverRttMs?: number;
+  readonly recoverLossPct?: number;
 }
 
 export interface UplinkConfig {

@@ -1,7 +1,7 @@
 // health/: the state machine as tables, with a fake clock (each round is 1000 ms later).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyLink, applyRound, initialHealth, linkProblem, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
+import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 /** Runs rounds written as a string: `+` a round where every target answered, `-` none, digits the number that answered. */
@@ -126,5 +126,40 @@ describe('detached', () => {
     const h = applyLink(initialHealth(0), 'interface wan1 is missing', 'wan1', 1).health;
     assert.equal(applyLink(h, 'interface wan1 is missing', 'wan1', 2).change, undefined);
     assert.equal(applyLink(runRounds('+++', settings).last, undefined, 'wan1', 2).change, undefined);
+  });
+});
+
+describe('quality: degraded', () => {
+  const T = { maxRttMs: 500, maxLossPct: 20, minSamples: 5 };
+  const up = (): Health => runRounds('+++', S(3, 3)).last;
+  const q = (rttMs: number | null, lossPct: number, samples = 10) => ({ rttMs, lossPct, samples });
+  const table: { name: string; from: 'up' | 'degraded'; q: ReturnType<typeof q>; t?: Partial<typeof T> & { recoverRttMs?: number; recoverLossPct?: number }; to: string; reason?: RegExp }[] = [
+    { name: 'RTT over max_rtt degrades', from: 'up', q: q(612, 0), to: 'degraded', reason: /^avg RTT 612 ms over max_rtt 500 ms$/ },
+    { name: 'loss over max_loss degrades', from: 'up', q: q(10, 40), to: 'degraded', reason: /^loss 40% over max_loss 20%$/ },
+    { name: 'both over: both named', from: 'up', q: q(900, 50), to: 'degraded', reason: /RTT .* loss/ },
+    { name: 'at the threshold is not over', from: 'up', q: q(500, 20), to: 'up' },
+    { name: 'too few samples: no verdict', from: 'up', q: q(900, 50, 4), to: 'up' },
+    { name: 'no thresholds: never degraded', from: 'up', q: q(9000, 90), t: { maxRttMs: undefined, maxLossPct: undefined }, to: 'up' },
+    { name: 'under max but over recovery (400 ms, default 80%) stays degraded', from: 'degraded', q: q(450, 0), to: 'degraded' },
+    { name: 'under both recovery thresholds recovers', from: 'degraded', q: q(300, 5), to: 'up', reason: /^quality recovered: avg RTT 300 ms, loss 5%$/ },
+    { name: 'loss under max but not under recover_loss (default half) stays', from: 'degraded', q: q(10, 15), to: 'degraded' },
+    { name: 'explicit recovery thresholds', from: 'degraded', q: q(440, 15), t: { recoverRttMs: 450, recoverLossPct: 16 }, to: 'up' },
+  ];
+  for (const row of table) {
+    it(row.name, () => {
+      const start = row.from === 'up' ? up() : applyQuality(up(), q(999, 99), T, 1).health;
+      assert.equal(start.state, row.from);
+      const step = applyQuality(start, row.q, { ...T, ...row.t }, 5000);
+      assert.equal(step.health.state, row.to);
+      if (row.reason) assert.match(step.health.reason, row.reason);
+    });
+  }
+
+  it('good rounds do not lift degraded to up; failed rounds take it down', () => {
+    let h = applyQuality(up(), q(999, 0), T, 1).health;
+    for (let i = 0; i < 10; i++) h = applyRound(h, { answered: 2, total: 2 }, S(3, 3), 2 + i).health;
+    assert.equal(h.state, 'degraded');
+    for (let i = 0; i < 3; i++) h = applyRound(h, { answered: 0, total: 2 }, S(3, 3), 20 + i).health;
+    assert.equal(h.state, 'down');
   });
 });

@@ -15,6 +15,8 @@ describe('steer', () => {
     { name: 'equal priority shares by weight', uplinks: [U('a', 1, 'up', 3), U('b', 1, 'up', 1), U('c', 2, 'up')], active: ['a 75', 'b 25'] },
     { name: 'a down member leaves its tier', uplinks: [U('a', 1, 'up', 3), U('b', 1, 'down', 1)], active: ['a 100'] },
     { name: 'the third tier when two are down', uplinks: [U('a', 1, 'down'), U('b', 2, 'down'), U('c', 3, 'up')], active: ['c 100'] },
+    { name: 'degraded carries nothing while any tier is up', uplinks: [U('a', 1, 'degraded'), U('b', 2, 'up')], active: ['b 100'] },
+    { name: 'degraded carries traffic when no uplink is up', uplinks: [U('a', 1, 'degraded'), U('b', 2, 'down'), U('c', 3, 'degraded')], active: ['a 100'] },
     { name: 'priorities need not be contiguous', uplinks: [U('a', 10, 'up'), U('b', 5, 'down'), U('c', 7, 'up')], active: ['c 100'] },
   ];
   for (const row of table) {
