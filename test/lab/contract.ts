@@ -80,7 +80,7 @@ export interface StatusJson {
     loss_pct: number;
     since: string;
     reason: string;
-    targets: { target: string; ok: boolean; rtt_ms: number | null; loss_pct: number; error?: string }[];
+    targets: { target: string; ok: boolean; rtt_ms: number | null; jitter_ms?: number | null; loss_pct: number; error?: string }[];
     families: { family: string; state: string; weight: number; since: string; reason: string }[];
   }[];
   routes: { destination: string; table: number; nexthops: { uplink: string; weight: number }[] }[];

@@ -19,6 +19,7 @@ import { execa, type ResultPromise } from 'execa';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 const TRAFFIC = join(ROOT, 'dist/test/lab/traffic.js');
+const RESPONDER = join(ROOT, 'dist/test/lab/responder.js');
 const PREFIX = 'ulk';
 
 export const TARGETS = ['198.51.100.10', '198.51.100.11', '198.51.100.12'];
@@ -238,10 +239,33 @@ export class Lab {
     await this.nft(`isp${i}`, `table inet fault { chain blk { type filter hook forward priority 0; ${match}drop; }; }`);
   }
 
-  /** Drops `pct` percent of what ISP i forwards, at random. */
+  /** Drops `pct` percent of what ISP i forwards from the gateway, at random: `pct`% round-trip loss. */
   async loss(i: number, pct: number): Promise<void> {
     await this.heal(i);
-    await this.nft(`isp${i}`, `table inet fault { chain blk { type filter hook forward priority 0; numgen random mod 100 < ${pct} drop; }; }`);
+    await this.nft(`isp${i}`, `table inet fault { chain blk { type filter hook forward priority 0; iifname "togw" numgen random mod 100 < ${pct} drop; }; }`);
+  }
+
+  /**
+   * Hands ICMP echo replies in the internet over to the lab's responder, so latency can be
+   * injected; `latency()` sets it per uplink.
+   */
+  async startResponder(): Promise<void> {
+    this.writeFile('delays.json', '{}');
+    await this.sysctl('inet', 'net.ipv4.icmp_echo_ignore_all', '1');
+    const responder = this.exec('inet', process.execPath, [RESPONDER, join(this.dir, 'delays.json'), '600000'], { reject: false });
+    this.processes.add(responder);
+    await new Promise<void>((resolveReady, reject) => {
+      responder.stdout!.once('data', () => resolveReady());
+      responder.once('exit', () => reject(new Error('icmp responder exited early')));
+    });
+  }
+
+  /** Echo replies to the gateway's address on ISP i come `ms` late (needs startResponder). */
+  latency(i: number, ms: number): void {
+    const file = join(this.dir, 'delays.json');
+    const delays = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+    delays[`100.64.${i}.2`] = ms;
+    writeFileSync(file, JSON.stringify(delays));
   }
 
   /** Removes a blackhole or loss on ISP i. */
