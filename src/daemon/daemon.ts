@@ -11,6 +11,7 @@ import {
   initialHealth,
   LINK_ERRNOS,
   linkProblem,
+  probePace,
   SampleWindow,
   type Health,
   type HealthStep,
@@ -130,7 +131,15 @@ export class Daemon {
     this.uplinks.set(u.name, rt);
     this.checkLink(rt, this.links.snapshot());
     if (this.startProbes) {
-      const prober = new UplinkProber({ uplink: u, clock: this.clocks.mono, onRound: (r) => this.onRound(u.name, r) });
+      const index = this.config.uplinks.findIndex((x) => x.name === u.name);
+      const prober = new UplinkProber({
+        uplink: u,
+        clock: this.clocks.mono,
+        onRound: (r) => this.onRound(u.name, r),
+        pace: () => probePace([...rt.health.values()], u.probe),
+        // Uplinks start spread over the interval, so their heartbeats never go out in step.
+        phaseMs: (Math.max(0, index) * u.probe.intervalMs) / this.config.uplinks.length,
+      });
       rt.prober = prober;
       // Heartbeats start once the uplink's own table and `oif` rule are in: before that they
       // would follow the managed route, or none, and count as lost.
@@ -177,6 +186,7 @@ export class Daemon {
       // A recreated interface has a new ifindex: sockets bound to the old one send nowhere.
       if (mine.some((c) => c.kind === 'appeared')) rt.prober?.rebind();
       if (this.checkLink(rt, snapshot)) changed = true;
+      rt.prober?.repace();
     }
     if (changed) this.resteer();
     // Next hops are resolved by ifindex: re-apply when an uplink's interface came or went.
@@ -224,6 +234,7 @@ export class Daemon {
       changed = this.record(rt, family, step, failed) || changed;
       changed = this.checkQuality(rt, family) || changed;
     }
+    rt.prober?.repace();
     if (changed) this.resteer();
   }
 

@@ -189,3 +189,21 @@ export function applyQuality(h: Health, q: Quality, t: QualityThresholds, now: n
   const figures = `avg RTT ${q.rttMs === null ? '-' : fmt(q.rttMs)} ms, loss ${fmt(q.lossPct)}%`;
   return change(h, 'up', `quality recovered: ${figures}`, now, { goodStreak: h.goodStreak, badStreak: h.badStreak });
 }
+
+export interface PaceSettings {
+  readonly intervalMs: number;
+  readonly failureIntervalMs?: number;
+  readonly recoveryIntervalMs?: number;
+}
+
+/**
+ * Ms between probe rounds of an uplink: faster while a failure is being confirmed (a family
+ * that carries or may carry traffic has failed rounds but no verdict yet), the recovery
+ * pace while every family is down or detached, the healthy interval otherwise.
+ */
+export function probePace(families: readonly Health[], p: PaceSettings): number {
+  const confirming = families.some((h) => h.badStreak > 0 && (h.state === 'up' || h.state === 'degraded' || h.state === 'init'));
+  if (confirming) return p.failureIntervalMs ?? p.intervalMs;
+  if (families.length > 0 && families.every((h) => h.state === 'down' || h.state === 'detached')) return p.recoveryIntervalMs ?? p.intervalMs;
+  return p.intervalMs;
+}

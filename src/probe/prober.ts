@@ -1,5 +1,7 @@
-// probe/: the heartbeat loop of one uplink. Every `interval` it starts a round (a heartbeat
-// to each target) and hands finished rounds on, strictly in the order they were started.
+// probe/: the heartbeat loop of one uplink. It starts a round (a heartbeat to each target)
+// at the pace the daemon asks for, and hands finished rounds on, strictly in the order they
+// were started. Heartbeats are spread, never sent in bursts: uplinks start at different
+// phases of the interval, and the targets of a round go out one after the other.
 import type { HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
 import { IcmpPinger } from './icmp.js';
 import { tcpHeartbeat } from './tcp.js';
@@ -9,13 +11,21 @@ export interface ProberOptions {
   /** Monotonic milliseconds (performance.now in the daemon). */
   readonly clock: () => number;
   readonly onRound: (round: ProbeRound) => void;
+  /** Ms from one round's start to the next (health/'s probePace); default `interval`. */
+  readonly pace?: () => number;
+  /** Delay of the first round, so uplinks do not probe in step. */
+  readonly phaseMs?: number;
 }
+
+/** The targets of a round go out over this share of the pace. */
+const ROUND_SPREAD = 0.25;
 
 export class UplinkProber {
   private readonly pingers: { 4: IcmpPinger; 6: IcmpPinger };
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private nextAt = 0;
+  private lastStart = 0;
   private delivered: Promise<void> = Promise.resolve();
   private stopped = true;
 
@@ -27,8 +37,26 @@ export class UplinkProber {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.nextAt = this.opts.clock();
-    this.tick();
+    this.nextAt = this.opts.clock() + (this.opts.phaseMs ?? 0);
+    this.timer = setTimeout(() => this.tick(), this.opts.phaseMs ?? 0);
+  }
+
+  private paceMs(): number {
+    return this.opts.pace?.() ?? this.opts.uplink.probe.intervalMs;
+  }
+
+  /**
+   * Takes a new pace into account now: after a failed round the next one comes sooner
+   * (fast confirmation) instead of after the rest of the healthy interval.
+   */
+  repace(): void {
+    if (this.stopped) return;
+    const now = this.opts.clock();
+    const want = Math.max(now, this.lastStart + this.paceMs());
+    if (want >= this.nextAt) return;
+    clearTimeout(this.timer);
+    this.nextAt = want;
+    this.timer = setTimeout(() => this.tick(), want - now);
   }
 
   private tick(): void {
@@ -38,11 +66,11 @@ export class UplinkProber {
       const r = await round;
       if (!this.stopped) this.opts.onRound(r);
     });
-    const interval = this.opts.uplink.probe.intervalMs;
+    const pace = this.paceMs();
     const now = this.opts.clock();
     // Keep a steady cadence; after a stall (a busy event loop) skip the rounds missed.
-    this.nextAt += interval;
-    if (this.nextAt < now) this.nextAt = now + interval;
+    this.nextAt = this.lastStart + pace;
+    if (this.nextAt < now) this.nextAt = now + pace;
     this.timer = setTimeout(() => this.tick(), this.nextAt - now);
   }
 
@@ -50,8 +78,12 @@ export class UplinkProber {
     const { uplink, clock } = this.opts;
     const seq = ++this.seq;
     const startedAt = clock();
+    this.lastStart = startedAt;
+    const spacing = (this.paceMs() * ROUND_SPREAD) / uplink.targets.length;
     const results = await Promise.all(
-      uplink.targets.map(async (t): Promise<HeartbeatResult> => {
+      uplink.targets.map(async (t, i): Promise<HeartbeatResult> => {
+        if (i > 0) await new Promise((r) => setTimeout(r, i * spacing));
+        if (this.stopped) return { target: t.label, ok: false, error: 'closed' };
         const r =
           t.kind === 'tcp'
             ? await tcpHeartbeat(uplink.interface, t.host, t.port!, uplink.probe.timeoutMs)

@@ -1,7 +1,7 @@
 // health/: the state machine as tables, with a fake clock (each round is 1000 ms later).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
+import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, probePace, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 /** Runs rounds written as a string: `+` a round where every target answered, `-` none, digits the number that answered. */
@@ -161,5 +161,25 @@ describe('quality: degraded', () => {
     assert.equal(h.state, 'degraded');
     for (let i = 0; i < 3; i++) h = applyRound(h, { answered: 0, total: 2 }, S(3, 3), 20 + i).health;
     assert.equal(h.state, 'down');
+  });
+});
+
+describe('probe pace', () => {
+  const P = { intervalMs: 1000, failureIntervalMs: 100, recoveryIntervalMs: 5000 };
+  const h = (state: Health['state'], badStreak = 0): Health => ({ state, since: 0, reason: '', goodStreak: 0, badStreak });
+  const table: { name: string; families: Health[]; pace: number }[] = [
+    { name: 'healthy: the interval', families: [h('up')], pace: 1000 },
+    { name: 'a failed round while up: fast confirmation', families: [h('up', 1)], pace: 100 },
+    { name: 'confirming while degraded too', families: [h('degraded', 2)], pace: 100 },
+    { name: 'init with a failed round confirms fast', families: [h('init', 1)], pace: 100 },
+    { name: 'down: the recovery pace', families: [h('down', 7)], pace: 5000 },
+    { name: 'detached: the recovery pace', families: [h('detached')], pace: 5000 },
+    { name: 'one family down, the other up: the interval', families: [h('down', 3), h('up')], pace: 1000 },
+    { name: 'one family confirming wins', families: [h('down', 3), h('up', 1)], pace: 100 },
+  ];
+  for (const row of table) it(row.name, () => assert.equal(probePace(row.families, P), row.pace));
+  it('without failure/recovery intervals, always the interval', () => {
+    assert.equal(probePace([h('up', 1)], { intervalMs: 700 }), 700);
+    assert.equal(probePace([h('down', 1)], { intervalMs: 700 }), 700);
   });
 });
