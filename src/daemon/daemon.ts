@@ -11,6 +11,7 @@ import {
   initialHealth,
   LINK_ERRNOS,
   linkProblem,
+  mayConfirm,
   probePace,
   SampleWindow,
   type Health,
@@ -137,6 +138,7 @@ export class Daemon {
         clock: this.clocks.mono,
         onRound: (r) => this.onRound(u.name, r),
         pace: () => probePace([...rt.health.values()], u.probe),
+        confirmOnFailure: () => mayConfirm([...rt.health.values()]),
         // Uplinks start spread over the interval, so their heartbeats never go out in step.
         phaseMs: (Math.max(0, index) * u.probe.intervalMs) / this.config.uplinks.length,
       });

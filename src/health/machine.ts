@@ -207,3 +207,8 @@ export function probePace(families: readonly Health[], p: PaceSettings): number 
   if (families.length > 0 && families.every((h) => h.state === 'down' || h.state === 'detached')) return p.recoveryIntervalMs ?? p.intervalMs;
   return p.intervalMs;
 }
+
+/** Whether a failing heartbeat should start fast confirmation: some family awaits a verdict or may lose one. */
+export function mayConfirm(families: readonly Health[]): boolean {
+  return families.some((h) => h.state === 'up' || h.state === 'degraded' || h.state === 'init');
+}

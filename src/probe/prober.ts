@@ -15,10 +15,12 @@ export interface ProberOptions {
   readonly pace?: () => number;
   /** Delay of the first round, so uplinks do not probe in step. */
   readonly phaseMs?: number;
+  /**
+   * Asked when a target that answered its last heartbeat fails this one: true starts fast
+   * confirmation now, without waiting for the round to end (health/'s mayConfirm).
+   */
+  readonly confirmOnFailure?: () => boolean;
 }
-
-/** The targets of a round go out over this share of the pace. */
-const ROUND_SPREAD = 0.25;
 
 export class UplinkProber {
   private readonly pingers: { 4: IcmpPinger; 6: IcmpPinger };
@@ -26,6 +28,9 @@ export class UplinkProber {
   private seq = 0;
   private nextAt = 0;
   private lastStart = 0;
+  /** Sends the rest of the round in flight at once (set while it spreads its heartbeats). */
+  private hurry: (() => void) | undefined;
+  private readonly answeredLast = new Map<string, boolean>();
   private delivered: Promise<void> = Promise.resolve();
   private stopped = true;
 
@@ -45,6 +50,14 @@ export class UplinkProber {
     return this.opts.pace?.() ?? this.opts.uplink.probe.intervalMs;
   }
 
+  /** Fast confirmation: the rest of the round in flight goes out now, and a new round starts. */
+  private confirm(): void {
+    if (this.stopped) return;
+    this.hurry?.();
+    clearTimeout(this.timer);
+    this.tick(true);
+  }
+
   /**
    * Takes a new pace into account now: after a failed round the next one comes sooner
    * (fast confirmation) instead of after the rest of the healthy interval.
@@ -59,9 +72,9 @@ export class UplinkProber {
     this.timer = setTimeout(() => this.tick(), want - now);
   }
 
-  private tick(): void {
+  private tick(confirming = false): void {
     if (this.stopped) return;
-    const round = this.runRound();
+    const round = this.runRound(confirming);
     this.delivered = this.delivered.then(async () => {
       const r = await round;
       if (!this.stopped) this.opts.onRound(r);
@@ -74,20 +87,42 @@ export class UplinkProber {
     this.timer = setTimeout(() => this.tick(), this.nextAt - now);
   }
 
-  private async runRound(): Promise<ProbeRound> {
+  private async runRound(confirming: boolean): Promise<ProbeRound> {
     const { uplink, clock } = this.opts;
     const seq = ++this.seq;
     const startedAt = clock();
     this.lastStart = startedAt;
-    const spacing = (this.paceMs() * ROUND_SPREAD) / uplink.targets.length;
+    // The round's heartbeats are spread over the pace: one goes out every pace/n. A round that
+    // confirms a failure packs them into a quarter of the failure pace: a verdict is due.
+    const fast = uplink.probe.failureIntervalMs ?? uplink.probe.intervalMs;
+    const spacing = (confirming ? fast / 4 : this.paceMs()) / uplink.targets.length;
+    const waits = new Set<() => void>();
+    this.hurry = () => {
+      for (const w of waits) w();
+      waits.clear();
+    };
     const results = await Promise.all(
       uplink.targets.map(async (t, i): Promise<HeartbeatResult> => {
-        if (i > 0) await new Promise((r) => setTimeout(r, i * spacing));
+        if (i > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, i * spacing);
+            function done(): void {
+              clearTimeout(timer);
+              waits.delete(done);
+              resolve();
+            }
+            waits.add(done);
+          });
+        }
         if (this.stopped) return { target: t.label, ok: false, error: 'closed' };
         const r =
           t.kind === 'tcp'
             ? await tcpHeartbeat(uplink.interface, t.host, t.port!, uplink.probe.timeoutMs)
             : await this.pingers[t.family].echo(t.host, uplink.probe.timeoutMs);
+        const answeredBefore = this.answeredLast.get(t.label) ?? true;
+        this.answeredLast.set(t.label, r.ok);
+        // A target that just stopped answering: confirm now rather than at the next round.
+        if (!r.ok && answeredBefore && r.error !== 'closed' && this.opts.confirmOnFailure?.()) this.confirm();
         return { target: t.label, ...r };
       }),
     );

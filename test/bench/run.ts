@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labConfig } from '../lab/config.js';
-import { Lab, ROOT } from '../lab/lab.js';
+import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 7);
@@ -21,6 +21,9 @@ const r1 = (n: number): number => Math.round(n * 10) / 10;
 /** A failure of the primary the bench injects and heals, and the state it must lead to. */
 interface Fault {
   readonly name: string;
+  /** What the figure is for, printed and stored beside it. */
+  readonly setup: string;
+  readonly config: string;
   readonly trials: number;
   /** Stream length in ms, and the random wait before the fault (its phase against the probes). */
   readonly streamMs: number;
@@ -30,9 +33,18 @@ interface Fault {
   readonly state: 'down' | 'detached';
 }
 
+const FAST = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 });
+const FAST_SETUP = 'interval 200ms, timeout 200ms, down 3';
+const CONFIRM = labConfig({ interval: '1s', timeout: '100ms', down: 3, up: 3, targets: [...TARGETS, SINK] }).replace(
+  'reliability: 1',
+  'reliability: 1\n  failure_interval: 100ms',
+);
+
 const FAULTS: readonly Fault[] = [
   {
     name: 'blackhole',
+    setup: FAST_SETUP,
+    config: FAST,
     trials: TRIALS,
     streamMs: 4000,
     leadMs: [800, 1000],
@@ -41,7 +53,20 @@ const FAULTS: readonly Fault[] = [
     state: 'down',
   },
   {
+    name: 'blackhole-fast-confirmation',
+    setup: 'interval 1s, failure_interval 100ms, timeout 100ms, down 3, 4 targets',
+    config: CONFIRM,
+    trials: TRIALS,
+    streamMs: 5000,
+    leadMs: [1000, 2000],
+    inject: (lab) => lab.blackhole(1),
+    heal: (lab) => lab.heal(1),
+    state: 'down',
+  },
+  {
     name: 'nic-deleted',
+    setup: FAST_SETUP,
+    config: FAST,
     trials: LINK_TRIALS,
     streamMs: 1500,
     leadMs: [400, 500],
@@ -51,6 +76,8 @@ const FAULTS: readonly Fault[] = [
   },
   {
     name: 'carrier-lost',
+    setup: FAST_SETUP,
+    config: FAST,
     trials: LINK_TRIALS,
     streamMs: 1500,
     leadMs: [400, 500],
@@ -65,7 +92,7 @@ async function measureGaps(fault: Fault): Promise<number[]> {
   const lab = await Lab.create();
   const gaps: number[] = [];
   try {
-    const daemon = lab.startDaemon(labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 }));
+    const daemon = lab.startDaemon(fault.config);
     await daemon.waitState('fiber', 'up', 20_000);
     await daemon.waitState('dsl', 'up', 20_000);
     for (let t = 0; t < fault.trials; t++) {
@@ -94,23 +121,115 @@ function summary(gaps: number[]) {
   return { median: r1(median(gaps)), max: r1(Math.max(...gaps)), all: gaps.map(r1) };
 }
 
+/** uplinkd's ICMP RTT against iputils ping, alternating on the same path (wan1 to a target). */
+async function rttAccuracy(): Promise<Record<string, unknown>> {
+  const lab = await Lab.create();
+  try {
+    await lab.exec('gw', 'ip', ['route', 'add', 'default', 'via', '100.64.1.1', 'dev', 'wan1', 'table', '1100']);
+    await lab.exec('gw', 'ip', ['rule', 'add', 'pref', '9000', 'oif', 'wan1', 'lookup', '1100']);
+    const pinger = join(ROOT, 'dist/src/probe/icmp.js');
+    const script = `
+      const { IcmpPinger } = await import(${JSON.stringify(pinger)});
+      const { performance } = await import('node:perf_hooks');
+      const p = new IcmpPinger('wan1', 4, () => performance.now());
+      const out = [];
+      for (let i = 0; i < 20; i++) { const r = await p.echo(${JSON.stringify(TARGETS[0])}, 1000); if (r.ok) out.push(r.rttMs); await new Promise((r) => setTimeout(r, 20)); }
+      p.close();
+      console.log(JSON.stringify(out));`;
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let batch = 0; batch < 5; batch++) {
+      const r = await lab.exec('gw', process.execPath, ['--input-type=module', '-e', script]);
+      ours.push(...(JSON.parse(r.stdout) as number[]));
+      const p = await lab.exec('gw', 'ping', ['-n', '-I', 'wan1', '-c', '20', '-i', '0.02', TARGETS[0]!]);
+      theirs.push(...[...p.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])));
+    }
+    const mu = median(ours);
+    const mp = median(theirs);
+    const r3 = (n: number): number => Math.round(n * 1000) / 1000;
+    process.stdout.write(`RTT: uplinkd median ${r3(mu)} ms (${ours.length}), ping median ${r3(mp)} ms (${theirs.length}), difference ${r3(mu - mp)} ms\n`);
+    return { samples: ours.length, uplinkd_median_ms: r3(mu), ping_median_ms: r3(mp), median_difference_ms: r3(mu - mp) };
+  } finally {
+    await lab.destroy();
+  }
+}
+
+/** CPU time and RSS of the daemon with 32 uplinks x 4 targets at 5 heartbeats/s each. */
+async function load(seconds: number): Promise<Record<string, unknown>> {
+  const lab = await Lab.create();
+  const UPLINKS = 32;
+  try {
+    // 32 more links from the gateway to ISP 1 (100.64.128+N.0/24), routed back from the internet.
+    const batch: string[] = [];
+    for (let n = 0; n < UPLINKS; n++) {
+      batch.push(`link add up${n} type veth peer name down${n} netns ${lab.ns('isp1')}`);
+      batch.push(`addr add 100.64.${128 + n}.2/24 dev up${n}`, `link set up${n} up`);
+    }
+    const { execa } = await import('execa');
+    await execa('ip', ['-n', lab.ns('gw'), '-batch', '-'], { input: batch.join('\n') + '\n' });
+    const peer: string[] = [];
+    for (let n = 0; n < UPLINKS; n++) peer.push(`addr add 100.64.${128 + n}.1/24 dev down${n}`, `link set down${n} up`);
+    await execa('ip', ['-n', lab.ns('isp1'), '-batch', '-'], { input: peer.join('\n') + '\n' });
+    await lab.exec('inet', 'ip', ['route', 'add', '100.64.128.0/17', 'via', '100.64.11.1']);
+    const targets = [...TARGETS, '203.0.113.10'].map((t) => `      - icmp: ${t}`).join('\n');
+    const uplinks = Array.from({ length: UPLINKS }, (_, n) => `  - name: u${n}\n    interface: up${n}\n    gateway: 100.64.${128 + n}.1\n    priority: ${n + 1}\n    targets:\n${targets}\n`).join('');
+    const daemon = lab.startDaemon(`uplinks:\n${uplinks}probe: { interval: 200ms, timeout: 1s, up: 3, down: 3 }\nrouting: { table: 100 }\n`);
+    await daemon.waitState('u0', 'up', 30_000);
+    await waitUntil(async () => daemon.logs.filter((l) => l.event === 'state' && l.to === 'up').length >= UPLINKS, 30_000, 'all uplinks up');
+    const pid = daemon.proc.pid!;
+    const { readFileSync } = await import('node:fs');
+    const cpuMs = (): number => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ 100
+    };
+    const c0 = cpuMs();
+    const rss: number[] = [];
+    for (let i = 0; i < seconds; i++) {
+      await sleep(1000);
+      rss.push(daemon.resources().rssKb);
+    }
+    const cpu = cpuMs() - c0;
+    const heartbeats = UPLINKS * 4 * 5 * seconds;
+    await daemon.stop();
+    const out = {
+      uplinks: UPLINKS,
+      targets_per_uplink: 4,
+      heartbeats_per_second: UPLINKS * 4 * 5,
+      seconds,
+      cpu_ms: Math.round(cpu),
+      cpu_pct_of_one_core: r1((cpu / (seconds * 1000)) * 100),
+      cpu_us_per_heartbeat: r1((cpu * 1000) / heartbeats),
+      rss_mb_max: r1(Math.max(...rss) / 1024),
+      rss_mb_end: r1(rss[rss.length - 1]! / 1024),
+    };
+    process.stdout.write(`load: ${JSON.stringify(out)}\n`);
+    return out;
+  } finally {
+    await lab.destroy();
+  }
+}
+
 async function main(): Promise<void> {
+  // BENCH_ONLY=name,name runs a part (for development); the figures file wants a full run.
+  const only = process.env.BENCH_ONLY?.split(',');
   const figures: Record<string, unknown> = {};
-  for (const fault of FAULTS) {
-    process.stdout.write(`${fault.name} on the primary, interval 200ms, timeout 200ms, down 3, ${fault.trials} trials\n`);
-    figures[fault.name] = { trials: fault.trials, longest_gap_ms: summary(await measureGaps(fault)) };
+  for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
+    process.stdout.write(`${fault.name} on the primary, ${fault.setup}, ${fault.trials} trials\n`);
+    figures[fault.name] = { setup: fault.setup, trials: fault.trials, longest_gap_ms: summary(await measureGaps(fault)) };
   }
   const results = {
     date: new Date().toISOString(),
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
     stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms`,
     ...figures,
+    rtt_accuracy: !only || only.includes('rtt') ? await rttAccuracy() : undefined,
+    load_32x4_5hz: !only || only.includes('load') ? await load(Number(process.env.BENCH_LOAD_SECONDS ?? 60)) : undefined,
   };
-  for (const fault of FAULTS) {
+  for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
     const g = (figures[fault.name] as { longest_gap_ms: { median: number; max: number } }).longest_gap_ms;
     process.stdout.write(`${fault.name}: longest gap median ${g.median} ms, max ${g.max} ms\n`);
   }
-  const file = join(ROOT, 'test/bench/results.json');
+  const file = join(ROOT, only ? 'test/bench/results.partial.json' : 'test/bench/results.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`written to ${file}\n`);
 }
