@@ -7,26 +7,28 @@ import { waitUntil } from './wait.js';
 let lab: Lab;
 let daemon: DaemonHandle;
 
-const CONFIG = `uplinks:
+const config = (fiberTargets: string, dslTargets: string): string => `uplinks:
   - name: fiber
     interface: wan1
     gateway: 100.64.1.1
     gateway6: 2001:db8:1::1
     priority: 1
-    targets: [ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]
+    targets: ${fiberTargets}
   - name: dsl
     interface: wan2
     gateway: 100.64.2.1
     gateway6: 2001:db8:2::1
     priority: 2
-    targets: [ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]
+    targets: ${dslTargets}
 probe: { interval: 200ms, timeout: 300ms, down: 3, up: 3 }
 routing: { table: 100 }
 `;
 
 before(async () => {
   lab = await Lab.create();
-  daemon = lab.startDaemon(CONFIG);
+  await lab.tcpServer(TARGETS6[2]!, 443);
+  const v6 = `[ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]`;
+  daemon = lab.startDaemon(config(`[ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} }, { tcp: "[${TARGETS6[2]}]:443" } ]`, v6));
   await daemon.waitState('fiber', 'up', 20_000);
   await daemon.waitState('dsl', 'up', 20_000);
 });
@@ -40,6 +42,8 @@ it('IPv6 heartbeats bring both uplinks up; ::/0 and 0.0.0.0/0 go via the primary
   assert.deepEqual(await lab.defaultVia(100, 4), ['wan1']);
   const s = (await daemon.status()).json as { uplinks: { targets: { ok: boolean; rtt_ms: number | null }[] }[]; routes: { destination: string }[] };
   assert.ok(s.uplinks.every((u) => u.targets.every((t) => t.ok && t.rtt_ms !== null)));
+  // TCP over IPv6, from the addon, bound to wan1.
+  assert.equal((s.uplinks[0] as unknown as { targets: { target: string }[] }).targets[2]!.target, `tcp [${TARGETS6[2]}]:443`);
   assert.deepEqual(s.routes.map((r) => r.destination).sort(), ['0.0.0.0/0', '::/0']);
 });
 
@@ -59,7 +63,7 @@ describe('dual-stack, only IPv6 breaks', { timeout: 120_000 }, () => {
   const both = `[ { icmp: ${TARGETS[0]} }, { icmp: ${TARGETS6[0]} } ]`;
   before(async () => {
     dual = await Lab.create();
-    d = dual.startDaemon(CONFIG.replaceAll(`[ { icmp: ${TARGETS6[0]} }, { icmp: ${TARGETS6[1]} } ]`, both));
+    d = dual.startDaemon(config(both, both));
     await d.waitFor((l) => l.event === 'state' && l.uplink === 'fiber' && l.family === 6 && l.to === 'up', 20_000, 'fiber IPv6 up');
     await d.waitFor((l) => l.event === 'state' && l.uplink === 'dsl' && l.family === 6 && l.to === 'up', 20_000, 'dsl IPv6 up');
     await waitUntil(async () => (await dual.defaultVia(100, 6)).join() === 'wan1' && (await dual.defaultVia(100, 4)).join() === 'wan1', 5000, 'both via wan1');
