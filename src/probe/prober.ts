@@ -140,6 +140,7 @@ export class UplinkProber {
 
   stop(): void {
     this.stopped = true;
+    this.hurry?.(); // heartbeats still waiting for their slot end as 'closed' at once
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.pingers[4].close();

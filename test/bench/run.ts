@@ -101,11 +101,20 @@ async function measureGaps(fault: Fault): Promise<number[]> {
       const stream = lab.stream(fault.streamMs / STREAM_INTERVAL_MS, STREAM_INTERVAL_MS);
       const [lo, hi] = fault.leadMs;
       await sleep(lo + Math.random() * (hi - lo));
+      const injectedAt = Date.now();
       await fault.inject(lab);
       await daemon.waitState('fiber', fault.state, 10_000, mark);
       const result = await stream;
       gaps.push(result.longestGapMs);
-      process.stdout.write(`  ${fault.name} trial ${t + 1}/${fault.trials}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets)\n`);
+      // The daemon's own reaction: from the verdict's log line to the route change's.
+      const verdict = daemon.logs.slice(mark).find((l) => l.event === 'state' && l.uplink === 'fiber' && l.to === fault.state);
+      const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && / table 100 via 100\.64\.2\.1 dev wan2$/.test(l.command ?? ''));
+      const react = verdict && moved ? Date.parse(String(moved.time)) - Date.parse(String(verdict.time)) : NaN;
+      const detect = verdict ? Date.parse(String(verdict.time)) - injectedAt : NaN;
+      process.stdout.write(
+        `  ${fault.name} trial ${t + 1}/${fault.trials}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets); ` +
+          `fault to verdict ${detect} ms (including the fault command), verdict to route ${react} ms\n`,
+      );
       const back = daemon.logs.length;
       await fault.heal(lab);
       await daemon.waitState('fiber', 'up', 20_000, back);
