@@ -105,14 +105,14 @@ async function measureGaps(fault: Fault): Promise<number[]> {
       await fault.inject(lab);
       await daemon.waitState('fiber', fault.state, 10_000, mark);
       const result = await stream;
-      gaps.push(result.longestGapMs);
+      gaps.push(result.longestOutageMs);
       // The daemon's own reaction: from the verdict's log line to the route change's.
       const verdict = daemon.logs.slice(mark).find((l) => l.event === 'state' && l.uplink === 'fiber' && l.to === fault.state);
       const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && / table 100 via 100\.64\.2\.1 dev wan2$/.test(l.command ?? ''));
       const react = verdict && moved ? Date.parse(String(moved.time)) - Date.parse(String(verdict.time)) : NaN;
       const detect = verdict ? Date.parse(String(verdict.time)) - injectedAt : NaN;
       process.stdout.write(
-        `  ${fault.name} trial ${t + 1}/${fault.trials}: longest gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets); ` +
+        `  ${fault.name} trial ${t + 1}/${fault.trials}: outage ${r1(result.longestOutageMs)} ms, longest arrival gap ${r1(result.longestGapMs)} ms (${result.received}/${result.sent} packets); ` +
           `fault to verdict ${detect} ms (including the fault command), verdict to route ${react} ms\n`,
       );
       const back = daemon.logs.length;
@@ -224,19 +224,19 @@ async function main(): Promise<void> {
   const figures: Record<string, unknown> = {};
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
     process.stdout.write(`${fault.name} on the primary, ${fault.setup}, ${fault.trials} trials\n`);
-    figures[fault.name] = { setup: fault.setup, trials: fault.trials, longest_gap_ms: summary(await measureGaps(fault)) };
+    figures[fault.name] = { setup: fault.setup, trials: fault.trials, longest_outage_ms: summary(await measureGaps(fault)) };
   }
   const results = {
     date: new Date().toISOString(),
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
-    stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms`,
+    stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms; longest outage = send-time span of lost packets`,
     ...figures,
     rtt_accuracy: !only || only.includes('rtt') ? await rttAccuracy() : undefined,
     load_32x4_5hz: !only || only.includes('load') ? await load(Number(process.env.BENCH_LOAD_SECONDS ?? 60)) : undefined,
   };
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
-    const g = (figures[fault.name] as { longest_gap_ms: { median: number; max: number } }).longest_gap_ms;
-    process.stdout.write(`${fault.name}: longest gap median ${g.median} ms, max ${g.max} ms\n`);
+    const g = (figures[fault.name] as { longest_outage_ms: { median: number; max: number } }).longest_outage_ms;
+    process.stdout.write(`${fault.name}: longest outage median ${g.median} ms, max ${g.max} ms\n`);
   }
   const file = join(ROOT, only ? 'test/bench/results.partial.json' : 'test/bench/results.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

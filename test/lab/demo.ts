@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan2', 10_000, 'route via wan2');
     const cut = await stream;
     seen = printEvents(daemon, seen);
-    process.stdout.write(`the LAN host's UDP stream (a packet every 2 ms) had a gap of ${Math.round(cut.longestGapMs)} ms\n`);
+    process.stdout.write(`the LAN host's UDP stream (a packet every 2 ms) lost ${Math.round(cut.longestOutageMs)} ms of traffic\n`);
     await show(lab, daemon);
 
     say('healing the fiber path: uplinkd waits for 5 good rounds, then moves traffic back');

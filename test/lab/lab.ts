@@ -411,6 +411,8 @@ export interface IpRoute {
 export interface StreamResult {
   sent?: number;
   received: number;
+  /** Longest span of send times of packets the network lost (sender and sink stalls excluded). */
+  longestOutageMs: number;
   /** Longest time between two packets arriving at the sink. */
   longestGapMs: number;
   /** When (ms after the first packet) the longest gap began. */

@@ -1,5 +1,9 @@
-// The lab's traffic meter: a bounded UDP stream (`send`) and a sink that reports how many
-// packets arrived and the longest gap between two arrivals (`sink`). Run inside namespaces.
+// The lab's traffic meter: a bounded UDP stream (`send`) and a sink (`sink`). Run inside
+// namespaces. Each packet carries its sequence number and its send time on CLOCK_MONOTONIC
+// (process.hrtime, shared by every process on the host), so the sink can report the longest
+// outage: the send-time span of packets the network lost. A stall of the sender or of the
+// sink itself (CPU contention) loses no packet and does not count; it does show in
+// `longestGapMs`, the longest time between two arrivals, kept for comparison.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -17,9 +21,13 @@ if (mode === 'sink') {
   let longestGapAtMs = 0;
   let receivedAfterGap = 0;
   let sent: number | undefined;
+  let lastSeq = -1;
+  let lastSentNs = 0n;
+  let longestOutageMs = 0;
   const finish = (): void => {
     sock.close();
-    process.stdout.write(`${JSON.stringify({ sent, received, longestGapMs, longestGapAtMs, receivedAfterGap })}\n`);
+    const result = { sent, received, longestOutageMs, longestGapMs, longestGapAtMs, receivedAfterGap };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
     process.exit(0);
   };
   sock.on('message', (msg) => {
@@ -31,6 +39,14 @@ if (mode === 'sink') {
     }
     received++;
     receivedAfterGap++;
+    const seq = msg.readUInt32BE(0);
+    const sentNs = msg.readBigUInt64BE(4);
+    if (seq > lastSeq) {
+      // Packets lastSeq+1 .. seq-1 were lost: the outage spans their send times.
+      if (lastSeq >= 0 && seq > lastSeq + 1) longestOutageMs = Math.max(longestOutageMs, Number(sentNs - lastSentNs) / 1e6);
+      lastSeq = seq;
+      lastSentNs = sentNs;
+    }
     if (first < 0) first = now;
     else if (now - last > longestGapMs) {
       longestGapMs = now - last;
@@ -55,6 +71,7 @@ if (mode === 'sink') {
     const due = Math.min(count, Math.floor((performance.now() - start) / intervalMs) + 1);
     while (seq < due) {
       packet.writeUInt32BE(seq++, 0);
+      packet.writeBigUInt64BE(process.hrtime.bigint(), 4);
       sock.send(packet, port, host);
     }
     if (seq < count) setTimeout(tick, intervalMs);
