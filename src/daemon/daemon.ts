@@ -21,7 +21,15 @@ import {
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
 import { Router, type DesiredState, type RouteKernel } from '../route/index.js';
-import { desiredRoutes, NO_FAMILY_STEERING, steer, uplinkRoutes, type FamilySteering } from '../steer/index.js';
+import {
+  desiredRoutes,
+  nexthopFor,
+  NO_STEER_STATE,
+  steerWithFailback,
+  uplinkRoutes,
+  type FamilySteering,
+  type SteerState,
+} from '../steer/index.js';
 import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig, UplinkState } from '../types/index.js';
 
 export interface Clocks {
@@ -82,7 +90,13 @@ const APPLY_RETRY_MS = 1000;
 export class Daemon {
   private config: Config;
   private readonly uplinks = new Map<string, UplinkRuntime>();
-  private steering: FamilySteering = NO_FAMILY_STEERING;
+  /** Per family: what carries new flows, and the failback schedule under way. */
+  private steerState: Readonly<Record<Family, SteerState>> = { 4: NO_STEER_STATE, 6: NO_STEER_STATE };
+  private steerTimer: NodeJS.Timeout | undefined;
+
+  private get steering(): FamilySteering {
+    return { 4: this.steerState[4].steering, 6: this.steerState[6].steering };
+  }
   private readonly router: Router;
   private applying: Promise<void> = Promise.resolve();
   private applyQueued = false;
@@ -262,28 +276,38 @@ export class Daemon {
   }
 
   private resteer(): void {
-    const next = { ...this.steering };
-    // Families without managed destinations are not steered (nothing would follow).
-    const managed = new Set(this.config.routing.destinations.map((d) => d.family));
+    if (this.stopped) return;
+    const next = { ...this.steerState };
+    const now = this.clocks.mono();
+    // Families no route can follow (no destination, or no uplink with a next hop) stay quiet in the log.
+    const managed = new Set(
+      this.config.routing.destinations.map((d) => d.family).filter((f) => this.config.uplinks.some((u) => nexthopFor(u, f, 1))),
+    );
     for (const family of [4, 6] as const) {
-      const before = this.steering[family];
-      const after = steer(
+      const before = this.steerState[family].steering;
+      next[family] = steerWithFailback(
         [...this.uplinks.values()].map((u) => ({
           name: u.config.name,
           priority: u.config.priority,
           weight: u.config.weight,
           state: stateFor(u, family),
         })),
-        before,
+        this.steerState[family],
+        this.config.routing.failback,
+        now,
       );
-      next[family] = after;
+      const after = next[family].steering;
       if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
       const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
       const fields = { event: 'steering', family, active: after.active, all_down: after.allDown, reason: after.reason };
       if (after.allDown) this.log.warn(fields, `IPv${family}: ${after.reason}`);
       else this.log.info(fields, `new IPv${family} flows: ${active} (${after.reason})`);
     }
-    this.steering = next;
+    this.steerState = next;
+    // The failback schedule's next step comes by the clock, not by an event.
+    clearTimeout(this.steerTimer);
+    const due = [next[4].nextAt, next[6].nextAt].filter((t): t is number => t !== undefined);
+    if (due.length) this.steerTimer = setTimeout(() => this.resteer(), Math.max(1, Math.min(...due) - now));
     this.scheduleApply();
   }
 
@@ -382,7 +406,11 @@ export class Daemon {
     const fams = [...new Set(this.config.routing.destinations.map((d) => d.family))];
     const steering = {
       all_down: fams.some((f) => this.steering[f].allDown),
-      reason: fams.map((f) => (fams.length > 1 ? `IPv${f}: ${this.steering[f].reason}` : this.steering[f].reason)).join('; '),
+      // One reason when the families agree, else each family's own.
+      reason:
+        new Set(fams.map((f) => this.steering[f].reason)).size === 1
+          ? this.steering[fams[0]!].reason
+          : fams.map((f) => `IPv${f}: ${this.steering[f].reason}`).join('; '),
     };
     return { uplinks, routes, steering };
   }
@@ -437,6 +465,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.steerTimer);
     for (const name of [...this.uplinks.keys()]) this.removeUplink(name);
     await this.applying;
     this.kernel.close();

@@ -9,6 +9,8 @@ export interface LabConfigOptions {
   readonly reliability?: number;
   /** Heartbeat targets per uplink (default: the first two lab targets). */
   readonly targets?: readonly string[];
+  /** routing.failback as YAML flow (default: a 100 ms hold, then all at once). */
+  readonly failback?: string;
 }
 
 export function labConfig(o: LabConfigOptions = {}): string {
@@ -35,5 +37,6 @@ probe:
 routing:
   table: 100
   destinations: [default]
+  failback: ${o.failback ?? '{ hold: 100ms, steps: [100], step_interval: 100ms }'}
 `;
 }

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   say('building the lab: a gateway with two uplinks (fiber on wan1, dsl on wan2), two ISPs, an internet, a LAN host');
   const lab = await Lab.create();
   try {
-    const config = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 5 });
+    const config = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 5, failback: '{ hold: 3s, steps: [10, 50, 100], step_interval: 3s }' });
     process.stdout.write(`namespaces: ${lab.prefix}-{gw,isp1,isp2,inet,lan}\nconfig:\n${config}`);
 
     say('starting uplinkd in the gateway namespace');
@@ -50,10 +50,17 @@ async function main(): Promise<void> {
     process.stdout.write(`the LAN host's UDP stream (a packet every 2 ms) lost ${Math.round(cut.longestOutageMs)} ms of traffic\n`);
     await show(lab, daemon);
 
-    say('healing the fiber path: uplinkd waits for 5 good rounds, then moves traffic back');
+    say('healing the fiber path: 5 good rounds make it up, then it must hold for 3s');
     await lab.heal(1);
     await daemon.waitState('fiber', 'up', 10_000, seen);
-    await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 10_000, 'route via wan1');
+    seen = printEvents(daemon, seen);
+    await show(lab, daemon);
+
+    say('after the hold, fiber takes new flows back step by step: 10%, 50%, 100%');
+    await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1,wan2', 10_000, 'multipath during the ramp');
+    seen = printEvents(daemon, seen);
+    await show(lab, daemon);
+    await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 15_000, 'route via wan1');
     printEvents(daemon, seen);
     await show(lab, daemon);
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
@@ -18,7 +19,7 @@ uplinks:
   - { name: fiber, interface: wan1, gateway: 100.64.1.1, priority: 1, targets: [icmp: 198.51.100.10, icmp: 198.51.100.11] }
   - { name: dsl, interface: wan2, gateway: 100.64.2.1, priority: 2, targets: [icmp: 198.51.100.10] }
 probe: { up: 2, down: 2 }
-routing: { table: 100 }
+routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms } }
 `;
 
 const dir = mkdtempSync(join(tmpdir(), 'uplinkd-test-'));
@@ -41,7 +42,8 @@ function setup() {
   const links = new FakeLinks();
   links.set([upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
   let now = Date.parse('2026-11-21T10:00:00Z');
-  const daemon = new Daemon(file, parsed.config, pino(sink), kernel, links, { wall: () => now, mono: () => now }, [4], false);
+  // The failback schedule runs on the monotonic clock and real timers: let it move with real time.
+  const daemon = new Daemon(file, parsed.config, pino(sink), kernel, links, { wall: () => now, mono: () => now + performance.now() }, [4], false);
   let seq = 0;
   const round = (name: string, ...ok: boolean[]): void => {
     now += 1000;

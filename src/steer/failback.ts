@@ -1,0 +1,84 @@
+// steer/: the failback schedule (pure). A recovered, more preferred tier first proves itself
+// for `hold`, then takes `steps` percent of new flows, one step every `step_interval`.
+// Failover is always immediate; any failure of the recovering tier cancels the failback, and
+// its next recovery starts a new hold.
+import type { FailbackSettings } from '../types/index.js';
+import { percentShares, steer, type ActiveUplink, type SteerUplink, type Steering } from './steer.js';
+
+export interface Failback {
+  /** The tier being brought back, as steer() chose it. */
+  readonly to: Steering;
+  /** The tier that carried the traffic when the failback began. */
+  readonly from: Steering;
+  readonly holdUntil: number;
+}
+
+export interface SteerState {
+  readonly steering: Steering;
+  readonly failback?: Failback;
+  /** When the schedule changes the steering next (absent when nothing is pending). */
+  readonly nextAt?: number;
+}
+
+export const NO_STEER_STATE: SteerState = { steering: { active: [], allDown: false, reason: 'no uplink has been up yet' } };
+
+const names = (s: Steering): string => s.active.map((a) => a.uplink).sort().join(',');
+
+/** The priority of the tier a steering sends its flows to (the best one when two share). */
+function tierPriority(s: Steering, uplinks: readonly SteerUplink[]): number {
+  const prios = s.active.filter((a) => a.share > 0).map((a) => uplinks.find((u) => u.name === a.uplink)?.priority ?? Infinity);
+  return prios.length ? Math.min(...prios) : Infinity;
+}
+
+/** `to` gets `pct` percent of new flows, `from` the rest, each split by weight. */
+function blend(to: Steering, from: Steering, pct: number): ActiveUplink[] {
+  const toShares = percentShares(to.active.map((a) => a.weight)).map((s) => (s * pct) / 100);
+  const fromShares = percentShares(from.active.map((a) => a.weight)).map((s) => (s * (100 - pct)) / 100);
+  const exact = [...toShares, ...fromShares];
+  const rounded = percentShares(exact.map((x) => Math.max(x, 0.0001)));
+  const all = [...to.active, ...from.active];
+  // The shares are the kernel weights too: a multipath route splits new flows by them.
+  return all.map((a, i) => ({ uplink: a.uplink, weight: Math.max(1, rounded[i]!), share: rounded[i]! }));
+}
+
+export function steerWithFailback(
+  uplinks: readonly SteerUplink[],
+  prev: SteerState,
+  settings: FailbackSettings,
+  now: number,
+): SteerState {
+  const target = steer(uplinks, prev.steering);
+  const usable = (name: string): boolean => uplinks.some((u) => u.name === name && (u.state === 'up' || u.state === 'degraded'));
+  // What carries traffic as the schedule sees it: the failback's origin while one runs.
+  const base = prev.failback?.from ?? prev.steering;
+  const baseUsable = base.active.length > 0 && base.active.some((a) => a.share > 0 && usable(a.uplink));
+  // Start, all down, failover (the base tier is gone), or no better tier: follow steer() at once.
+  if (!baseUsable || target.allDown || names(target) === names(base) || tierPriority(target, uplinks) >= tierPriority(base, uplinks)) {
+    return { steering: target };
+  }
+  const from: Steering = { ...base, active: base.active.filter((a) => usable(a.uplink)) };
+  // A new, or a different, recovering tier starts its hold now.
+  const fb: Failback =
+    prev.failback && names(prev.failback.to) === names(target) ? { ...prev.failback, from } : { to: target, from, holdUntil: now + settings.holdMs };
+  const toNames = target.active.map((a) => a.uplink).join(', ');
+  if (now < fb.holdUntil) {
+    const left = Math.ceil((fb.holdUntil - now) / 1000);
+    return {
+      steering: { active: from.active, allDown: false, reason: `${toNames} recovered: proving itself for ${left}s more before failback` },
+      failback: fb,
+      nextAt: fb.holdUntil,
+    };
+  }
+  const step = Math.floor((now - fb.holdUntil) / settings.stepIntervalMs);
+  if (step >= settings.steps.length - 1 || settings.steps[step]! >= 100) return { steering: target };
+  const pct = settings.steps[step]!;
+  return {
+    steering: {
+      active: blend(target, from, pct),
+      allDown: false,
+      reason: `failback to ${toNames}: step ${step + 1} of ${settings.steps.length}, ${pct}% of new flows`,
+    },
+    failback: fb,
+    nextAt: fb.holdUntil + (step + 1) * settings.stepIntervalMs,
+  };
+}
