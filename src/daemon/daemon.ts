@@ -46,6 +46,8 @@ interface UplinkRuntime {
   readonly health: Map<Family, Health>;
   prober: UplinkProber | undefined;
   readonly windows: Map<string, SampleWindow>;
+  /** Each target's family, by label: rounds are split by it. */
+  readonly familyOf: ReadonlyMap<string, Family>;
   readonly last: Map<string, HeartbeatResult>;
   /** Whether its interface has been seen, so a missing one is `vanished`, not `missing`. */
   linkSeen: boolean;
@@ -139,6 +141,7 @@ export class Daemon {
       health: new Map(heartbeatFamilies(u).map((f) => [f, initialHealth(now)])),
       prober: undefined,
       windows: new Map(u.targets.map((t) => [t.label, new SampleWindow(u.probe.window)])),
+      familyOf: new Map(u.targets.map((t) => [t.label, t.family])),
       last: new Map(),
       linkSeen: false,
       freshSince: -Infinity,
@@ -230,10 +233,9 @@ export class Daemon {
     // A round cut short by rebinding the sockets says nothing about the path, and neither
     // does one sent while the link was down: the uplink starts over from `init`.
     if (round.results.some((r) => r.error === 'closed') || round.startedAt < rt.freshSince) return;
-    const familyOf = new Map(rt.config.targets.map((t) => [t.label, t.family]));
     let changed = false;
     for (const [family, health] of rt.health) {
-      const results = round.results.filter((r) => familyOf.get(r.target) === family);
+      const results = round.results.filter((r) => rt.familyOf.get(r.target) === family);
       let answered = 0;
       let linkError: string | undefined;
       for (const r of results) {

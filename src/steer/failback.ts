@@ -3,7 +3,7 @@
 // Failover is always immediate; any failure of the recovering tier cancels the failback, and
 // its next recovery starts a new hold.
 import type { FailbackSettings } from '../types/index.js';
-import { percentShares, steer, type ActiveUplink, type SteerUplink, type Steering } from './steer.js';
+import { NO_STEERING, percentShares, steer, type ActiveUplink, type SteerUplink, type Steering } from './steer.js';
 
 export interface Failback {
   /** The tier being brought back, as steer() chose it. */
@@ -20,7 +20,7 @@ export interface SteerState {
   readonly nextAt?: number;
 }
 
-export const NO_STEER_STATE: SteerState = { steering: { active: [], allDown: false, reason: 'no uplink has been up yet' } };
+export const NO_STEER_STATE: SteerState = { steering: NO_STEERING };
 
 const names = (s: Steering): string => s.active.map((a) => a.uplink).sort().join(',');
 

@@ -28,7 +28,6 @@ export const NO_STEERING: Steering = { active: [], allDown: false, reason: 'no u
 /** Each address family is steered on its own, by the health of its own heartbeats. */
 export type FamilySteering = Readonly<Record<Family, Steering>>;
 
-export const NO_FAMILY_STEERING: FamilySteering = { 4: NO_STEERING, 6: NO_STEERING };
 
 /** Shares that sum to exactly 100 (largest remainder), in the order given. */
 export function percentShares(weights: readonly number[]): number[] {

@@ -2,25 +2,18 @@
 // (here with the weighted multipath route: the kernel splits new flows by the weights), and a
 // failure mid-ramp sends everything back to the backup at once.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { labConfig } from './config.js';
 import type { DaemonHandle, Lab } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { waitUntil } from './wait.js';
 
 const CONFIG = labConfig({ failback: '{ hold: 1500ms, steps: [10, 50, 100], step_interval: 1500ms }' });
 
 describe('gradual failback', { timeout: 120_000 }, () => {
-  let running: RunningLab | undefined;
   let lab: Lab;
   let daemon: DaemonHandle;
-  before(async () => {
-    running = await startSettled(CONFIG);
-    ({ lab, daemon } = running);
-  });
-  after(async () => {
-    await stopSettled(running);
-  });
+  settledLab(CONFIG, (r) => ({ lab, daemon } = r));
 
   /** `wan1:W wan2:W` of the kernel's default route in table 100 (a single path shows weight 1). */
   const weights = async (): Promise<string> => {

@@ -2,19 +2,20 @@
 // the LAN stream flows again, and healing moves it back. Status matches the contract and
 // the kernel in every phase.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertRoutesMatchKernel, assertStatusContract } from './contract.js';
 import type { DaemonHandle, Lab } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { sleep, waitUntil } from './wait.js';
 
 const DEVS = { wan1: 'fiber', wan2: 'dsl' };
 
 describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
-  let running: RunningLab | undefined;
   let lab: Lab;
   let daemon: DaemonHandle;
+  // settledLab's after hook also checks that uplinkd exits 0 on SIGTERM.
+  settledLab(labConfig(), (r) => ({ lab, daemon } = r));
 
   const checkStatus = async (expectState: Record<string, string>, via: string[]) => {
     const st = await daemon.status();
@@ -25,14 +26,6 @@ describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
     assert.deepEqual(await lab.defaultVia(100), via);
     return s;
   };
-
-  before(async () => {
-    running = await startSettled(labConfig());
-    ({ lab, daemon } = running);
-  });
-  after(async () => {
-    assert.equal(await stopSettled(running), 0, 'uplinkd exits 0 on SIGTERM');
-  });
 
   it('(d) starts on the primary; status matches the contract and the kernel', async () => {
     const s = await checkStatus({ fiber: 'up', dsl: 'up' }, ['wan1']);

@@ -1,23 +1,15 @@
 // Lab: a flap shorter than `down` rounds is seen (failed rounds in status) but changes nothing.
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { labConfig } from './config.js';
 import type { DaemonHandle, Lab } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { sleep } from './wait.js';
 
-let running: RunningLab | undefined;
 let lab: Lab;
 let daemon: DaemonHandle;
-
-before(async () => {
-  // 200 ms rounds, 5 failed rounds for `down`: a 500 ms cut loses at most 3 or 4.
-  running = await startSettled(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3 }));
-  ({ lab, daemon } = running);
-});
-after(async () => {
-  await stopSettled(running);
-});
+// 200 ms rounds, 5 failed rounds for `down`: a 500 ms cut loses at most 3 or 4.
+settledLab(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3 }), (r) => ({ lab, daemon } = r));
 
 it('(e) a flap shorter than `down` rounds changes nothing', { timeout: 60_000 }, async () => {
   const mark = daemon.logs.length;

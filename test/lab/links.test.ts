@@ -1,11 +1,11 @@
 // Lab: links that vanish, lose carrier or come back. Each leads to `detached` at once, the
 // route on the backup, and a recovery through `init` and the normal `up` count.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertRoutesMatchKernel, assertStatusContract } from './contract.js';
 import { Lab, type DaemonHandle } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { sleep, waitUntil } from './wait.js';
 
 const DEVS = { wan1: 'fiber', wan2: 'dsl' };
@@ -48,16 +48,9 @@ async function expectRecovery(lab: Lab, daemon: DaemonHandle, from: number): Pro
 }
 
 describe('link events', { timeout: 300_000 }, () => {
-  let running: RunningLab | undefined;
   let lab: Lab;
   let daemon: DaemonHandle;
-  before(async () => {
-    running = await startSettled(CONFIG);
-    ({ lab, daemon } = running);
-  });
-  after(async () => {
-    await stopSettled(running);
-  });
+  settledLab(CONFIG, (r) => ({ lab, daemon } = r));
 
   it('NIC deleted on the gateway: detached at once; recreated: rebound and recovered', async () => {
     const mark = daemon.logs.length;
@@ -69,23 +62,20 @@ describe('link events', { timeout: 300_000 }, () => {
     await expectRecovery(lab, daemon, back);
   });
 
-  it('carrier lost on the ISP side: detached; carrier back: recovered', async () => {
-    const mark = daemon.logs.length;
-    await lab.carrier(1, false);
-    await expectDetached(lab, daemon, mark, 'carrier lost on wan1');
-    const back = daemon.logs.length;
-    await lab.carrier(1, true);
-    await expectRecovery(lab, daemon, back);
-  });
-
-  it('admin down on the gateway: detached; admin up: recovered', async () => {
-    const mark = daemon.logs.length;
-    await lab.adminState(1, false);
-    await expectDetached(lab, daemon, mark, 'wan1 is admin down');
-    const back = daemon.logs.length;
-    await lab.adminState(1, true);
-    await expectRecovery(lab, daemon, back);
-  });
+  const faults: { name: string; reason: string; fail: () => Promise<void>; heal: () => Promise<void> }[] = [
+    { name: 'carrier lost on the ISP side', reason: 'carrier lost on wan1', fail: () => lab.carrier(1, false), heal: () => lab.carrier(1, true) },
+    { name: 'admin down on the gateway', reason: 'wan1 is admin down', fail: () => lab.adminState(1, false), heal: () => lab.adminState(1, true) },
+  ];
+  for (const f of faults) {
+    it(`${f.name}: detached; healed: recovered`, async () => {
+      const mark = daemon.logs.length;
+      await f.fail();
+      await expectDetached(lab, daemon, mark, f.reason);
+      const back = daemon.logs.length;
+      await f.heal();
+      await expectRecovery(lab, daemon, back);
+    });
+  }
 
   it('20 delete/recreate cycles: routes right at the end, no growth in descriptors or memory', async (t) => {
     const cycle = async () => {

@@ -1,11 +1,11 @@
 // Lab: an uplink that answers with 40% loss, or later than max_rtt, is `degraded`: it hands
 // its traffic to a healthy backup, and takes it back once the recovery thresholds hold.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertStatusContract } from './contract.js';
 import { TARGETS, type DaemonHandle, type Lab } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { waitUntil } from './wait.js';
 
 // Three targets with reliability 1: at 40% loss a round fails only when all three are lost.
@@ -15,16 +15,9 @@ const CONFIG = `${labConfig({ interval: '100ms', timeout: '1s', down: 5, up: 3, 
 );
 
 describe('quality thresholds', { timeout: 180_000 }, () => {
-  let running: RunningLab | undefined;
   let lab: Lab;
   let daemon: DaemonHandle;
-  before(async () => {
-    running = await startSettled(CONFIG, (l) => l.startResponder());
-    ({ lab, daemon } = running);
-  });
-  after(async () => {
-    await stopSettled(running);
-  });
+  settledLab(CONFIG, (r) => ({ lab, daemon } = r), (l) => l.startResponder());
 
   const fiber = async () => assertStatusContract((await daemon.status()).json).uplinks.find((u) => u.name === 'fiber')!;
 

@@ -1,23 +1,15 @@
 // Lab: with reliability 1 of 2, one dead target on the primary's path is no reason to fail over.
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertRoutesMatchKernel, assertStatusContract } from './contract.js';
 import { TARGETS, type DaemonHandle, type Lab } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { sleep, waitUntil } from './wait.js';
 
-let running: RunningLab | undefined;
 let lab: Lab;
 let daemon: DaemonHandle;
-
-before(async () => {
-  running = await startSettled(labConfig({ reliability: 1, targets: TARGETS.slice(0, 2) }));
-  ({ lab, daemon } = running);
-});
-after(async () => {
-  await stopSettled(running);
-});
+settledLab(labConfig({ reliability: 1, targets: TARGETS.slice(0, 2) }), (r) => ({ lab, daemon } = r));
 
 it('(c) reliability 1 of 2 with one target dead: no failover', { timeout: 60_000 }, async () => {
   const mark = daemon.logs.length;

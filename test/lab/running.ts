@@ -1,4 +1,6 @@
 // A lab with uplinkd running and settled: both uplinks up, the managed route via the primary.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { Lab, type DaemonHandle } from './lab.js';
 import { waitUntil } from './wait.js';
 
@@ -8,7 +10,7 @@ export interface RunningLab {
 }
 
 /** `prepare` runs before uplinkd starts (a TCP server to probe, say). */
-export async function startSettled(configYaml: string, prepare?: (lab: Lab) => Promise<void>): Promise<RunningLab> {
+async function startSettled(configYaml: string, prepare?: (lab: Lab) => Promise<void>): Promise<RunningLab> {
   const lab = await Lab.create();
   try {
     await prepare?.(lab);
@@ -29,11 +31,27 @@ export async function startSettled(configYaml: string, prepare?: (lab: Lab) => P
 }
 
 /** Stops uplinkd (resolving with its exit code) and removes the lab. */
-export async function stopSettled(running: RunningLab | undefined): Promise<number | undefined> {
+async function stopSettled(running: RunningLab | undefined): Promise<number | undefined> {
   if (!running) return undefined;
   try {
     return await running.daemon.stop();
   } finally {
     await running.lab.destroy();
   }
+}
+
+/**
+ * Registers before/after hooks for the current suite: a settled lab before its tests, handed
+ * to `ready`; after them uplinkd is stopped (it must exit 0 on SIGTERM) and the lab removed.
+ */
+export function settledLab(configYaml: string, ready: (running: RunningLab) => void, prepare?: (lab: Lab) => Promise<void>): void {
+  let running: RunningLab | undefined;
+  before(async () => {
+    running = await startSettled(configYaml, prepare);
+    ready(running);
+  });
+  after(async () => {
+    const code = await stopSettled(running);
+    if (running) assert.equal(code, 0, 'uplinkd exits 0 on SIGTERM');
+  });
 }

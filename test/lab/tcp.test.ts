@@ -1,11 +1,11 @@
 // Lab: TCP-only uplinks (the native addon's handshake from each uplink's interface) fail over
 // on a silently dropped port and on a closed one, each with its own reason in status.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { labConfig } from './config.js';
 import { assertRoutesMatchKernel, assertStatusContract } from './contract.js';
 import type { DaemonHandle, Lab } from './lab.js';
-import { startSettled, stopSettled, type RunningLab } from './running.js';
+import { settledLab } from './running.js';
 import { waitUntil } from './wait.js';
 
 const TARGET = 'tcp 198.51.100.12:443';
@@ -15,18 +15,11 @@ const CONFIG = labConfig({ interval: '200ms', timeout: '300ms', down: 3, up: 3 }
 );
 
 describe('TCP heartbeats', { timeout: 120_000 }, () => {
-  let running: RunningLab | undefined;
   let lab: Lab;
   let daemon: DaemonHandle;
-  before(async () => {
-    assert.match(CONFIG, /- tcp: 198\.51\.100\.12:443/);
-    assert.doesNotMatch(CONFIG, /icmp/);
-    running = await startSettled(CONFIG, (l) => l.tcpServer('198.51.100.12', 443));
-    ({ lab, daemon } = running);
-  });
-  after(async () => {
-    await stopSettled(running);
-  });
+  assert.match(CONFIG, /- tcp: 198\.51\.100\.12:443/);
+  assert.doesNotMatch(CONFIG, /icmp/);
+  settledLab(CONFIG, (r) => ({ lab, daemon } = r), (l) => l.tcpServer('198.51.100.12', 443));
 
   const fiberTarget = async () => {
     const s = assertStatusContract((await daemon.status()).json);
