@@ -2,6 +2,8 @@
 // position, so an operator fixes a file in one pass instead of one error per run.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import type {
+  DampeningSettings,
+  RoutingSettings,
   Config,
   Destination,
   FailbackSettings,
@@ -28,6 +30,8 @@ const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
   stepIntervalMs: 10_000,
 });
 const DEFAULT_TABLE = 100;
+/** Fits uplinkd's nexthop ID range 900100-900999, four IDs an uplink (route/router.ts). */
+const MAX_UPLINKS = 200;
 
 // Linux IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).
 const IFNAME = /^[^\s/:]{1,15}$/;
@@ -106,6 +110,12 @@ class Checker {
       return undefined;
     }
     return node.value;
+  }
+
+  boolean(node: unknown, path: string): boolean | undefined {
+    if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+    this.report('WRONG_TYPE', `${path} must be true or false`, node as Node);
+    return undefined;
   }
 
   duration(node: unknown, path: string): number | undefined {
@@ -363,6 +373,61 @@ function parseFailback(c: Checker, node: unknown): FailbackSettings {
   };
 }
 
+const ROUTING_KEYS = [
+  'table',
+  'destinations',
+  'failback',
+  'mechanism',
+  'resilient',
+  'remove_on_exit',
+  'source_rules',
+  'conntrack_flush',
+  'dampening',
+];
+const MECHANISMS = ['auto', 'resilient', 'multipath'] as const;
+const DEFAULT_RESILIENT = Object.freeze({ buckets: 128, idleTimerMs: 120_000 });
+const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
+  penalty: 1000,
+  suppress: 2000,
+  reuse: 750,
+  halfLifeMs: 60_000,
+  maxSuppressMs: 300_000,
+});
+
+function parseMechanism(c: Checker, node: unknown): RoutingSettings['mechanism'] {
+  const s = c.string(node, 'routing.mechanism');
+  if (s === undefined) return 'auto';
+  if ((MECHANISMS as readonly string[]).includes(s)) return s as RoutingSettings['mechanism'];
+  c.report('BAD_VALUE', `routing.mechanism must be one of ${MECHANISMS.join(', ')}, not "${s}"`, node as Node);
+  return 'auto';
+}
+
+function parseResilient(c: Checker, node: unknown): RoutingSettings['resilient'] {
+  const e = entries(c.map(node, 'routing.resilient', ['buckets', 'idle_timer']));
+  // The kernel keeps the bucket count in a u16 and the idle timer in clock_t (10ms) as a u32.
+  const buckets = e.has('buckets') ? c.integer(e.get('buckets')!.value, 'routing.resilient.buckets', 2, 65535) : undefined;
+  const idle = e.has('idle_timer') ? c.duration(e.get('idle_timer')!.value, 'routing.resilient.idle_timer') : undefined;
+  if (idle !== undefined && idle < 1000) c.report('BAD_VALUE', 'routing.resilient.idle_timer must be at least 1s', e.get('idle_timer')!.value as Node);
+  return { buckets: buckets ?? DEFAULT_RESILIENT.buckets, idleTimerMs: idle !== undefined && idle >= 1000 ? idle : DEFAULT_RESILIENT.idleTimerMs };
+}
+
+function parseDampening(c: Checker, node: unknown): DampeningSettings {
+  const e = entries(c.map(node, 'routing.dampening', ['penalty', 'suppress', 'reuse', 'half_life', 'max_suppress']));
+  const num = (key: string): number | undefined =>
+    e.has(key) ? c.integer(e.get(key)!.value, `routing.dampening.${key}`, 1, 1_000_000) : undefined;
+  const dur = (key: string): number | undefined => (e.has(key) ? c.duration(e.get(key)!.value, `routing.dampening.${key}`) : undefined);
+  const d: DampeningSettings = {
+    penalty: num('penalty') ?? DEFAULT_DAMPENING.penalty,
+    suppress: num('suppress') ?? DEFAULT_DAMPENING.suppress,
+    reuse: num('reuse') ?? DEFAULT_DAMPENING.reuse,
+    halfLifeMs: dur('half_life') ?? DEFAULT_DAMPENING.halfLifeMs,
+    maxSuppressMs: dur('max_suppress') ?? DEFAULT_DAMPENING.maxSuppressMs,
+  };
+  // RFC 2439 4.2: reuse below suppress, or a suppressed uplink would come back at once.
+  if (d.reuse >= d.suppress) c.report('BAD_VALUE', `routing.dampening.reuse (${d.reuse}) must be below suppress (${d.suppress})`, (e.get('reuse')?.value ?? e.get('suppress')?.value ?? node) as Node);
+  return d;
+}
+
 function parseDestinations(c: Checker, node: unknown): Destination[] {
   if (node === undefined) return parseDestination('default') as Destination[];
   if (!isSeq(node) || node.items.length === 0) {
@@ -403,12 +468,24 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const probe = top.has('probe') ? parseProbe(c, top.get('probe')!.value, 'probe', DEFAULT_PROBE) : DEFAULT_PROBE;
 
   const routingMap = top.has('routing')
-    ? c.map(top.get('routing')!.value, 'routing', ['table', 'destinations', 'failback'])
+    ? c.map(top.get('routing')!.value, 'routing', ROUTING_KEYS)
     : undefined;
   const routing = entries(routingMap);
   const table = routing.has('table') ? parseTable(c, routing.get('table')!.value, opts) : DEFAULT_TABLE;
   const destinations = parseDestinations(c, routing.get('destinations')?.value);
   const failback = routing.has('failback') ? parseFailback(c, routing.get('failback')!.value) : DEFAULT_FAILBACK;
+  const flag = (key: string): boolean => (routing.has(key) ? c.boolean(routing.get(key)!.value, `routing.${key}`) ?? false : false);
+  const routingSettings: RoutingSettings = {
+    table,
+    destinations,
+    failback,
+    mechanism: routing.has('mechanism') ? parseMechanism(c, routing.get('mechanism')!.value) : 'auto',
+    resilient: routing.has('resilient') ? parseResilient(c, routing.get('resilient')!.value) : DEFAULT_RESILIENT,
+    removeOnExit: flag('remove_on_exit'),
+    sourceRules: flag('source_rules'),
+    conntrackFlush: flag('conntrack_flush'),
+    ...(routing.has('dampening') ? { dampening: parseDampening(c, routing.get('dampening')!.value) } : {}),
+  };
 
   const control = entries(top.has('control') ? c.map(top.get('control')!.value, 'control', ['socket']) : undefined);
   let socket = DEFAULT_SOCKET;
@@ -423,6 +500,8 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   if (!uplinksNode) c.report('MISSING_KEY', 'the config has no uplinks: at least one is needed', root);
   else if (!isSeq(uplinksNode.value) || uplinksNode.value.items.length === 0) {
     c.report('WRONG_TYPE', 'uplinks must be a non-empty list', (uplinksNode.value as Node) ?? uplinksNode.pair);
+  } else if (uplinksNode.value.items.length > MAX_UPLINKS) {
+    c.report('BAD_VALUE', `uplinks: at most ${MAX_UPLINKS} (their nexthop IDs and rule priorities are numbered in fixed ranges)`, uplinksNode.value as Node);
   } else {
     const seen = new Map<string, number>();
     uplinksNode.value.items.forEach((item, i) => {
@@ -451,7 +530,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   }
 
   if (c.problems.length > 0) return { ok: false, problems: c.sorted() };
-  return { ok: true, config: deepFreeze({ uplinks, probe, routing: { table, destinations, failback }, control: { socket } }) };
+  return { ok: true, config: deepFreeze({ uplinks, probe, routing: routingSettings, control: { socket } }) };
 }
 
 /**

@@ -20,11 +20,13 @@ import {
 } from '../health/index.js';
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
-import { Router, type DesiredState, type RouteKernel } from '../route/index.js';
+import { Router, type DesiredState, type RouteEvent, type RouteEventSource, type RouteKernel } from '../route/index.js';
 import {
   desiredRoutes,
   nexthopFor,
   NO_STEER_STATE,
+  percentShares,
+  type Steering,
   steerWithFailback,
   uplinkRoutes,
   type FamilySteering,
@@ -88,6 +90,14 @@ export function linkView(snapshot: LinkSnapshot, iface: string, wasPresent: bool
 
 /** Retry pause after the kernel refused a change. */
 const APPLY_RETRY_MS = 1000;
+/** Events within this window are reconciled in one go. */
+const RECONCILE_DEBOUNCE_MS = 20;
+/** More reconciles that changed something than this within the window: someone is fighting us. */
+const RECONCILE_FIGHT_LIMIT = 10;
+const RECONCILE_FIGHT_WINDOW_MS = 10_000;
+
+/** A state whose flows may finish where they run: its busy buckets are not taken away. */
+const DRAINABLE: ReadonlySet<UplinkState> = new Set(['up', 'degraded', 'init']);
 
 export class Daemon {
   private config: Config;
@@ -103,6 +113,14 @@ export class Daemon {
   private applying: Promise<void> = Promise.resolve();
   private applyQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  /** Why the next apply runs, when something outside changed what uplinkd owns. */
+  private reconcileReasons: string[] = [];
+  private reconcileChanges: number[] = [];
+  private reconcilePausedUntil = 0;
+  /** Uplinks kept in a group only for their busy buckets, as last logged. */
+  private drainingNow = '';
   private stopped = false;
 
   constructor(
@@ -114,6 +132,7 @@ export class Daemon {
     private readonly clocks: Clocks,
     families: readonly Family[],
     private readonly startProbes = true,
+    private readonly routeEvents?: RouteEventSource,
   ) {
     this.config = config;
     this.router = new Router(kernel, (command) => this.log.info({ event: 'route', command }, command), families);
@@ -126,11 +145,76 @@ export class Daemon {
   async start(): Promise<void> {
     this.links.on('change', (changes, snapshot) => this.onLinkChange(changes, snapshot));
     this.links.on('resync', (reason) => this.log.warn({ event: 'link', resync: true, reason }, `link monitor resynchronising: ${reason}`));
+    this.routeEvents?.on('change', (events) => this.onRouteEvents(events));
+    this.routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
+    // What the kernel routes by now is where a restarted daemon starts from (no flap).
+    await this.adopt();
     for (const u of this.config.uplinks) this.addUplink(u);
     // Rules and per-uplink tables go in now; managed routes only once there is a verdict,
     // so a restart does not tear down what the kernel already routes by.
     this.scheduleApply();
     await this.applying;
+  }
+
+  /** Takes the managed routes the kernel has (left by an earlier run) as the current steering. */
+  private async adopt(): Promise<void> {
+    let routes;
+    try {
+      routes = await this.router.managedRoutes(this.config.routing);
+    } catch (err) {
+      this.log.warn({ event: 'adopt', err: String((err as Error).message ?? err) }, `cannot read the managed routes: ${String((err as Error).message ?? err)}`);
+      return;
+    }
+    const next = { ...this.steerState };
+    for (const family of [4, 6] as const) {
+      const route = routes.find((r) => r.route.family === family);
+      if (!route) continue;
+      // Per uplink: the sum of its members' weights (the share) and one member's (the kernel weight).
+      const found = new Map<string, { sum: number; weight: number }>();
+      route.route.nexthops.forEach((nh, i) => {
+        const u = this.config.uplinks.find(
+          (x) => x.interface === route.interfaces[i] && (family === 4 ? x.gateway : x.gateway6) === nh.gateway,
+        );
+        if (!u) return;
+        const f = found.get(u.name) ?? { sum: 0, weight: 0 };
+        found.set(u.name, { sum: f.sum + nh.weight, weight: Math.max(f.weight, nh.weight) });
+      });
+      const names = [...found.keys()];
+      const shares = percentShares(names.map((n) => found.get(n)!.sum));
+      // An uplink at 0% is one draining its last flows: it carries no new ones.
+      const active = names.map((n, i) => ({ uplink: n, weight: found.get(n)!.weight, share: shares[i]! })).filter((a) => a.share > 0);
+      if (active.length === 0) continue;
+      const steering: Steering = { active, allDown: false, reason: 'adopted from the kernel at start' };
+      next[family] = { steering };
+      const text = active.map((a) => `${a.uplink} ${a.share}%`).join(', ');
+      this.log.info({ event: 'adopt', family, active }, `IPv${family}: adopted the kernel's routes: ${text}`);
+    }
+    this.steerState = next;
+  }
+
+  /** Routes, rules or nexthops changed by someone else: put back what uplinkd owns. */
+  private onRouteEvents(events: RouteEvent[]): void {
+    if (this.stopped) return;
+    const c = this.config;
+    const tables = new Set([c.routing.table, ...c.uplinks.map((u) => u.table)]);
+    const mine = events.filter(
+      (e) =>
+        (e.kind === 'route' && (e.table === undefined || tables.has(e.table))) ||
+        (e.kind === 'rule' && e.priority !== undefined && e.priority >= 9000 && e.priority <= 9999) ||
+        (e.kind === 'nexthop' && (e.id === undefined || (e.id >= 900_000 && e.id <= 900_999))),
+    );
+    if (mine.length === 0) return;
+    for (const e of mine) {
+      const what =
+        e.kind === 'route' ? `a route in table ${e.table ?? '?'}` : e.kind === 'rule' ? `rule ${e.priority}` : `nexthop ${e.id ?? '?'}`;
+      this.reconcileReasons.push(`${what} ${e.deleted ? 'deleted' : 'changed'}`);
+    }
+    if (this.reconcileTimer) return;
+    const wait = Math.max(RECONCILE_DEBOUNCE_MS, this.reconcilePausedUntil - this.clocks.mono());
+    this.reconcileTimer = setTimeout(() => {
+      this.reconcileTimer = undefined;
+      this.scheduleApply('reconcile');
+    }, wait);
   }
 
   private addUplink(u: UplinkConfig): void {
@@ -313,38 +397,81 @@ export class Daemon {
     this.scheduleApply();
   }
 
-  private desiredState(): DesiredState & { managedKnown: boolean } {
+  private desiredState(): DesiredState {
     const c = this.config;
+    const rts = [...this.uplinks.values()];
+    const drainable = (family: Family): Set<string> =>
+      new Set(rts.filter((u) => DRAINABLE.has(stateFor(u, family))).map((u) => u.config.name));
     return {
       table: c.routing.table,
       destinations: c.routing.destinations,
       managed: desiredRoutes(c, this.steering),
-      // Until some uplink has been up there is no choice to make: keep what the kernel has.
-      managedKnown: this.steering[4].active.length > 0 || this.steering[6].active.length > 0,
+      // Until some uplink has a verdict there is no choice to make: keep what the kernel has.
+      managedKnown:
+        rts.some((u) => [...u.health.values()].some((h) => h.state !== 'init')) &&
+        (this.steering[4].active.length > 0 || this.steering[6].active.length > 0),
       uplinkRoutes: uplinkRoutes(c),
-      uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface })),
+      uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
+      mechanism: c.routing.mechanism,
+      resilient: c.routing.resilient,
+      drainable: { 4: drainable(4), 6: drainable(6) },
     };
   }
 
   /** Applies the latest desired state; calls made while one runs collapse into one more run. */
-  private scheduleApply(): void {
+  private scheduleApply(why?: 'reconcile'): void {
     if (this.applyQueued || this.stopped) return;
     this.applyQueued = true;
     this.applying = this.applying.then(async () => {
       this.applyQueued = false;
       if (this.stopped) return;
       const state = this.desiredState();
+      const reasons = this.reconcileReasons;
+      this.reconcileReasons = [];
       try {
-        const report = await this.router.apply(
-          state.managedKnown ? state : { ...state, destinations: [], managed: [] },
-        );
+        const report = await this.router.apply(state);
         for (const m of report.missing) this.log.warn({ event: 'route', missing: m }, `no interface for ${m}: next hop left out`);
+        this.noteDraining(report.draining);
+        if (why === 'reconcile' && report.changes.length > 0) this.noteReconcile(reasons, report.changes);
       } catch (err) {
         this.log.error({ event: 'route', err: String((err as Error).message ?? err) }, `route change failed: ${String((err as Error).message ?? err)}; retrying in ${APPLY_RETRY_MS}ms`);
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.scheduleApply(), APPLY_RETRY_MS);
       }
     });
+  }
+
+  /** Logs drains as they start and end, and looks again while one runs. */
+  private noteDraining(draining: readonly { uplink: string; family: Family; busy: number }[]): void {
+    const key = draining.map((d) => `IPv${d.family} ${d.uplink}`).join(', ');
+    if (key !== this.drainingNow) {
+      if (draining.length) {
+        const text = draining.map((d) => `${d.uplink} (IPv${d.family}, ${d.busy} busy buckets)`).join(', ');
+        this.log.info({ event: 'drain', draining }, `kept at weight 1 until their flows go idle: ${text}`);
+      } else this.log.info({ event: 'drain', draining: [] }, `drained: ${this.drainingNow} carries no flows any more and left the group`);
+      this.drainingNow = key;
+    }
+    clearTimeout(this.drainTimer);
+    if (draining.length) {
+      const every = Math.min(5000, Math.max(500, this.config.routing.resilient.idleTimerMs / 4));
+      this.drainTimer = setTimeout(() => this.scheduleApply(), every);
+    }
+  }
+
+  /** Logs what was put back; pauses reconciling for a while if someone keeps undoing it. */
+  private noteReconcile(reasons: readonly string[], changes: readonly string[]): void {
+    const now = this.clocks.mono();
+    this.reconcileChanges = [...this.reconcileChanges.filter((t) => now - t < RECONCILE_FIGHT_WINDOW_MS), now];
+    const seen = [...new Set(reasons)].join(', ') || 'a change';
+    this.log.warn({ event: 'reconcile', seen: reasons, restored: changes }, `changed outside uplinkd (${seen}); restored: ${changes.join('; ')}`);
+    if (this.reconcileChanges.length >= RECONCILE_FIGHT_LIMIT) {
+      this.reconcilePausedUntil = now + RECONCILE_FIGHT_WINDOW_MS;
+      this.reconcileChanges = [];
+      this.log.error(
+        { event: 'reconcile', paused_ms: RECONCILE_FIGHT_WINDOW_MS },
+        `something keeps changing uplinkd's routes (${RECONCILE_FIGHT_LIMIT} restores in ${RECONCILE_FIGHT_WINDOW_MS / 1000}s): reconciling paused for ${RECONCILE_FIGHT_WINDOW_MS / 1000}s`,
+      );
+    }
   }
 
   async status(): Promise<StatusReport> {
@@ -396,13 +523,16 @@ export class Daemon {
     const kernelRoutes = await this.router.managedRoutes(this.config.routing);
     const routes: RouteStatus[] = kernelRoutes.map(({ route, interfaces }) => {
       const total = route.nexthops.reduce((a, n) => a + n.weight, 0);
+      // A group holds two members per uplink: one entry per uplink, with their summed weight.
+      const perUplink = new Map<string, number>();
+      route.nexthops.forEach((n, i) => {
+        const name = byInterface.get(interfaces[i]!) ?? interfaces[i]!;
+        perUplink.set(name, (perUplink.get(name) ?? 0) + n.weight);
+      });
       return {
         destination: route.prefix,
         table: route.table,
-        nexthops: route.nexthops.map((n, i) => ({
-          uplink: byInterface.get(interfaces[i]!) ?? interfaces[i]!,
-          weight: Math.round((n.weight * 100) / total),
-        })),
+        nexthops: [...perUplink].map(([uplink, w]) => ({ uplink, weight: Math.round((w * 100) / total) })),
       };
     });
     const fams = [...new Set(this.config.routing.destinations.map((d) => d.family))];
@@ -468,8 +598,24 @@ export class Daemon {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.steerTimer);
+    clearTimeout(this.drainTimer);
+    clearTimeout(this.reconcileTimer);
+    this.routeEvents?.close();
     for (const name of [...this.uplinks.keys()]) this.removeUplink(name);
     await this.applying;
+    if (this.config.routing.removeOnExit) {
+      const c = this.config;
+      try {
+        const removed = await this.router.removeAll({
+          table: c.routing.table,
+          destinations: c.routing.destinations,
+          uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
+        });
+        this.log.info({ event: 'stop', removed: removed.length }, `routing.remove_on_exit: removed ${removed.length} routes, rules and nexthops`);
+      } catch (err) {
+        this.log.error({ event: 'stop', err: String((err as Error).message ?? err) }, `could not remove everything on exit: ${String((err as Error).message ?? err)}`);
+      }
+    }
     this.kernel.close();
     this.links.close();
   }

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
-import { NetlinkKernel } from '../route/index.js';
+import { NetlinkKernel, RouteWatcher } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
 
@@ -52,6 +52,16 @@ export async function run(opts: RunOptions): Promise<number> {
     links.close();
     return 1;
   }
+  // Route, rule and nexthop events, to put back what someone else changed (reconcile).
+  const routeEvents = new RouteWatcher();
+  try {
+    routeEvents.start(() => kernel.portId());
+  } catch (err) {
+    log.fatal({ err: String(err) }, 'cannot watch routes through netlink');
+    kernel.close();
+    links.close();
+    return 1;
+  }
   const daemon = new Daemon(
     opts.configPath,
     config,
@@ -60,6 +70,8 @@ export async function run(opts: RunOptions): Promise<number> {
     links,
     { wall: () => Date.now(), mono: () => performance.now() },
     families,
+    true,
+    routeEvents,
   );
   const socketPath = opts.socket ?? config.control.socket;
   const control = new ControlServer(socketPath, (req) => daemon.handle(req));
@@ -67,6 +79,7 @@ export async function run(opts: RunOptions): Promise<number> {
     await control.listen();
   } catch (err) {
     log.fatal({ err: String(err) }, `cannot listen on ${socketPath}`);
+    routeEvents.close();
     kernel.close();
     links.close();
     return 1;
@@ -76,7 +89,7 @@ export async function run(opts: RunOptions): Promise<number> {
     await daemon.start();
   } catch (err) {
     log.fatal({ err: String(err) }, 'start failed');
-    await control.close();
+    await Promise.all([daemon.stop(), control.close()]).catch(() => undefined);
     return 1;
   }
 
@@ -85,7 +98,8 @@ export async function run(opts: RunOptions): Promise<number> {
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ event: 'stop', signal }, `${signal}: stopping, routes stay in place`);
+      const routes = daemon.currentConfig.routing.removeOnExit ? 'removing routes (routing.remove_on_exit)' : 'routes stay in place';
+      log.info({ event: 'stop', signal }, `${signal}: stopping, ${routes}`);
       void Promise.all([daemon.stop(), control.close()]).then(
         () => resolve(0),
         (err: unknown) => {

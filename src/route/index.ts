@@ -2,3 +2,5 @@
 export * from './kernel.js';
 export * from './router.js';
 export { FakeKernel } from './fake.js';
+export * from './nexthop.js';
+export * from './watch.js';

@@ -51,6 +51,15 @@ export function steerWithFailback(
   const usable = (name: string): boolean => uplinks.some((u) => u.name === name && (u.state === 'up' || u.state === 'degraded'));
   // What carries traffic as the schedule sees it: the failback's origin while one runs.
   const base = prev.failback?.from ?? prev.steering;
+  // Routes adopted from the kernel at start (or kept over a reload) stay until their uplinks
+  // have a verdict: moving them on the first backup that answers would be a flap.
+  const pending = base.active.filter((a) => a.share > 0 && uplinks.some((u) => u.name === a.uplink && u.state === 'init'));
+  if (pending.length > 0 && names(target) !== names(base)) {
+    return {
+      steering: { ...base, allDown: false, reason: `waiting for the first verdict on ${pending.map((a) => a.uplink).join(', ')}` },
+      ...(prev.failback ? { failback: prev.failback } : {}),
+    };
+  }
   const baseUsable = base.active.length > 0 && base.active.some((a) => a.share > 0 && usable(a.uplink));
   // Start, all down, failover (the base tier is gone), or no better tier: follow steer() at once.
   if (!baseUsable || target.allDown || names(target) === names(base) || tierPriority(target, uplinks) >= tierPriority(base, uplinks)) {

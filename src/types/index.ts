@@ -62,10 +62,34 @@ export interface Destination {
   readonly length: number;
 }
 
+/** Route-flap dampening (RFC 2439): each loss adds a penalty that halves every `halfLifeMs`. */
+export interface DampeningSettings {
+  /** Added at each loss of an uplink that was carrying traffic or could have. */
+  readonly penalty: number;
+  /** Above this the uplink is held out of the routes... */
+  readonly suppress: number;
+  /** ...until the penalty has decayed below this. */
+  readonly reuse: number;
+  readonly halfLifeMs: number;
+  /** The longest an uplink is held out: the penalty is capped to match. */
+  readonly maxSuppressMs: number;
+}
+
 export interface RoutingSettings {
   readonly table: number;
   readonly destinations: readonly Destination[];
   readonly failback: FailbackSettings;
+  /** `auto`: resilient nexthop groups where the kernel has nexthop objects, else multipath routes. */
+  readonly mechanism: 'auto' | 'resilient' | 'multipath';
+  readonly resilient: { readonly buckets: number; readonly idleTimerMs: number };
+  /** Remove routes, rules and nexthops on a clean exit (default: leave them, traffic keeps flowing). */
+  readonly removeOnExit: boolean;
+  /** Rules `from ADDRESS lookup UPLINK_TABLE` for each address of each uplink. */
+  readonly sourceRules: boolean;
+  /** Delete the conntrack entries NATed to an uplink's addresses when it is lost. */
+  readonly conntrackFlush: boolean;
+  /** Absent: no dampening. */
+  readonly dampening?: DampeningSettings;
 }
 
 export interface Config {

@@ -21,8 +21,8 @@ function state(managed: DesiredRoute[]): DesiredState {
     managed,
     uplinkRoutes: [route(1100, ['wan1', '100.64.1.1', 1]), route(1101, ['wan2', '100.64.2.1', 1])],
     uplinkTables: [
-      { table: 1100, interface: 'wan1' },
-      { table: 1101, interface: 'wan2' },
+      { table: 1100, interface: 'wan1', uplink: 'wan1' },
+      { table: 1101, interface: 'wan2', uplink: 'wan2' },
     ],
   };
 }

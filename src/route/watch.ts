@@ -1,0 +1,96 @@
+// route/: watches routes, rules and nexthops through rtnetlink events, so a change someone
+// else made to what uplinkd owns can be put right (reconcile). Events that uplinkd's own
+// requests caused carry its netlink port and are left out.
+import { EventEmitter } from 'node:events';
+import netlink from 'netlink';
+import { listenNetlink, type NetlinkListener } from '../native/index.js';
+
+// include/uapi/linux/rtnetlink.h
+const RTM_NEWROUTE = 24;
+const RTM_DELROUTE = 25;
+const RTM_NEWRULE = 32;
+const RTM_DELRULE = 33;
+const RTM_NEWNEXTHOP = 104;
+const RTM_DELNEXTHOP = 105;
+const RTA_TABLE = 15;
+const FRA_PRIORITY = 6;
+const FRA_TABLE = 15;
+const NHA_ID = 1;
+// Legacy group bits (1 << (RTNLGRP_x - 1)): IPV4_ROUTE, IPV4_RULE, IPV6_ROUTE, IPV6_RULE, NEXTHOP.
+const GROUPS = 0x40 | 0x80 | 0x400 | (1 << 18) | (1 << 31);
+
+export interface RouteEvent {
+  readonly kind: 'route' | 'rule' | 'nexthop';
+  readonly deleted: boolean;
+  /** Routes and rules: the table; rules: their priority; nexthops: their id. */
+  readonly table?: number;
+  readonly priority?: number;
+  readonly id?: number;
+}
+
+export interface RouteEventSource {
+  on(event: 'change', listener: (events: RouteEvent[]) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  close(): void;
+}
+
+function attrU32(body: Buffer, from: number, type: number): number | undefined {
+  let off = from;
+  while (off + 4 <= body.length) {
+    const len = body.readUInt16LE(off);
+    if (len < 4 || off + len > body.length) return undefined;
+    if ((body.readUInt16LE(off + 2) & 0x3fff) === type && len >= 8) return body.readUInt32LE(off + 4);
+    off += (len + 3) & ~3;
+  }
+  return undefined;
+}
+
+/** One event message -> what it touched; undefined for other messages. */
+export function parseRouteEvent(type: number, body: Buffer): RouteEvent | undefined {
+  if ((type === RTM_NEWROUTE || type === RTM_DELROUTE) && body.length >= 12) {
+    // struct rtmsg is 12 bytes; rtm_table (byte 4) is 252 when the real id is in RTA_TABLE.
+    return { kind: 'route', deleted: type === RTM_DELROUTE, table: attrU32(body, 12, RTA_TABLE) ?? body.readUInt8(4) };
+  }
+  if ((type === RTM_NEWRULE || type === RTM_DELRULE) && body.length >= 12) {
+    const priority = attrU32(body, 12, FRA_PRIORITY) ?? 0;
+    return { kind: 'rule', deleted: type === RTM_DELRULE, priority, table: attrU32(body, 12, FRA_TABLE) ?? body.readUInt8(4) };
+  }
+  if ((type === RTM_NEWNEXTHOP || type === RTM_DELNEXTHOP) && body.length >= 8) {
+    const id = attrU32(body, 8, NHA_ID);
+    return { kind: 'nexthop', deleted: type === RTM_DELNEXTHOP, ...(id !== undefined ? { id } : {}) };
+  }
+  return undefined;
+}
+
+export class RouteWatcher extends EventEmitter implements RouteEventSource {
+  private listener: NetlinkListener | undefined;
+
+  /** `ownPort`: the port of uplinkd's own request socket, whose events are its own doing. */
+  start(ownPort: () => number): void {
+    this.listener = listenNetlink(
+      GROUPS,
+      0,
+      (datagrams) => {
+        const events: RouteEvent[] = [];
+        for (const d of datagrams) {
+          for (const m of netlink.parseMessages(d)) {
+            if (m.port !== 0 && m.port === ownPort()) continue;
+            const e = parseRouteEvent(m.type, m.data);
+            if (e) events.push(e);
+          }
+        }
+        if (events.length) this.emit('change', events);
+      },
+      (err) => {
+        // Lost events: say so, and let the daemon check everything once.
+        if (err.code === 'ENOBUFS') this.emit('change', [{ kind: 'route', deleted: true }]);
+        else this.emit('error', new Error(err.message));
+      },
+    );
+  }
+
+  close(): void {
+    this.listener?.close();
+    this.listener = undefined;
+  }
+}
