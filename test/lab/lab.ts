@@ -19,6 +19,7 @@ import { execa, type ResultPromise } from 'execa';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 const TRAFFIC = join(ROOT, 'dist/test/lab/traffic.js');
+const FLOWS = join(ROOT, 'dist/test/lab/flows.js');
 const RESPONDER = join(ROOT, 'dist/test/lab/responder.js');
 const PREFIX = 'ulk';
 
@@ -208,6 +209,14 @@ export class Lab {
     }
     // NAT per uplink on the gateway, as a home or branch router has it.
     await this.nft('gw', 'table ip lab { chain post { type nat hook postrouting priority 100; oifname "wan*" masquerade; }; }');
+    // Multipath spreads flows by ports too (DESIGN §5), not only by addresses.
+    await this.sysctl('gw', 'net.ipv4.fib_multipath_hash_policy', '1');
+    await this.sysctl('gw', 'net.ipv6.fib_multipath_hash_policy', '1');
+    // Each ISP drops what its customer sends from someone else's address (BCP 38), as real
+    // ISPs do: a NATed flow moved to the other uplink dies instead of limping on.
+    for (const isp of this.isps) {
+      await this.nft(`isp${isp.index}`, `table ip bcp38 { chain spoof { type filter hook forward priority -10; iifname "togw" ip saddr != 100.64.${isp.index}.0/24 drop; }; }`);
+    }
   }
 
   /** The gateway's link to ISP i (also used to bring a deleted NIC back). */
@@ -321,6 +330,46 @@ export class Lab {
     });
   }
 
+  /** A TCP echo server in the internet namespace that greets each flow with its source address. */
+  async echoServer(address: string, port: number): Promise<void> {
+    const server = this.exec('inet', process.execPath, [FLOWS, 'echo', address, String(port), '600000'], { reject: false });
+    this.processes.add(server);
+    await new Promise<void>((resolveReady, reject) => {
+      server.stdout!.once('data', () => resolveReady());
+      server.once('exit', () => reject(new Error('echo server exited early')));
+    });
+  }
+
+  /**
+   * `n` long-lived TCP flows from the LAN host to an echo server, each echoing a line every
+   * 100 ms for `durationMs`. `ready` has the address each flow left by (NAT: which uplink).
+   */
+  holdFlows(address: string, port: number, n: number, durationMs: number): { ready: Promise<string[]>; done: Promise<HeldFlows> } {
+    const proc = this.exec('lan', process.execPath, [FLOWS, 'hold', address, String(port), String(n), String(durationMs)], { reject: false });
+    this.processes.add(proc);
+    const ready = new Promise<string[]>((resolveReady, reject) => {
+      let buf = '';
+      proc.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /^ready (.*)$/m.exec(buf);
+        if (m) resolveReady((JSON.parse(m[1]!) as { via: string[] }).via);
+      });
+      proc.once('exit', () => reject(new Error(`flows exited before all were open: ${buf}`)));
+    });
+    const done = proc.then((r) => {
+      this.processes.delete(proc);
+      const lines = String(r.stdout).trim().split('\n');
+      return JSON.parse(lines[lines.length - 1]!) as HeldFlows;
+    });
+    return { ready, done };
+  }
+
+  /** `n` short TCP flows from the LAN host, one after another: how many left by each address. */
+  async probeFlows(address: string, port: number, n: number): Promise<{ via: Record<string, number>; errors: number }> {
+    const r = await this.exec('lan', process.execPath, [FLOWS, 'probe', address, String(port), String(n)]);
+    return JSON.parse(r.stdout) as { via: Record<string, number>; errors: number };
+  }
+
   // ---- uplinkd and traffic -----------------------------------------------------------
 
   writeFile(name: string, text: string): string {
@@ -350,10 +399,43 @@ export class Lab {
     return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
-  /** The kernel's routes in `table` of the gateway, as iproute2 prints them in JSON. */
+  /**
+   * The kernel's routes in `table` of the gateway, as iproute2 prints them in JSON; a route
+   * through a nexthop group gets `nexthops` filled in from the group, one per device with
+   * the summed weight of its members.
+   */
   async routes(table: number | string, family: 4 | 6 = 4): Promise<IpRoute[]> {
     const out = await ip(['-n', this.ns('gw'), `-${family}`, '-j', 'route', 'show', 'table', String(table)]);
-    return JSON.parse(out || '[]') as IpRoute[];
+    const routes = JSON.parse(out || '[]') as IpRoute[];
+    if (!routes.some((r) => r.nhid !== undefined)) return routes;
+    const objects = JSON.parse((await ip(['-n', this.ns('gw'), '-j', 'nexthop', 'show'])) || '[]') as IpNexthop[];
+    return routes.map((r) => {
+      if (r.nhid === undefined) return r;
+      const group = objects.find((o) => o.id === r.nhid);
+      const members = group?.group ?? (group ? [{ id: group.id, weight: 1 }] : []);
+      const byDev = new Map<string, { gateway?: string; weight: number }>();
+      for (const m of members) {
+        const o = objects.find((x) => x.id === m.id);
+        if (!o?.dev) continue;
+        const had = byDev.get(o.dev);
+        byDev.set(o.dev, { ...(o.gateway ? { gateway: o.gateway } : {}), weight: (had?.weight ?? 0) + (m.weight ?? 1) });
+      }
+      return { ...r, nexthops: [...byDev].map(([dev, v]) => ({ dev, ...v })) };
+    });
+  }
+
+  /** `wan1:10 wan2:90`: each device's percent of the default route's weight (0% left out). */
+  async shares(table: number | string = 100, family: 4 | 6 = 4): Promise<string> {
+    const r = (await this.routes(table, family)).find((x) => x.dst === 'default');
+    if (!r) return 'none';
+    const hops = r.nexthops ?? [{ dev: r.dev!, weight: 1 }];
+    const total = hops.reduce((a, n) => a + (n.weight ?? 1), 0);
+    return hops
+      .map((n) => ({ dev: n.dev, pct: Math.round(((n.weight ?? 1) * 100) / total) }))
+      .filter((x) => x.pct > 0)
+      .sort((a, b) => a.dev.localeCompare(b.dev))
+      .map((x) => `${x.dev}:${x.pct}`)
+      .join(' ');
   }
 
   /** Interfaces the default route of `table` leaves through (sorted). */
@@ -400,12 +482,26 @@ export class Lab {
   }
 }
 
+export interface IpNexthop {
+  id: number;
+  group?: { id: number; weight?: number }[];
+  gateway?: string;
+  dev?: string;
+}
+
 export interface IpRoute {
   dst: string;
+  nhid?: number;
   gateway?: string;
   dev?: string;
   protocol?: string;
   nexthops?: { gateway?: string; dev: string; weight?: number }[];
+}
+
+export interface HeldFlows {
+  durationMs: number;
+  error?: string;
+  flows: { via: string; sent: number; echoed: number; longestWaitMs: number; error?: string }[];
 }
 
 export interface StreamResult {
