@@ -330,6 +330,25 @@ export class Lab {
     });
   }
 
+  /**
+   * `ip monitor route nexthop rule` in the gateway namespace until `stop()`, which resolves
+   * with the lines it printed (deletions start with `Deleted`).
+   */
+  async monitor(): Promise<{ stop: () => Promise<string[]> }> {
+    const proc = this.exec('gw', 'ip', ['monitor', 'route', 'nexthop', 'rule'], { reject: false });
+    this.processes.add(proc);
+    // ip monitor has no "ready" line: give it a moment to subscribe.
+    await new Promise((r) => setTimeout(r, 200));
+    return {
+      stop: async () => {
+        proc.kill('SIGTERM');
+        const r = await proc;
+        this.processes.delete(proc);
+        return String(r.stdout).split('\n').filter(Boolean);
+      },
+    };
+  }
+
   /** A TCP echo server in the internet namespace that greets each flow with its source address. */
   async echoServer(address: string, port: number): Promise<void> {
     const server = this.exec('inet', process.execPath, [FLOWS, 'echo', address, String(port), '600000'], { reject: false });

@@ -6,7 +6,8 @@ import { waitUntil } from './wait.js';
 
 export interface RunningLab {
   readonly lab: Lab;
-  readonly daemon: DaemonHandle;
+  /** Replaced by a test that restarts uplinkd, so the after hook stops the live one. */
+  daemon: DaemonHandle;
 }
 
 /** `prepare` runs before uplinkd starts (a TCP server to probe, say). */

@@ -100,4 +100,14 @@ describe('failback schedule', () => {
   it('at start the best tier takes everything at once (nothing to fail back from)', () => {
     assert.equal(shares(steerWithFailback(U('up', 'up'), NO_STEER_STATE, SETTINGS, 0)), 'fiber 100');
   });
+
+  it('adopted routes wait for their uplink\'s first verdict: a backup judged first takes nothing', () => {
+    const adopted: SteerState = { steering: { active: [{ uplink: 'fiber', weight: 1, share: 100 }], allDown: false, reason: 'adopted' } };
+    const s1 = steerWithFailback(U('init', 'up'), adopted, SETTINGS, 0);
+    assert.equal(shares(s1), 'fiber 100');
+    assert.equal(s1.steering.reason, 'waiting for the first verdict on fiber');
+    assert.equal(shares(steerWithFailback(U('up', 'up'), s1, SETTINGS, 100)), 'fiber 100');
+    // The verdict is down: failover at once.
+    assert.equal(shares(steerWithFailback(U('down', 'up'), s1, SETTINGS, 100)), 'dsl 100');
+  });
 });

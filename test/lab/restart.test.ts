@@ -1,0 +1,76 @@
+// Lab (issue 5 d): uplinkd killed with SIGKILL and started again, in steady state and during
+// a failover. The new daemon adopts the kernel's group and routes: the LAN stream sees no
+// outage and `ip monitor` shows no managed route, nexthop or rule deleted (nor re-added).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { labConfig } from './config.js';
+import type { DaemonHandle, Lab } from './lab.js';
+import { settledLab, type RunningLab } from './running.js';
+import { waitUntil } from './wait.js';
+
+/** Longest outage allowed in the LAN stream across the restart (issue 5 d). */
+const MAX_OUTAGE_MS = 50;
+
+describe('restart without a flap', { timeout: 120_000 }, () => {
+  let lab: Lab;
+  let daemon: DaemonHandle;
+  let running: RunningLab;
+  const config = labConfig({ failback: '{ hold: 1s, steps: [50, 100], step_interval: 1s }' });
+  settledLab(config, (r) => ({ lab, daemon } = running = r));
+
+  // The restarted daemon wants more good rounds of fiber, so the backup is judged up first:
+  // a daemon that did not adopt the kernel's routes would move them to it.
+  const slowFiber = config.replace('    priority: 1\n', '    priority: 1\n    probe: { up: 8 }\n');
+
+  /** SIGKILL, start again, and wait until the new daemon has judged both uplinks. */
+  const killAndRestart = async (fiber: 'up' | 'down'): Promise<DaemonHandle> => {
+    daemon.proc.kill('SIGKILL');
+    await daemon.proc;
+    const next = lab.startDaemon(slowFiber);
+    running.daemon = next;
+    await next.waitState('fiber', fiber, 20_000);
+    await next.waitState('dsl', 'up', 20_000);
+    if (fiber === 'up') {
+      const order = next.stateChanges().filter((l) => l.to === 'up').map((l) => l.uplink);
+      assert.deepEqual(order, ['dsl', 'fiber'], 'the backup was judged up first');
+    }
+    return next;
+  };
+
+  for (const phase of ['steady state', 'during a failover'] as const) {
+    it(`in ${phase}: no outage, nothing deleted and re-added`, async (t) => {
+      const failover = phase === 'during a failover';
+      if (failover) {
+        const mark = daemon.logs.length;
+        await lab.blackhole(1);
+        await daemon.waitState('fiber', 'down', 10_000, mark);
+        await waitUntil(async () => (await lab.shares()) === 'wan2:100', 5000, 'all on wan2');
+      }
+      const before = await lab.routes(100);
+      const monitor = await lab.monitor();
+      // 5 s of packets every 2 ms, across the kill, the restart and the new verdicts.
+      const stream = lab.stream(2500, 2);
+      await new Promise((r) => setTimeout(r, 300));
+      const restartedAt = Date.now();
+      daemon = await killAndRestart(failover ? 'down' : 'up');
+      const verdictsMs = Date.now() - restartedAt;
+      const result = await stream;
+      const lines = await monitor.stop();
+      t.diagnostic(
+        `outage ${result.longestOutageMs.toFixed(1)} ms, arrival gap ${result.longestGapMs.toFixed(1)} ms, ` +
+          `${result.received} of ${result.sent} packets arrived, both verdicts ${verdictsMs} ms after the kill`,
+      );
+      assert.ok(result.longestOutageMs < MAX_OUTAGE_MS, `outage ${result.longestOutageMs} ms`);
+      assert.deepEqual(lines.filter((l) => l.startsWith('Deleted')), [], 'nothing was deleted');
+      assert.deepEqual(await lab.routes(100), before, 'the managed routes are as they were');
+      assert.ok(daemon.logs.some((l) => l.event === 'adopt'), 'the new daemon adopted the kernel routes');
+      assert.ok(!daemon.logs.some((l) => l.event === 'route'), `no route change: ${JSON.stringify(daemon.logs.filter((l) => l.event === 'route'))}`);
+      if (failover) {
+        const mark = daemon.logs.length;
+        await lab.heal(1);
+        await daemon.waitState('fiber', 'up', 10_000, mark);
+        await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 15_000, 'failback after the restart');
+      }
+    });
+  }
+});
