@@ -31,6 +31,15 @@ export interface UplinkStatus {
   readonly targets: readonly TargetStatus[];
   /** Each address family's own verdict and share: they fail over independently. */
   readonly families: readonly FamilyStatus[];
+  /** With routing.dampening: the flap penalty, and whether it holds the uplink out of the routes. */
+  readonly dampening?: DampeningStatus;
+}
+
+export interface DampeningStatus {
+  readonly penalty: number;
+  readonly suppressed: boolean;
+  /** Seconds until the penalty decays below `reuse` and the uplink may carry traffic again. */
+  readonly reuse_in_s?: number;
 }
 
 export interface FamilyStatus {

@@ -2,7 +2,7 @@
 // steering result goes to route/ (one apply at a time), and control/ reads it all back.
 import type { Logger } from 'pino';
 import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/index.js';
-import type { Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
+import type { DampeningStatus, Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
 import {
   applyLink,
   applyQuality,
@@ -22,9 +22,14 @@ import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } f
 import { UplinkProber } from '../probe/index.js';
 import { Router, type DesiredState, type RouteEvent, type RouteEventSource, type RouteKernel } from '../route/index.js';
 import {
+  dampAt,
+  dampLoss,
   desiredRoutes,
   nexthopFor,
+  NO_DAMPING,
   NO_STEER_STATE,
+  reuseAt,
+  type Damping,
   percentShares,
   type Steering,
   steerWithFailback,
@@ -55,6 +60,8 @@ interface UplinkRuntime {
   linkSeen: boolean;
   /** Monotonic ms of the last return to `init`: rounds started before it are stale. */
   freshSince: number;
+  /** Flap penalty (routing.dampening). */
+  damping: Damping;
 }
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -77,6 +84,11 @@ function summaryFamily(rt: UplinkRuntime): Family {
  */
 function stateFor(rt: UplinkRuntime, family: Family): UplinkState {
   return (rt.health.get(family) ?? rt.health.get(family === 4 ? 6 : 4))!.state;
+}
+
+/** Whether any family of the uplink could carry traffic. */
+function usable(rt: UplinkRuntime): boolean {
+  return [...rt.health.values()].some((h) => h.state === 'up' || h.state === 'degraded');
 }
 
 /** The link monitor's view of one interface, for health/. */
@@ -229,6 +241,7 @@ export class Daemon {
       last: new Map(),
       linkSeen: false,
       freshSince: -Infinity,
+      damping: NO_DAMPING,
     };
     this.uplinks.set(u.name, rt);
     this.checkLink(rt, this.links.snapshot());
@@ -298,9 +311,11 @@ export class Daemon {
 
   /** Keeps a family's new health and logs its state change; true when the state changed. */
   private record(rt: UplinkRuntime, family: Family, step: HealthStep, failed?: string[]): boolean {
+    const wasUsable = usable(rt);
     rt.health.set(family, step.health);
     const c = step.change;
     if (!c) return false;
+    if (wasUsable && !usable(rt)) this.penalise(rt);
     if (c.to === 'init') rt.freshSince = this.clocks.mono();
     const who = rt.health.size > 1 ? `${rt.config.name} IPv${family}` : rt.config.name;
     rt.log.info(
@@ -308,6 +323,41 @@ export class Daemon {
       `${who}: ${c.from} -> ${c.to} (${c.reason})`,
     );
     return true;
+  }
+
+  /** A loss of a usable uplink adds to its flap penalty (routing.dampening). */
+  private penalise(rt: UplinkRuntime): void {
+    const d = this.config.routing.dampening;
+    if (!d) return;
+    const before = rt.damping;
+    rt.damping = dampLoss(before, this.clocks.mono(), d);
+    const p = Math.round(rt.damping.penalty);
+    if (rt.damping.suppressed && !before.suppressed) {
+      const s = Math.ceil((reuseAt(rt.damping, d)! - this.clocks.mono()) / 1000);
+      rt.log.warn(
+        { event: 'dampening', penalty: p, suppressed: true, reuse_in_s: s },
+        `${rt.config.name} flaps: penalty ${p} is over ${d.suppress}; held out of the routes for at least ${s}s`,
+      );
+    } else rt.log.info({ event: 'dampening', penalty: p, suppressed: rt.damping.suppressed }, `${rt.config.name} lost: flap penalty ${p}`);
+  }
+
+  /** Decays every penalty to now, logging releases; true when one was released. */
+  private decayDamping(now: number): boolean {
+    const d = this.config.routing.dampening;
+    if (!d) return false;
+    let released = false;
+    for (const rt of this.uplinks.values()) {
+      const next = dampAt(rt.damping, now, d);
+      if (rt.damping.suppressed && !next.suppressed) {
+        released = true;
+        rt.log.info(
+          { event: 'dampening', penalty: Math.round(next.penalty), suppressed: false },
+          `${rt.config.name}: flap penalty decayed to ${Math.round(next.penalty)} (under ${d.reuse}): may carry traffic again`,
+        );
+      }
+      rt.damping = next;
+    }
+    return released;
   }
 
   /** One finished probe round of one uplink. Public so tests can drive it without sockets. */
@@ -365,6 +415,7 @@ export class Daemon {
     if (this.stopped) return;
     const next = { ...this.steerState };
     const now = this.clocks.mono();
+    this.decayDamping(now);
     // Families no route can follow (no destination, or no uplink with a next hop) stay quiet in the log.
     const managed = new Set(
       this.config.routing.destinations.map((d) => d.family).filter((f) => this.config.uplinks.some((u) => nexthopFor(u, f, 1))),
@@ -376,12 +427,18 @@ export class Daemon {
           name: u.config.name,
           priority: u.config.priority,
           weight: u.config.weight,
-          state: stateFor(u, family),
+          // Held out by dampening: steered as if down, whatever its heartbeats say.
+          state: u.damping.suppressed ? 'down' : stateFor(u, family),
         })),
         this.steerState[family],
         this.config.routing.failback,
         now,
       );
+      const held = [...this.uplinks.values()].filter((u) => u.damping.suppressed).map((u) => u.config.name);
+      if (held.length) {
+        const st = next[family].steering;
+        next[family] = { ...next[family], steering: { ...st, reason: `${st.reason}; held out by flap dampening: ${held.join(', ')}` } };
+      }
       const after = next[family].steering;
       if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
       const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
@@ -392,7 +449,9 @@ export class Daemon {
     this.steerState = next;
     // The failback schedule's next step comes by the clock, not by an event.
     clearTimeout(this.steerTimer);
-    const due = [next[4].nextAt, next[6].nextAt].filter((t): t is number => t !== undefined);
+    const dampening = this.config.routing.dampening;
+    const reuse = dampening ? [...this.uplinks.values()].map((u) => reuseAt(u.damping, dampening)) : [];
+    const due = [next[4].nextAt, next[6].nextAt, ...reuse].filter((t): t is number => t !== undefined);
     if (due.length) this.steerTimer = setTimeout(() => this.resteer(), Math.max(1, Math.min(...due) - now));
     this.scheduleApply();
   }
@@ -502,6 +561,7 @@ export class Daemon {
             ? families.map((f) => `IPv${f.family.slice(3)} ${f.state}: ${f.reason}`).join('; ')
             : best.reason,
         families,
+        ...(this.config.routing.dampening ? { dampening: this.dampingStatus(u) } : {}),
         targets: u.config.targets.map((t) => {
           const w = u.windows.get(t.label)!;
           const last = u.last.get(t.label);
@@ -545,6 +605,18 @@ export class Daemon {
           : fams.map((f) => `IPv${f}: ${this.steering[f].reason}`).join('; '),
     };
     return { uplinks, routes, steering };
+  }
+
+  private dampingStatus(u: UplinkRuntime): DampeningStatus {
+    const d = this.config.routing.dampening!;
+    const now = this.clocks.mono();
+    const at = dampAt(u.damping, now, d);
+    const reuse = reuseAt(at, d);
+    return {
+      penalty: Math.round(at.penalty),
+      suppressed: at.suppressed,
+      ...(reuse !== undefined ? { reuse_in_s: Math.max(0, Math.ceil((reuse - now) / 100) / 10) } : {}),
+    };
   }
 
   /**

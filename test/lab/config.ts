@@ -12,6 +12,8 @@ export interface LabConfigOptions {
   /** routing.failback as YAML flow (default: a 100 ms hold, then all at once). */
   readonly failback?: string;
   readonly mechanism?: 'auto' | 'resilient' | 'multipath';
+  /** Extra lines for the routing block (indented two spaces). */
+  readonly routingExtra?: string;
 }
 
 export function labConfig(o: LabConfigOptions = {}): string {
@@ -42,5 +44,5 @@ routing:
   mechanism: ${o.mechanism ?? 'auto'}
   # Short, so a finished failback drains its busy buckets within the tests' waits.
   resilient: { buckets: 128, idle_timer: 2s }
-`;
+${o.routingExtra ?? ''}`;
 }

@@ -48,7 +48,8 @@ describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
     assert.ok(result.receivedAfterGap > 500, `packets flowed after failover: ${result.receivedAfterGap}`);
     const s = await checkStatus({ fiber: 'down', dsl: 'up' }, ['wan2']);
     assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 100);
-    const command = 'ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2';
+    // The dead member leaves the group: the route itself, `nhid 900040`, does not change.
+    const command = 'ip nexthop replace id 900040 group 900104,254/900105,254 type resilient buckets 128 idle_timer 2';
     await daemon.waitFor((l) => l.event === 'route' && l.command === command, 5000, command, mark);
   });
 
