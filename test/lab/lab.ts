@@ -28,7 +28,7 @@ export const TARGETS6 = ['2001:db8::10', '2001:db8::11', '2001:db8::12'];
 export const SINK = '203.0.113.10';
 export const SINK_PORT = 9999;
 
-export type Role = 'gw' | 'inet' | 'lan' | `isp${number}`;
+export type Role = 'gw' | 'inet' | 'lan' | `isp${number}` | `vps${number}`;
 
 export interface Isp {
   readonly index: number;
@@ -120,6 +120,11 @@ export function sweep(): string[] {
 
 export interface LabOptions {
   readonly isps?: number;
+  /**
+   * A VXLAN tunnel through each ISP to a VPS of its own (`tun1` over wan1 to vps1, ...), as an
+   * OpenMPTCProuter-style gateway has: point-to-point uplinks without a gateway address.
+   */
+  readonly tunnels?: boolean;
 }
 
 export class Lab {
@@ -129,12 +134,15 @@ export class Lab {
   private readonly processes = new Set<ResultPromise>();
   private destroyed = false;
 
-  private constructor(readonly ispCount: number) {}
+  private constructor(
+    readonly ispCount: number,
+    readonly tunnels = false,
+  ) {}
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
     hookExit();
     sweep();
-    const lab = new Lab(opts.isps ?? 2);
+    const lab = new Lab(opts.isps ?? 2, opts.tunnels ?? false);
     live.add(lab);
     try {
       await lab.build();
@@ -165,7 +173,13 @@ export class Lab {
   private async build(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     const addr6 = (role: Role, prefix: string, dev: string) => this.addr6(role, prefix, dev);
-    const roles: Role[] = ['gw', 'inet', 'lan', ...Array.from({ length: this.ispCount }, (_, i) => `isp${i + 1}` as Role)];
+    const roles: Role[] = [
+      'gw',
+      'inet',
+      'lan',
+      ...Array.from({ length: this.ispCount }, (_, i) => `isp${i + 1}` as Role),
+      ...(this.tunnels ? Array.from({ length: this.ispCount }, (_, i) => `vps${i + 1}` as Role) : []),
+    ];
     for (const r of roles) {
       await ip(['netns', 'add', this.ns(r)]);
       await ip(['-n', this.ns(r), 'link', 'set', 'lo', 'up']);
@@ -214,9 +228,40 @@ export class Lab {
     await this.sysctl('gw', 'net.ipv6.fib_multipath_hash_policy', '1');
     // Each ISP drops what its customer sends from someone else's address (BCP 38), as real
     // ISPs do: a NATed flow moved to the other uplink dies instead of limping on.
+    if (this.tunnels) for (const isp of this.isps) await this.createTunnel(isp.index);
     for (const isp of this.isps) {
       await this.nft(`isp${isp.index}`, `table ip bcp38 { chain spoof { type filter hook forward priority -10; iifname "togw" ip saddr != 100.64.${isp.index}.0/24 drop; }; }`);
     }
+  }
+
+  /**
+   * VPS i sits on the internet (100.64.2i.2) and ends a VXLAN tunnel from the gateway that
+   * rides ISP i: `tun{i}` on the gateway (100.64.3i.2), `vx0` on the VPS (100.64.3i.1). The VPS
+   * answers ARP for the whole internet on the tunnel (proxy_arp), so the gateway routes via
+   * the device without a gateway address, and NATs what comes out of the tunnel.
+   */
+  private async createTunnel(i: number): Promise<void> {
+    const vps = `vps${i}` as Role;
+    await this.sysctl(vps, 'net.ipv4.ip_forward', '1');
+    await ip(['-n', this.ns(vps), 'link', 'add', 'toinet', 'type', 'veth', 'peer', 'name', `vps${i}`, 'netns', this.ns('inet')]);
+    await ip(['-n', this.ns(vps), 'addr', 'add', `100.64.2${i}.2/24`, 'dev', 'toinet']);
+    await ip(['-n', this.ns(vps), 'link', 'set', 'toinet', 'up']);
+    await ip(['-n', this.ns('inet'), 'addr', 'add', `100.64.2${i}.1/24`, 'dev', `vps${i}`]);
+    await ip(['-n', this.ns('inet'), 'link', 'set', `vps${i}`, 'up']);
+    await ip(['-n', this.ns(vps), 'route', 'add', 'default', 'via', `100.64.2${i}.1`]);
+    // The underlay to VPS i rides ISP i, whatever the managed routes say.
+    await ip(['-n', this.ns('gw'), 'route', 'add', `100.64.2${i}.2/32`, 'via', `100.64.${i}.1`, 'dev', `wan${i}`]);
+    const vxlan = (local: string, remote: string, dev: string) => ['type', 'vxlan', 'id', String(100 + i), 'local', local, 'remote', remote, 'dstport', '4789', 'dev', dev];
+    await ip(['-n', this.ns('gw'), 'link', 'add', `tun${i}`, ...vxlan(`100.64.${i}.2`, `100.64.2${i}.2`, `wan${i}`)]);
+    await ip(['-n', this.ns('gw'), 'addr', 'add', `100.64.3${i}.2/24`, 'dev', `tun${i}`]);
+    await ip(['-n', this.ns('gw'), 'link', 'set', `tun${i}`, 'up']);
+    await ip(['-n', this.ns(vps), 'link', 'add', 'vx0', ...vxlan(`100.64.2${i}.2`, `100.64.${i}.2`, 'toinet')]);
+    await ip(['-n', this.ns(vps), 'addr', 'add', `100.64.3${i}.1/24`, 'dev', 'vx0']);
+    await ip(['-n', this.ns(vps), 'link', 'set', 'vx0', 'up']);
+    await this.sysctl(vps, 'net.ipv4.conf.vx0.proxy_arp', '1');
+    // Proxy ARP answers after a random delay of up to 0.8 s by default; a VPS has no reason to.
+    await this.sysctl(vps, 'net.ipv4.neigh.vx0.proxy_delay', '0');
+    await this.nft(vps, 'table ip vps { chain post { type nat hook postrouting priority 100; oifname "toinet" masquerade; }; }');
   }
 
   /** The gateway's link to ISP i (also used to bring a deleted NIC back). */
