@@ -486,6 +486,11 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     conntrackFlush: flag('conntrack_flush'),
     ...(routing.has('dampening') ? { dampening: parseDampening(c, routing.get('dampening')!.value) } : {}),
   };
+  // Source rules sit behind `lookup main suppress_prefixlength 0` so the LAN stays reachable;
+  // with the managed routes in main itself there is no place for them.
+  if (routingSettings.sourceRules && table === 254) {
+    c.report('BAD_VALUE', 'routing.source_rules needs a table of its own (routing.table is main)', routing.get('source_rules')!.value as Node);
+  }
 
   const control = entries(top.has('control') ? c.map(top.get('control')!.value, 'control', ['socket']) : undefined);
   let socket = DEFAULT_SOCKET;

@@ -1,5 +1,6 @@
 // daemon/: the only wiring hub. Probe rounds feed health/, health changes feed steer/, the
 // steering result goes to route/ (one apply at a time), and control/ reads it all back.
+import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/index.js';
 import type { DampeningStatus, Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
@@ -62,6 +63,8 @@ interface UplinkRuntime {
   freshSince: number;
   /** Flap penalty (routing.dampening). */
   damping: Damping;
+  /** The interface's global addresses as last seen: a vanished NIC takes them with it. */
+  addresses: { family: Family; address: string }[];
 }
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -242,6 +245,7 @@ export class Daemon {
       linkSeen: false,
       freshSince: -Infinity,
       damping: NO_DAMPING,
+      addresses: [],
     };
     this.uplinks.set(u.name, rt);
     this.checkLink(rt, this.links.snapshot());
@@ -282,6 +286,10 @@ export class Daemon {
     const iface = rt.config.interface;
     const view = linkView(snapshot, iface, rt.linkSeen);
     rt.linkSeen ||= view.present;
+    const info = snapshot.get(iface);
+    if (info?.addresses.length) {
+      rt.addresses = info.addresses.filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! }));
+    }
     let changed = false;
     for (const [family, health] of rt.health) {
       const step = applyLink(health, linkProblem(iface, view, [family]), iface, this.clocks.wall());
@@ -315,7 +323,10 @@ export class Daemon {
     rt.health.set(family, step.health);
     const c = step.change;
     if (!c) return false;
-    if (wasUsable && !usable(rt)) this.penalise(rt);
+    if (wasUsable && !usable(rt)) {
+      this.penalise(rt);
+      if (this.config.routing.conntrackFlush) void this.flushConntrack(rt);
+    }
     if (c.to === 'init') rt.freshSince = this.clocks.mono();
     const who = rt.health.size > 1 ? `${rt.config.name} IPv${family}` : rt.config.name;
     rt.log.info(
@@ -339,6 +350,27 @@ export class Daemon {
         `${rt.config.name} flaps: penalty ${p} is over ${d.suppress}; held out of the routes for at least ${s}s`,
       );
     } else rt.log.info({ event: 'dampening', penalty: p, suppressed: rt.damping.suppressed }, `${rt.config.name} lost: flap penalty ${p}`);
+  }
+
+  /**
+   * routing.conntrack_flush: deletes the connection-tracking entries NATed to a lost uplink's
+   * addresses, so LAN clients get a reset at once instead of waiting out a dead flow.
+   */
+  private async flushConntrack(rt: UplinkRuntime): Promise<void> {
+    for (const a of rt.addresses) {
+      const args = ['-D', '-f', a.family === 4 ? 'ipv4' : 'ipv6', '--reply-dst', a.address];
+      const command = `conntrack ${args.join(' ')}`;
+      try {
+        const r = await execa('conntrack', args, { reject: false, timeout: 5000 });
+        // conntrack says "N flow entries have been deleted" and exits 1 when N is 0.
+        const n = Number(/(\d+) flow entries/.exec(r.stderr)?.[1] ?? NaN);
+        if (Number.isNaN(n)) {
+          rt.log.error({ event: 'conntrack', command, err: r.stderr || r.message }, `${command} failed: ${r.stderr || r.message}`);
+        } else rt.log.info({ event: 'conntrack', command, deleted: n }, `${command}: ${n} entries deleted`);
+      } catch (err) {
+        rt.log.error({ event: 'conntrack', command, err: String(err) }, `${command} failed: ${String(err)}`);
+      }
+    }
   }
 
   /** Decays every penalty to now, logging releases; true when one was released. */
@@ -474,7 +506,16 @@ export class Daemon {
       mechanism: c.routing.mechanism,
       resilient: c.routing.resilient,
       drainable: { 4: drainable(4), 6: drainable(6) },
+      ...(c.routing.sourceRules ? { sourceAddresses: this.uplinkAddresses() } : {}),
     };
+  }
+
+  /** Each uplink's global addresses, in config order, from the link monitor (source rules). */
+  private uplinkAddresses(): { family: Family; address: string }[][] {
+    const snapshot = this.links.snapshot();
+    return this.config.uplinks.map((u) =>
+      (snapshot.get(u.interface)?.addresses ?? []).filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! })),
+    );
   }
 
   /** Applies the latest desired state; calls made while one runs collapse into one more run. */

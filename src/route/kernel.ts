@@ -45,6 +45,8 @@ export interface KernelRule {
   readonly oifname?: string;
   /** `suppress_prefixlength N`: answers from the table with a prefix this short or shorter are ignored. */
   readonly suppressPrefixlength?: number;
+  /** `from ADDRESS/LEN`. */
+  readonly src?: string;
 }
 
 export interface RouteKernel {
@@ -257,6 +259,7 @@ export class NetlinkKernel implements RouteKernel {
         priority: m.attrs.priority ?? 0,
         table: m.attrs.table ?? m.data.table ?? 0,
         ...(m.attrs.oifname ? { oifname: m.attrs.oifname } : {}),
+        ...(m.attrs.src ? { src: `${bytesToAddress(m.attrs.src)}/${m.data.srcLen ?? 0}` } : {}),
         // 0xffffffff is the kernel's "not set" (net/core/fib_rules.c).
         ...(suppress !== undefined && suppress !== 0xffff_ffff ? { suppressPrefixlength: suppress } : {}),
       });
@@ -272,7 +275,13 @@ export class NetlinkKernel implements RouteKernel {
       b.writeUInt32LE(r.suppressPrefixlength);
       attrs.suppressPrefixlen = b;
     }
-    const data = { family: AF[r.family], table: r.table < 256 ? r.table : RT_TABLE_UNSPEC, action: FR_ACT_TO_TBL };
+    let srcLen = 0;
+    if (r.src) {
+      const { address, length } = prefixParts(r.src);
+      attrs.src = addressBytes(address);
+      srcLen = length;
+    }
+    const data = { family: AF[r.family], srcLen, table: r.table < 256 ? r.table : RT_TABLE_UNSPEC, action: FR_ACT_TO_TBL };
     return { data, attrs };
   }
 

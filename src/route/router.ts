@@ -10,6 +10,9 @@ export const RULE_PRIORITY_MIN = 9000;
 export const RULE_PRIORITY_MAX = 9999;
 const RULE_OIF_BASE = 9000; // + uplink index: `oif IFACE lookup UPLINK_TABLE`
 const RULE_SUPPRESS_MAIN = 9900; // `lookup main suppress_prefixlength 0`
+// With source rules: main first here too, so the LAN stays reachable from an uplink's address.
+const RULE_SOURCE_MAIN = 9690;
+const RULE_SOURCE_BASE = 9700; // + uplink index: `from ADDRESS lookup UPLINK_TABLE`
 const RULE_MANAGED = 9901; // `lookup TABLE`
 const MAIN_TABLE = 254;
 
@@ -37,6 +40,11 @@ export interface DesiredState {
    * until its busy buckets go idle, so the flows it carries finish there (DESIGN §5).
    */
   readonly drainable?: Readonly<Record<Family, ReadonlySet<string>>>;
+  /**
+   * routing.source_rules: each uplink's own addresses (in uplinkTables order), so traffic
+   * sourced from one leaves through that uplink (services reachable on each address).
+   */
+  readonly sourceAddresses?: readonly (readonly { readonly family: Family; readonly address: string }[])[];
 }
 
 export const DEFAULT_RESILIENT: ResilientSettings = { buckets: 128, idleTimerMs: 120_000 };
@@ -107,6 +115,7 @@ export function describeRoute(verb: 'replace' | 'del', r: KernelRoute, names: Re
 
 export function describeRule(verb: 'add' | 'del', r: KernelRule): string {
   const parts = [`${familyFlag(r.family)} rule ${verb} pref ${r.priority}`];
+  if (r.src) parts.push(`from ${r.src}`);
   if (r.oifname) parts.push(`oif ${r.oifname}`);
   parts.push(`lookup ${tableName(r.table)}`);
   if (r.suppressPrefixlength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlength}`);
@@ -162,7 +171,7 @@ export function sameRoute(a: KernelRoute, b: KernelRoute): boolean {
 }
 
 function ruleKey(r: KernelRule): string {
-  return `${r.family}|${r.priority}|${r.table}|${r.oifname ?? ''}|${r.suppressPrefixlength ?? ''}`;
+  return `${r.family}|${r.priority}|${r.table}|${r.oifname ?? ''}|${r.suppressPrefixlength ?? ''}|${r.src ?? ''}`;
 }
 
 export function desiredRules(state: DesiredState, families: readonly Family[]): KernelRule[] {
@@ -176,6 +185,16 @@ export function desiredRules(state: DesiredState, families: readonly Family[]): 
     if (state.table !== MAIN_TABLE) {
       rules.push({ family, priority: RULE_SUPPRESS_MAIN, table: MAIN_TABLE, suppressPrefixlength: 0 });
       rules.push({ family, priority: RULE_MANAGED, table: state.table });
+    }
+    const sources = state.sourceAddresses ?? [];
+    if (sources.some((list) => list.some((a) => a.family === family))) {
+      rules.push({ family, priority: RULE_SOURCE_MAIN, table: MAIN_TABLE, suppressPrefixlength: 0 });
+      sources.forEach((list, i) => {
+        for (const a of list) {
+          if (a.family !== family) continue;
+          rules.push({ family, priority: RULE_SOURCE_BASE + i, table: state.uplinkTables[i]!.table, src: `${a.address}/${family === 4 ? 32 : 128}` });
+        }
+      });
     }
   }
   return rules;
