@@ -108,7 +108,10 @@ async function measureGaps(fault: Fault): Promise<number[]> {
       gaps.push(result.longestOutageMs);
       // The daemon's own reaction: from the verdict's log line to the route change's.
       const verdict = daemon.logs.slice(mark).find((l) => l.event === 'state' && l.uplink === 'fiber' && l.to === fault.state);
-      const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && / table 100 via 100\.64\.2\.1 dev wan2$/.test(l.command ?? ''));
+      // The route change: the dead member leaving the group (or the multipath route replaced).
+      const moved = daemon.logs
+        .slice(mark)
+        .find((l) => l.event === 'route' && /^ip nexthop replace id 900040 group 900104,254\/900105,254 | table 100 via 100\.64\.2\.1 dev wan2$/.test(l.command ?? ''));
       const react = verdict && moved ? Date.parse(String(moved.time)) - Date.parse(String(verdict.time)) : NaN;
       const detect = verdict ? Date.parse(String(verdict.time)) - injectedAt : NaN;
       process.stdout.write(
@@ -218,6 +221,58 @@ async function load(seconds: number): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * Issue 5: a complete failback (hold, 10%, 50%, 100%) with 20 TCP flows and a UDP stream
+ * opened on the backup while the primary was down: UDP packets lost and TCP flows broken.
+ */
+async function failback(mechanism: 'resilient' | 'multipath', trials: number): Promise<Record<string, unknown>> {
+  const FLOWS = 20;
+  const lab = await Lab.create();
+  const lost: number[] = [];
+  const broken: number[] = [];
+  try {
+    await lab.echoServer(SINK, 7000);
+    const config = labConfig({ failback: '{ hold: 1s, steps: [10, 50, 100], step_interval: 2s }', mechanism });
+    const daemon = lab.startDaemon(config);
+    await daemon.waitState('fiber', 'up', 20_000);
+    await daemon.waitState('dsl', 'up', 20_000);
+    for (let t = 0; t < trials; t++) {
+      await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 20_000, 'route via wan1');
+      let mark = daemon.logs.length;
+      await lab.blackhole(1);
+      await daemon.waitState('fiber', 'down', 10_000, mark);
+      await waitUntil(async () => (await lab.shares()) === 'wan2:100', 5000, 'all on wan2');
+      const held = lab.holdFlows(SINK, 7000, FLOWS, 11_000);
+      await held.ready;
+      const stream = lab.stream(10_000 / STREAM_INTERVAL_MS, STREAM_INTERVAL_MS);
+      await sleep(500);
+      mark = daemon.logs.length;
+      await lab.heal(1);
+      await daemon.waitState('fiber', 'up', 10_000, mark);
+      await waitUntil(async () => (await lab.shares()) === 'wan1:100', 10_000, 'failback complete');
+      const [s, report] = await Promise.all([stream, held.done]);
+      const lostPackets = (s.sent ?? 0) - s.received;
+      const brokenFlows = report.flows.filter((f) => f.error || f.longestWaitMs > 1000).length;
+      lost.push(lostPackets);
+      broken.push(brokenFlows);
+      const errors = report.flows.map((f) => f.error).filter(Boolean);
+      process.stdout.write(
+        `  failback (${mechanism}) trial ${t + 1}/${trials}: ${lostPackets} of ${s.sent} UDP packets lost, ${brokenFlows} of ${FLOWS} TCP flows broken` +
+          `${errors.length ? ` (${[...new Set(errors)].join(', ')})` : ''}\n`,
+      );
+    }
+    await daemon.stop();
+  } finally {
+    await lab.destroy();
+  }
+  return {
+    setup: `hold 1s, steps 10/50/100 every 2s; ${FLOWS} TCP flows (a line echoed every 100 ms) and a UDP stream opened on the backup, NAT per uplink, BCP 38 at the ISPs`,
+    trials,
+    udp_packets_lost: { median: median(lost), max: Math.max(...lost), all: lost },
+    tcp_flows_broken: { median: median(broken), max: Math.max(...broken), all: broken },
+  };
+}
+
 async function main(): Promise<void> {
   // BENCH_ONLY=name,name runs a part (for development); the figures file wants a full run.
   const only = process.env.BENCH_ONLY?.split(',');
@@ -231,6 +286,8 @@ async function main(): Promise<void> {
     machine: `${process.platform} ${process.arch}, node ${process.version}`,
     stream: `UDP from the LAN host, one packet every ${STREAM_INTERVAL_MS} ms; longest outage = send-time span of lost packets`,
     ...figures,
+    failback_resilient: !only || only.includes('failback') ? await failback('resilient', Number(process.env.BENCH_FAILBACK_TRIALS ?? 5)) : undefined,
+    failback_multipath: !only || only.includes('failback') ? await failback('multipath', Number(process.env.BENCH_FAILBACK_TRIALS ?? 5)) : undefined,
     rtt_accuracy: !only || only.includes('rtt') ? await rttAccuracy() : undefined,
     load_32x4_5hz: !only || only.includes('load') ? await load(Number(process.env.BENCH_LOAD_SECONDS ?? 60)) : undefined,
   };
