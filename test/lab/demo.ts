@@ -16,11 +16,13 @@ async function show(lab: Lab, daemon: DaemonHandle): Promise<void> {
   process.stdout.write(`$ uplinkd status\n${status.stdout}\n`);
   const routes = await lab.exec('gw', 'ip', ['route', 'show', 'table', '100']);
   process.stdout.write(`$ ip route show table 100\n${routes.stdout}\n`);
+  const nexthops = await lab.exec('gw', 'ip', ['nexthop', 'show']);
+  process.stdout.write(`$ ip nexthop show\n${nexthops.stdout}\n`);
 }
 
 function printEvents(daemon: DaemonHandle, from: number): number {
   for (const l of daemon.logs.slice(from)) {
-    if (l.event === 'state' || l.event === 'route' || l.event === 'steering') process.stdout.write(`  uplinkd log: ${l.msg}\n`);
+    if (l.event === 'state' || l.event === 'route' || l.event === 'steering' || l.event === 'drain') process.stdout.write(`  uplinkd log: ${l.msg}\n`);
   }
   return daemon.logs.length;
 }
@@ -60,6 +62,11 @@ async function main(): Promise<void> {
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1,wan2', 10_000, 'multipath during the ramp');
     seen = printEvents(daemon, seen);
     await show(lab, daemon);
+    await waitUntil(async () => (await lab.shares()) === 'wan1:100', 15_000, 'all new flows via wan1');
+    seen = printEvents(daemon, seen);
+    await show(lab, daemon);
+
+    say('dsl stays in the group at weight 1 while its buckets are busy, then leaves (idle_timer 2s)');
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 15_000, 'route via wan1');
     printEvents(daemon, seen);
     await show(lab, daemon);
