@@ -21,7 +21,17 @@ import {
 } from '../health/index.js';
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
-import { Router, type DesiredState, type RouteEvent, type RouteEventSource, type RouteKernel } from '../route/index.js';
+import {
+  NEXTHOP_ID_MAX,
+  NEXTHOP_ID_MIN,
+  Router,
+  RULE_PRIORITY_MAX,
+  RULE_PRIORITY_MIN,
+  type DesiredState,
+  type RouteEvent,
+  type RouteEventSource,
+  type RouteKernel,
+} from '../route/index.js';
 import {
   dampAt,
   dampLoss,
@@ -215,8 +225,8 @@ export class Daemon {
     const mine = events.filter(
       (e) =>
         (e.kind === 'route' && (e.table === undefined || tables.has(e.table))) ||
-        (e.kind === 'rule' && e.priority !== undefined && e.priority >= 9000 && e.priority <= 9999) ||
-        (e.kind === 'nexthop' && (e.id === undefined || (e.id >= 900_000 && e.id <= 900_999))),
+        (e.kind === 'rule' && e.priority !== undefined && e.priority >= RULE_PRIORITY_MIN && e.priority <= RULE_PRIORITY_MAX) ||
+        (e.kind === 'nexthop' && (e.id === undefined || (e.id >= NEXTHOP_ID_MIN && e.id <= NEXTHOP_ID_MAX))),
     );
     if (mine.length === 0) return;
     for (const e of mine) {

@@ -339,7 +339,6 @@ export class Router {
     const groups = objects.filter(isGroup).filter((g) => slots.includes(g.id));
     const existing = groups.find((g) => g.resilient?.buckets === resilient.buckets);
     const keep = new Set<number>();
-    if (existing) keep.add(existing.id);
     // Every managed route of a family goes through the same uplinks (desiredRoutes).
     const first = wanted[0];
     if (!first) return { routes: [], keep };
@@ -361,8 +360,13 @@ export class Router {
         members.push({ object: nh.gateway ? { id, family, ifindex, gateway: nh.gateway } : { id, family, ifindex }, weight: weights[i]! });
       }
     });
-    // All interfaces missing: leave the group as the kernel has it (see apply).
-    if (members.length === 0) return { routes: [], keep: new Set(groups.map((g) => g.id)) };
+    // All interfaces missing: leave the group, its members and the routes as the kernel has
+    // them (see apply); link changes bring us back here.
+    if (members.length === 0) {
+      for (const g of groups) for (const id of [g.id, ...g.members.map((m) => m.id)]) keep.add(id);
+      const routes = wanted.map((r) => ({ family, table: r.table, prefix: r.destination.prefix, nexthops: [] }));
+      return { routes, keep };
+    }
 
     for (const { object } of members) {
       keep.add(object.id);

@@ -206,6 +206,17 @@ describe('router with resilient groups', () => {
     ]);
   });
 
+  it('leaves the group, its members and the route alone when every interface is missing', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state(managed(['wan1', 1])));
+    kernel.linkIndex.delete('wan1');
+    kernel.calls.length = 0;
+    const report = await router.apply(state(managed(['wan1', 1])));
+    assert.deepEqual(kernel.calls, []);
+    assert.deepEqual(report.missing, ['wan1 (wan1) for the IPv4 group']);
+    assert.equal(kernel.routeTable.length, 1);
+  });
+
   it('removeAll takes out routes, rules and nexthops', async () => {
     const { router, kernel } = setup();
     await router.apply(state(managed(['wan1', 1])));
