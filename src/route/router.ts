@@ -235,8 +235,9 @@ export class Router {
 
   /** The mechanism `apply` uses for `wanted`: resilient groups only where the kernel has nexthop objects. */
   async mechanism(wanted: Mechanism = 'auto'): Promise<'resilient' | 'multipath'> {
-    if (wanted === 'multipath') return 'multipath';
+    // Asked even for multipath: objects of ours left from a resilient run are then removed.
     this.nexthopSupport ??= await this.kernel.nexthopsSupported();
+    if (wanted === 'multipath') return 'multipath';
     if (!this.nexthopSupport && wanted === 'resilient') {
       throw new Error('routing.mechanism is resilient, but this kernel has no nexthop objects');
     }
