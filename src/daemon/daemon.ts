@@ -238,7 +238,7 @@ export class Daemon {
     const wait = Math.max(RECONCILE_DEBOUNCE_MS, this.reconcilePausedUntil - this.clocks.mono());
     this.reconcileTimer = setTimeout(() => {
       this.reconcileTimer = undefined;
-      this.scheduleApply('reconcile');
+      this.scheduleApply();
     }, wait);
   }
 
@@ -529,7 +529,7 @@ export class Daemon {
   }
 
   /** Applies the latest desired state; calls made while one runs collapse into one more run. */
-  private scheduleApply(why?: 'reconcile'): void {
+  private scheduleApply(): void {
     if (this.applyQueued || this.stopped) return;
     this.applyQueued = true;
     this.applying = this.applying.then(async () => {
@@ -542,7 +542,8 @@ export class Daemon {
         const report = await this.router.apply(state);
         for (const m of report.missing) this.log.warn({ event: 'route', missing: m }, `no interface for ${m}: next hop left out`);
         this.noteDraining(report.draining);
-        if (why === 'reconcile' && report.changes.length > 0) this.noteReconcile(reasons, report.changes);
+        // Whichever run comes first after an outside change reports it, with what it put back.
+        if (reasons.length > 0) this.noteReconcile(reasons, report.changes);
       } catch (err) {
         this.log.error({ event: 'route', err: String((err as Error).message ?? err) }, `route change failed: ${String((err as Error).message ?? err)}; retrying in ${APPLY_RETRY_MS}ms`);
         clearTimeout(this.retryTimer);
@@ -570,9 +571,14 @@ export class Daemon {
 
   /** Logs what was put back; pauses reconciling for a while if someone keeps undoing it. */
   private noteReconcile(reasons: readonly string[], changes: readonly string[]): void {
+    const seen = [...new Set(reasons)].join(', ');
+    if (changes.length === 0) {
+      // A run already under way when the event came put it back (its commands are logged).
+      this.log.info({ event: 'reconcile', seen: reasons, restored: [] }, `changed outside uplinkd (${seen}); nothing left to restore`);
+      return;
+    }
     const now = this.clocks.mono();
     this.reconcileChanges = [...this.reconcileChanges.filter((t) => now - t < RECONCILE_FIGHT_WINDOW_MS), now];
-    const seen = [...new Set(reasons)].join(', ') || 'a change';
     this.log.warn({ event: 'reconcile', seen: reasons, restored: changes }, `changed outside uplinkd (${seen}); restored: ${changes.join('; ')}`);
     if (this.reconcileChanges.length >= RECONCILE_FIGHT_LIMIT) {
       this.reconcilePausedUntil = now + RECONCILE_FIGHT_WINDOW_MS;

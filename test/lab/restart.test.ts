@@ -74,3 +74,30 @@ describe('restart without a flap', { timeout: 120_000 }, () => {
     });
   }
 });
+
+describe('on exit', { timeout: 60_000 }, () => {
+  let lab: Lab;
+  let running: RunningLab;
+  settledLab(labConfig(), (r) => ({ lab } = running = r));
+
+  const owned = async (): Promise<{ routes: string; nexthops: string; rules: string[] }> => ({
+    routes: (await lab.exec('gw', 'ip', ['route', 'show', 'table', '100'])).stdout,
+    nexthops: (await lab.exec('gw', 'ip', ['nexthop', 'show'])).stdout,
+    rules: (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout.split('\n').filter((l) => /^9\d\d\d:/.test(l)),
+  });
+
+  it('leaves routes, nexthops and rules in place by default; remove_on_exit removes them', async () => {
+    const before = await owned();
+    assert.equal(await running.daemon.stop(), 0);
+    assert.deepEqual(await owned(), before, 'SIGTERM left everything in place');
+    const config = labConfig({ routingExtra: '  remove_on_exit: true\n' });
+    running.daemon = lab.startDaemon(config);
+    await running.daemon.waitState('fiber', 'up', 20_000);
+    assert.equal(await running.daemon.stop(), 0);
+    assert.deepEqual(await owned(), { routes: '', nexthops: '', rules: [] });
+    assert.ok(running.daemon.logs.some((l) => l.event === 'stop' && /remove_on_exit: removed \d+/.test(l.msg)));
+    // The after hook stops uplinkd again: give it a live one.
+    running.daemon = lab.startDaemon(labConfig());
+    await running.daemon.waitState('fiber', 'up', 20_000);
+  });
+});
