@@ -36,7 +36,8 @@ describe('reconcile', { timeout: 60_000 }, () => {
       const mark = daemon.logs.length;
       const at = Date.now();
       await lab.exec('gw', 'ip', command);
-      assert.notEqual(await ipState(), want, 'the command changed something');
+      // No check that the change is visible: the restore can beat any read of ours. The
+      // reconcile line below only comes from an event the command caused.
       await waitUntil(async () => (await ipState()) === want, 5000, 'restored');
       t.diagnostic(`restored within ${Date.now() - at} ms`);
       const line = await daemon.waitFor((l) => l.event === 'reconcile', 2000, 'a reconcile log line', mark);
