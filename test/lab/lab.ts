@@ -365,14 +365,19 @@ export class Lab {
     await this.exec(`isp${i}`, 'nft', ['delete', 'table', 'inet', 'portblock'], { reject: false });
   }
 
-  /** A TCP server in the internet namespace accepting on address:port until the lab goes. */
-  async tcpServer(address: string, port: number): Promise<void> {
-    const server = this.exec('inet', process.execPath, [TRAFFIC, 'listen', address, String(port), '600000'], { reject: false });
+  /** Runs a lab tool in the internet namespace until the lab goes; resolves once it says ready. */
+  private async serve(what: string, tool: string, args: string[]): Promise<void> {
+    const server = this.exec('inet', process.execPath, [tool, ...args, '600000'], { reject: false });
     this.processes.add(server);
     await new Promise<void>((resolveReady, reject) => {
       server.stdout!.once('data', () => resolveReady());
-      server.once('exit', () => reject(new Error('tcp server exited early')));
+      server.once('exit', () => reject(new Error(`${what} exited early`)));
     });
+  }
+
+  /** A TCP server in the internet namespace accepting on address:port until the lab goes. */
+  async tcpServer(address: string, port: number): Promise<void> {
+    await this.serve('tcp server', TRAFFIC, ['listen', address, String(port)]);
   }
 
   /**
@@ -396,12 +401,7 @@ export class Lab {
 
   /** A TCP echo server in the internet namespace that greets each flow with its source address. */
   async echoServer(address: string, port: number): Promise<void> {
-    const server = this.exec('inet', process.execPath, [FLOWS, 'echo', address, String(port), '600000'], { reject: false });
-    this.processes.add(server);
-    await new Promise<void>((resolveReady, reject) => {
-      server.stdout!.once('data', () => resolveReady());
-      server.once('exit', () => reject(new Error('echo server exited early')));
-    });
+    await this.serve('echo server', FLOWS, ['echo', address, String(port)]);
   }
 
   /**
