@@ -21,11 +21,17 @@ if (mode === 'sink') {
   let longestGapAtMs = 0;
   let receivedAfterGap = 0;
   let sent: number | undefined;
-  let lastSeq = -1;
-  let lastSentNs = 0n;
-  let longestOutageMs = 0;
+  /** Send time of each packet that arrived, by sequence number. */
+  const sentAt = new Map<number, bigint>();
   const finish = (): void => {
     sock.close();
+    // Packets between two that arrived, and never arrived themselves, were lost: the outage
+    // spans the send times around them. Computed at the end, so reordering is no loss.
+    const seqs = [...sentAt.keys()].sort((x, y) => x - y);
+    let longestOutageMs = 0;
+    for (let i = 1; i < seqs.length; i++) {
+      if (seqs[i]! > seqs[i - 1]! + 1) longestOutageMs = Math.max(longestOutageMs, Number(sentAt.get(seqs[i]!)! - sentAt.get(seqs[i - 1]!)!) / 1e6);
+    }
     const result = { sent, received, longestOutageMs, longestGapMs, longestGapAtMs, receivedAfterGap };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     process.exit(0);
@@ -39,14 +45,7 @@ if (mode === 'sink') {
     }
     received++;
     receivedAfterGap++;
-    const seq = msg.readUInt32BE(0);
-    const sentNs = msg.readBigUInt64BE(4);
-    if (seq > lastSeq) {
-      // Packets lastSeq+1 .. seq-1 were lost: the outage spans their send times.
-      if (lastSeq >= 0 && seq > lastSeq + 1) longestOutageMs = Math.max(longestOutageMs, Number(sentNs - lastSentNs) / 1e6);
-      lastSeq = seq;
-      lastSentNs = sentNs;
-    }
+    sentAt.set(msg.readUInt32BE(0), msg.readBigUInt64BE(4));
     if (first < 0) first = now;
     else if (now - last > longestGapMs) {
       longestGapMs = now - last;
@@ -65,11 +64,13 @@ if (mode === 'sink') {
   sock.on('error', () => undefined);
   const start = performance.now();
   let seq = 0;
-  const packet = Buffer.alloc(64);
   const tick = (): void => {
     // Catch up on the schedule, so the stream's rate does not depend on timer jitter.
     const due = Math.min(count, Math.floor((performance.now() - start) / intervalMs) + 1);
     while (seq < due) {
+      // A buffer per packet: send() is asynchronous, and a shared one would go out with the
+      // last sequence number written into it (duplicates, and seemingly lost packets).
+      const packet = Buffer.alloc(64);
       packet.writeUInt32BE(seq++, 0);
       packet.writeBigUInt64BE(process.hrtime.bigint(), 4);
       sock.send(packet, port, host);
