@@ -33,6 +33,7 @@ import {
   type RouteKernel,
 } from '../route/index.js';
 import {
+  adoptedSteering,
   dampAt,
   dampLoss,
   desiredRoutes,
@@ -41,8 +42,6 @@ import {
   NO_STEER_STATE,
   reuseAt,
   type Damping,
-  percentShares,
-  type Steering,
   steerWithFailback,
   uplinkRoutes,
   type FamilySteering,
@@ -194,25 +193,17 @@ export class Daemon {
     for (const family of [4, 6] as const) {
       const route = routes.find((r) => r.route.family === family);
       if (!route) continue;
-      // Per uplink: the sum of its members' weights (the share) and one member's (the kernel weight).
-      const found = new Map<string, { sum: number; weight: number }>();
-      route.route.nexthops.forEach((nh, i) => {
+      const nexthops = route.route.nexthops.flatMap((nh, i) => {
         const u = this.config.uplinks.find(
           (x) => x.interface === route.interfaces[i] && (family === 4 ? x.gateway : x.gateway6) === nh.gateway,
         );
-        if (!u) return;
-        const f = found.get(u.name) ?? { sum: 0, weight: 0 };
-        found.set(u.name, { sum: f.sum + nh.weight, weight: Math.max(f.weight, nh.weight) });
+        return u ? [{ uplink: u.name, weight: nh.weight }] : [];
       });
-      const names = [...found.keys()];
-      const shares = percentShares(names.map((n) => found.get(n)!.sum));
-      // An uplink at 0% is one draining its last flows: it carries no new ones.
-      const active = names.map((n, i) => ({ uplink: n, weight: found.get(n)!.weight, share: shares[i]! })).filter((a) => a.share > 0);
-      if (active.length === 0) continue;
-      const steering: Steering = { active, allDown: false, reason: 'adopted from the kernel at start' };
+      const steering = adoptedSteering(nexthops);
+      if (!steering) continue;
       next[family] = { steering };
-      const text = active.map((a) => `${a.uplink} ${a.share}%`).join(', ');
-      this.log.info({ event: 'adopt', family, active }, `IPv${family}: adopted the kernel's routes: ${text}`);
+      const text = steering.active.map((a) => `${a.uplink} ${a.share}%`).join(', ');
+      this.log.info({ event: 'adopt', family, active: steering.active }, `IPv${family}: adopted the kernel's routes: ${text}`);
     }
     this.steerState = next;
   }
@@ -383,15 +374,13 @@ export class Daemon {
     }
   }
 
-  /** Decays every penalty to now, logging releases; true when one was released. */
-  private decayDamping(now: number): boolean {
+  /** Decays every penalty to now, logging releases. */
+  private decayDamping(now: number): void {
     const d = this.config.routing.dampening;
-    if (!d) return false;
-    let released = false;
+    if (!d) return;
     for (const rt of this.uplinks.values()) {
       const next = dampAt(rt.damping, now, d);
       if (rt.damping.suppressed && !next.suppressed) {
-        released = true;
         rt.log.info(
           { event: 'dampening', penalty: Math.round(next.penalty), suppressed: false },
           `${rt.config.name}: flap penalty decayed to ${Math.round(next.penalty)} (under ${d.reuse}): may carry traffic again`,
@@ -399,7 +388,6 @@ export class Daemon {
       }
       rt.damping = next;
     }
-    return released;
   }
 
   /** One finished probe round of one uplink. Public so tests can drive it without sockets. */

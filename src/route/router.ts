@@ -380,11 +380,13 @@ export class Router {
     const groupId = existing?.id ?? slots.find((id) => !groups.some((g) => g.id === id)) ?? slots[0];
     const drains: GroupMember[] = [];
     if (existing) {
-      const buckets = await this.kernel.buckets(existing.id);
-      const leaving = existing.members.filter((m) => !members.some((w) => w.object.id === m.id));
-      for (const m of leaving) {
-        const uplink = state.uplinkTables[memberIndex(m.id) ?? -1]?.uplink;
-        if (!uplink || !state.drainable?.[family].has(uplink)) continue;
+      // Only members of healthy uplinks that leave need a look at the buckets.
+      const leaving = existing.members
+        .filter((m) => !members.some((w) => w.object.id === m.id))
+        .map((m) => ({ m, uplink: state.uplinkTables[memberIndex(m.id) ?? -1]?.uplink }))
+        .filter((x): x is { m: GroupMember; uplink: string } => x.uplink !== undefined && !!state.drainable?.[family].has(x.uplink));
+      const buckets = leaving.length ? await this.kernel.buckets(existing.id) : [];
+      for (const { m, uplink } of leaving) {
         const busy = buckets.filter((b) => b.nexthopId === m.id && b.idleMs < resilient.idleTimerMs).length;
         if (busy === 0) continue;
         drains.push({ id: m.id, weight: 1 });

@@ -77,6 +77,24 @@ export function steer(uplinks: readonly SteerUplink[], previous: Steering = NO_S
   };
 }
 
+/**
+ * The steering the kernel's managed route stands for, from its next hops as uplink and weight
+ * (a group has two members an uplink: they add up). Undefined when no uplink of ours is in it.
+ */
+export function adoptedSteering(nexthops: readonly { readonly uplink: string; readonly weight: number }[]): Steering | undefined {
+  // Per uplink: the sum of its weights (its share) and the largest one (the kernel weight).
+  const found = new Map<string, { sum: number; weight: number }>();
+  for (const nh of nexthops) {
+    const f = found.get(nh.uplink) ?? { sum: 0, weight: 0 };
+    found.set(nh.uplink, { sum: f.sum + nh.weight, weight: Math.max(f.weight, nh.weight) });
+  }
+  const names = [...found.keys()];
+  const shares = percentShares(names.map((n) => found.get(n)!.sum));
+  // An uplink at 0% is one draining its last flows: it carries no new ones.
+  const active = names.map((n, i) => ({ uplink: n, weight: found.get(n)!.weight, share: shares[i]! })).filter((a) => a.share > 0);
+  return active.length ? { active, allDown: false, reason: 'adopted from the kernel at start' } : undefined;
+}
+
 /** The next hop an uplink offers for a family, or none (an IPv4-only uplink has no ::/0). */
 export function nexthopFor(u: UplinkConfig, family: 4 | 6, weight: number): RouteNexthop | undefined {
   const gateway = family === 4 ? u.gateway : u.gateway6;

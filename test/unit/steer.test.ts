@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { desiredRoutes, percentShares, steer, uplinkRoutes, type SteerUplink } from '../../src/steer/index.js';
+import { adoptedSteering, desiredRoutes, percentShares, steer, uplinkRoutes, type SteerUplink } from '../../src/steer/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 const U = (name: string, priority: number, state: UplinkState, weight = 1): SteerUplink => ({ name, priority, weight, state });
@@ -92,3 +92,21 @@ routing: { table: 100 }
     );
   });
 });
+
+describe('adoptedSteering', () => {
+  it('sums a group\'s two members per uplink, leaves out a draining one, and ignores an empty route', () => {
+    const s = adoptedSteering([
+      { uplink: 'fiber', weight: 254 },
+      { uplink: 'fiber', weight: 254 },
+      { uplink: 'dsl', weight: 1 },
+      { uplink: 'dsl', weight: 1 },
+    ]);
+    assert.deepEqual(s?.active, [{ uplink: 'fiber', weight: 254, share: 100 }]);
+    assert.deepEqual(
+      adoptedSteering([{ uplink: 'fiber', weight: 28 }, { uplink: 'fiber', weight: 28 }, { uplink: 'dsl', weight: 254 }, { uplink: 'dsl', weight: 254 }])?.active,
+      [{ uplink: 'fiber', weight: 28, share: 10 }, { uplink: 'dsl', weight: 254, share: 90 }],
+    );
+    assert.equal(adoptedSteering([]), undefined);
+  });
+});
+
