@@ -4,7 +4,8 @@
 // tcpConnect: a TCP handshake from a socket bound to one interface (SO_BINDTODEVICE), driven
 // by the event loop with a timeout; it reports the handshake time or the errno.
 //
-// NetlinkListener: a NETLINK_ROUTE socket subscribed to multicast groups, read from the
+// NetlinkListener: a netlink socket (NETLINK_ROUTE unless told otherwise, NETLINK_NETFILTER
+// for nftables events) subscribed to multicast groups, read from the
 // event loop (uv_poll) without blocking. The netlink npm package aborts the process when
 // recvmsg fails (ENOBUFS after an overflow): here an overflow is reported as an error
 // object and the socket keeps working, so the caller can resynchronise (netlink(7)).
@@ -42,7 +43,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
                        {InstanceMethod("close", &NetlinkListener::Close), InstanceMethod("portId", &NetlinkListener::PortId)});
   }
 
-  // new NetlinkListener(groups: number, rcvbuf: number, onMessages(buffers[]), onError(err))
+  // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE)
   explicit NetlinkListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkListener>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction() || !info[3].IsFunction()) {
@@ -53,8 +54,9 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     int rcvbuf = info[1].As<Napi::Number>().Int32Value();
     onMessages_ = Napi::Persistent(info[2].As<Napi::Function>());
     onError_ = Napi::Persistent(info[3].As<Napi::Function>());
+    int protocol = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : NETLINK_ROUTE;
 
-    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd_ < 0) { Fail(env, "socket"); return; }
     if (rcvbuf > 0 && setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) { Fail(env, "setsockopt"); return; }
     sockaddr_nl addr{};

@@ -1,4 +1,6 @@
 // cli/: `uplinkd status` for people: one line per uplink, then the kernel's managed routes.
+// SHARE is the intent (percent of new flows steered to it); NEW is what the kernel counted
+// since the last steering change, and FLOWS the live connections pinned to it.
 import type { StatusReport } from '../control/protocol.js';
 
 function table(rows: string[][]): string {
@@ -11,10 +13,12 @@ function ms(n: number | null): string {
 }
 
 export function renderStatus(s: StatusReport, now = Date.now()): string {
-  const rows = [['UPLINK', 'INTERFACE', 'STATE', 'PRIO', 'SHARE', 'RTT', 'LOSS', 'FOR', 'REASON']];
+  const rows = [['UPLINK', 'INTERFACE', 'STATE', 'PRIO', 'SHARE', 'NEW', 'FLOWS', 'RTT', 'LOSS', 'FOR', 'REASON']];
   for (const u of s.uplinks) {
     const forS = Math.max(0, Math.round((now - Date.parse(u.since)) / 1000));
-    rows.push([u.name, u.interface, u.state, String(u.priority), `${u.weight}%`, ms(u.rtt_ms), `${Math.round(u.loss_pct)}%`, `${forS}s`, u.reason]);
+    const fresh = u.new_flows_pct === null ? '-' : `${Math.round(u.new_flows_pct)}%`;
+    const flows = u.flows === null ? '-' : String(u.flows);
+    rows.push([u.name, u.interface, u.state, String(u.priority), `${u.weight}%`, fresh, flows, ms(u.rtt_ms), `${Math.round(u.loss_pct)}%`, `${forS}s`, u.reason]);
   }
   const out = [table(rows), ''];
   for (const u of s.uplinks) {

@@ -1,32 +1,38 @@
 // What a reload changes: which uplinks to start, stop or restart, and whether routing moved.
 import { isDeepStrictEqual } from 'node:util';
-import type { Config } from '../types/index.js';
+import type { Config, UplinkConfig } from '../types/index.js';
 
 export interface ConfigDiff {
   readonly added: readonly string[];
   readonly removed: readonly string[];
-  /** Uplinks whose interface, targets, probe settings or next hop changed: probed afresh. */
+  /** Uplinks whose interface, targets or next hop changed: probed afresh from `init`. */
   readonly changed: readonly string[];
-  /** Uplinks where only priority or weight changed: health is kept, steering redone. */
+  /** Uplinks where only probe settings changed: health is kept, heartbeats follow the new pace. */
+  readonly retuned: readonly string[];
+  /** Uplinks where only priority, weight or position changed: health is kept, steering redone. */
   readonly reweighted: readonly string[];
   readonly routingChanged: boolean;
   readonly socketChanged: boolean;
+}
+
+/** What identifies an uplink's path: a change here makes its verdict meaningless. */
+function path(u: UplinkConfig): unknown {
+  return { interface: u.interface, gateway: u.gateway, gateway6: u.gateway6, targets: u.targets };
 }
 
 export function diffConfig(before: Config, after: Config): ConfigDiff {
   const old = new Map(before.uplinks.map((u) => [u.name, u]));
   const added: string[] = [];
   const changed: string[] = [];
+  const retuned: string[] = [];
   const reweighted: string[] = [];
   for (const u of after.uplinks) {
     const prev = old.get(u.name);
     if (!prev) added.push(u.name);
-    else {
-      const { priority: p1, weight: w1, ...rest1 } = prev;
-      const { priority: p2, weight: w2, ...rest2 } = u;
-      if (!isDeepStrictEqual(rest1, rest2)) changed.push(u.name);
-      else if (p1 !== p2 || w1 !== w2) reweighted.push(u.name);
-    }
+    // The uplink's own table follows routing.table and its position: applied, not a restart.
+    else if (!isDeepStrictEqual(path(prev), path(u))) changed.push(u.name);
+    else if (!isDeepStrictEqual(prev.probe, u.probe)) retuned.push(u.name);
+    else if (prev.priority !== u.priority || prev.weight !== u.weight || prev.table !== u.table) reweighted.push(u.name);
   }
   const names = new Set(after.uplinks.map((u) => u.name));
   const removed = before.uplinks.filter((u) => !names.has(u.name)).map((u) => u.name);
@@ -34,6 +40,7 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
     added,
     removed,
     changed,
+    retuned,
     reweighted,
     routingChanged: !isDeepStrictEqual(before.routing, after.routing),
     socketChanged: before.control.socket !== after.control.socket,

@@ -12,6 +12,7 @@ import type {
   UplinkConfig,
 } from '../types/index.js';
 import { addressFamily, parseDestination } from '../types/address.js';
+import { DEFAULT_MARK_MASK, hex, markCapacity, MAX_UPLINKS, UPLINK_TABLE_OFFSET } from '../types/layout.js';
 import { parseDuration } from './duration.js';
 import type { ConfigProblem, ProblemCode } from './problems.js';
 
@@ -30,8 +31,6 @@ const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
   stepIntervalMs: 10_000,
 });
 const DEFAULT_TABLE = 100;
-/** Fits uplinkd's nexthop ID range 900100-900999, four IDs an uplink (route/router.ts). */
-const MAX_UPLINKS = 200;
 
 // Linux IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).
 const IFNAME = /^[^\s/:]{1,15}$/;
@@ -343,8 +342,9 @@ function parseTable(c: Checker, node: unknown, opts: ParseOptions): number {
 }
 
 function parseFailback(c: Checker, node: unknown): FailbackSettings {
-  const e = entries(c.map(node, 'routing.failback', ['hold', 'steps', 'step_interval']));
+  const e = entries(c.map(node, 'routing.failback', ['hold', 'steps', 'step_interval', 'drain']));
   const holdMs = e.has('hold') ? c.duration(e.get('hold')!.value, 'routing.failback.hold') : undefined;
+  const drainMs = e.has('drain') ? c.duration(e.get('drain')!.value, 'routing.failback.drain') : undefined;
   const stepIntervalMs = e.has('step_interval')
     ? c.duration(e.get('step_interval')!.value, 'routing.failback.step_interval')
     : undefined;
@@ -370,6 +370,7 @@ function parseFailback(c: Checker, node: unknown): FailbackSettings {
     holdMs: holdMs ?? DEFAULT_FAILBACK.holdMs,
     steps: steps ?? DEFAULT_FAILBACK.steps,
     stepIntervalMs: stepIntervalMs ?? DEFAULT_FAILBACK.stepIntervalMs,
+    ...(drainMs !== undefined ? { drainMs } : {}),
   };
 }
 
@@ -377,15 +378,19 @@ const ROUTING_KEYS = [
   'table',
   'destinations',
   'failback',
-  'mechanism',
-  'resilient',
+  'mark_mask',
+  'hash_policy',
   'remove_on_exit',
   'source_rules',
   'conntrack_flush',
   'dampening',
 ];
-const MECHANISMS = ['auto', 'resilient', 'multipath'] as const;
-const DEFAULT_RESILIENT = Object.freeze({ buckets: 128, idleTimerMs: 120_000 });
+/** Keys of earlier versions, with what took their place. */
+const REMOVED_ROUTING_KEYS: Record<string, string> = {
+  mechanism: 'flows are now pinned per connection by conntrack marks (routing.mark_mask); new flows follow a weighted multipath route',
+  resilient: 'resilient nexthop groups are gone: flows are pinned per connection by conntrack marks (routing.mark_mask), so there are no buckets or idle timer to set',
+};
+const HASH_POLICIES = ['set', 'keep'] as const;
 const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
   penalty: 1000,
   suppress: 2000,
@@ -394,21 +399,26 @@ const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
   maxSuppressMs: 300_000,
 });
 
-function parseMechanism(c: Checker, node: unknown): RoutingSettings['mechanism'] {
-  const s = c.string(node, 'routing.mechanism');
-  if (s === undefined) return 'auto';
-  if ((MECHANISMS as readonly string[]).includes(s)) return s as RoutingSettings['mechanism'];
-  c.report('BAD_VALUE', `routing.mechanism must be one of ${MECHANISMS.join(', ')}, not "${s}"`, node as Node);
-  return 'auto';
+function parseMarkMask(c: Checker, node: unknown): number {
+  // A number (YAML reads 0x3f00 as one) or the same as a string.
+  const value = isScalar(node) && typeof node.value === 'string' && /^0x[0-9a-f]+$/i.test(node.value.trim()) ? Number(node.value.trim()) : isScalar(node) ? node.value : undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    c.report('WRONG_TYPE', 'routing.mark_mask must be a number such as 0x3f00', node as Node);
+    return DEFAULT_MARK_MASK;
+  }
+  if (value <= 0 || value > 0xffff_ffff) {
+    c.report('BAD_VALUE', `routing.mark_mask must be between 0x1 and 0xffffffff, not ${value}`, node as Node);
+    return DEFAULT_MARK_MASK;
+  }
+  return value;
 }
 
-function parseResilient(c: Checker, node: unknown): RoutingSettings['resilient'] {
-  const e = entries(c.map(node, 'routing.resilient', ['buckets', 'idle_timer']));
-  // The kernel keeps the bucket count in a u16 and the idle timer in clock_t (10ms) as a u32.
-  const buckets = e.has('buckets') ? c.integer(e.get('buckets')!.value, 'routing.resilient.buckets', 2, 65535) : undefined;
-  const idle = e.has('idle_timer') ? c.duration(e.get('idle_timer')!.value, 'routing.resilient.idle_timer') : undefined;
-  if (idle !== undefined && idle < 1000) c.report('BAD_VALUE', 'routing.resilient.idle_timer must be at least 1s', e.get('idle_timer')!.value as Node);
-  return { buckets: buckets ?? DEFAULT_RESILIENT.buckets, idleTimerMs: idle !== undefined && idle >= 1000 ? idle : DEFAULT_RESILIENT.idleTimerMs };
+function parseHashPolicy(c: Checker, node: unknown): RoutingSettings['hashPolicy'] {
+  const s = c.string(node, 'routing.hash_policy');
+  if (s === undefined) return 'set';
+  if ((HASH_POLICIES as readonly string[]).includes(s)) return s as RoutingSettings['hashPolicy'];
+  c.report('BAD_VALUE', `routing.hash_policy must be set (uplinkd sets fib_multipath_hash_policy=1) or keep, not "${s}"`, node as Node);
+  return 'set';
 }
 
 function parseDampening(c: Checker, node: unknown): DampeningSettings {
@@ -468,9 +478,13 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const probe = top.has('probe') ? parseProbe(c, top.get('probe')!.value, 'probe', DEFAULT_PROBE) : DEFAULT_PROBE;
 
   const routingMap = top.has('routing')
-    ? c.map(top.get('routing')!.value, 'routing', ROUTING_KEYS)
+    ? c.map(top.get('routing')!.value, 'routing', [...ROUTING_KEYS, ...Object.keys(REMOVED_ROUTING_KEYS)])
     : undefined;
   const routing = entries(routingMap);
+  for (const [key, instead] of Object.entries(REMOVED_ROUTING_KEYS)) {
+    const hit = routing.get(key);
+    if (hit) c.report('REMOVED_KEY', `routing.${key} was removed: ${instead}; delete the key`, hit.pair.key as Node);
+  }
   const table = routing.has('table') ? parseTable(c, routing.get('table')!.value, opts) : DEFAULT_TABLE;
   const destinations = parseDestinations(c, routing.get('destinations')?.value);
   const failback = routing.has('failback') ? parseFailback(c, routing.get('failback')!.value) : DEFAULT_FAILBACK;
@@ -479,19 +493,13 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     table,
     destinations,
     failback,
-    mechanism: routing.has('mechanism') ? parseMechanism(c, routing.get('mechanism')!.value) : 'auto',
-    resilient: routing.has('resilient') ? parseResilient(c, routing.get('resilient')!.value) : DEFAULT_RESILIENT,
+    markMask: routing.has('mark_mask') ? parseMarkMask(c, routing.get('mark_mask')!.value) : DEFAULT_MARK_MASK,
+    hashPolicy: routing.has('hash_policy') ? parseHashPolicy(c, routing.get('hash_policy')!.value) : 'set',
     removeOnExit: flag('remove_on_exit'),
     sourceRules: flag('source_rules'),
     conntrackFlush: flag('conntrack_flush'),
     ...(routing.has('dampening') ? { dampening: parseDampening(c, routing.get('dampening')!.value) } : {}),
   };
-  // Source rules sit behind `lookup main suppress_prefixlength 0` so the LAN stays reachable;
-  // with the managed routes in main itself there is no place for them.
-  if (routingSettings.sourceRules && table === 254) {
-    c.report('BAD_VALUE', 'routing.source_rules needs a table of its own (routing.table is main)', routing.get('source_rules')!.value as Node);
-  }
-
   const control = entries(top.has('control') ? c.map(top.get('control')!.value, 'control', ['socket']) : undefined);
   let socket = DEFAULT_SOCKET;
   if (control.has('socket')) {
@@ -506,7 +514,14 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   else if (!isSeq(uplinksNode.value) || uplinksNode.value.items.length === 0) {
     c.report('WRONG_TYPE', 'uplinks must be a non-empty list', (uplinksNode.value as Node) ?? uplinksNode.pair);
   } else if (uplinksNode.value.items.length > MAX_UPLINKS) {
-    c.report('BAD_VALUE', `uplinks: at most ${MAX_UPLINKS} (their nexthop IDs and rule priorities are numbered in fixed ranges)`, uplinksNode.value as Node);
+    c.report('BAD_VALUE', `uplinks: at most ${MAX_UPLINKS} (their rule priorities are numbered in fixed ranges)`, uplinksNode.value as Node);
+  } else if (uplinksNode.value.items.length > markCapacity(routingSettings.markMask)) {
+    const mask = routingSettings.markMask;
+    c.report(
+      'BAD_VALUE',
+      `routing.mark_mask ${hex(mask)} has room for ${markCapacity(mask)} uplinks, not ${uplinksNode.value.items.length}: give it more bits`,
+      (routing.get('mark_mask')?.value ?? uplinksNode.value) as Node,
+    );
   } else {
     const seen = new Map<string, number>();
     uplinksNode.value.items.forEach((item, i) => {
@@ -543,5 +558,5 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
  * (DESIGN §5): 1000 above the managed table, so it never hits a reserved id (253-255).
  */
 export function uplinkTable(managedTable: number, index: number): number {
-  return managedTable + 1000 + index;
+  return managedTable + UPLINK_TABLE_OFFSET + index;
 }

@@ -18,6 +18,7 @@ export type ProblemCode =
   | 'BAD_FAILBACK_STEPS'
   | 'RESERVED_TABLE'
   | 'UNKNOWN_TABLE'
+  | 'REMOVED_KEY'
   | 'UNSUPPORTED';
 
 export interface ConfigProblem {

@@ -22,8 +22,14 @@ export interface UplinkStatus {
   readonly interface: string;
   readonly state: 'init' | 'up' | 'degraded' | 'down' | 'detached';
   readonly priority: number;
-  /** Percent of new flows this uplink gets now (0-100 across all uplinks). */
+  /** Percent of new flows this uplink gets now (0-100 across all uplinks): the intent. */
   readonly weight: number;
+  /** Live connections pinned to it, counted in the kernel's conntrack table. */
+  readonly flows: number | null;
+  /** New connections that left through it since the last steering change (nftables counter). */
+  readonly new_flows: number | null;
+  /** Its share of those new connections, in percent; null before any came. */
+  readonly new_flows_pct: number | null;
   readonly rtt_ms: number | null;
   readonly loss_pct: number;
   readonly since: string;

@@ -1,6 +1,5 @@
 // daemon/: the only wiring hub. Probe rounds feed health/, health changes feed steer/, the
 // steering result goes to route/ (one apply at a time), and control/ reads it all back.
-import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/index.js';
 import type { DampeningStatus, Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
@@ -22,15 +21,23 @@ import {
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
 import {
-  NEXTHOP_ID_MAX,
-  NEXTHOP_ID_MIN,
+  counterName,
+  expectedShape,
+  pinningRuleset,
   Router,
-  RULE_PRIORITY_MAX,
-  RULE_PRIORITY_MIN,
+  TABLE_FAMILY,
+  TABLE_NAME,
+  type ConntrackTable,
+  type DeleteResult,
   type DesiredState,
+  type NftEventSource,
+  type PinningSpec,
+  type PinningTable,
+  type PinRule,
   type RouteEvent,
   type RouteEventSource,
   type RouteKernel,
+  type Sysctl,
 } from '../route/index.js';
 import {
   adoptedSteering,
@@ -43,11 +50,13 @@ import {
   reuseAt,
   type Damping,
   steerWithFailback,
+  takeDueDrain,
   uplinkRoutes,
   type FamilySteering,
   type SteerState,
 } from '../steer/index.js';
 import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig, UplinkState } from '../types/index.js';
+import { hex, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
 
 export interface Clocks {
   /** Wall-clock ms, for `since` and logs. */
@@ -74,6 +83,26 @@ interface UplinkRuntime {
   damping: Damping;
   /** The interface's global addresses as last seen: a vanished NIC takes them with it. */
   addresses: { family: Family; address: string }[];
+  /** Families in which it has been lost since start: its next `up` there is a recovery. */
+  readonly everLost: Set<Family>;
+}
+
+export interface DaemonOptions {
+  readonly configPath: string;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly kernel: RouteKernel;
+  readonly links: LinkSource;
+  readonly clocks: Clocks;
+  readonly families: readonly Family[];
+  /** uplinkd's nftables table (flow pinning). */
+  readonly pinning: PinningTable;
+  readonly conntrack: ConntrackTable;
+  readonly sysctl: Sysctl;
+  /** False in tests that feed probe rounds by hand. */
+  readonly startProbes?: boolean;
+  readonly routeEvents?: RouteEventSource;
+  readonly nftEvents?: NftEventSource;
 }
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -120,8 +149,23 @@ const RECONCILE_DEBOUNCE_MS = 20;
 const RECONCILE_FIGHT_LIMIT = 10;
 const RECONCILE_FIGHT_WINDOW_MS = 10_000;
 
-/** A state whose flows may finish where they run: its busy buckets are not taken away. */
-const DRAINABLE: ReadonlySet<UplinkState> = new Set(['up', 'degraded', 'init']);
+/** States lost for steering: the next `up` after one is a recovery that must prove itself. */
+const LOST: ReadonlySet<UplinkState> = new Set(['down', 'detached', 'degraded']);
+/** Events from nftables within this window are looked at once. */
+const NFT_DEBOUNCE_MS = 50;
+
+/**
+ * An uplink's pinned-flow rule for its state: its connections stay on it while it works
+ * (degraded included: moving a NATed flow kills it); a lost one lets them follow the route;
+ * in `init` (start, adoption, a restarted uplink) the rule stays as the kernel has it.
+ */
+function pinRuleFor(state: UplinkState): PinRule {
+  if (state === 'up' || state === 'degraded') return 'on';
+  return state === 'init' ? 'as-is' : 'off';
+}
+
+/** The multipath hash policy that spreads new flows by ports too (net/ipv4/route.c). */
+const HASH_POLICY_KEYS = ['net.ipv4.fib_multipath_hash_policy', 'net.ipv6.fib_multipath_hash_policy'];
 
 export class Daemon {
   private config: Config;
@@ -137,29 +181,34 @@ export class Daemon {
   private applying: Promise<void> = Promise.resolve();
   private applyQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private nftTimer: NodeJS.Timeout | undefined;
+  /** The pinning table's script as last loaded, and what it looks like when intact. */
+  private pinningLoaded: string | undefined;
+  private pinning: Promise<void> = Promise.resolve();
+  /** New-flow counters at the last steering change: status shows what came since. */
+  private counterBase = new Map<string, number>();
   /** Why the next apply runs, when something outside changed what uplinkd owns. */
   private reconcileReasons: string[] = [];
   private reconcileChanges: number[] = [];
   private reconcilePausedUntil = 0;
-  /** Uplinks kept in a group only for their busy buckets, as last logged. */
-  private drainingNow = '';
   private stopped = false;
+  private readonly configPath: string;
+  private readonly log: Logger;
+  private readonly kernel: RouteKernel;
+  private readonly links: LinkSource;
+  private readonly clocks: Clocks;
+  private readonly startProbes: boolean;
 
-  constructor(
-    private readonly configPath: string,
-    config: Config,
-    private readonly log: Logger,
-    private readonly kernel: RouteKernel,
-    private readonly links: LinkSource,
-    private readonly clocks: Clocks,
-    families: readonly Family[],
-    private readonly startProbes = true,
-    private readonly routeEvents?: RouteEventSource,
-  ) {
-    this.config = config;
-    this.router = new Router(kernel, (command) => this.log.info({ event: 'route', command }, command), families);
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.configPath = opts.configPath;
+    this.log = opts.log;
+    this.kernel = opts.kernel;
+    this.links = opts.links;
+    this.clocks = opts.clocks;
+    this.startProbes = opts.startProbes ?? true;
+    this.router = new Router(opts.kernel, (command) => this.log.info({ event: 'route', command }, command), opts.families);
   }
 
   get currentConfig(): Config {
@@ -169,8 +218,15 @@ export class Daemon {
   async start(): Promise<void> {
     this.links.on('change', (changes, snapshot) => this.onLinkChange(changes, snapshot));
     this.links.on('resync', (reason) => this.log.warn({ event: 'link', resync: true, reason }, `link monitor resynchronising: ${reason}`));
-    this.routeEvents?.on('change', (events) => this.onRouteEvents(events));
-    this.routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
+    this.opts.routeEvents?.on('change', (events) => this.onRouteEvents(events));
+    this.opts.routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
+    this.opts.nftEvents?.on('change', () => this.onNftEvent());
+    this.opts.nftEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `nftables event monitor: ${err.message}`));
+    await this.setHashPolicy();
+    // The pinning table goes in first: connections opened from now on are pinned. Loading it
+    // is an atomic replace, and the marks live in conntrack, so a restart moves no flow.
+    this.schedulePinning('start');
+    await this.pinning;
     // What the kernel routes by now is where a restarted daemon starts from (no flap).
     await this.adopt();
     for (const u of this.config.uplinks) this.addUplink(u);
@@ -180,13 +236,88 @@ export class Daemon {
     await this.applying;
   }
 
+  /**
+   * routing.hash_policy `set`: multipath spreads new flows by ports too, so one LAN host's
+   * connections are shared out by the weights (the default hashes on addresses only).
+   */
+  private async setHashPolicy(): Promise<void> {
+    if (this.config.routing.hashPolicy === 'keep') return;
+    for (const key of HASH_POLICY_KEYS) {
+      try {
+        const now = await this.opts.sysctl.read(key);
+        if (now === undefined || now === '1') continue;
+        await this.opts.sysctl.write(key, '1');
+        this.log.info({ event: 'sysctl', command: `sysctl -w ${key}=1`, was: now }, `sysctl -w ${key}=1 (was ${now})`);
+      } catch (err) {
+        this.log.error({ event: 'sysctl', key, err: errText(err) }, `cannot set ${key}=1: ${errText(err)}`);
+      }
+    }
+  }
+
+  /** The pinning table the config asks for: each uplink's interface and mark. */
+  private pinningSpec(): PinningSpec {
+    const c = this.config;
+    return {
+      markMask: c.routing.markMask,
+      uplinks: c.uplinks.map((u, i) => ({ name: u.name, interface: u.interface, mark: uplinkMark(c.routing.markMask, i)! })),
+      tcpTargets: c.uplinks.flatMap((u) => u.targets.filter((t) => t.kind === 'tcp').map((t) => ({ family: t.family, address: t.host, port: t.port! }))),
+    };
+  }
+
+  /**
+   * Loads the pinning table when the config asks for another one (`why`: start, reload), or
+   * when it is missing or was changed by someone else (`check`: an nftables event).
+   */
+  private schedulePinning(why: 'start' | 'reload' | 'check'): void {
+    this.pinning = this.pinning.then(async () => {
+      if (this.stopped) return;
+      const spec = this.pinningSpec();
+      const script = pinningRuleset(spec);
+      const table = `${TABLE_FAMILY} ${TABLE_NAME}`;
+      try {
+        if (why === 'check' || (why === 'reload' && script === this.pinningLoaded)) {
+          const shape = await this.opts.pinning.shape();
+          const want = expectedShape(spec);
+          if (shape && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters) return;
+          await this.opts.pinning.load(script);
+          const seen = shape ? `changed (${shape.rules} rules, ${want.rules} expected)` : 'deleted';
+          this.log.warn(
+            { event: 'reconcile', seen: [`table ${table} ${seen}`], restored: [`nft -f (table ${table})`] },
+            `changed outside uplinkd (nftables table ${table} ${seen}); restored: nft -f (table ${table}, ${spec.uplinks.length} uplinks, mask ${hex(spec.markMask)})`,
+          );
+        } else {
+          if (script === this.pinningLoaded) return;
+          await this.opts.pinning.load(script);
+          this.log.info(
+            { event: 'pinning', command: `nft -f (table ${table})`, uplinks: spec.uplinks.map((u) => `${u.interface}=${hex(u.mark)}`) },
+            `nft -f: table ${table} pins connections by conntrack mark (mask ${hex(spec.markMask)}): ${spec.uplinks.map((u) => `${u.interface} ${hex(u.mark)}`).join(', ')}`,
+          );
+        }
+        this.pinningLoaded = script;
+        this.counterBase = new Map();
+      } catch (err) {
+        this.log.error({ event: 'pinning', err: errText(err) }, `cannot load the nftables table ${table}: ${errText(err)}; retrying in ${APPLY_RETRY_MS}ms`);
+        setTimeout(() => this.schedulePinning('check'), APPLY_RETRY_MS).unref();
+      }
+    });
+  }
+
+  /** Something changed in nftables: is uplinkd's table still whole? */
+  private onNftEvent(): void {
+    if (this.stopped || this.nftTimer) return;
+    this.nftTimer = setTimeout(() => {
+      this.nftTimer = undefined;
+      this.schedulePinning('check');
+    }, NFT_DEBOUNCE_MS);
+  }
+
   /** Takes the managed routes the kernel has (left by an earlier run) as the current steering. */
   private async adopt(): Promise<void> {
     let routes;
     try {
       routes = await this.router.managedRoutes(this.config.routing);
     } catch (err) {
-      this.log.warn({ event: 'adopt', err: String((err as Error).message ?? err) }, `cannot read the managed routes: ${String((err as Error).message ?? err)}`);
+      this.log.warn({ event: 'adopt', err: errText(err) }, `cannot read the managed routes: ${errText(err)}`);
       return;
     }
     const next = { ...this.steerState };
@@ -216,13 +347,11 @@ export class Daemon {
     const mine = events.filter(
       (e) =>
         (e.kind === 'route' && (e.table === undefined || tables.has(e.table))) ||
-        (e.kind === 'rule' && e.priority !== undefined && e.priority >= RULE_PRIORITY_MIN && e.priority <= RULE_PRIORITY_MAX) ||
-        (e.kind === 'nexthop' && (e.id === undefined || (e.id >= NEXTHOP_ID_MIN && e.id <= NEXTHOP_ID_MAX))),
+        (e.kind === 'rule' && e.priority !== undefined && e.priority >= RULE_PRIORITY_MIN && e.priority <= RULE_PRIORITY_MAX),
     );
     if (mine.length === 0) return;
     for (const e of mine) {
-      const what =
-        e.kind === 'route' ? `a route in table ${e.table ?? '?'}` : e.kind === 'rule' ? `rule ${e.priority}` : `nexthop ${e.id ?? '?'}`;
+      const what = e.kind === 'route' ? `a route in table ${e.table ?? '?'}` : `rule ${e.priority}`;
       this.reconcileReasons.push(`${what} ${e.deleted ? 'deleted' : 'changed'}`);
     }
     if (this.reconcileTimer) return;
@@ -233,23 +362,26 @@ export class Daemon {
     }, wait);
   }
 
-  private addUplink(u: UplinkConfig): void {
+  /** Starts probing an uplink; `kept`: its health so far (a reload that changed only probe settings). */
+  private addUplink(u: UplinkConfig, kept?: UplinkRuntime): void {
     const now = this.clocks.wall();
+    const sameWindow = kept && kept.config.probe.window === u.probe.window;
     const rt: UplinkRuntime = {
       config: u,
       log: this.log.child({ uplink: u.name }),
-      health: new Map(heartbeatFamilies(u).map((f) => [f, initialHealth(now)])),
+      health: kept?.health ?? new Map(heartbeatFamilies(u).map((f) => [f, initialHealth(now)])),
       prober: undefined,
-      windows: new Map(u.targets.map((t) => [t.label, new SampleWindow(u.probe.window)])),
+      windows: sameWindow ? kept.windows : new Map(u.targets.map((t) => [t.label, new SampleWindow(u.probe.window)])),
       familyOf: new Map(u.targets.map((t) => [t.label, t.family])),
-      last: new Map(),
-      linkSeen: false,
-      freshSince: -Infinity,
-      damping: NO_DAMPING,
-      addresses: [],
+      last: kept?.last ?? new Map(),
+      linkSeen: kept?.linkSeen ?? false,
+      freshSince: kept?.freshSince ?? -Infinity,
+      damping: kept?.damping ?? NO_DAMPING,
+      addresses: kept?.addresses ?? [],
+      everLost: kept?.everLost ?? new Set(),
     };
     this.uplinks.set(u.name, rt);
-    this.checkLink(rt, this.links.snapshot());
+    if (!kept) this.checkLink(rt, this.links.snapshot());
     if (this.startProbes) {
       const index = this.config.uplinks.findIndex((x) => x.name === u.name);
       const prober = new UplinkProber({
@@ -324,6 +456,7 @@ export class Daemon {
     rt.health.set(family, step.health);
     const c = step.change;
     if (!c) return false;
+    if (LOST.has(c.to)) rt.everLost.add(family);
     if (wasUsable && !usable(rt)) {
       this.penalise(rt);
       if (this.config.routing.conntrackFlush) void this.flushConntrack(rt);
@@ -344,6 +477,7 @@ export class Daemon {
     const before = rt.damping;
     rt.damping = dampLoss(before, this.clocks.mono(), d);
     const p = Math.round(rt.damping.penalty);
+    if (rt.damping.suppressed) for (const f of rt.health.keys()) rt.everLost.add(f);
     if (rt.damping.suppressed && !before.suppressed) {
       const s = Math.ceil((reuseAt(rt.damping, d)! - this.clocks.mono()) / 1000);
       rt.log.warn(
@@ -358,19 +492,27 @@ export class Daemon {
    * addresses, so LAN clients get a reset at once instead of waiting out a dead flow.
    */
   private async flushConntrack(rt: UplinkRuntime): Promise<void> {
-    for (const a of rt.addresses) {
-      const args = ['-D', '-f', a.family === 4 ? 'ipv4' : 'ipv6', '--reply-dst', a.address];
-      const command = `conntrack ${args.join(' ')}`;
-      try {
-        const r = await execa('conntrack', args, { reject: false, timeout: 5000 });
-        // conntrack says "N flow entries have been deleted" and exits 1 when N is 0.
-        const n = Number(/(\d+) flow entries/.exec(r.stderr)?.[1] ?? NaN);
-        if (Number.isNaN(n)) {
-          rt.log.error({ event: 'conntrack', command, err: r.stderr || r.message }, `${command} failed: ${r.stderr || r.message}`);
-        } else rt.log.info({ event: 'conntrack', command, deleted: n }, `${command}: ${n} entries deleted`);
-      } catch (err) {
-        rt.log.error({ event: 'conntrack', command, err: String(err) }, `${command} failed: ${String(err)}`);
-      }
+    for (const a of rt.addresses) logDeleted(rt.log, await this.opts.conntrack.deleteByReplyDst(a.family, a.address));
+  }
+
+  /**
+   * routing.failback.drain: resets the connections still pinned to uplinks the failback left,
+   * once the route has pointed at the preferred uplink for `drain` (so clients reconnect there).
+   */
+  private async drainPinned(uplinks: readonly string[]): Promise<void> {
+    await this.applying;
+    const mask = this.config.routing.markMask;
+    for (const name of uplinks) {
+      const index = this.config.uplinks.findIndex((u) => u.name === name);
+      const mark = uplinkMark(mask, index);
+      const rt = this.uplinks.get(name);
+      if (index < 0 || mark === undefined || !rt) continue;
+      let total = 0;
+      for (const r of await this.opts.conntrack.deleteByMark(mark, mask)) total += logDeleted(rt.log, r);
+      rt.log.info(
+        { event: 'drain', uplink: name, deleted: total },
+        `failback drain: reset ${total} connections still pinned to ${name} ${this.config.routing.failback.drainMs! / 1000}s after the last step`,
+      );
     }
   }
 
@@ -445,6 +587,8 @@ export class Daemon {
     if (this.stopped) return;
     const next = { ...this.steerState };
     const now = this.clocks.mono();
+    const drains = new Set<string>();
+    let steeringChanged = false;
     this.decayDamping(now);
     // Families no route can follow (no destination, or no uplink with a next hop) stay quiet in the log.
     const managed = new Set(
@@ -459,6 +603,7 @@ export class Daemon {
           weight: u.config.weight,
           // Held out by dampening: steered as if down, whatever its heartbeats say.
           state: u.damping.suppressed ? 'down' : stateFor(u, family),
+          everLost: u.everLost.has(family) || (!u.health.has(family) && u.everLost.size > 0),
         })),
         this.steerState[family],
         this.config.routing.failback,
@@ -469,8 +614,12 @@ export class Daemon {
         const st = next[family].steering;
         next[family] = { ...next[family], steering: { ...st, reason: `${st.reason}; held out by flap dampening: ${held.join(', ')}` } };
       }
+      const due = takeDueDrain(next[family], now);
+      next[family] = due.state;
+      for (const u of due.uplinks) drains.add(u);
       const after = next[family].steering;
       if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
+      steeringChanged = true;
       const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
       const fields = { event: 'steering', family, active: after.active, all_down: after.allDown, reason: after.reason };
       if (after.allDown) this.log.warn(fields, `IPv${family}: ${after.reason}`);
@@ -484,13 +633,25 @@ export class Daemon {
     const due = [next[4].nextAt, next[6].nextAt, ...reuse].filter((t): t is number => t !== undefined);
     if (due.length) this.steerTimer = setTimeout(() => this.resteer(), Math.max(1, Math.min(...due) - now));
     this.scheduleApply();
+    // Status counts new flows from here on; the count starts once the new route is in.
+    if (steeringChanged) void this.applying.then(() => this.snapshotCounters());
+    if (drains.size) void this.drainPinned([...drains]).catch((err: unknown) => this.log.error({ event: 'drain', err: errText(err) }, `failback drain failed: ${errText(err)}`));
+  }
+
+  private async snapshotCounters(): Promise<void> {
+    try {
+      this.counterBase = await this.opts.pinning.counters();
+    } catch (err) {
+      this.log.warn({ event: 'pinning', err: errText(err) }, `cannot read the new-flow counters: ${errText(err)}`);
+    }
   }
 
   private desiredState(): DesiredState {
     const c = this.config;
     const rts = [...this.uplinks.values()];
-    const drainable = (family: Family): Set<string> =>
-      new Set(rts.filter((u) => DRAINABLE.has(stateFor(u, family))).map((u) => u.config.name));
+    // An uplink without a next hop in a family has nothing to pin there.
+    const pinRules = (family: Family): Map<string, PinRule> =>
+      new Map(rts.filter((u) => nexthopFor(u.config, family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]));
     return {
       table: c.routing.table,
       destinations: c.routing.destinations,
@@ -501,9 +662,8 @@ export class Daemon {
         (this.steering[4].active.length > 0 || this.steering[6].active.length > 0),
       uplinkRoutes: uplinkRoutes(c),
       uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
-      mechanism: c.routing.mechanism,
-      resilient: c.routing.resilient,
-      drainable: { 4: drainable(4), 6: drainable(6) },
+      markMask: c.routing.markMask,
+      pinRules: { 4: pinRules(4), 6: pinRules(6) },
       ...(c.routing.sourceRules ? { sourceAddresses: this.uplinkAddresses() } : {}),
     };
   }
@@ -529,32 +689,14 @@ export class Daemon {
       try {
         const report = await this.router.apply(state);
         for (const m of report.missing) this.log.warn({ event: 'route', missing: m }, `no interface for ${m}: next hop left out`);
-        this.noteDraining(report.draining);
         // Whichever run comes first after an outside change reports it, with what it put back.
         if (reasons.length > 0) this.noteReconcile(reasons, report.changes);
       } catch (err) {
-        this.log.error({ event: 'route', err: String((err as Error).message ?? err) }, `route change failed: ${String((err as Error).message ?? err)}; retrying in ${APPLY_RETRY_MS}ms`);
+        this.log.error({ event: 'route', err: errText(err) }, `route change failed: ${errText(err)}; retrying in ${APPLY_RETRY_MS}ms`);
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.scheduleApply(), APPLY_RETRY_MS);
       }
     });
-  }
-
-  /** Logs drains as they start and end, and looks again while one runs. */
-  private noteDraining(draining: readonly { uplink: string; family: Family; busy: number }[]): void {
-    const key = draining.map((d) => `IPv${d.family} ${d.uplink}`).join(', ');
-    if (key !== this.drainingNow) {
-      if (draining.length) {
-        const text = draining.map((d) => `${d.uplink} (IPv${d.family}, ${d.busy} busy buckets)`).join(', ');
-        this.log.info({ event: 'drain', draining }, `kept at weight 1 until their flows go idle: ${text}`);
-      } else this.log.info({ event: 'drain', draining: [] }, `drained: ${this.drainingNow} carries no flows any more and left the group`);
-      this.drainingNow = key;
-    }
-    clearTimeout(this.drainTimer);
-    if (draining.length) {
-      const every = Math.min(5000, Math.max(500, this.config.routing.resilient.idleTimerMs / 4));
-      this.drainTimer = setTimeout(() => this.scheduleApply(), every);
-    }
   }
 
   /** Logs what was put back; pauses reconciling for a while if someone keeps undoing it. */
@@ -578,9 +720,43 @@ export class Daemon {
     }
   }
 
+  /**
+   * What the kernel does with connections, per uplink: the live ones pinned to it (conntrack)
+   * and the new ones that left through it since the last steering change (nftables counters).
+   * Null where the kernel could not be read.
+   */
+  private async kernelFlows(): Promise<{ flows: Map<string, number> | null; fresh: Map<string, number> | null }> {
+    const mask = this.config.routing.markMask;
+    let flows: Map<string, number> | null = null;
+    let fresh: Map<string, number> | null = null;
+    try {
+      const byMark = await this.opts.conntrack.countByMark(mask);
+      flows = new Map(this.config.uplinks.map((u, i) => [u.name, byMark.get(uplinkMark(mask, i)!) ?? 0]));
+    } catch (err) {
+      this.log.warn({ event: 'status', err: errText(err) }, `cannot count pinned connections: ${errText(err)}`);
+    }
+    try {
+      const now = await this.opts.pinning.counters();
+      fresh = new Map(
+        this.config.uplinks.map((u) => {
+          const n = now.get(counterName(u.name)) ?? 0;
+          const base = this.counterBase.get(counterName(u.name)) ?? 0;
+          // Counters start again at 0 when the table is loaded again.
+          return [u.name, n >= base ? n - base : n];
+        }),
+      );
+    } catch (err) {
+      this.log.warn({ event: 'status', err: errText(err) }, `cannot read the new-flow counters: ${errText(err)}`);
+    }
+    return { flows, fresh };
+  }
+
   async status(): Promise<StatusReport> {
     const share = (family: Family, name: string): number => this.steering[family].active.find((a) => a.uplink === name)?.share ?? 0;
+    const kernel = await this.kernelFlows();
+    const freshTotal = kernel.fresh ? [...kernel.fresh.values()].reduce((a, b) => a + b, 0) : 0;
     const uplinks: UplinkStatus[] = [...this.uplinks.values()].map((u) => {
+      const fresh = kernel.fresh?.get(u.config.name) ?? null;
       const q = combine([...u.windows.values()]);
       const best = u.health.get(summaryFamily(u))!;
       const families = [...u.health].map(([family, h]) => ({
@@ -597,6 +773,9 @@ export class Daemon {
         priority: u.config.priority,
         // New flows of the uplink's first family (IPv4 when it has IPv4 targets).
         weight: families[0]!.weight,
+        flows: kernel.flows?.get(u.config.name) ?? null,
+        new_flows: fresh,
+        new_flows_pct: fresh === null || freshTotal === 0 ? null : round3((fresh * 100) / freshTotal),
         rtt_ms: q.rttMs === null ? null : round3(q.rttMs),
         loss_pct: round3(q.lossPct),
         since: new Date(best.since).toISOString(),
@@ -625,6 +804,7 @@ export class Daemon {
     });
     // Routes come from the kernel, not from memory (DESIGN §4).
     const byInterface = new Map(this.config.uplinks.map((u) => [u.interface, u.name]));
+    // Ours through rtnetlink like the rest; the routes a reload moved away are gone by now.
     const kernelRoutes = await this.router.managedRoutes(this.config.routing);
     const routes: RouteStatus[] = kernelRoutes.map(({ route, interfaces }) => {
       const total = route.nexthops.reduce((a, n) => a + n.weight, 0);
@@ -683,9 +863,11 @@ export class Daemon {
     const diff = diffConfig(this.config, next);
     const old = new Map(this.uplinks);
     this.config = next;
-    for (const name of [...diff.removed, ...diff.changed]) this.removeUplink(name);
+    for (const name of [...diff.removed, ...diff.changed, ...diff.retuned]) this.removeUplink(name);
     for (const u of next.uplinks) {
       if (diff.added.includes(u.name) || diff.changed.includes(u.name)) this.addUplink(u);
+      // Only the heartbeat settings changed: the verdicts stand, the new pace applies.
+      else if (diff.retuned.includes(u.name)) this.addUplink(u, old.get(u.name));
       else {
         const rt = old.get(u.name)!;
         this.uplinks.set(u.name, { ...rt, config: u });
@@ -695,9 +877,13 @@ export class Daemon {
       ...diff.added.map((n) => `added ${n}`),
       ...diff.removed.map((n) => `removed ${n}`),
       ...diff.changed.map((n) => `restarted ${n}`),
+      ...diff.retuned.map((n) => `retuned ${n}`),
       ...diff.reweighted.map((n) => `reweighted ${n}`),
       ...(diff.routingChanged ? ['routing changed'] : []),
+      ...(diff.socketChanged ? ['control socket moved'] : []),
     ];
+    this.schedulePinning('reload');
+    if (next.routing.hashPolicy !== 'keep') await this.setHashPolicy();
     this.log.info({ event: 'reload', changes }, `reloaded ${this.configPath}: ${changes.join(', ') || 'no changes'}`);
     this.resteer();
     await this.applying;
@@ -715,11 +901,13 @@ export class Daemon {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.steerTimer);
-    clearTimeout(this.drainTimer);
     clearTimeout(this.reconcileTimer);
-    this.routeEvents?.close();
+    clearTimeout(this.nftTimer);
+    this.opts.routeEvents?.close();
+    this.opts.nftEvents?.close();
     for (const name of [...this.uplinks.keys()]) this.removeUplink(name);
     await this.applying;
+    await this.pinning;
     if (this.config.routing.removeOnExit) {
       const c = this.config;
       try {
@@ -728,14 +916,30 @@ export class Daemon {
           destinations: c.routing.destinations,
           uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
         });
-        this.log.info({ event: 'stop', removed: removed.length }, `routing.remove_on_exit: removed ${removed.length} routes, rules and nexthops`);
+        await this.opts.pinning.remove();
+        this.log.info({ event: 'pinning', command: `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}` }, `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}`);
+        this.log.info({ event: 'stop', removed: removed.length }, `routing.remove_on_exit: removed ${removed.length} routes and rules, and the nftables table`);
       } catch (err) {
-        this.log.error({ event: 'stop', err: String((err as Error).message ?? err) }, `could not remove everything on exit: ${String((err as Error).message ?? err)}`);
+        this.log.error({ event: 'stop', err: errText(err) }, `could not remove everything on exit: ${errText(err)}`);
       }
     }
     this.kernel.close();
     this.links.close();
   }
+}
+
+function errText(err: unknown): string {
+  return String((err as Error)?.message ?? err);
+}
+
+/** Logs one conntrack deletion as its command; returns how many entries went. */
+function logDeleted(log: Logger, r: DeleteResult): number {
+  if (r.deleted === undefined) {
+    log.error({ event: 'conntrack', command: r.command, err: r.error }, `${r.command} failed: ${r.error}`);
+    return 0;
+  }
+  log.info({ event: 'conntrack', command: r.command, deleted: r.deleted }, `${r.command}: ${r.deleted} entries deleted`);
+  return r.deleted;
 }
 
 function round3(n: number): number {

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
-import { NetlinkKernel, RouteWatcher } from '../route/index.js';
+import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, ToolConntrackTable } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
 
@@ -52,7 +52,7 @@ export async function run(opts: RunOptions): Promise<number> {
     links.close();
     return 1;
   }
-  // Route, rule and nexthop events, to put back what someone else changed (reconcile).
+  // Route and rule events, to put back what someone else changed (reconcile).
   const routeEvents = new RouteWatcher();
   try {
     routeEvents.start(() => kernel.portId());
@@ -62,24 +62,62 @@ export async function run(opts: RunOptions): Promise<number> {
     links.close();
     return 1;
   }
-  const daemon = new Daemon(
-    opts.configPath,
+  // nftables changes, to put uplinkd's table back when a firewall reload flushes it.
+  const nftEvents = new NftWatcher();
+  try {
+    nftEvents.start();
+  } catch (err) {
+    log.fatal({ err: String(err) }, 'cannot watch nftables through netlink');
+    routeEvents.close();
+    kernel.close();
+    links.close();
+    return 1;
+  }
+  const daemon = new Daemon({
+    configPath: opts.configPath,
     config,
     log,
     kernel,
     links,
-    { wall: () => Date.now(), mono: () => performance.now() },
+    clocks: { wall: () => Date.now(), mono: () => performance.now() },
     families,
-    true,
+    pinning: new NftPinningTable(),
+    conntrack: new ToolConntrackTable(),
+    sysctl: new ProcSysctl(),
     routeEvents,
-  );
-  const socketPath = opts.socket ?? config.control.socket;
-  const control = new ControlServer(socketPath, (req) => daemon.handle(req));
+    nftEvents,
+  });
+  let control = new ControlServer(opts.socket ?? config.control.socket, (req) => handle(req));
+  /** A reload that moved control.socket (and no --socket pins it): listen there instead. */
+  const followSocket = async (): Promise<void> => {
+    const want = daemon.currentConfig.control.socket;
+    if (opts.socket || want === control.path) return;
+    const moved = new ControlServer(want, (req) => handle(req));
+    try {
+      await moved.listen();
+    } catch (err) {
+      log.error({ event: 'reload', err: String(err) }, `cannot listen on ${want}: ${String(err)}; still answering on ${control.path}`);
+      return;
+    }
+    const old = control;
+    control = moved;
+    log.info({ event: 'reload', socket: want, was: old.path }, `control socket moved from ${old.path} to ${want}`);
+    await old.close();
+  };
+  const reload = async () => {
+    const res = await daemon.reload();
+    // Not awaited: the old socket closes once this very request has been answered on it.
+    if (res.ok) void followSocket();
+    return res;
+  };
+  const handle = (req: Parameters<Daemon['handle']>[0]) => (req.cmd === 'reload' ? reload() : daemon.handle(req));
+  const socketPath = control.path;
   try {
     await control.listen();
   } catch (err) {
     log.fatal({ err: String(err) }, `cannot listen on ${socketPath}`);
     routeEvents.close();
+    nftEvents.close();
     kernel.close();
     links.close();
     return 1;
@@ -111,7 +149,7 @@ export async function run(opts: RunOptions): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
-      void daemon.reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
+      void reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
     });
   });
 }

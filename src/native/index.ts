@@ -31,6 +31,7 @@ interface Addon {
     rcvbuf: number,
     onMessages: (datagrams: Buffer[]) => void,
     onError: (err: NativeErrno) => void,
+    protocol?: number,
   ) => NetlinkListener;
 }
 
@@ -38,17 +39,22 @@ interface Addon {
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const addon = createRequire(import.meta.url)(join(root, 'native/build/Release/uplinkd_native.node')) as Addon;
 
+/** include/uapi/linux/netlink.h */
+export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
+
 /**
- * Opens a NETLINK_ROUTE socket bound to the legacy group bitmask `groups` (RTMGRP_*),
- * delivering each datagram as it arrives. `rcvbuf` 0 keeps the kernel default.
+ * Opens a netlink socket of `protocol` (NETLINK_ROUTE by default) bound to the legacy group
+ * bitmask `groups`, delivering each datagram as it arrives. `rcvbuf` 0 keeps the kernel default.
  */
 export function listenNetlink(
   groups: number,
   rcvbuf: number,
   onMessages: (datagrams: Buffer[]) => void,
   onError: (err: NativeErrno) => void,
+  protocol = NETLINK_ROUTE,
 ): NetlinkListener {
-  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError);
+  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError, protocol);
 }
 
 /**

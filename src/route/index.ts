@@ -1,6 +1,9 @@
-// route/: applies desired routes and rules through netlink, idempotently; reads them back.
+// route/: applies desired routes, rules and uplinkd's nftables table, idempotently; reads them back.
 export * from './kernel.js';
+export * from './plan.js';
 export * from './router.js';
 export { FakeKernel } from './fake.js';
-export * from './nexthop.js';
+export * from './pinning.js';
+export * from './conntrack.js';
 export * from './watch.js';
+export * from './sysctl.js';

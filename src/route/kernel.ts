@@ -3,22 +3,6 @@
 import netlink from 'netlink';
 import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';
-import {
-  decodeBucketMessage,
-  decodeNexthopMessage,
-  encodeDumpRequest,
-  encodeGroup,
-  encodeId,
-  encodeNexthop,
-  RTM_DELNEXTHOP,
-  RTM_GETNEXTHOP,
-  RTM_GETNEXTHOPBUCKET,
-  RTM_NEWNEXTHOP,
-  RTM_NEWNEXTHOPBUCKET,
-  type KernelBucket,
-  type KernelGroup,
-  type KernelNexthopObject,
-} from './nexthop.js';
 
 export interface KernelNexthop {
   readonly ifindex: number;
@@ -32,9 +16,12 @@ export interface KernelRoute {
   readonly table: number;
   /** Normalised prefix: `0.0.0.0/0`, `::/0`. */
   readonly prefix: string;
-  /** The next hops; on a route through a nexthop object (`nhid`), its members as resolved. */
+  /** The next hops (none that mean anything on a route through a nexthop object). */
   readonly nexthops: readonly KernelNexthop[];
-  /** The nexthop object or group the route points at (`ip route ... nhid N`). */
+  /**
+   * The nexthop object a route points at (`ip route ... nhid N`): only on routes that an
+   * earlier uplinkd wrote through resilient groups; they are replaced by plain ones.
+   */
   readonly nhid?: number;
 }
 
@@ -47,6 +34,9 @@ export interface KernelRule {
   readonly suppressPrefixlength?: number;
   /** `from ADDRESS/LEN`. */
   readonly src?: string;
+  /** `fwmark MARK/MASK`: packets whose mark, under the mask, equals this. */
+  readonly fwmark?: number;
+  readonly fwmask?: number;
 }
 
 export interface RouteKernel {
@@ -58,16 +48,6 @@ export interface RouteKernel {
   rules(family: Family): Promise<KernelRule[]>;
   addRule(rule: KernelRule): Promise<void>;
   deleteRule(rule: KernelRule): Promise<void>;
-  /** False when the kernel has no nexthop objects (before 5.3, or compiled out). */
-  nexthopsSupported(): Promise<boolean>;
-  /** Every nexthop object and group. */
-  nexthops(): Promise<(KernelNexthopObject | KernelGroup)[]>;
-  replaceNexthop(nh: KernelNexthopObject): Promise<void>;
-  replaceGroup(group: KernelGroup): Promise<void>;
-  /** Deletes a nexthop object or group; routes through it go with it. */
-  deleteNexthop(id: number): Promise<void>;
-  /** The buckets of a resilient group, with the nexthop each points at and its idle time. */
-  buckets(groupId: number): Promise<KernelBucket[]>;
   /** The netlink port our requests carry, so events we caused can be told from others'. */
   portId(): number;
   close(): void;
@@ -80,7 +60,6 @@ const RT_TABLE_UNSPEC = 0;
 const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
-const NLM_F_DUMP = 0x300;
 const RTA_GATEWAY = 5;
 // RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it (include/uapi/linux/rtnetlink.h).
 const RTNH_F_ONLINK = 4;
@@ -207,21 +186,16 @@ export class NetlinkKernel implements RouteKernel {
       table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
       protocol: RTPROT_STATIC,
       // A route straight onto a device (no gateway) is on-link: scope link, as `ip route` sets it.
-      scope: r.nhid === undefined && single && !single.gateway ? 253 : 0,
+      scope: single && !single.gateway ? 253 : 0,
       type: 1,
       // IPv6 checks a gateway by a lookup that our own `oif` rules steer into the uplink's
       // table, where it resolves via a gateway and is refused (EHOSTUNREACH, net/ipv6/route.c
       // ip6_route_check_nh). The configured gateway is on the uplink's link by definition.
-      flags: { __unknown: r.nhid === undefined && r.family === 6 && single?.gateway ? RTNH_F_ONLINK : 0 },
+      flags: { __unknown: r.family === 6 && single?.gateway ? RTNH_F_ONLINK : 0 },
     };
     const attrs: Record<string, unknown> = { table: r.table };
     if (length > 0) attrs.dst = addressBytes(address);
-    if (r.nhid !== undefined) {
-      const id = Buffer.alloc(4);
-      id.writeUInt32LE(r.nhid);
-      attrs.nhId = id;
-    }
-    else if (single) {
+    if (single) {
       attrs.oif = single.ifindex;
       if (single.gateway) attrs.gateway = addressBytes(single.gateway);
     } else if (r.nexthops.length > 1) attrs.multipath = encodeMultipath(r.nexthops, r.family === 6 ? RTNH_F_ONLINK : 0);
@@ -260,6 +234,7 @@ export class NetlinkKernel implements RouteKernel {
         table: m.attrs.table ?? m.data.table ?? 0,
         ...(m.attrs.oifname ? { oifname: m.attrs.oifname } : {}),
         ...(m.attrs.src ? { src: `${bytesToAddress(m.attrs.src)}/${m.data.srcLen ?? 0}` } : {}),
+        ...(m.attrs.fwmark !== undefined ? { fwmark: m.attrs.fwmark >>> 0, fwmask: (m.attrs.fwmask ?? 0xffff_ffff) >>> 0 } : {}),
         // 0xffffffff is the kernel's "not set" (net/core/fib_rules.c).
         ...(suppress !== undefined && suppress !== 0xffff_ffff ? { suppressPrefixlength: suppress } : {}),
       });
@@ -274,6 +249,10 @@ export class NetlinkKernel implements RouteKernel {
       const b = Buffer.alloc(4);
       b.writeUInt32LE(r.suppressPrefixlength);
       attrs.suppressPrefixlen = b;
+    }
+    if (r.fwmark !== undefined) {
+      attrs.fwmark = r.fwmark;
+      attrs.fwmask = r.fwmask ?? 0xffff_ffff;
     }
     let srcLen = 0;
     if (r.src) {
@@ -295,53 +274,6 @@ export class NetlinkKernel implements RouteKernel {
   async deleteRule(rule: KernelRule): Promise<void> {
     const { data, attrs } = this.ruleMessage(rule);
     await this.call(`delete rule ${rule.priority}`, () => this.sock.delRule(data as never, attrs));
-  }
-
-  /** A request with a hand-encoded body; the replies' bodies, without their headers. */
-  private raw(what: string, type: number, body: Buffer, flags = 0): Promise<{ type: number; data: Buffer }[]> {
-    return this.call(what, async () => {
-      const [msgs] = await this.sock.socket.request(type, body, { flags });
-      return msgs.map((m) => ({ type: m.type, data: m.data }));
-    });
-  }
-
-  async nexthopsSupported(): Promise<boolean> {
-    try {
-      await this.nexthops();
-      return true;
-    } catch (err) {
-      if (err instanceof KernelError && ['EOPNOTSUPP', 'EINVAL', 'EAFNOSUPPORT'].includes(err.code)) return false;
-      throw err;
-    }
-  }
-
-  async nexthops(): Promise<(KernelNexthopObject | KernelGroup)[]> {
-    const msgs = await this.raw('dump nexthops', RTM_GETNEXTHOP, encodeDumpRequest(), NLM_F_DUMP);
-    return msgs
-      .filter((m) => m.type === RTM_NEWNEXTHOP)
-      .map((m) => decodeNexthopMessage(m.data))
-      .filter((x): x is KernelNexthopObject | KernelGroup => x !== undefined);
-  }
-
-  async replaceNexthop(nh: KernelNexthopObject): Promise<void> {
-    await this.raw(`replace nexthop ${nh.id}`, RTM_NEWNEXTHOP, encodeNexthop(nh), NLM_F_REPLACE | NLM_F_CREATE);
-  }
-
-  async replaceGroup(group: KernelGroup): Promise<void> {
-    await this.raw(`replace nexthop group ${group.id}`, RTM_NEWNEXTHOP, encodeGroup(group), NLM_F_REPLACE | NLM_F_CREATE);
-  }
-
-  async deleteNexthop(id: number): Promise<void> {
-    await this.raw(`delete nexthop ${id}`, RTM_DELNEXTHOP, encodeId(id));
-  }
-
-  async buckets(groupId: number): Promise<KernelBucket[]> {
-    const msgs = await this.raw(`dump buckets of ${groupId}`, RTM_GETNEXTHOPBUCKET, encodeId(groupId), NLM_F_DUMP);
-    return msgs
-      .filter((m) => m.type === RTM_NEWNEXTHOPBUCKET)
-      .map((m) => decodeBucketMessage(m.data))
-      .filter((x) => x !== undefined && x.group === groupId)
-      .map((x) => x!.bucket);
   }
 
   portId(): number {

@@ -1,31 +1,30 @@
-// route/: watches routes, rules and nexthops through rtnetlink events, so a change someone
+// route/: watches routes and rules through rtnetlink events, and nftables through netfilter
+// netlink events, so a change someone
 // else made to what uplinkd owns can be put right (reconcile). Events that uplinkd's own
 // requests caused carry its netlink port and are left out.
 import { EventEmitter } from 'node:events';
 import netlink from 'netlink';
-import { listenNetlink, type NetlinkListener } from '../native/index.js';
+import { listenNetlink, NETLINK_NETFILTER, type NetlinkListener } from '../native/index.js';
 
 // include/uapi/linux/rtnetlink.h
 const RTM_NEWROUTE = 24;
 const RTM_DELROUTE = 25;
 const RTM_NEWRULE = 32;
 const RTM_DELRULE = 33;
-const RTM_NEWNEXTHOP = 104;
-const RTM_DELNEXTHOP = 105;
 const RTA_TABLE = 15;
 const FRA_PRIORITY = 6;
 const FRA_TABLE = 15;
-const NHA_ID = 1;
-// Legacy group bits (1 << (RTNLGRP_x - 1)): IPV4_ROUTE, IPV4_RULE, IPV6_ROUTE, IPV6_RULE, NEXTHOP.
-const GROUPS = 0x40 | 0x80 | 0x400 | (1 << 18) | (1 << 31);
+// Legacy group bits (1 << (RTNLGRP_x - 1)): IPV4_ROUTE, IPV4_RULE, IPV6_ROUTE, IPV6_RULE.
+const GROUPS = 0x40 | 0x80 | 0x400 | (1 << 18);
+// include/uapi/linux/netfilter/nfnetlink.h: NFNLGRP_NFTABLES = 7, as a legacy group bit.
+const NFTABLES_GROUP = 1 << (7 - 1);
 
 export interface RouteEvent {
-  readonly kind: 'route' | 'rule' | 'nexthop';
+  readonly kind: 'route' | 'rule';
   readonly deleted: boolean;
-  /** Routes and rules: the table; rules: their priority; nexthops: their id. */
+  /** Routes and rules: the table; rules: their priority. */
   readonly table?: number;
   readonly priority?: number;
-  readonly id?: number;
 }
 
 export interface RouteEventSource {
@@ -55,10 +54,6 @@ export function parseRouteEvent(type: number, body: Buffer): RouteEvent | undefi
     const priority = attrU32(body, 12, FRA_PRIORITY) ?? 0;
     return { kind: 'rule', deleted: type === RTM_DELRULE, priority, table: attrU32(body, 12, FRA_TABLE) ?? body.readUInt8(4) };
   }
-  if ((type === RTM_NEWNEXTHOP || type === RTM_DELNEXTHOP) && body.length >= 8) {
-    const id = attrU32(body, 8, NHA_ID);
-    return { kind: 'nexthop', deleted: type === RTM_DELNEXTHOP, ...(id !== undefined ? { id } : {}) };
-  }
   return undefined;
 }
 
@@ -86,6 +81,37 @@ export class RouteWatcher extends EventEmitter implements RouteEventSource {
         if (err.code === 'ENOBUFS') this.emit('change', [{ kind: 'route', deleted: true }]);
         else this.emit('error', new Error(err.message));
       },
+    );
+  }
+
+  close(): void {
+    this.listener?.close();
+    this.listener = undefined;
+  }
+}
+
+export interface NftEventSource {
+  /** Something changed in nftables (any table): look whether uplinkd's table is intact. */
+  on(event: 'change', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  close(): void;
+}
+
+/** nftables changes, from the NFNLGRP_NFTABLES multicast group: no polling. */
+export class NftWatcher extends EventEmitter implements NftEventSource {
+  private listener: NetlinkListener | undefined;
+
+  start(): void {
+    this.listener = listenNetlink(
+      NFTABLES_GROUP,
+      0,
+      () => this.emit('change'),
+      (err) => {
+        // Lost events: look anyway.
+        if (err.code === 'ENOBUFS') this.emit('change');
+        else this.emit('error', new Error(err.message));
+      },
+      NETLINK_NETFILTER,
     );
   }
 

@@ -1,7 +1,9 @@
 // steer/: the failback schedule (pure). A recovered, more preferred tier first proves itself
-// for `hold`, then takes `steps` percent of new flows, one step every `step_interval`.
-// Failover is always immediate; any failure of the recovering tier cancels the failback, and
-// its next recovery starts a new hold.
+// for `hold`, then takes `steps` percent of new flows, one step every `step_interval`; with
+// `drain`, that long after the last step the connections still pinned to the tier it came
+// from are due to be reset. Failover is always immediate; any failure of the recovering tier
+// cancels the failback, and its next recovery starts a new hold. A tier that was never lost
+// (its first verdict) takes its flows at once.
 import type { FailbackSettings } from '../types/index.js';
 import { NO_STEERING, percentShares, steer, type ActiveUplink, type SteerUplink, type Steering } from './steer.js';
 
@@ -13,11 +15,18 @@ export interface Failback {
   readonly holdUntil: number;
 }
 
+/** Connections still pinned to `uplinks` are reset at `at` (routing.failback.drain). */
+export interface Drain {
+  readonly at: number;
+  readonly uplinks: readonly string[];
+}
+
 export interface SteerState {
   readonly steering: Steering;
   readonly failback?: Failback;
-  /** When the schedule changes the steering next (absent when nothing is pending). */
+  /** When the schedule changes the steering next, or a drain is due (absent when nothing is pending). */
   readonly nextAt?: number;
+  readonly drain?: Drain;
 }
 
 export const NO_STEER_STATE: SteerState = { steering: NO_STEERING };
@@ -47,6 +56,23 @@ export function steerWithFailback(
   settings: FailbackSettings,
   now: number,
 ): SteerState {
+  const next = schedule(uplinks, prev, settings, now);
+  // A pending drain stays while the steering it followed does; any change cancels it.
+  if (prev.drain && !next.drain && !next.failback && names(next.steering) === names(prev.steering)) {
+    return { ...next, drain: prev.drain, nextAt: Math.min(next.nextAt ?? Infinity, prev.drain.at) };
+  }
+  return next;
+}
+
+/** A drain that is due now: the state without it, and the uplinks whose connections go. */
+export function takeDueDrain(state: SteerState, now: number): { state: SteerState; uplinks: readonly string[] } {
+  if (!state.drain || state.drain.at > now) return { state, uplinks: [] };
+  const { drain, nextAt: _, ...rest } = state;
+  const carrying = new Set(state.steering.active.filter((a) => a.share > 0).map((a) => a.uplink));
+  return { state: rest, uplinks: drain.uplinks.filter((u) => !carrying.has(u)) };
+}
+
+function schedule(uplinks: readonly SteerUplink[], prev: SteerState, settings: FailbackSettings, now: number): SteerState {
   const target = steer(uplinks, prev.steering);
   const usable = (name: string): boolean => uplinks.some((u) => u.name === name && (u.state === 'up' || u.state === 'degraded'));
   // What carries traffic as the schedule sees it: the failback's origin while one runs.
@@ -63,8 +89,13 @@ export function steerWithFailback(
   const baseUsable = base.active.length > 0 && base.active.some((a) => a.share > 0 && usable(a.uplink));
   // Start, all down, failover (the base tier is gone), or no better tier: follow steer() at once.
   if (!baseUsable || target.allDown || names(target) === names(base) || tierPriority(target, uplinks) >= tierPriority(base, uplinks)) {
-    return { steering: target };
+    // Adopted routes that the verdicts confirm stay adopted: a primary that answers after
+    // the backup then proves itself, as it would have for the uplinkd that wrote them.
+    return { steering: base.adopted && names(target) === names(base) ? { ...target, adopted: true } : target };
   }
+  // A first verdict is no recovery: nothing to prove (unless the kernel's routes were adopted).
+  const firstVerdict = !prev.failback && !base.adopted && target.active.every((a) => !uplinks.find((u) => u.name === a.uplink)?.everLost);
+  if (firstVerdict) return { steering: target };
   const from: Steering = { ...base, active: base.active.filter((a) => usable(a.uplink)) };
   // A new, or a different, recovering tier starts its hold now.
   const fb: Failback =
@@ -79,7 +110,13 @@ export function steerWithFailback(
     };
   }
   const step = Math.floor((now - fb.holdUntil) / settings.stepIntervalMs);
-  if (step >= settings.steps.length - 1 || settings.steps[step]! >= 100) return { steering: target };
+  if (step >= settings.steps.length - 1 || settings.steps[step]! >= 100) {
+    if (settings.drainMs === undefined) return { steering: target };
+    // Steps ascend and end at 100 (config/): the last one is the move to 100%.
+    const lastStepAt = fb.holdUntil + (settings.steps.length - 1) * settings.stepIntervalMs;
+    const drain = { at: lastStepAt + settings.drainMs, uplinks: from.active.map((a) => a.uplink).filter((u) => !target.active.some((t) => t.uplink === u)) };
+    return { steering: target, drain, nextAt: drain.at };
+  }
   const pct = settings.steps[step]!;
   return {
     steering: {

@@ -6,6 +6,12 @@ export interface SteerUplink {
   readonly priority: number;
   readonly weight: number;
   readonly state: UplinkState;
+  /**
+   * Whether it has been lost (down, detached, degraded or held out) since uplinkd started.
+   * One that never was and whose first verdict is `up` takes its flows at once: a first
+   * verdict is no recovery, so there is nothing to prove with `hold`.
+   */
+  readonly everLost?: boolean;
 }
 
 export interface ActiveUplink {
@@ -21,6 +27,8 @@ export interface Steering {
   /** True when no uplink is up and the previous choice is kept, as DESIGN §4 asks. */
   readonly allDown: boolean;
   readonly reason: string;
+  /** Read from the kernel's routes at start: what a restarted uplinkd found in place. */
+  readonly adopted?: boolean;
 }
 
 export const NO_STEERING: Steering = { active: [], allDown: false, reason: 'no uplink has been up yet' };
@@ -92,7 +100,7 @@ export function adoptedSteering(nexthops: readonly { readonly uplink: string; re
   const shares = percentShares(names.map((n) => found.get(n)!.sum));
   // An uplink at 0% is one draining its last flows: it carries no new ones.
   const active = names.map((n, i) => ({ uplink: n, weight: found.get(n)!.weight, share: shares[i]! })).filter((a) => a.share > 0);
-  return active.length ? { active, allDown: false, reason: 'adopted from the kernel at start' } : undefined;
+  return active.length ? { active, allDown: false, reason: 'adopted from the kernel at start', adopted: true } : undefined;
 }
 
 /** The next hop an uplink offers for a family, or none (an IPv4-only uplink has no ::/0). */

@@ -52,6 +52,12 @@ export interface FailbackSettings {
   readonly holdMs: number;
   readonly steps: readonly number[];
   readonly stepIntervalMs: number;
+  /**
+   * That long after the last step, the conntrack entries still pinned to a less preferred
+   * uplink are deleted (their clients reconnect through the primary). Absent: flows end on
+   * their own.
+   */
+  readonly drainMs?: number;
 }
 
 /** A managed destination prefix, normalised: `0.0.0.0/0`, `2001:db8::/32`. */
@@ -79,9 +85,13 @@ export interface RoutingSettings {
   readonly table: number;
   readonly destinations: readonly Destination[];
   readonly failback: FailbackSettings;
-  /** `auto`: resilient nexthop groups where the kernel has nexthop objects, else multipath routes. */
-  readonly mechanism: 'auto' | 'resilient' | 'multipath';
-  readonly resilient: { readonly buckets: number; readonly idleTimerMs: number };
+  /**
+   * The conntrack and packet mark bits uplinkd may use to pin each connection to the uplink
+   * it started on (mwan3's default 0x3f00); other bits are left alone.
+   */
+  readonly markMask: number;
+  /** `set`: uplinkd sets fib_multipath_hash_policy=1 (per-flow spreading); `keep`: leaves it. */
+  readonly hashPolicy: 'set' | 'keep';
   /** Remove routes, rules and nexthops on a clean exit (default: leave them, traffic keeps flowing). */
   readonly removeOnExit: boolean;
   /** Rules `from ADDRESS lookup UPLINK_TABLE` for each address of each uplink. */

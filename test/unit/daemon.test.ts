@@ -5,13 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { FakeLinks, upLink } from '../../src/link/index.js';
-import { FakeKernel } from '../../src/route/index.js';
+import { FakeConntrackTable, FakeKernel, FakePinningTable, FakeSysctl } from '../../src/route/index.js';
 import type { ProbeRound } from '../../src/types/index.js';
 
 const CONFIG = `
@@ -25,10 +26,10 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
 const dir = mkdtempSync(join(tmpdir(), 'uplinkd-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function setup() {
+function setup(config = CONFIG) {
   const file = join(dir, `c${Math.random()}.yaml`);
-  writeFileSync(file, CONFIG);
-  const parsed = parseConfig(CONFIG);
+  writeFileSync(file, config);
+  const parsed = parseConfig(config);
   assert.ok(parsed.ok);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -43,7 +44,27 @@ function setup() {
   links.set([upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
   let now = Date.parse('2026-11-21T10:00:00Z');
   // The failback schedule runs on the monotonic clock and real timers: let it move with real time.
-  const daemon = new Daemon(file, parsed.config, pino(sink), kernel, links, { wall: () => now, mono: () => now + performance.now() }, [4], false);
+  const nftEvents = new (class extends EventEmitter {
+    close(): void {}
+  })();
+  const pinning = new FakePinningTable();
+  const conntrack = new FakeConntrackTable();
+  const sysctl = new FakeSysctl();
+  sysctl.values.set('net.ipv4.fib_multipath_hash_policy', '0');
+  const daemon = new Daemon({
+    configPath: file,
+    config: parsed.config,
+    log: pino(sink),
+    kernel,
+    links,
+    clocks: { wall: () => now, mono: () => now + performance.now() },
+    families: [4],
+    pinning,
+    conntrack,
+    sysctl,
+    startProbes: false,
+    nftEvents,
+  });
   let seq = 0;
   const round = (name: string, ...ok: boolean[]): void => {
     now += 1000;
@@ -55,7 +76,7 @@ function setup() {
     daemon.onRound(name, r);
   };
   const settle = () => new Promise((r) => setTimeout(r, 20));
-  return { daemon, kernel, links, logs, round, settle, file };
+  return { daemon, kernel, links, logs, round, settle, file, pinning, conntrack, sysctl, nftEvents };
 }
 
 describe('daemon', () => {
@@ -191,6 +212,111 @@ describe('daemon', () => {
     assert.equal(after.state, 'detached');
     assert.equal(after.reason, 'heartbeats cannot be sent: ENODEV');
     assert.equal(after.loss_pct, lossBefore);
+    await daemon.stop();
+  });
+
+  it('at start: sets the multipath hash policy and loads the pinning table, each logged as its command', async () => {
+    const { daemon, pinning, sysctl, logs } = setup();
+    await daemon.start();
+    assert.equal(sysctl.values.get('net.ipv4.fib_multipath_hash_policy'), '1');
+    assert.ok(logs.some((l) => l.event === 'sysctl' && l.command === 'sysctl -w net.ipv4.fib_multipath_hash_policy=1'));
+    assert.match(pinning.script ?? '', /oifname "wan1" counter name "new_fiber" ct mark set ct mark and 0xffffc0ff or 0x100/);
+    assert.match(pinning.script ?? '', /oifname "wan2" counter name "new_dsl" ct mark set ct mark and 0xffffc0ff or 0x200/);
+    await daemon.stop();
+  });
+
+  it('hash_policy: keep leaves the sysctl alone', async () => {
+    const { daemon, sysctl } = setup(CONFIG.replace('routing: {', 'routing: { hash_policy: keep,'));
+    await daemon.start();
+    assert.equal(sysctl.values.get('net.ipv4.fib_multipath_hash_policy'), '0');
+    await daemon.stop();
+  });
+
+  it('puts the pinning table back when an nftables event shows it gone, and leaves it when it is whole', async () => {
+    const { daemon, pinning, nftEvents, logs, settle } = setup();
+    await daemon.start();
+    assert.equal(pinning.loads, 1);
+    nftEvents.emit('change');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(pinning.loads, 1, 'an intact table is not loaded again');
+    await pinning.remove();
+    nftEvents.emit('change');
+    await new Promise((r) => setTimeout(r, 100));
+    await settle();
+    assert.equal(pinning.loads, 2);
+    assert.ok(logs.some((l) => l.event === 'reconcile' && /nftables table inet uplinkd deleted/.test(String(l.msg))));
+    await daemon.stop();
+  });
+
+  it('status counts pinned connections per uplink from conntrack and new ones since the steering change', async () => {
+    const { daemon, conntrack, pinning, round, settle } = setup();
+    await daemon.start();
+    round('dsl', true);
+    round('dsl', true);
+    await settle();
+    conntrack.entries = [{ mark: 0x200 }, { mark: 0x200 | 0x1 }, { mark: 0x100 }, { mark: 0x4000 }];
+    pinning.counterValues.set('new_fiber', 3).set('new_dsl', 1);
+    const s = await daemon.status();
+    const by = (n: string) => s.uplinks.find((u) => u.name === n)!;
+    assert.deepEqual([by('fiber').flows, by('dsl').flows], [1, 2], 'marks outside the mask are not ours');
+    assert.deepEqual([by('fiber').new_flows_pct, by('dsl').new_flows_pct], [75, 25]);
+    await daemon.stop();
+  });
+
+  it('a first verdict is no recovery: the preferred uplink takes new flows at once, even with a hold', async () => {
+    const { daemon, kernel, round, settle } = setup(CONFIG.replace('hold: 1ms', 'hold: 30s'));
+    await daemon.start();
+    round('dsl', true);
+    round('dsl', true);
+    await settle();
+    const managed = () => kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex);
+    assert.deepEqual(managed(), [12]);
+    round('fiber', true, true);
+    round('fiber', true, true);
+    await settle();
+    assert.deepEqual(managed(), [11], 'no hold for a first verdict');
+    // Lost and back: now it proves itself for the hold.
+    round('fiber', false, false);
+    round('fiber', false, false);
+    await settle();
+    assert.deepEqual(managed(), [12]);
+    round('fiber', true, true);
+    round('fiber', true, true);
+    await settle();
+    assert.deepEqual(managed(), [12], 'a recovery waits out the hold');
+    await daemon.stop();
+  });
+
+  it('failback.drain resets the connections still pinned to the backup after the last step', async () => {
+    const { daemon, conntrack, logs, round, settle } = setup(CONFIG.replace('step_interval: 1ms', 'step_interval: 1ms, drain: 50ms'));
+    await daemon.start();
+    for (let i = 0; i < 2; i++) round('fiber', true, true);
+    for (let i = 0; i < 2; i++) round('dsl', true);
+    for (let i = 0; i < 2; i++) round('fiber', false, false);
+    await settle();
+    conntrack.entries = [{ mark: 0x200 }, { mark: 0x200 }, { mark: 0x100 }];
+    for (let i = 0; i < 2; i++) round('fiber', true, true);
+    await settle();
+    assert.equal(conntrack.entries.length, 3, 'nothing is reset before the drain time');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(conntrack.entries, [{ mark: 0x100 }]);
+    assert.deepEqual(conntrack.calls, ['conntrack -D --mark 0x200/0x3f00']);
+    assert.ok(logs.some((l) => l.event === 'drain' && l.deleted === 2));
+    await daemon.stop();
+  });
+
+  it('a reload that changes only probe settings keeps every verdict', async () => {
+    const { daemon, file, logs, round, settle } = setup();
+    await daemon.start();
+    for (let i = 0; i < 2; i++) round('fiber', true, true);
+    for (let i = 0; i < 2; i++) round('dsl', true);
+    await settle();
+    writeFileSync(file, CONFIG.replace('probe: { up: 2, down: 2 }', 'probe: { up: 2, down: 2, interval: 500ms }'));
+    const r = await daemon.reload();
+    assert.deepEqual(r, { ok: true, reloaded: true, changes: ['retuned fiber', 'retuned dsl'] });
+    const s = await daemon.status();
+    assert.deepEqual(s.uplinks.map((u) => u.state), ['up', 'up']);
+    assert.ok(!logs.some((l) => l.event === 'steering' && l.all_down === true), 'no false all-down');
     await daemon.stop();
   });
 });

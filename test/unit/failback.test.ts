@@ -1,22 +1,25 @@
 // steer/: the failback schedule, as a timeline with a fake clock.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NO_STEER_STATE, steerWithFailback, type SteerState, type SteerUplink } from '../../src/steer/index.js';
+import { adoptedSteering, NO_STEER_STATE, steerWithFailback, takeDueDrain, type SteerState, type SteerUplink } from '../../src/steer/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 const SETTINGS = { holdMs: 30_000, steps: [10, 50, 100], stepIntervalMs: 10_000 };
-const U = (fiber: UplinkState, dsl: UplinkState): SteerUplink[] => [
-  { name: 'fiber', priority: 1, weight: 1, state: fiber },
-  { name: 'dsl', priority: 2, weight: 1, state: dsl },
+/** `everLost`: whether they have been lost since start (their next `up` is a recovery). */
+const U = (fiber: UplinkState, dsl: UplinkState, everLost = true): SteerUplink[] => [
+  { name: 'fiber', priority: 1, weight: 1, state: fiber, everLost },
+  { name: 'dsl', priority: 2, weight: 1, state: dsl, everLost },
 ];
 const shares = (s: SteerState): string => s.steering.active.map((a) => `${a.uplink} ${a.share}`).join(', ');
 
 /** Runs states at times (ms) and returns what carried new flows after each. */
-function timeline(events: [number, SteerUplink[]][]): string[] {
-  let state = NO_STEER_STATE;
+function timeline(events: [number, SteerUplink[]][], settings: typeof SETTINGS & { drainMs?: number } = SETTINGS, start = NO_STEER_STATE): string[] {
+  let state = start;
   return events.map(([t, uplinks]) => {
-    state = steerWithFailback(uplinks, state, SETTINGS, t);
-    return `${t / 1000}s: ${shares(state)}`;
+    state = steerWithFailback(uplinks, state, settings, t);
+    const due = takeDueDrain(state, t);
+    state = due.state;
+    return `${t / 1000}s: ${shares(state)}${due.uplinks.length ? `; drain ${due.uplinks.join(',')}` : ''}`;
   });
 }
 
@@ -109,5 +112,58 @@ describe('failback schedule', () => {
     assert.equal(shares(steerWithFailback(U('up', 'up'), s1, SETTINGS, 100)), 'fiber 100');
     // The verdict is down: failover at once.
     assert.equal(shares(steerWithFailback(U('down', 'up'), s1, SETTINGS, 100)), 'dsl 100');
+  });
+
+  it('a first verdict is no recovery: the preferred uplink takes its flows without a hold', () => {
+    assert.deepEqual(
+      timeline([
+        [0, U('init', 'up', false)], // the backup answers first
+        [5, U('up', 'up', false)], // the primary's first verdict: at once
+        [1000, U('down', 'up', true)],
+        [2000, U('up', 'up', true)], // a recovery: hold
+      ]),
+      ['0s: dsl 100', '0.005s: fiber 100', '1s: dsl 100', '2s: dsl 100'],
+    );
+  });
+
+  it('routes adopted at start still hold a primary that comes up after the backup', () => {
+    const adopted = { steering: adoptedSteering([{ uplink: 'dsl', weight: 1 }])! };
+    assert.deepEqual(
+      timeline([[0, U('init', 'up', false)], [5, U('up', 'up', false)]], SETTINGS, adopted),
+      ['0s: dsl 100', '0.005s: dsl 100'],
+    );
+  });
+
+  it('drain: the backup\'s pinned flows are due `drain` after the last step, and a failover cancels it', () => {
+    const settings = { ...SETTINGS, drainMs: 600_000 };
+    assert.deepEqual(
+      timeline(
+        [
+          [0, U('up', 'up')],
+          [1000, U('down', 'up')],
+          [5000, U('up', 'up')], // hold until 35 s; steps at 35, 45, 55 s
+          [55_000, U('up', 'up')], // 100%: drain due at 655 s
+          [654_999, U('up', 'up')],
+          [655_000, U('up', 'up')],
+          [700_000, U('up', 'up')], // once only
+        ],
+        settings,
+      ),
+      ['0s: fiber 100', '1s: dsl 100', '5s: dsl 100', '55s: fiber 100', '654.999s: fiber 100', '655s: fiber 100; drain dsl', '700s: fiber 100'],
+    );
+    assert.deepEqual(
+      timeline(
+        [
+          [0, U('up', 'up')],
+          [1000, U('down', 'up')],
+          [5000, U('up', 'up')],
+          [55_000, U('up', 'up')],
+          [60_000, U('down', 'up')], // lost again before the drain: nothing is reset
+          [700_000, U('down', 'up')],
+        ],
+        settings,
+      ),
+      ['0s: fiber 100', '1s: dsl 100', '5s: dsl 100', '55s: fiber 100', '60s: dsl 100', '700s: dsl 100'],
+    );
   });
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeMultipath, encodeMultipath, FakeKernel, Router, type DesiredState } from '../../src/route/index.js';
 import type { DesiredRoute } from '../../src/types/index.js';
+import type { PinRule } from '../../src/route/index.js';
 
 const V4 = { prefix: '0.0.0.0/0', family: 4 as const, address: '0.0.0.0', length: 0 };
 
@@ -14,8 +15,15 @@ function route(table: number, ...hops: [string, string, number][]): DesiredRoute
   };
 }
 
-function state(managed: DesiredRoute[]): DesiredState {
+function pins(wan1: PinRule, wan2: PinRule): DesiredState['pinRules'] {
+  const m = new Map<string, PinRule>([['wan1', wan1], ['wan2', wan2]]);
+  return { 4: m, 6: m };
+}
+
+function state(managed: DesiredRoute[], pinRules = pins('on', 'on')): DesiredState {
   return {
+    markMask: 0x3f00,
+    pinRules,
     table: 100,
     destinations: [V4],
     managed,
@@ -45,9 +53,64 @@ describe('router', () => {
       'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2',
       'ip rule add pref 9000 oif wan1 lookup 1100',
       'ip rule add pref 9001 oif wan2 lookup 1101',
-      'ip rule add pref 9900 lookup main suppress_prefixlength 0',
-      'ip rule add pref 9901 lookup 100',
+      'ip rule add pref 9200 lookup main suppress_prefixlength 0',
+      'ip rule add pref 9500 fwmark 0x100/0x3f00 lookup 1100',
+      'ip rule add pref 9501 fwmark 0x200/0x3f00 lookup 1101',
+      'ip rule add pref 9900 lookup 100',
     ]);
+  });
+
+  it('failover: the route moves first, then the lost uplink\'s pinned-flow rule goes', async () => {
+    const { router } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    const report = await router.apply(state([route(100, ['wan2', '100.64.2.1', 1])], pins('off', 'on')));
+    assert.deepEqual(report.changes, [
+      'ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2',
+      'ip rule del pref 9500 fwmark 0x100/0x3f00 lookup 1100',
+    ]);
+  });
+
+  it('a pinned-flow rule `as-is` is neither added nor deleted', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([], pins('on', 'off')));
+    const before = kernel.ruleList.map((r) => r.priority).sort();
+    assert.ok(before.includes(9500) && !before.includes(9501));
+    const report = await router.apply(state([], pins('as-is', 'as-is')));
+    assert.deepEqual(report.changes, []);
+  });
+
+  it('a reload that moves the managed table writes the new one first and removes the old one last', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    const s = state([{ ...route(200, ['wan1', '100.64.1.1', 1]) }]);
+    const report = await router.apply({ ...s, table: 200 });
+    assert.deepEqual(report.changes, [
+      'ip route replace 0.0.0.0/0 table 200 via 100.64.1.1 dev wan1',
+      'ip rule add pref 9900 lookup 200',
+      'ip rule del pref 9900 lookup 100',
+      'ip route del 0.0.0.0/0 table 100',
+    ]);
+    assert.ok(!kernel.routeTable.some((r) => r.table === 100));
+  });
+
+  it('a reload that drops a destination removes its route', async () => {
+    const { router, kernel } = setup();
+    const extra = { prefix: '203.0.113.0/24', family: 4 as const, address: '203.0.113.0', length: 24 };
+    const s = state([route(100, ['wan1', '100.64.1.1', 1]), { ...route(100, ['wan1', '100.64.1.1', 1]), destination: extra }]);
+    await router.apply({ ...s, destinations: [V4, extra] });
+    assert.ok(kernel.routeTable.some((r) => r.prefix === '203.0.113.0/24'));
+    const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(report.changes, ['ip route del 203.0.113.0/24 table 100']);
+  });
+
+  it('renumbers the rules of an earlier layout, adding before deleting', async () => {
+    const { router, kernel } = setup();
+    kernel.ruleList.push({ family: 4, priority: 9900, table: 254, suppressPrefixlength: 0 }, { family: 4, priority: 9901, table: 100 });
+    const report = await router.apply(state([]));
+    const adds = report.changes.filter((c) => c.includes(' add '));
+    const dels = report.changes.filter((c) => c.includes(' del '));
+    assert.ok(report.changes.indexOf(adds[adds.length - 1]!) < report.changes.indexOf(dels[0]!));
+    assert.deepEqual(dels, ['ip rule del pref 9900 lookup main suppress_prefixlength 0', 'ip rule del pref 9901 lookup 100']);
   });
 
   it('is idempotent: the same state twice changes nothing the second time', async () => {

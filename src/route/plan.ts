@@ -1,0 +1,240 @@
+// route/: the pure half of applying routes. What the kernel has (observed) and what uplinkd
+// wants (desired) -> the operations that close the gap, in a safe order: routes replaced
+// first (never delete-then-add, so there is no instant without a route), rules added before
+// rules deleted, routes uplinkd no longer owns deleted last. Each operation reads as the `ip`
+// command a person would have typed.
+import type { DesiredRoute, Family } from '../types/index.js';
+import {
+  MAIN_TABLE,
+  RULE_FWMARK_BASE,
+  RULE_MAIN_FIRST,
+  RULE_MANAGED,
+  RULE_OIF_BASE,
+  RULE_PRIORITY_MAX,
+  RULE_PRIORITY_MIN,
+  RULE_SOURCE_BASE,
+  hex,
+  uplinkMark,
+} from '../types/layout.js';
+import type { KernelNexthop, KernelRoute, KernelRule } from './kernel.js';
+
+/** Whether an uplink's `fwmark` rule should be there, or be left as the kernel has it. */
+export type PinRule = 'on' | 'off' | 'as-is';
+
+export interface DesiredState {
+  /** The managed table and the destinations uplinkd owns in it. */
+  readonly table: number;
+  readonly destinations: readonly { readonly prefix: string; readonly family: Family }[];
+  readonly managed: readonly DesiredRoute[];
+  /**
+   * False until some uplink has a verdict: the managed routes stay as the kernel has them
+   * (a restarted daemon adopts them instead of flapping them). Default true.
+   */
+  readonly managedKnown?: boolean;
+  /** Per-uplink default routes for heartbeats, and the interface each table belongs to. */
+  readonly uplinkRoutes: readonly DesiredRoute[];
+  /** In config order: an uplink's position numbers its rules and its mark. */
+  readonly uplinkTables: readonly { readonly table: number; readonly interface: string; readonly uplink: string }[];
+  /** routing.mark_mask: the conntrack mark bits that pin a connection to its uplink. */
+  readonly markMask: number;
+  /**
+   * Per family and uplink, its `fwmark MARK/MASK lookup UPLINK_TABLE` rule: on while its
+   * pinned connections should stay on it, off once it is lost (they follow the managed route).
+   * Uplinks left out are off.
+   */
+  readonly pinRules: Readonly<Record<Family, ReadonlyMap<string, PinRule>>>;
+  /**
+   * routing.source_rules: each uplink's own addresses (in uplinkTables order), so traffic
+   * sourced from one leaves through that uplink (services reachable on each address).
+   */
+  readonly sourceAddresses?: readonly (readonly { readonly family: Family; readonly address: string }[])[];
+}
+
+/** What the kernel has, as read before planning. */
+export interface Observed {
+  /** Interface name -> ifindex. */
+  readonly links: ReadonlyMap<string, number>;
+  readonly routes: Readonly<Record<Family, readonly KernelRoute[]>>;
+  readonly rules: Readonly<Record<Family, readonly KernelRule[]>>;
+}
+
+/** What uplinkd owned before this apply (a reload may have moved the table or destinations). */
+export interface Owned {
+  readonly table: number;
+  readonly destinations: readonly { readonly prefix: string }[];
+  readonly uplinkTables: ReadonlySet<number>;
+}
+
+export type Operation =
+  | { readonly kind: 'replace-route'; readonly route: KernelRoute }
+  | { readonly kind: 'delete-route'; readonly route: KernelRoute }
+  | { readonly kind: 'add-rule'; readonly rule: KernelRule }
+  | { readonly kind: 'delete-rule'; readonly rule: KernelRule };
+
+export interface Plan {
+  readonly operations: readonly Operation[];
+  /** Desired next hops left out because their interface does not exist now. */
+  readonly missing: readonly string[];
+}
+
+function familyFlag(f: Family): string {
+  return f === 6 ? 'ip -6' : 'ip';
+}
+
+function tableName(t: number): string {
+  return t === MAIN_TABLE ? 'main' : String(t);
+}
+
+export function describeRoute(verb: 'replace' | 'del', r: KernelRoute, names: ReadonlyMap<number, string>): string {
+  const dev = (i: number): string => names.get(i) ?? `if${i}`;
+  const head = `${familyFlag(r.family)} route ${verb} ${r.prefix} table ${tableName(r.table)}`;
+  if (verb === 'del') return head;
+  const onlink = (nh: KernelNexthop): string => (r.family === 6 && nh.gateway ? ' onlink' : '');
+  if (r.nexthops.length === 1) {
+    const nh = r.nexthops[0]!;
+    return `${head}${nh.gateway ? ` via ${nh.gateway}` : ''} dev ${dev(nh.ifindex)}${onlink(nh)}`;
+  }
+  return `${head} ${r.nexthops
+    .map((nh) => `nexthop${nh.gateway ? ` via ${nh.gateway}` : ''} dev ${dev(nh.ifindex)} weight ${nh.weight}${onlink(nh)}`)
+    .join(' ')}`;
+}
+
+export function describeRule(verb: 'add' | 'del', r: KernelRule): string {
+  const parts = [`${familyFlag(r.family)} rule ${verb} pref ${r.priority}`];
+  if (r.src) parts.push(`from ${r.src}`);
+  if (r.fwmark !== undefined) parts.push(`fwmark ${hex(r.fwmark)}/${hex(r.fwmask ?? 0xffff_ffff)}`);
+  if (r.oifname) parts.push(`oif ${r.oifname}`);
+  parts.push(`lookup ${tableName(r.table)}`);
+  if (r.suppressPrefixlength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlength}`);
+  return parts.join(' ');
+}
+
+export function describe(op: Operation, names: ReadonlyMap<number, string>): string {
+  switch (op.kind) {
+    case 'replace-route':
+      return describeRoute('replace', op.route, names);
+    case 'delete-route':
+      return describeRoute('del', op.route, names);
+    case 'add-rule':
+      return describeRule('add', op.rule);
+    case 'delete-rule':
+      return describeRule('del', op.rule);
+  }
+}
+
+function nexthopKey(nh: KernelNexthop, single: boolean): string {
+  // A single-path route has no weight in the kernel: do not compare it.
+  return `${nh.ifindex}|${nh.gateway ?? ''}|${single ? 1 : nh.weight}`;
+}
+
+export function sameRoute(a: KernelRoute, b: KernelRoute): boolean {
+  if (a.prefix !== b.prefix || a.table !== b.table || a.nhid !== b.nhid) return false;
+  if (a.nexthops.length !== b.nexthops.length) return false;
+  const single = a.nexthops.length === 1;
+  const ka = a.nexthops.map((n) => nexthopKey(n, single)).sort();
+  const kb = b.nexthops.map((n) => nexthopKey(n, single)).sort();
+  return ka.every((k, i) => k === kb[i]);
+}
+
+function ruleKey(r: KernelRule): string {
+  return [r.family, r.priority, r.table, r.oifname ?? '', r.suppressPrefixlength ?? '', r.src ?? '', r.fwmark ?? '', r.fwmask ?? ''].join('|');
+}
+
+export function ownsRule(r: KernelRule): boolean {
+  return r.priority >= RULE_PRIORITY_MIN && r.priority <= RULE_PRIORITY_MAX;
+}
+
+function fwmarkRule(state: DesiredState, family: Family, index: number): KernelRule | undefined {
+  const mark = uplinkMark(state.markMask, index);
+  if (mark === undefined) return undefined;
+  return { family, priority: RULE_FWMARK_BASE + index, table: state.uplinkTables[index]!.table, fwmark: mark, fwmask: state.markMask >>> 0 };
+}
+
+/** The rules of one family, without the pinned-flow rules left as the kernel has them. */
+export function desiredRules(state: DesiredState, family: Family): KernelRule[] {
+  const rules: KernelRule[] = [];
+  state.uplinkTables.forEach((u, i) => rules.push({ family, priority: RULE_OIF_BASE + i, table: u.table, oifname: u.interface }));
+  // Main answers first for everything but its default route: LAN routes win over pinned
+  // flows, source rules and the managed table, and a DHCP client's default cannot override us.
+  rules.push({ family, priority: RULE_MAIN_FIRST, table: MAIN_TABLE, suppressPrefixlength: 0 });
+  (state.sourceAddresses ?? []).forEach((list, i) => {
+    for (const a of list) {
+      if (a.family !== family) continue;
+      rules.push({ family, priority: RULE_SOURCE_BASE + i, table: state.uplinkTables[i]!.table, src: `${a.address}/${family === 4 ? 32 : 128}` });
+    }
+  });
+  state.uplinkTables.forEach((u, i) => {
+    if (state.pinRules[family].get(u.uplink) !== 'on') return;
+    const rule = fwmarkRule(state, family, i);
+    if (rule) rules.push(rule);
+  });
+  if (state.table !== MAIN_TABLE) rules.push({ family, priority: RULE_MANAGED, table: state.table });
+  return rules;
+}
+
+/** Rules whose pinned-flow rule is `as-is`: neither added nor deleted. */
+function untouchedRules(state: DesiredState, family: Family): Set<number> {
+  const out = new Set<number>();
+  state.uplinkTables.forEach((u, i) => {
+    if (state.pinRules[family].get(u.uplink) === 'as-is') out.add(RULE_FWMARK_BASE + i);
+  });
+  return out;
+}
+
+function resolve(route: DesiredRoute, links: ReadonlyMap<string, number>, missing: string[]): KernelRoute {
+  const nexthops: KernelNexthop[] = [];
+  for (const nh of route.nexthops) {
+    const ifindex = links.get(nh.interface);
+    if (ifindex === undefined) {
+      missing.push(`${nh.uplink} (${nh.interface}) for ${route.destination.prefix}`);
+      continue;
+    }
+    nexthops.push(nh.gateway ? { ifindex, gateway: nh.gateway, weight: nh.weight } : { ifindex, weight: nh.weight });
+  }
+  return { family: route.destination.family, table: route.table, prefix: route.destination.prefix, nexthops };
+}
+
+/** The operations that bring the kernel from `observed` to `state`, for the given families. */
+export function plan(state: DesiredState, observed: Observed, owned: Owned, families: readonly Family[]): Plan {
+  const managedKnown = state.managedKnown ?? true;
+  const missing: string[] = [];
+  const replaces: Operation[] = [];
+  const ruleAdds: Operation[] = [];
+  const ruleDeletes: Operation[] = [];
+  const routeDeletes: Operation[] = [];
+  const uplinkTables = new Set(state.uplinkTables.map((u) => u.table));
+  const isManaged = (r: KernelRoute): boolean => r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
+  // Owned before, but not any more: a reload moved the table or dropped a destination.
+  const wasManaged = (r: KernelRoute): boolean =>
+    !isManaged(r) && r.table === owned.table && owned.destinations.some((d) => d.prefix === r.prefix);
+
+  for (const family of families) {
+    const managed = managedKnown ? state.managed.filter((r) => r.destination.family === family).map((r) => resolve(r, observed.links, missing)) : [];
+    const uplink = state.uplinkRoutes.filter((r) => r.destination.family === family).map((r) => resolve(r, observed.links, missing));
+    const want = [...managed, ...uplink];
+    const current = observed.routes[family].filter(
+      (r) => (managedKnown && isManaged(r)) || uplinkTables.has(r.table) || owned.uplinkTables.has(r.table) || wasManaged(r),
+    );
+    for (const route of want) {
+      // A route whose interfaces are all missing is left as the kernel has it: deleting it
+      // would blackhole the LAN at once, and link changes re-run apply anyway.
+      if (route.nexthops.length === 0) continue;
+      const have = current.find((c) => c.table === route.table && c.prefix === route.prefix);
+      if (have && sameRoute(have, route)) continue;
+      replaces.push({ kind: 'replace-route', route });
+    }
+    for (const have of current) {
+      if (want.some((w) => w.table === have.table && w.prefix === have.prefix)) continue;
+      routeDeletes.push({ kind: 'delete-route', route: have });
+    }
+
+    const rulesWanted = desiredRules(state, family);
+    const untouched = untouchedRules(state, family);
+    const rulesHave = observed.rules[family].filter((r) => ownsRule(r) && !untouched.has(r.priority));
+    const haveKeys = new Set(rulesHave.map(ruleKey));
+    const wantKeys = new Set(rulesWanted.map(ruleKey));
+    for (const rule of rulesWanted) if (!haveKeys.has(ruleKey(rule))) ruleAdds.push({ kind: 'add-rule', rule });
+    for (const rule of rulesHave) if (!wantKeys.has(ruleKey(rule))) ruleDeletes.push({ kind: 'delete-rule', rule });
+  }
+  return { operations: [...replaces, ...ruleAdds, ...ruleDeletes, ...routeDeletes], missing };
+}

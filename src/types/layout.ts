@@ -1,0 +1,57 @@
+// The kernel layout uplinkd owns, in one place for config/ (limits) and route/ (what it
+// writes): rule priorities, per-uplink tables and conntrack marks. The README's table
+// "What uplinkd writes into the kernel" describes the same numbers.
+
+/** Every rule with a priority in this range is uplinkd's. */
+export const RULE_PRIORITY_MIN = 9000;
+export const RULE_PRIORITY_MAX = 9999;
+/** + uplink index: `oif IFACE lookup UPLINK_TABLE` (heartbeats leave through their uplink). */
+export const RULE_OIF_BASE = 9000;
+/** `lookup main suppress_prefixlength 0`: LAN routes in main win over everything below. */
+export const RULE_MAIN_FIRST = 9200;
+/** + uplink index: `from ADDRESS lookup UPLINK_TABLE` (routing.source_rules). */
+export const RULE_SOURCE_BASE = 9300;
+/** + uplink index: `fwmark MARK/MASK lookup UPLINK_TABLE` (a pinned connection's uplink). */
+export const RULE_FWMARK_BASE = 9500;
+/** `lookup TABLE`: new flows follow the managed routes. */
+export const RULE_MANAGED = 9900;
+
+/** Each range above holds 200 rules (9000-9199, 9300-9499, 9500-9699). */
+export const MAX_UPLINKS = 200;
+
+/** Uplink number `index`'s own table sits this far above the managed one (never 253-255). */
+export const UPLINK_TABLE_OFFSET = 1000;
+export const MAIN_TABLE = 254;
+
+/** mwan3's mask: six bits, 63 uplinks. */
+export const DEFAULT_MARK_MASK = 0x3f00;
+
+function maskBits(mask: number): number[] {
+  const bits: number[] = [];
+  for (let b = 0; b < 32; b++) if ((mask >>> b) & 1) bits.push(b);
+  return bits;
+}
+
+/** How many uplinks a mark mask can tell apart (mark 0 means "not pinned"). */
+export function markCapacity(mask: number): number {
+  return 2 ** maskBits(mask).length - 1;
+}
+
+/**
+ * The mark of uplink number `index`: index + 1 spread over the mask's bits, lowest first
+ * (so 0x3f00 gives 0x100, 0x200, 0x300, ...). Undefined when the mask has no room for it.
+ */
+export function uplinkMark(mask: number, index: number): number | undefined {
+  const bits = maskBits(mask);
+  const n = index + 1;
+  if (n >= 2 ** bits.length) return undefined;
+  let mark = 0;
+  bits.forEach((bit, i) => {
+    if ((n >>> i) & 1) mark |= 1 << bit;
+  });
+  return mark >>> 0;
+}
+
+export function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16)}`;
+}
