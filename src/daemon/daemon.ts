@@ -188,6 +188,7 @@ export class Daemon {
   private pinning: Promise<void> = Promise.resolve();
   /** New-flow counters at the last steering change: status shows what came since. */
   private counterBase = new Map<string, number>();
+  private lastFastRestore = -Infinity;
   /** Why the next apply runs, when something outside changed what uplinkd owns. */
   private reconcileReasons: string[] = [];
   private reconcileChanges: number[] = [];
@@ -220,7 +221,7 @@ export class Daemon {
     this.links.on('resync', (reason) => this.log.warn({ event: 'link', resync: true, reason }, `link monitor resynchronising: ${reason}`));
     this.opts.routeEvents?.on('change', (events) => this.onRouteEvents(events));
     this.opts.routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
-    this.opts.nftEvents?.on('change', () => this.onNftEvent());
+    this.opts.nftEvents?.on('change', (deleted) => this.onNftEvent(deleted));
     this.opts.nftEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `nftables event monitor: ${err.message}`));
     await this.setHashPolicy();
     // The pinning table goes in first: connections opened from now on are pinned. Loading it
@@ -268,15 +269,15 @@ export class Daemon {
    * Loads the pinning table when the config asks for another one (`why`: start, reload), or
    * when it is missing or was changed by someone else (`check`: an nftables event).
    */
-  private schedulePinning(why: 'start' | 'reload' | 'check'): void {
+  private schedulePinning(why: 'start' | 'reload' | 'check' | 'deleted'): void {
     this.pinning = this.pinning.then(async () => {
       if (this.stopped) return;
       const spec = this.pinningSpec();
       const script = pinningRuleset(spec);
       const table = `${TABLE_FAMILY} ${TABLE_NAME}`;
       try {
-        if (why === 'check' || (why === 'reload' && script === this.pinningLoaded)) {
-          const shape = await this.opts.pinning.shape();
+        if (why === 'check' || why === 'deleted' || (why === 'reload' && script === this.pinningLoaded)) {
+          const shape = why === 'deleted' ? undefined : await this.opts.pinning.shape();
           const want = expectedShape(spec);
           if (shape && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters) return;
           await this.opts.pinning.load(script);
@@ -302,9 +303,20 @@ export class Daemon {
     });
   }
 
-  /** Something changed in nftables: is uplinkd's table still whole? */
-  private onNftEvent(): void {
-    if (this.stopped || this.nftTimer) return;
+  /**
+   * Something changed in nftables: is uplinkd's table still whole? When it was deleted, load
+   * it at once: until it is back, packets of pinned connections follow the managed route.
+   */
+  private onNftEvent(deleted: boolean): void {
+    if (this.stopped) return;
+    // At most one load without a look per debounce window, so a split event batch of our own
+    // replace cannot keep us loading.
+    const now = this.clocks.mono();
+    if (deleted && now - this.lastFastRestore > NFT_DEBOUNCE_MS) {
+      this.lastFastRestore = now;
+      return this.schedulePinning('deleted');
+    }
+    if (this.nftTimer) return;
     this.nftTimer = setTimeout(() => {
       this.nftTimer = undefined;
       this.schedulePinning('check');
@@ -507,11 +519,13 @@ export class Daemon {
       const mark = uplinkMark(mask, index);
       const rt = this.uplinks.get(name);
       if (index < 0 || mark === undefined || !rt) continue;
+      // Live ones first: the entries deleted include connections that already ended.
+      const live = (await this.opts.conntrack.countByMark(mask).catch(() => new Map<number, number>())).get(mark) ?? 0;
       let total = 0;
       for (const r of await this.opts.conntrack.deleteByMark(mark, mask)) total += logDeleted(rt.log, r);
       rt.log.info(
-        { event: 'drain', uplink: name, deleted: total },
-        `failback drain: reset ${total} connections still pinned to ${name} ${this.config.routing.failback.drainMs! / 1000}s after the last step`,
+        { event: 'drain', uplink: name, live, deleted: total },
+        `failback drain: reset ${live} connections still pinned to ${name} ${this.config.routing.failback.drainMs! / 1000}s after the last step (${total} conntrack entries deleted)`,
       );
     }
   }

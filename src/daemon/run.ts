@@ -6,7 +6,7 @@ import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
-import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, ToolConntrackTable } from '../route/index.js';
+import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
 
@@ -65,7 +65,7 @@ export async function run(opts: RunOptions): Promise<number> {
   // nftables changes, to put uplinkd's table back when a firewall reload flushes it.
   const nftEvents = new NftWatcher();
   try {
-    nftEvents.start();
+    nftEvents.start(TABLE_NAME);
   } catch (err) {
     log.fatal({ err: String(err) }, 'cannot watch nftables through netlink');
     routeEvents.close();

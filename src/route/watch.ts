@@ -91,24 +91,60 @@ export class RouteWatcher extends EventEmitter implements RouteEventSource {
 }
 
 export interface NftEventSource {
-  /** Something changed in nftables (any table): look whether uplinkd's table is intact. */
-  on(event: 'change', listener: () => void): this;
+  /**
+   * Something changed in nftables: look whether uplinkd's table is intact. `deleted`: the
+   * table `inet uplinkd` itself was deleted (as `nft flush ruleset` does), no need to look.
+   */
+  on(event: 'change', listener: (deleted: boolean) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   close(): void;
+}
+
+// include/uapi/linux/netfilter/nfnetlink.h, nf_tables.h, netfilter.h
+const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_NEWTABLE = 0;
+const NFT_MSG_DELTABLE = 2;
+const NFTA_TABLE_NAME = 1;
+const NFPROTO_INET = 1;
+
+/** Whether a netfilter netlink message creates or deletes table `inet NAME`. */
+export function tableEvent(type: number, body: Buffer, name: string): 'created' | 'deleted' | undefined {
+  const msg = type & 0xff;
+  if (type >> 8 !== NFNL_SUBSYS_NFTABLES || (msg !== NFT_MSG_NEWTABLE && msg !== NFT_MSG_DELTABLE) || body.length < 4) return undefined;
+  // struct nfgenmsg: nfgen_family, version, res_id (4 bytes), then the attributes.
+  if (body.readUInt8(0) !== NFPROTO_INET) return undefined;
+  let off = 4;
+  while (off + 4 <= body.length) {
+    const len = body.readUInt16LE(off);
+    if (len < 4 || off + len > body.length) return undefined;
+    if ((body.readUInt16LE(off + 2) & 0x3fff) === NFTA_TABLE_NAME) {
+      if (body.toString('utf8', off + 4, off + len).replace(/\0+$/, '') !== name) return undefined;
+      return msg === NFT_MSG_DELTABLE ? 'deleted' : 'created';
+    }
+    off += (len + 3) & ~3;
+  }
+  return undefined;
 }
 
 /** nftables changes, from the NFNLGRP_NFTABLES multicast group: no polling. */
 export class NftWatcher extends EventEmitter implements NftEventSource {
   private listener: NetlinkListener | undefined;
 
-  start(): void {
+  /** `table`: the name of uplinkd's table, whose deletion is reported as such. */
+  start(table: string): void {
     this.listener = listenNetlink(
       NFTABLES_GROUP,
       0,
-      () => this.emit('change'),
+      (datagrams) => {
+        // The last word on the table counts: uplinkd's own replace deletes and creates it in
+        // one transaction, whose events come together.
+        let last: 'created' | 'deleted' | undefined;
+        for (const d of datagrams) for (const m of netlink.parseMessages(d)) last = tableEvent(m.type, m.data, table) ?? last;
+        this.emit('change', last === 'deleted');
+      },
       (err) => {
         // Lost events: look anyway.
-        if (err.code === 'ENOBUFS') this.emit('change');
+        if (err.code === 'ENOBUFS') this.emit('change', false);
         else this.emit('error', new Error(err.message));
       },
       NETLINK_NETFILTER,

@@ -11,7 +11,6 @@ export interface LabConfigOptions {
   readonly targets?: readonly string[];
   /** routing.failback as YAML flow (default: a 100 ms hold, then all at once). */
   readonly failback?: string;
-  readonly mechanism?: 'auto' | 'resilient' | 'multipath';
   /** Extra lines for the routing block (indented two spaces). */
   readonly routingExtra?: string;
 }
@@ -41,8 +40,5 @@ routing:
   table: 100
   destinations: [default]
   failback: ${o.failback ?? '{ hold: 100ms, steps: [100], step_interval: 100ms }'}
-  mechanism: ${o.mechanism ?? 'auto'}
-  # Short, so a finished failback drains its busy buckets within the tests' waits.
-  resilient: { buckets: 128, idle_timer: 2s }
 ${o.routingExtra ?? ''}`;
 }

@@ -1,6 +1,5 @@
 // Lab: a recovered primary proves itself for `hold`, then takes new flows back step by step,
-// and a failure mid-ramp sends everything back to the backup at once: with resilient nexthop
-// groups (the default) and with the weighted multipath route they fall back to.
+// and a failure mid-ramp sends everything back to the backup at once.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { labConfig } from './config.js';
@@ -8,11 +7,10 @@ import type { DaemonHandle, Lab } from './lab.js';
 import { settledLab } from './running.js';
 import { waitUntil } from './wait.js';
 
-for (const mechanism of ['resilient', 'multipath'] as const) {
-describe(`gradual failback (${mechanism})`, { timeout: 120_000 }, () => {
+describe('gradual failback', { timeout: 120_000 }, () => {
   let lab: Lab;
   let daemon: DaemonHandle;
-  settledLab(labConfig({ failback: '{ hold: 1500ms, steps: [10, 50, 100], step_interval: 1500ms }', mechanism }), (r) => ({ lab, daemon } = r));
+  settledLab(labConfig({ failback: '{ hold: 1500ms, steps: [10, 50, 100], step_interval: 1500ms }' }), (r) => ({ lab, daemon } = r));
 
   const weights = (): Promise<string> => lab.shares(100);
 
@@ -57,4 +55,3 @@ describe(`gradual failback (${mechanism})`, { timeout: 120_000 }, () => {
     assert.equal(await weights(), 'wan2:100');
   });
 });
-}

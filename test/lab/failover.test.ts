@@ -48,9 +48,10 @@ describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
     assert.ok(result.receivedAfterGap > 500, `packets flowed after failover: ${result.receivedAfterGap}`);
     const s = await checkStatus({ fiber: 'down', dsl: 'up' }, ['wan2']);
     assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 100);
-    // The dead member leaves the group: the route itself, `nhid 900040`, does not change.
-    const command = 'ip nexthop replace id 900040 group 900104,254/900105,254 type resilient buckets 128 idle_timer 2';
-    await daemon.waitFor((l) => l.event === 'route' && l.command === command, 5000, command, mark);
+    // The route moves, then the lost uplink's pinned-flow rule goes: its flows follow the route.
+    for (const command of ['ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2', 'ip rule del pref 9500 fwmark 0x100/0x3f00 lookup 1100']) {
+      await daemon.waitFor((l) => l.event === 'route' && l.command === command, 5000, command, mark);
+    }
   });
 
   it('(b) heal: the primary comes back and the route moves back to it', async () => {

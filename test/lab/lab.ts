@@ -170,6 +170,11 @@ export class Lab {
     await execa('ip', ['netns', 'exec', this.ns(role), 'nft', '-f', '-'], { input: script });
   }
 
+  /** Loads an nftables script in a namespace, as a firewall reload does. */
+  async nftScript(role: Role, script: string): Promise<void> {
+    await this.nft(role, script);
+  }
+
   private async build(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     const addr6 = (role: Role, prefix: string, dev: string) => this.addr6(role, prefix, dev);
@@ -223,9 +228,6 @@ export class Lab {
     }
     // NAT per uplink on the gateway, as a home or branch router has it.
     await this.nft('gw', 'table ip lab { chain post { type nat hook postrouting priority 100; oifname "wan*" masquerade; }; }');
-    // Multipath spreads flows by ports too (DESIGN §5), not only by addresses.
-    await this.sysctl('gw', 'net.ipv4.fib_multipath_hash_policy', '1');
-    await this.sysctl('gw', 'net.ipv6.fib_multipath_hash_policy', '1');
     // Each ISP drops what its customer sends from someone else's address (BCP 38), as real
     // ISPs do: a NATed flow moved to the other uplink dies instead of limping on.
     if (this.tunnels) for (const isp of this.isps) await this.createTunnel(isp.index);
@@ -406,26 +408,52 @@ export class Lab {
 
   /**
    * `n` long-lived TCP flows from the LAN host to an echo server, each echoing a line every
-   * 100 ms for `durationMs`. `ready` has the address each flow left by (NAT: which uplink).
+   * `everyMs` for `durationMs`. `ready` has the address each flow left by (NAT: which uplink).
    */
-  holdFlows(address: string, port: number, n: number, durationMs: number): { ready: Promise<string[]>; done: Promise<HeldFlows> } {
-    const proc = this.exec('lan', process.execPath, [FLOWS, 'hold', address, String(port), String(n), String(durationMs)], { reject: false });
+  holdFlows(address: string, port: number, n: number, durationMs: number, everyMs = 100): HeldFlowsHandle {
+    const proc = this.exec('lan', process.execPath, [FLOWS, 'hold', address, String(port), String(n), String(durationMs), String(everyMs)], { reject: false });
     this.processes.add(proc);
-    const ready = new Promise<string[]>((resolveReady, reject) => {
-      let buf = '';
-      proc.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /^ready (.*)$/m.exec(buf);
-        if (m) resolveReady((JSON.parse(m[1]!) as { via: string[] }).via);
-      });
-      proc.once('exit', () => reject(new Error(`flows exited before all were open: ${buf}`)));
+    let out = '';
+    let pending = '';
+    let snapshotWaiter: ((r: HeldFlows) => void) | undefined;
+    let readyLine: ((via: string[]) => void) | undefined;
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      pending += d.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line.startsWith('ready ')) readyLine?.((JSON.parse(line.slice(6)) as { via: string[] }).via);
+        if (line.startsWith('snapshot ') && snapshotWaiter) {
+          const w = snapshotWaiter;
+          snapshotWaiter = undefined;
+          w(JSON.parse(line.slice(9)) as HeldFlows);
+        }
+      }
     });
+    const ready = new Promise<string[]>((resolveReady, reject) => {
+      readyLine = resolveReady;
+      proc.once('exit', () => reject(new Error(`flows exited before all were open: ${out.slice(-500)}`)));
+    });
+    // Never rejects (a lab torn down mid-run kills the tool): a run without a report says so.
     const done = proc.then((r) => {
       this.processes.delete(proc);
-      const lines = String(r.stdout).trim().split('\n');
-      return JSON.parse(lines[lines.length - 1]!) as HeldFlows;
+      const last = String(r.stdout).trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      return last ? (JSON.parse(last) as HeldFlows) : { durationMs: 0, error: `no report (exit ${r.exitCode ?? r.signal})`, flows: [] };
     });
-    return { ready, done };
+    const snapshot = (): Promise<HeldFlows> =>
+      new Promise((resolveSnap) => {
+        snapshotWaiter = resolveSnap;
+        proc.kill('SIGUSR1');
+      });
+    return { ready, done, snapshot };
+  }
+
+  /** The echo server's live connections per source address (the NAT address: which uplink). */
+  async serverFlows(port: number): Promise<Record<string, number>> {
+    const r = await this.exec('inet', process.execPath, [FLOWS, 'stats', String(port + 1)]);
+    return JSON.parse(r.stdout) as Record<string, number>;
   }
 
   /** `n` short TCP flows from the LAN host, one after another: how many left by each address. */
@@ -443,10 +471,12 @@ export class Lab {
   }
 
   /** Starts `uplinkd run` in the gateway namespace; logs are collected as parsed JSON. */
-  startDaemon(configYaml: string, env: Record<string, string> = {}): DaemonHandle {
+  startDaemon(configYaml: string, env: Record<string, string> = {}, socketPath?: string): DaemonHandle {
     const config = this.writeFile('uplinkd.yaml', configYaml);
-    const socket = join(this.dir, 'uplinkd.sock');
-    const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, 'run', '--config', config, '--socket', socket], {
+    // `socketPath`: the config's control.socket, so no --socket pins it.
+    const socket = socketPath ?? join(this.dir, 'uplinkd.sock');
+    const pin = socketPath ? [] : ['--socket', socket];
+    const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, 'run', '--config', config, ...pin], {
       env,
       reject: false,
       buffer: false,
@@ -562,6 +592,15 @@ export interface IpRoute {
   nexthops?: { gateway?: string; dev: string; weight?: number }[];
 }
 
+export interface HeldFlowsHandle {
+  /** The address each flow left by (the NAT address: which uplink), once all are open. */
+  readonly ready: Promise<string[]>;
+  /** The report at the end. */
+  readonly done: Promise<HeldFlows>;
+  /** A report so far; the flows go on. */
+  snapshot(): Promise<HeldFlows>;
+}
+
 export interface HeldFlows {
   durationMs: number;
   error?: string;
@@ -603,7 +642,7 @@ export class DaemonHandle {
     private readonly lab: Lab,
     readonly proc: ResultPromise,
     readonly configPath: string,
-    readonly socket: string,
+    public socket: string,
   ) {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {

@@ -19,8 +19,8 @@ describe('routing.source_rules', { timeout: 60_000 }, () => {
 
   it('the backup\'s own address answers through the backup while the routes point at the primary', async () => {
     const rules = (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout;
-    assert.match(rules, /^9690:\s+from all lookup main suppress_prefixlength 0/m);
-    assert.match(rules, /^9701:\s+from 100\.64\.2\.2 lookup 1101/m);
+    assert.match(rules, /^9200:\s+from all lookup main suppress_prefixlength 0/m);
+    assert.match(rules, /^9301:\s+from 100\.64\.2\.2 lookup 1101/m);
     assert.deepEqual(await lab.defaultVia(100), ['wan1']);
     assert.ok(await pingFrom(lab, 'inet', '100.64.2.2'), 'the internet reaches the gateway on wan2\'s address');
     assert.ok(await pingFrom(lab, 'lan', '100.64.2.2'), 'the LAN still reaches it too');

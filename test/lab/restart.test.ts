@@ -1,10 +1,10 @@
 // Lab (issue 5 d): uplinkd killed with SIGKILL and started again, in steady state and during
-// a failover. The new daemon adopts the kernel's group and routes: the LAN stream sees no
-// outage and `ip monitor` shows no managed route, nexthop or rule deleted (nor re-added).
+// a failover. The new daemon adopts the kernel's routes and rules: the LAN stream sees no
+// outage and `ip monitor` shows no managed route or rule deleted (nor re-added).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { labConfig } from './config.js';
-import type { DaemonHandle, Lab } from './lab.js';
+import { SINK, type DaemonHandle, type Lab } from './lab.js';
 import { settledLab, type RunningLab } from './running.js';
 import { waitUntil } from './wait.js';
 
@@ -80,13 +80,13 @@ describe('on exit', { timeout: 60_000 }, () => {
   let running: RunningLab;
   settledLab(labConfig(), (r) => ({ lab } = running = r));
 
-  const owned = async (): Promise<{ routes: string; nexthops: string; rules: string[] }> => ({
+  const owned = async (): Promise<{ routes: string; table: boolean; rules: string[] }> => ({
     routes: (await lab.exec('gw', 'ip', ['route', 'show', 'table', '100'])).stdout,
-    nexthops: (await lab.exec('gw', 'ip', ['nexthop', 'show'])).stdout,
+    table: (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'], { reject: false })).exitCode === 0,
     rules: (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout.split('\n').filter((l) => /^9\d\d\d:/.test(l)),
   });
 
-  it('leaves routes, nexthops and rules in place by default; remove_on_exit removes them', async () => {
+  it('leaves routes, rules and the nftables table in place by default; remove_on_exit removes them', async () => {
     const before = await owned();
     assert.equal(await running.daemon.stop(), 0);
     assert.deepEqual(await owned(), before, 'SIGTERM left everything in place');
@@ -94,10 +94,47 @@ describe('on exit', { timeout: 60_000 }, () => {
     running.daemon = lab.startDaemon(config);
     await running.daemon.waitState('fiber', 'up', 20_000);
     assert.equal(await running.daemon.stop(), 0);
-    assert.deepEqual(await owned(), { routes: '', nexthops: '', rules: [] });
+    assert.ok(before.table && before.rules.length > 0);
+    assert.deepEqual(await owned(), { routes: '', table: false, rules: [] });
     assert.ok(running.daemon.logs.some((l) => l.event === 'stop' && /remove_on_exit: removed \d+/.test(l.msg)));
     // The after hook stops uplinkd again: give it a live one.
     running.daemon = lab.startDaemon(labConfig());
     await running.daemon.waitState('fiber', 'up', 20_000);
+  });
+});
+
+describe('restart during a failback ramp', { timeout: 120_000 }, () => {
+  let lab: Lab;
+  let running: RunningLab;
+  const config = labConfig({ failback: '{ hold: 1s, steps: [10, 50, 100], step_interval: 5s }' });
+  settledLab(config, (r) => ({ lab } = running = r), (l) => l.echoServer(SINK, 7000));
+
+  it('no pinned flow moves, no route or rule deleted and re-added', async (t) => {
+    let daemon = running.daemon;
+    let mark = daemon.logs.length;
+    await lab.blackhole(1);
+    await daemon.waitState('fiber', 'down', 10_000, mark);
+    await waitUntil(async () => (await lab.shares()) === 'wan2:100', 5000, 'all on wan2');
+    const held = lab.holdFlows(SINK, 7000, 100, 60_000, 1000);
+    assert.deepEqual(new Set(await held.ready), new Set(['100.64.2.2']));
+    mark = daemon.logs.length;
+    await lab.heal(1);
+    await daemon.waitState('fiber', 'up', 10_000, mark);
+    await waitUntil(async () => (await lab.shares()) === 'wan1:10 wan2:90', 5000, 'step 1: 10/90');
+    const monitor = await lab.monitor();
+    daemon.proc.kill('SIGKILL');
+    await daemon.proc;
+    daemon = running.daemon = lab.startDaemon(config);
+    await daemon.waitState('fiber', 'up', 20_000);
+    await daemon.waitState('dsl', 'up', 20_000);
+    await waitUntil(async () => (await lab.shares()) === 'wan1:100', 20_000, 'the failback completes after the restart');
+    await new Promise((r) => setTimeout(r, 3000));
+    const lines = await monitor.stop();
+    const report = await held.snapshot();
+    const broken = report.flows.filter((f) => f.error || f.longestWaitMs > 3000);
+    t.diagnostic(`after the restart: ${report.flows.length - broken.length} of ${report.flows.length} flows running; route changes: ${daemon.logs.filter((l) => l.event === 'route').map((l) => l.command).join('; ')}`);
+    assert.deepEqual(lines.filter((l) => l.startsWith('Deleted')), [], 'nothing was deleted');
+    assert.deepEqual(broken, [], 'every flow pinned to the backup kept running');
+    assert.equal(((await running.daemon.status()).json as { uplinks: { name: string; flows: number }[] }).uplinks.find((u) => u.name === 'dsl')!.flows, 100);
   });
 });

@@ -24,6 +24,8 @@ async function startSettled(configYaml: string, prepare?: (lab: Lab) => Promise<
     await daemon.waitState('fiber', 'up', 20_000);
     await daemon.waitState('dsl', 'up', 20_000);
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'route via wan1');
+    // Each verdict's apply has run: both uplinks' pinned-flow rules are in.
+    await waitUntil(async () => /^9501:.*fwmark/m.test((await lab.exec('gw', 'ip', ['rule', 'show'])).stdout), 5000, 'pinned-flow rules in');
   } catch (err) {
     await lab.destroy();
     throw err;

@@ -20,7 +20,6 @@ probe: { interval: 200ms, timeout: 200ms, down: 3, up: 3 }
 routing:
   table: 100
   failback: { hold: 1s, steps: [50, 100], step_interval: 1500ms }
-  resilient: { idle_timer: 2s }
 `;
 
 describe('tunnels to two VPS as uplinks', { timeout: 120_000 }, () => {
@@ -40,7 +39,7 @@ describe('tunnels to two VPS as uplinks', { timeout: 120_000 }, () => {
   it('carries the LAN through the primary tunnel, routed via the device', async () => {
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'tun1', 5000, 'via tun1');
     const r = (await lab.routes(100)).find((x) => x.dst === 'default')!;
-    assert.ok(r.nexthops!.every((n) => n.gateway === undefined), 'no gateway address: via the device');
+    assert.ok(r.gateway === undefined && (r.nexthops ?? []).every((n) => n.gateway === undefined), 'no gateway address: via the device');
     const s = await lab.stream(300, 2);
     assert.ok(s.received >= 295, `LAN stream through tun1: ${s.received}/300`);
   });
@@ -57,6 +56,5 @@ describe('tunnels to two VPS as uplinks', { timeout: 120_000 }, () => {
     await daemon.waitState('vpn1', 'up', 10_000, mark);
     await waitUntil(async () => (await lab.shares()) === 'tun1:50 tun2:50', 5000, 'step 1: 50/50');
     await waitUntil(async () => (await lab.shares()) === 'tun1:100', 5000, 'step 2: all on tun1');
-    await waitUntil(async () => (await lab.defaultVia(100)).join() === 'tun1', 10_000, 'tun2 drained out');
   });
 });

@@ -236,15 +236,20 @@ describe('daemon', () => {
     const { daemon, pinning, nftEvents, logs, settle } = setup();
     await daemon.start();
     assert.equal(pinning.loads, 1);
-    nftEvents.emit('change');
+    nftEvents.emit('change', false);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(pinning.loads, 1, 'an intact table is not loaded again');
     await pinning.remove();
-    nftEvents.emit('change');
+    nftEvents.emit('change', false);
     await new Promise((r) => setTimeout(r, 100));
     await settle();
     assert.equal(pinning.loads, 2);
     assert.ok(logs.some((l) => l.event === 'reconcile' && /nftables table inet uplinkd deleted/.test(String(l.msg))));
+    // Told it was deleted: loaded at once, without a look first.
+    await pinning.remove();
+    nftEvents.emit('change', true);
+    await settle();
+    assert.equal(pinning.loads, 3);
     await daemon.stop();
   });
 
