@@ -9,7 +9,7 @@ export interface ConfigDiff {
   readonly changed: readonly string[];
   /** Uplinks where only probe settings changed: health is kept, heartbeats follow the new pace. */
   readonly retuned: readonly string[];
-  /** Uplinks where only priority, weight or position changed: health is kept, steering redone. */
+  /** Uplinks where only priority or weight changed: health is kept, steering redone. */
   readonly reweighted: readonly string[];
   readonly routingChanged: boolean;
   readonly socketChanged: boolean;
@@ -29,10 +29,10 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
   for (const u of after.uplinks) {
     const prev = old.get(u.name);
     if (!prev) added.push(u.name);
-    // The uplink's own table follows routing.table and its position: applied, not a restart.
     else if (!isDeepStrictEqual(path(prev), path(u))) changed.push(u.name);
     else if (!isDeepStrictEqual(prev.probe, u.probe)) retuned.push(u.name);
-    else if (prev.priority !== u.priority || prev.weight !== u.weight || prev.table !== u.table) reweighted.push(u.name);
+    else if (prev.priority !== u.priority || prev.weight !== u.weight) reweighted.push(u.name);
+    // The uplink's own table follows routing.table and its position: applied, not a restart.
   }
   const names = new Set(after.uplinks.map((u) => u.name));
   const removed = before.uplinks.filter((u) => !names.has(u.name)).map((u) => u.name);

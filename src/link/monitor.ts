@@ -6,19 +6,22 @@ import { EventEmitter } from 'node:events';
 import netlink from 'netlink';
 import { listenNetlink, type NetlinkListener } from '../native/index.js';
 import { bytesToAddress } from '../types/address.js';
+import {
+  AF_INET,
+  AF_INET6,
+  RT_SCOPE_UNIVERSE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTMGRP_IPV4_IFADDR,
+  RTMGRP_IPV6_IFADDR,
+  RTMGRP_LINK,
+} from '../types/netlink.js';
 import type { LinkAddress, LinkChange, LinkInfo, LinkSnapshot } from './snapshot.js';
 import { diffSnapshots } from './snapshot.js';
 
-// include/uapi/linux/rtnetlink.h
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
-const RTM_NEWADDR = 20;
-const RTM_DELADDR = 21;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const RT_SCOPE_UNIVERSE = 0;
-// Legacy multicast group bits for bind(2): RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR.
-const GROUPS = 0x1 | 0x10 | 0x100;
+const GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
 
 type LinkMsg = ReturnType<typeof netlink.rt.parseLinkMessage>;
 type AddrMsg = ReturnType<typeof netlink.rt.parseAddressMessage>;

@@ -40,8 +40,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const addon = createRequire(import.meta.url)(join(root, 'native/build/Release/uplinkd_native.node')) as Addon;
 
 /** include/uapi/linux/netlink.h */
-export const NETLINK_ROUTE = 0;
-export const NETLINK_NETFILTER = 12;
+const NETLINK_ROUTE = 0;
 
 /**
  * Opens a netlink socket of `protocol` (NETLINK_ROUTE by default) bound to the legacy group

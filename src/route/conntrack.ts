@@ -26,6 +26,18 @@ const FAMILIES = { 4: 'ipv4', 6: 'ipv6' } as const;
 // A connection that has ended but lingers in the table (include/uapi/linux/netfilter/nf_conntrack_tcp.h).
 const ENDED = /\b(TIME_WAIT|CLOSE)\b/;
 
+/** `conntrack -L` output -> live connections per mark under `mask` (mark 0 left out). */
+export function liveByMark(listing: string, mask: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of listing.split('\n')) {
+    const m = /\bmark=(\d+)/.exec(line);
+    if (!m || ENDED.test(line)) continue;
+    const mark = (Number(m[1]) & mask) >>> 0;
+    if (mark !== 0) out.set(mark, (out.get(mark) ?? 0) + 1);
+  }
+  return out;
+}
+
 async function deleteEntries(args: string[]): Promise<DeleteResult> {
   const command = `conntrack ${args.join(' ')}`;
   try {
@@ -44,12 +56,7 @@ export class ToolConntrackTable implements ConntrackTable {
     for (const family of [4, 6] as const) {
       const r = await execa('conntrack', ['-L', '-f', FAMILIES[family]], { reject: false, timeout: 10_000 });
       if (r.exitCode !== 0 && !/flow entries have been shown/.test(r.stderr)) throw new Error(`conntrack -L: ${r.stderr || r.message}`);
-      for (const line of r.stdout.split('\n')) {
-        const m = /\bmark=(\d+)/.exec(line);
-        if (!m || ENDED.test(line)) continue;
-        const mark = (Number(m[1]) & mask) >>> 0;
-        if (mark !== 0) out.set(mark, (out.get(mark) ?? 0) + 1);
-      }
+      for (const [mark, n] of liveByMark(r.stdout, mask)) out.set(mark, (out.get(mark) ?? 0) + n);
     }
     return out;
   }

@@ -3,6 +3,20 @@
 import netlink from 'netlink';
 import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';
+import {
+  AF,
+  attributes,
+  FR_ACT_TO_TBL,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RT_SCOPE_LINK,
+  RT_TABLE_COMPAT,
+  RT_TABLE_UNSPEC,
+  RTA_GATEWAY,
+  RTNH_F_ONLINK,
+  RTPROT_STATIC,
+} from '../types/netlink.js';
 
 export interface KernelNexthop {
   readonly ifindex: number;
@@ -53,20 +67,6 @@ export interface RouteKernel {
   close(): void;
 }
 
-// include/uapi/linux/rtnetlink.h and netlink.h
-const AF = { 4: 2, 6: 10 } as const;
-const RT_TABLE_COMPAT = 252; // rtm_table when the real id rides in RTA_TABLE (ids above 255)
-const RT_TABLE_UNSPEC = 0;
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
-const RTA_GATEWAY = 5;
-// RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it (include/uapi/linux/rtnetlink.h).
-const RTNH_F_ONLINK = 4;
-const FR_ACT_TO_TBL = 1;
-/** uplinkd's routes carry `proto static`, as `ip route add` would give them. */
-const RTPROT_STATIC = 4;
-
 function familyOf(af: number | undefined): Family | undefined {
   return af === AF[4] ? 4 : af === AF[6] ? 6 : undefined;
 }
@@ -101,14 +101,7 @@ export function decodeMultipath(buf: Buffer): KernelNexthop[] {
     const weight = buf.readUInt8(off + 3) + 1;
     const ifindex = buf.readInt32LE(off + 4);
     let gateway: string | undefined;
-    let a = off + 8;
-    while (a + 4 <= off + len) {
-      const alen = buf.readUInt16LE(a);
-      const atype = buf.readUInt16LE(a + 2) & 0x3fff;
-      if (alen < 4) break;
-      if (atype === RTA_GATEWAY) gateway = bytesToAddress(buf.subarray(a + 4, a + alen));
-      a += (alen + 3) & ~3;
-    }
+    for (const a of attributes(buf, off + 8, off + len)) if (a.type === RTA_GATEWAY) gateway = bytesToAddress(a.value);
     out.push(gateway ? { ifindex, gateway, weight } : { ifindex, weight });
     off += (len + 3) & ~3;
   }
@@ -186,7 +179,7 @@ export class NetlinkKernel implements RouteKernel {
       table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
       protocol: RTPROT_STATIC,
       // A route straight onto a device (no gateway) is on-link: scope link, as `ip route` sets it.
-      scope: single && !single.gateway ? 253 : 0,
+      scope: single && !single.gateway ? RT_SCOPE_LINK : 0,
       type: 1,
       // IPv6 checks a gateway by a lookup that our own `oif` rules steer into the uplink's
       // table, where it resolves via a gateway and is refused (EHOSTUNREACH, net/ipv6/route.c

@@ -42,7 +42,11 @@ function setMark(what: 'meta' | 'ct', mask: number, mark: number): string {
 export function pinningRuleset(spec: PinningSpec): string {
   const mask = spec.markMask >>> 0;
   const ifaces = spec.uplinks.map((u) => `"${u.interface}"`).join(', ');
-  const restore = spec.uplinks.map((u) => `    ct mark and ${hex(mask)} == ${hex(u.mark)} ${setMark('meta', mask, u.mark)}`);
+  // Unpinned connections (uplinkd's own heartbeats among them) leave at the first rule.
+  const restore = [
+    `    ct mark and ${hex(mask)} == 0 return`,
+    ...spec.uplinks.map((u) => `    ct mark and ${hex(mask)} == ${hex(u.mark)} ${setMark('meta', mask, u.mark)}`),
+  ];
   const skipTcp = ([4, 6] as const).flatMap((f) => {
     const list = spec.tcpTargets.filter((t) => t.family === f).map((t) => `${t.address} . ${t.port}`);
     return list.length ? [`    ${f === 4 ? 'ip' : 'ip6'} daddr . tcp dport { ${[...new Set(list)].join(', ')} } return`] : [];
@@ -78,7 +82,7 @@ export function pinningRuleset(spec: PinningSpec): string {
 export function expectedShape(spec: PinningSpec): TableShape {
   const n = spec.uplinks.length;
   const skipTcp = new Set(spec.tcpTargets.map((t) => t.family)).size;
-  return { chains: 3, rules: (n ? 1 : 0) + n + n + 2 + skipTcp + n, counters: n };
+  return { chains: 3, rules: (n ? 1 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: n };
 }
 
 export interface TableShape {

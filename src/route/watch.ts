@@ -4,20 +4,31 @@
 // requests caused carry its netlink port and are left out.
 import { EventEmitter } from 'node:events';
 import netlink from 'netlink';
-import { listenNetlink, NETLINK_NETFILTER, type NetlinkListener } from '../native/index.js';
+import { listenNetlink, type NetlinkListener } from '../native/index.js';
+import {
+  attrString,
+  attrU32,
+  FRA_PRIORITY,
+  FRA_TABLE,
+  NETLINK_NETFILTER,
+  NFNL_SUBSYS_NFTABLES,
+  NFNLGRP_NFTABLES_BIT,
+  NFPROTO_INET,
+  NFT_MSG_DELTABLE,
+  NFT_MSG_NEWTABLE,
+  NFTA_TABLE_NAME,
+  RTA_TABLE,
+  RTM_DELROUTE,
+  RTM_DELRULE,
+  RTM_NEWROUTE,
+  RTM_NEWRULE,
+  RTMGRP_IPV4_ROUTE,
+  RTMGRP_IPV4_RULE,
+  RTMGRP_IPV6_ROUTE,
+  RTMGRP_IPV6_RULE,
+} from '../types/netlink.js';
 
-// include/uapi/linux/rtnetlink.h
-const RTM_NEWROUTE = 24;
-const RTM_DELROUTE = 25;
-const RTM_NEWRULE = 32;
-const RTM_DELRULE = 33;
-const RTA_TABLE = 15;
-const FRA_PRIORITY = 6;
-const FRA_TABLE = 15;
-// Legacy group bits (1 << (RTNLGRP_x - 1)): IPV4_ROUTE, IPV4_RULE, IPV6_ROUTE, IPV6_RULE.
-const GROUPS = 0x40 | 0x80 | 0x400 | (1 << 18);
-// include/uapi/linux/netfilter/nfnetlink.h: NFNLGRP_NFTABLES = 7, as a legacy group bit.
-const NFTABLES_GROUP = 1 << (7 - 1);
+const GROUPS = RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV6_RULE;
 
 export interface RouteEvent {
   readonly kind: 'route' | 'rule';
@@ -31,17 +42,6 @@ export interface RouteEventSource {
   on(event: 'change', listener: (events: RouteEvent[]) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   close(): void;
-}
-
-function attrU32(body: Buffer, from: number, type: number): number | undefined {
-  let off = from;
-  while (off + 4 <= body.length) {
-    const len = body.readUInt16LE(off);
-    if (len < 4 || off + len > body.length) return undefined;
-    if ((body.readUInt16LE(off + 2) & 0x3fff) === type && len >= 8) return body.readUInt32LE(off + 4);
-    off += (len + 3) & ~3;
-  }
-  return undefined;
 }
 
 /** One event message -> what it touched; undefined for other messages. */
@@ -100,30 +100,13 @@ export interface NftEventSource {
   close(): void;
 }
 
-// include/uapi/linux/netfilter/nfnetlink.h, nf_tables.h, netfilter.h
-const NFNL_SUBSYS_NFTABLES = 10;
-const NFT_MSG_NEWTABLE = 0;
-const NFT_MSG_DELTABLE = 2;
-const NFTA_TABLE_NAME = 1;
-const NFPROTO_INET = 1;
-
 /** Whether a netfilter netlink message creates or deletes table `inet NAME`. */
 export function tableEvent(type: number, body: Buffer, name: string): 'created' | 'deleted' | undefined {
   const msg = type & 0xff;
   if (type >> 8 !== NFNL_SUBSYS_NFTABLES || (msg !== NFT_MSG_NEWTABLE && msg !== NFT_MSG_DELTABLE) || body.length < 4) return undefined;
   // struct nfgenmsg: nfgen_family, version, res_id (4 bytes), then the attributes.
-  if (body.readUInt8(0) !== NFPROTO_INET) return undefined;
-  let off = 4;
-  while (off + 4 <= body.length) {
-    const len = body.readUInt16LE(off);
-    if (len < 4 || off + len > body.length) return undefined;
-    if ((body.readUInt16LE(off + 2) & 0x3fff) === NFTA_TABLE_NAME) {
-      if (body.toString('utf8', off + 4, off + len).replace(/\0+$/, '') !== name) return undefined;
-      return msg === NFT_MSG_DELTABLE ? 'deleted' : 'created';
-    }
-    off += (len + 3) & ~3;
-  }
-  return undefined;
+  if (body.readUInt8(0) !== NFPROTO_INET || attrString(body, 4, NFTA_TABLE_NAME) !== name) return undefined;
+  return msg === NFT_MSG_DELTABLE ? 'deleted' : 'created';
 }
 
 /** nftables changes, from the NFNLGRP_NFTABLES multicast group: no polling. */
@@ -133,7 +116,7 @@ export class NftWatcher extends EventEmitter implements NftEventSource {
   /** `table`: the name of uplinkd's table, whose deletion is reported as such. */
   start(table: string): void {
     this.listener = listenNetlink(
-      NFTABLES_GROUP,
+      NFNLGRP_NFTABLES_BIT,
       0,
       (datagrams) => {
         // The last word on the table counts: uplinkd's own replace deletes and creates it in

@@ -1,0 +1,86 @@
+// The kernel's netlink ABI as uplinkd uses it, in one place for link/ and route/: message
+// types, families, flags and multicast groups (each from the uapi header named beside it),
+// and a walker over netlink attributes (struct nlattr, include/uapi/linux/netlink.h).
+
+// include/uapi/linux/socket.h
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+/** uplinkd's address family numbers -> the kernel's. */
+export const AF = { 4: AF_INET, 6: AF_INET6 } as const;
+
+// include/uapi/linux/netlink.h
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+/** nla_type carries two flag bits (NLA_F_NESTED, NLA_F_NET_BYTEORDER) above the type. */
+export const NLA_TYPE_MASK = 0x3fff;
+
+// include/uapi/linux/rtnetlink.h: message types
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_NEWRULE = 32;
+export const RTM_DELRULE = 33;
+
+// include/uapi/linux/rtnetlink.h: legacy multicast group bits for bind(2), RTMGRP_*
+// (1 << (RTNLGRP_x - 1)).
+export const RTMGRP_LINK = 0x1;
+export const RTMGRP_IPV4_IFADDR = 0x10;
+export const RTMGRP_IPV6_IFADDR = 0x100;
+export const RTMGRP_IPV4_ROUTE = 0x40;
+export const RTMGRP_IPV4_RULE = 0x80;
+export const RTMGRP_IPV6_ROUTE = 0x400;
+export const RTMGRP_IPV6_RULE = 1 << 18;
+
+// include/uapi/linux/rtnetlink.h: routes
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_LINK = 253;
+/** rtm_table when the real id rides in RTA_TABLE (ids above 255). */
+export const RT_TABLE_COMPAT = 252;
+export const RT_TABLE_UNSPEC = 0;
+export const RTA_GATEWAY = 5;
+export const RTA_TABLE = 15;
+/** RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it. */
+export const RTNH_F_ONLINK = 4;
+export const RTPROT_STATIC = 4;
+
+// include/uapi/linux/fib_rules.h
+export const FRA_PRIORITY = 6;
+export const FRA_TABLE = 15;
+export const FR_ACT_TO_TBL = 1;
+
+// include/uapi/linux/netfilter/nfnetlink.h, nf_tables.h, netfilter.h
+export const NETLINK_NETFILTER = 12;
+/** NFNLGRP_NFTABLES = 7, as a legacy group bit. */
+export const NFNLGRP_NFTABLES_BIT = 1 << (7 - 1);
+export const NFNL_SUBSYS_NFTABLES = 10;
+export const NFT_MSG_NEWTABLE = 0;
+export const NFT_MSG_DELTABLE = 2;
+export const NFTA_TABLE_NAME = 1;
+export const NFPROTO_INET = 1;
+
+/** The attributes in `buf` from `from` to `to`, as type (flags masked off) and payload. */
+export function* attributes(buf: Buffer, from = 0, to = buf.length): Generator<{ type: number; value: Buffer }> {
+  let off = from;
+  while (off + 4 <= to) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > to) return;
+    yield { type: buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, value: buf.subarray(off + 4, off + len) };
+    off += (len + 3) & ~3;
+  }
+}
+
+/** The first attribute of `type` as a u32 (host byte order), or undefined. */
+export function attrU32(buf: Buffer, from: number, type: number): number | undefined {
+  for (const a of attributes(buf, from)) if (a.type === type && a.value.length >= 4) return a.value.readUInt32LE(0);
+  return undefined;
+}
+
+/** The first attribute of `type` as a NUL-terminated string, or undefined. */
+export function attrString(buf: Buffer, from: number, type: number): string | undefined {
+  for (const a of attributes(buf, from)) if (a.type === type) return a.value.toString('utf8').replace(/\0+$/, '');
+  return undefined;
+}

@@ -1,0 +1,90 @@
+// route/ and types/: the pure parts of connection pinning. Marks spread over the mask, the
+// nftables script, conntrack listings, and nftables table events.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { expectedShape, liveByMark, pinningRuleset, tableEvent } from '../../src/route/index.js';
+import { markCapacity, uplinkMark } from '../../src/types/layout.js';
+
+describe('marks', () => {
+  it('spread index + 1 over the mask, lowest bit first', () => {
+    const table: [number, number, number | undefined][] = [
+      [0x3f00, 0, 0x100],
+      [0x3f00, 1, 0x200],
+      [0x3f00, 2, 0x300],
+      [0x3f00, 62, 0x3f00],
+      [0x3f00, 63, undefined], // 6 bits: 63 uplinks
+      [0x0a, 0, 0x2], // bits 1 and 3
+      [0x0a, 1, 0x8],
+      [0x0a, 2, 0xa],
+      [0x80000000, 0, 0x80000000],
+    ];
+    for (const [mask, index, mark] of table) assert.equal(uplinkMark(mask, index), mark, `mask ${mask.toString(16)} index ${index}`);
+    assert.deepEqual([markCapacity(0x3f00), markCapacity(0x100), markCapacity(0xff0000)], [63, 1, 255]);
+  });
+});
+
+describe('the pinning table', () => {
+  const spec = {
+    markMask: 0x3f00,
+    uplinks: [
+      { name: 'fiber', interface: 'wan1', mark: 0x100 },
+      { name: 'lte', interface: 'wwan0', mark: 0x200 },
+    ],
+    tcpTargets: [{ family: 4 as const, address: '198.51.100.11', port: 443 }],
+  };
+
+  it('replaces itself in one transaction and touches only the mask bits', () => {
+    const script = pinningRuleset(spec);
+    const lines = script.split('\n').map((l) => l.trim());
+    assert.deepEqual(lines.slice(0, 3), ['table inet uplinkd', 'delete table inet uplinkd', 'table inet uplinkd {']);
+    assert.ok(lines.includes('iifname { "wan1", "wwan0" } return'), 'replies from an uplink are not marked');
+    assert.ok(lines.includes('ct mark and 0x3f00 == 0x200 meta mark set meta mark and 0xffffc0ff or 0x200'));
+    assert.ok(lines.includes('ct state != new return'));
+    assert.ok(lines.includes('ip daddr . tcp dport { 198.51.100.11 . 443 } return'), 'TCP heartbeats are not pinned');
+    assert.ok(lines.includes('oifname "wwan0" counter name "new_lte" ct mark set ct mark and 0xffffc0ff or 0x200'));
+    // Restores in prerouting and output, one each per uplink, after a fast exit for the unpinned.
+    assert.equal(lines.filter((l) => l.startsWith('ct mark and 0x3f00 == 0x100')).length, 2);
+    assert.equal(lines.filter((l) => l === 'ct mark and 0x3f00 == 0 return').length, 2);
+  });
+
+  it('knows its own shape, so a changed table is seen', () => {
+    // iifname; per restoring chain a fast exit and one rule an uplink; postrouting's two
+    // exits, the TCP heartbeats, one rule an uplink.
+    assert.deepEqual(expectedShape(spec), { chains: 3, rules: 1 + 2 * (1 + 2) + 2 + 1 + 2, counters: 2 });
+  });
+});
+
+describe('conntrack listings', () => {
+  it('count live connections per mark, leaving out ended ones and other marks', () => {
+    const listing = [
+      'tcp      6 431999 ESTABLISHED src=100.64.100.2 dst=203.0.113.10 sport=40000 dport=7000 src=203.0.113.10 dst=100.64.2.2 sport=7000 dport=40000 [ASSURED] mark=512 use=1',
+      'tcp      6 119 TIME_WAIT src=100.64.100.2 dst=203.0.113.10 sport=40001 dport=7000 src=203.0.113.10 dst=100.64.2.2 sport=7000 dport=40001 [ASSURED] mark=512 use=1',
+      'udp      17 29 src=100.64.100.2 dst=203.0.113.10 sport=5000 dport=9999 [UNREPLIED] src=203.0.113.10 dst=100.64.1.2 sport=9999 dport=5000 mark=257 use=1',
+      'tcp      6 10 CLOSE src=100.64.100.2 dst=203.0.113.10 sport=40002 dport=7000 src=203.0.113.10 dst=100.64.1.2 sport=7000 dport=40002 mark=256 use=1',
+      'icmp     1 29 src=100.64.1.2 dst=198.51.100.10 type=8 code=0 id=7 src=198.51.100.10 dst=100.64.1.2 type=0 code=0 id=7 mark=0 use=1',
+      'tcp      6 300 ESTABLISHED src=100.64.100.2 dst=198.51.100.1 sport=1 dport=2 src=198.51.100.1 dst=100.64.1.2 sport=2 dport=1 mark=16 use=1',
+    ].join('\n');
+    assert.deepEqual([...liveByMark(listing, 0x3f00)].sort(), [[0x100, 1], [0x200, 1]]);
+  });
+});
+
+describe('nftables table events', () => {
+  const msg = (family: number, name: string): Buffer => {
+    const value = Buffer.from(`${name}\0`);
+    const attr = Buffer.alloc((4 + value.length + 3) & ~3);
+    attr.writeUInt16LE(4 + value.length, 0);
+    attr.writeUInt16LE(1, 2); // NFTA_TABLE_NAME
+    value.copy(attr, 4);
+    return Buffer.concat([Buffer.from([family, 0, 0, 0]), attr]);
+  };
+  it('tell the deletion and creation of inet uplinkd from everything else', () => {
+    const NEW = (10 << 8) | 0;
+    const DEL = (10 << 8) | 2;
+    assert.equal(tableEvent(DEL, msg(1, 'uplinkd'), 'uplinkd'), 'deleted');
+    assert.equal(tableEvent(NEW, msg(1, 'uplinkd'), 'uplinkd'), 'created');
+    assert.equal(tableEvent(DEL, msg(1, 'lab'), 'uplinkd'), undefined, 'another table');
+    assert.equal(tableEvent(DEL, msg(2, 'uplinkd'), 'uplinkd'), undefined, 'ip, not inet');
+    assert.equal(tableEvent((10 << 8) | 8, msg(1, 'uplinkd'), 'uplinkd'), undefined, 'a rule message');
+    assert.equal(tableEvent((11 << 8) | 2, msg(1, 'uplinkd'), 'uplinkd'), undefined, 'another subsystem');
+  });
+});
