@@ -2,7 +2,7 @@
 // connections are pinned to each uplink (status `flows`), and deleting the entries of an
 // uplink (failback drain, routing.conntrack_flush). Each call is logged by the caller as the
 // command it ran.
-import { execa } from 'execa';
+import { runCommand } from './command.js';
 import type { Family } from '../types/index.js';
 import { hex } from '../types/layout.js';
 
@@ -41,10 +41,10 @@ export function liveByMark(listing: string, mask: number): Map<number, number> {
 async function deleteEntries(args: string[]): Promise<DeleteResult> {
   const command = `conntrack ${args.join(' ')}`;
   try {
-    const r = await execa('conntrack', args, { reject: false, timeout: 10_000 });
+    const r = await runCommand('conntrack', args);
     // conntrack says "N flow entries have been deleted" and exits 1 when N is 0.
     const n = Number(/(\d+) flow entries/.exec(r.stderr)?.[1] ?? NaN);
-    return Number.isNaN(n) ? { command, error: r.stderr || r.message } : { command, deleted: n };
+    return Number.isNaN(n) ? { command, error: r.stderr || `exit ${r.code}` } : { command, deleted: n };
   } catch (err) {
     return { command, error: String((err as Error).message ?? err) };
   }
@@ -54,8 +54,8 @@ export class ToolConntrackTable implements ConntrackTable {
   async countByMark(mask: number): Promise<Map<number, number>> {
     const out = new Map<number, number>();
     for (const family of [4, 6] as const) {
-      const r = await execa('conntrack', ['-L', '-f', FAMILIES[family]], { reject: false, timeout: 10_000 });
-      if (r.exitCode !== 0 && !/flow entries have been shown/.test(r.stderr)) throw new Error(`conntrack -L: ${r.stderr || r.message}`);
+      const r = await runCommand('conntrack', ['-L', '-f', FAMILIES[family]]);
+      if (r.code !== 0 && !/flow entries have been shown/.test(r.stderr)) throw new Error(`conntrack -L: ${r.stderr || `exit ${r.code}`}`);
       for (const [mark, n] of liveByMark(r.stdout, mask)) out.set(mark, (out.get(mark) ?? 0) + n);
     }
     return out;

@@ -7,3 +7,4 @@ export * from './pinning.js';
 export * from './conntrack.js';
 export * from './watch.js';
 export * from './sysctl.js';
+export * from './command.js';

@@ -6,7 +6,7 @@
 // uplink's own table. New connections follow the managed route. Only bits inside
 // routing.mark_mask are read or written, so other users of marks keep theirs. The table is
 // static: it changes with the config only, never on a failover.
-import { execa } from 'execa';
+import { runChecked, runCommand } from './command.js';
 import { hex } from '../types/layout.js';
 
 export const TABLE_FAMILY = 'inet';
@@ -109,15 +109,15 @@ interface NftJson {
 /** The real table, through the `nft` tool. */
 export class NftPinningTable implements PinningTable {
   async load(script: string): Promise<void> {
-    await execa('nft', ['-f', '-'], { input: script, timeout: 10_000 });
+    await runChecked('nft', ['-f', '-'], { input: script });
   }
 
   async shape(): Promise<TableShape | undefined> {
-    const r = await execa('nft', ['-j', 'list', 'table', TABLE_FAMILY, TABLE_NAME], { reject: false, timeout: 10_000 });
-    if (r.exitCode !== 0) {
+    const r = await runCommand('nft', ['-j', 'list', 'table', TABLE_FAMILY, TABLE_NAME]);
+    if (r.code !== 0) {
       // "No such file or directory": the table is gone. Anything else is a real failure.
       if (/No such file or directory/.test(r.stderr)) return undefined;
-      throw new Error(`nft -j list table ${TABLE_FAMILY} ${TABLE_NAME}: ${r.stderr || r.message}`);
+      throw new Error(`nft -j list table ${TABLE_FAMILY} ${TABLE_NAME}: ${r.stderr || `exit ${r.code}`}`);
     }
     const items = (JSON.parse(r.stdout) as NftJson).nftables ?? [];
     const count = (kind: string): number => items.filter((i) => kind in i).length;
@@ -125,9 +125,9 @@ export class NftPinningTable implements PinningTable {
   }
 
   async counters(): Promise<Map<string, number>> {
-    const r = await execa('nft', ['-j', 'list', 'counters', 'table', TABLE_FAMILY, TABLE_NAME], { timeout: 10_000 });
+    const stdout = await runChecked('nft', ['-j', 'list', 'counters', 'table', TABLE_FAMILY, TABLE_NAME]);
     const out = new Map<string, number>();
-    for (const item of (JSON.parse(r.stdout) as NftJson).nftables ?? []) {
+    for (const item of (JSON.parse(stdout) as NftJson).nftables ?? []) {
       const c = item.counter;
       if (c?.name) out.set(c.name, c.packets ?? 0);
     }
@@ -135,7 +135,7 @@ export class NftPinningTable implements PinningTable {
   }
 
   async remove(): Promise<void> {
-    await execa('nft', ['delete', 'table', TABLE_FAMILY, TABLE_NAME], { timeout: 10_000 });
+    await runChecked('nft', ['delete', 'table', TABLE_FAMILY, TABLE_NAME]);
   }
 }
 

@@ -1,7 +1,7 @@
 // route/: the router's diffing against a fake kernel, and the RTA_MULTIPATH codec.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeMultipath, encodeMultipath, FakeKernel, Router, type DesiredState } from '../../src/route/index.js';
+import { decodeMultipath, encodeMultipath, FakeKernel, Router, runCommand, type DesiredState } from '../../src/route/index.js';
 import type { DesiredRoute } from '../../src/types/index.js';
 import type { PinRule } from '../../src/route/index.js';
 
@@ -175,6 +175,15 @@ describe('router', () => {
     await router.apply({ ...s, uplinkRoutes: s.uplinkRoutes.slice(0, 1), uplinkTables: s.uplinkTables.slice(0, 1) });
     assert.ok(!kernel.routeTable.some((r) => r.table === 1101));
     assert.ok(!kernel.ruleList.some((r) => r.table === 1101));
+  });
+});
+
+describe('runCommand', () => {
+  it('feeds standard input, returns the exit code and output, and rejects a missing command', async () => {
+    const r = await runCommand(process.execPath, ['-e', 'process.stdin.pipe(process.stdout); process.stdin.on("end", () => process.exit(3))'], { input: 'hello' });
+    assert.deepEqual(r, { code: 3, stdout: 'hello', stderr: '' });
+    await assert.rejects(runCommand('/nonexistent/uplinkd-test', []), /ENOENT/);
+    await assert.rejects(runCommand(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { timeoutMs: 100 }), /no answer within 100 ms/);
   });
 });
 
