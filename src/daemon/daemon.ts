@@ -50,6 +50,8 @@ import {
   reuseAt,
   type Damping,
   steerWithFailback,
+  isLoss,
+  pinRuleFor,
   takeDueDrain,
   uplinkRoutes,
   type FamilySteering,
@@ -149,20 +151,8 @@ const RECONCILE_DEBOUNCE_MS = 20;
 const RECONCILE_FIGHT_LIMIT = 10;
 const RECONCILE_FIGHT_WINDOW_MS = 10_000;
 
-/** States lost for steering: the next `up` after one is a recovery that must prove itself. */
-const LOST: ReadonlySet<UplinkState> = new Set(['down', 'detached', 'degraded']);
 /** Events from nftables within this window are looked at once. */
 const NFT_DEBOUNCE_MS = 50;
-
-/**
- * An uplink's pinned-flow rule for its state: its connections stay on it while it works
- * (degraded included: moving a NATed flow kills it); a lost one lets them follow the route;
- * in `init` (start, adoption, a restarted uplink) the rule stays as the kernel has it.
- */
-function pinRuleFor(state: UplinkState): PinRule {
-  if (state === 'up' || state === 'degraded') return 'on';
-  return state === 'init' ? 'as-is' : 'off';
-}
 
 /** The multipath hash policy that spreads new flows by ports too (net/ipv4/route.c). */
 const HASH_POLICY_KEYS = ['net.ipv4.fib_multipath_hash_policy', 'net.ipv6.fib_multipath_hash_policy'];
@@ -468,7 +458,7 @@ export class Daemon {
     rt.health.set(family, step.health);
     const c = step.change;
     if (!c) return false;
-    if (LOST.has(c.to)) rt.everLost.add(family);
+    if (isLoss(c.to)) rt.everLost.add(family);
     if (wasUsable && !usable(rt)) {
       this.penalise(rt);
       if (this.config.routing.conntrackFlush) void this.flushConntrack(rt);

@@ -1,6 +1,7 @@
 // route/: applies desired routes, rules and uplinkd's nftables table, idempotently; reads them back.
 export * from './kernel.js';
 export * from './plan.js';
+export type { PinRule } from '../types/index.js';
 export * from './router.js';
 export { FakeKernel } from './fake.js';
 export * from './pinning.js';

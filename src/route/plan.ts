@@ -3,7 +3,7 @@
 // first (never delete-then-add, so there is no instant without a route), rules added before
 // rules deleted, routes uplinkd no longer owns deleted last. Each operation reads as the `ip`
 // command a person would have typed.
-import type { DesiredRoute, Family } from '../types/index.js';
+import type { DesiredRoute, Family, PinRule } from '../types/index.js';
 import {
   MAIN_TABLE,
   RULE_FWMARK_BASE,
@@ -17,9 +17,6 @@ import {
   uplinkMark,
 } from '../types/layout.js';
 import type { KernelNexthop, KernelRoute, KernelRule } from './kernel.js';
-
-/** Whether an uplink's `fwmark` rule should be there, or be left as the kernel has it. */
-export type PinRule = 'on' | 'off' | 'as-is';
 
 export interface DesiredState {
   /** The managed table and the destinations uplinkd owns in it. */

@@ -1,5 +1,21 @@
 // steer/: pure. Uplink states + priorities -> which uplinks carry new flows, and with what share.
-import type { Config, DesiredRoute, Family, RouteNexthop, UplinkConfig, UplinkState } from '../types/index.js';
+import type { Config, DesiredRoute, Family, PinRule, RouteNexthop, UplinkConfig, UplinkState } from '../types/index.js';
+
+/** States that lose an uplink its traffic: the next `up` after one is a recovery that must prove itself. */
+export function isLoss(state: UplinkState): boolean {
+  return state === 'down' || state === 'detached' || state === 'degraded';
+}
+
+/**
+ * An uplink's pinned-flow rule for its state: its connections stay on it while it works
+ * (degraded included: moving a NATed connection kills it); a lost one lets them follow the
+ * managed route; in `init` (start, adoption, a restarted uplink) the rule stays as the kernel
+ * has it, so a restart moves nothing.
+ */
+export function pinRuleFor(state: UplinkState): PinRule {
+  if (state === 'up' || state === 'degraded') return 'on';
+  return state === 'init' ? 'as-is' : 'off';
+}
 
 export interface SteerUplink {
   readonly name: string;

@@ -109,6 +109,9 @@ export interface Config {
   readonly control: { readonly socket: string };
 }
 
+/** Whether an uplink's `fwmark` rule (its pinned connections) should be there, or stay as the kernel has it. */
+export type PinRule = 'on' | 'off' | 'as-is';
+
 /** Health verdict of one uplink (DESIGN §4 `state`). */
 export type UplinkState = 'init' | 'up' | 'degraded' | 'down' | 'detached';
 

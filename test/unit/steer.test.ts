@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { adoptedSteering, desiredRoutes, percentShares, steer, uplinkRoutes, type SteerUplink } from '../../src/steer/index.js';
+import { adoptedSteering, desiredRoutes, isLoss, percentShares, pinRuleFor, steer, uplinkRoutes, type SteerUplink } from '../../src/steer/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 const U = (name: string, priority: number, state: UplinkState, weight = 1): SteerUplink => ({ name, priority, weight, state });
@@ -110,3 +110,18 @@ describe('adoptedSteering', () => {
   });
 });
 
+describe('pinned connections and losses, per state', () => {
+  it('keeps an uplink\'s connections while it works, lets them go when it is lost, leaves them in init', () => {
+    const table: [UplinkState, string, boolean][] = [
+      ['up', 'on', false],
+      ['degraded', 'on', true],
+      ['init', 'as-is', false],
+      ['down', 'off', true],
+      ['detached', 'off', true],
+    ];
+    for (const [state, rule, loss] of table) {
+      assert.equal(pinRuleFor(state), rule, `${state}: rule`);
+      assert.equal(isLoss(state), loss, `${state}: a loss`);
+    }
+  });
+});
