@@ -151,6 +151,8 @@ const RECONCILE_DEBOUNCE_MS = 20;
 const RECONCILE_FIGHT_LIMIT = 10;
 const RECONCILE_FIGHT_WINDOW_MS = 10_000;
 
+/** The longest pause between tries to load the pinning table. */
+const PINNING_RETRY_MAX_MS = 60_000;
 /** Events from nftables within this window are looked at once. */
 const NFT_DEBOUNCE_MS = 50;
 
@@ -179,6 +181,8 @@ export class Daemon {
   /** New-flow counters at the last steering change: status shows what came since. */
   private counterBase = new Map<string, number>();
   private lastFastRestore = -Infinity;
+  private pinningFailures = 0;
+  private pinningRetry: NodeJS.Timeout | undefined;
   /** Why the next apply runs, when something outside changed what uplinkd owns. */
   private reconcileReasons: string[] = [];
   private reconcileChanges: number[] = [];
@@ -286,9 +290,13 @@ export class Daemon {
         }
         this.pinningLoaded = script;
         this.counterBase = new Map();
+        this.pinningFailures = 0;
       } catch (err) {
-        this.log.error({ event: 'pinning', err: errText(err) }, `cannot load the nftables table ${table}: ${errText(err)}; retrying in ${APPLY_RETRY_MS}ms`);
-        setTimeout(() => this.schedulePinning('check'), APPLY_RETRY_MS).unref();
+        // Doubling pauses: a missing `nft` is said once a minute at most, not every second.
+        const wait = Math.min(PINNING_RETRY_MAX_MS, APPLY_RETRY_MS * 2 ** this.pinningFailures++);
+        this.log.error({ event: 'pinning', err: errText(err) }, `cannot load the nftables table ${table}: ${errText(err)}; retrying in ${wait}ms`);
+        clearTimeout(this.pinningRetry);
+        this.pinningRetry = setTimeout(() => this.schedulePinning('check'), wait);
       }
     });
   }
@@ -907,6 +915,7 @@ export class Daemon {
     clearTimeout(this.steerTimer);
     clearTimeout(this.reconcileTimer);
     clearTimeout(this.nftTimer);
+    clearTimeout(this.pinningRetry);
     this.opts.routeEvents?.close();
     this.opts.nftEvents?.close();
     for (const name of [...this.uplinks.keys()]) this.removeUplink(name);

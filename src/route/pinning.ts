@@ -144,7 +144,13 @@ export class FakePinningTable implements PinningTable {
   script: string | undefined;
   readonly counterValues = new Map<string, number>();
   loads = 0;
+  /** Loads that fail before one goes in (a missing `nft`, say). */
+  failLoads = 0;
   async load(script: string): Promise<void> {
+    if (this.failLoads > 0) {
+      this.failLoads--;
+      throw new Error('nft: command not found');
+    }
     this.script = script;
     this.loads++;
     this.counterValues.clear();

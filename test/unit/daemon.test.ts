@@ -324,4 +324,20 @@ describe('daemon', () => {
     assert.ok(!logs.some((l) => l.event === 'steering' && l.all_down === true), 'no false all-down');
     await daemon.stop();
   });
+
+  it('a pinning table that cannot be loaded does not stop routing; it is tried again after doubling pauses', async () => {
+    const { daemon, kernel, pinning, logs, round, settle } = setup();
+    pinning.failLoads = 2;
+    await daemon.start();
+    round('dsl', true);
+    round('dsl', true);
+    await settle();
+    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex), [12], 'routes go in all the same');
+    const errors = logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, ''));
+    assert.deepEqual(errors, ['retrying in 1000ms']);
+    await new Promise((r) => setTimeout(r, 3300));
+    assert.equal(pinning.loads, 1, 'loaded on the third try');
+    assert.deepEqual(logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, '')), ['retrying in 1000ms', 'retrying in 2000ms']);
+    await daemon.stop();
+  });
 });
