@@ -182,6 +182,8 @@ export class Daemon {
   private counterBase = new Map<string, number>();
   private lastFastRestore = -Infinity;
   private pinningFailures = 0;
+  /** Whether the last apply went through: a drain waits until the route points at the primary. */
+  private lastApplyOk = true;
   private pinningRetry: NodeJS.Timeout | undefined;
   /** Why the next apply runs, when something outside changed what uplinkd owns. */
   private reconcileReasons: string[] = [];
@@ -273,7 +275,9 @@ export class Daemon {
         if (why === 'check' || why === 'deleted' || (why === 'reload' && script === this.pinningLoaded)) {
           const shape = why === 'deleted' ? undefined : await this.opts.pinning.shape();
           const want = expectedShape(spec);
-          if (shape && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters) return;
+          const intact = shape && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters;
+          // The same shape with other marks or interfaces is still the old table.
+          if (intact && script === this.pinningLoaded) return;
           await this.opts.pinning.load(script);
           const seen = shape ? `changed (${shape.rules} rules, ${want.rules} expected)` : 'deleted';
           this.log.warn(
@@ -296,7 +300,7 @@ export class Daemon {
         const wait = Math.min(PINNING_RETRY_MAX_MS, APPLY_RETRY_MS * 2 ** this.pinningFailures++);
         this.log.error({ event: 'pinning', err: errText(err) }, `cannot load the nftables table ${table}: ${errText(err)}; retrying in ${wait}ms`);
         clearTimeout(this.pinningRetry);
-        this.pinningRetry = setTimeout(() => this.schedulePinning('check'), wait);
+        if (!this.stopped) this.pinningRetry = setTimeout(() => this.schedulePinning(why === 'start' ? 'reload' : why), wait);
       }
     });
   }
@@ -421,6 +425,8 @@ export class Daemon {
     const rt = this.uplinks.get(name);
     if (!rt) return;
     rt.prober?.stop();
+    // The deferred start in addUplink checks this: a removed prober never starts.
+    rt.prober = undefined;
     this.uplinks.delete(name);
   }
 
@@ -511,8 +517,18 @@ export class Daemon {
    */
   private async drainPinned(uplinks: readonly string[]): Promise<void> {
     await this.applying;
+    if (!this.lastApplyOk || this.stopped) {
+      this.log.warn({ event: 'drain', uplinks }, `failback drain of ${uplinks.join(', ')} skipped: the route change did not go through`);
+      return;
+    }
     const mask = this.config.routing.markMask;
+    // A mark covers both families: an uplink that carries new flows in either keeps its entries.
+    const carrying = new Set([4, 6].flatMap((f) => this.steering[f as Family].active.filter((a) => a.share > 0).map((a) => a.uplink)));
     for (const name of uplinks) {
+      if (carrying.has(name)) {
+        this.log.info({ event: 'drain', uplink: name, skipped: true }, `failback drain: ${name} carries new flows again; nothing reset`);
+        continue;
+      }
       const index = this.config.uplinks.findIndex((u) => u.name === name);
       const mark = uplinkMark(mask, index);
       const rt = this.uplinks.get(name);
@@ -700,13 +716,15 @@ export class Daemon {
       this.reconcileReasons = [];
       try {
         const report = await this.router.apply(state);
+        this.lastApplyOk = true;
         for (const m of report.missing) this.log.warn({ event: 'route', missing: m }, `no interface for ${m}: next hop left out`);
         // Whichever run comes first after an outside change reports it, with what it put back.
         if (reasons.length > 0) this.noteReconcile(reasons, report.changes);
       } catch (err) {
         this.log.error({ event: 'route', err: errText(err) }, `route change failed: ${errText(err)}; retrying in ${APPLY_RETRY_MS}ms`);
+        this.lastApplyOk = false;
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.scheduleApply(), APPLY_RETRY_MS);
+        if (!this.stopped) this.retryTimer = setTimeout(() => this.scheduleApply(), APPLY_RETRY_MS);
       }
     });
   }
@@ -877,7 +895,15 @@ export class Daemon {
     this.config = next;
     for (const name of [...diff.removed, ...diff.changed, ...diff.retuned]) this.removeUplink(name);
     for (const u of next.uplinks) {
-      if (diff.added.includes(u.name) || diff.changed.includes(u.name)) this.addUplink(u);
+      if (diff.added.includes(u.name)) this.addUplink(u);
+      else if (diff.changed.includes(u.name)) {
+        // Probed afresh, but its history stays: a lost uplink still proves itself with `hold`.
+        this.addUplink(u);
+        const was = old.get(u.name)!;
+        const rt = this.uplinks.get(u.name)!;
+        for (const f of was.everLost) rt.everLost.add(f);
+        rt.damping = was.damping;
+      }
       // Only the heartbeat settings changed: the verdicts stand, the new pace applies.
       else if (diff.retuned.includes(u.name)) this.addUplink(u, old.get(u.name));
       else {

@@ -340,4 +340,15 @@ describe('daemon', () => {
     assert.deepEqual(logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, '')), ['retrying in 1000ms', 'retrying in 2000ms']);
     await daemon.stop();
   });
+
+  it('a reload whose new table failed to load is loaded on the retry, though the old one has the same shape', async () => {
+    const { daemon, pinning, file } = setup();
+    await daemon.start();
+    pinning.failLoads = 1;
+    writeFileSync(file, CONFIG.replace('routing: {', 'routing: { mark_mask: 0xff0000,'));
+    assert.ok((await daemon.reload()).ok);
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.match(pinning.script ?? '', /ct mark set ct mark and 0xff00ffff or 0x10000/);
+    await daemon.stop();
+  });
 });
