@@ -353,7 +353,7 @@ export class Daemon {
     this.steerState = next;
   }
 
-  /** Routes, rules or nexthops changed by someone else: put back what uplinkd owns. */
+  /** Routes or rules changed by someone else: put back what uplinkd owns. */
   private onRouteEvents(events: RouteEvent[]): void {
     if (this.stopped) return;
     const c = this.config;
@@ -838,7 +838,7 @@ export class Daemon {
     const kernelRoutes = await this.router.managedRoutes(this.config.routing);
     const routes: RouteStatus[] = kernelRoutes.map(({ route, interfaces }) => {
       const total = route.nexthops.reduce((a, n) => a + n.weight, 0);
-      // A group holds two members per uplink: one entry per uplink, with their summed weight.
+      // One entry per uplink (a route written by hand may name one twice: their weights add up).
       const perUplink = new Map<string, number>();
       route.nexthops.forEach((n, i) => {
         const name = byInterface.get(interfaces[i]!) ?? interfaces[i]!;

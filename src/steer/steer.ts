@@ -103,7 +103,7 @@ export function steer(uplinks: readonly SteerUplink[], previous: Steering = NO_S
 
 /**
  * The steering the kernel's managed route stands for, from its next hops as uplink and weight
- * (a group has two members an uplink: they add up). Undefined when no uplink of ours is in it.
+ * (an uplink named twice adds up). Undefined when no uplink of ours is in it.
  */
 export function adoptedSteering(nexthops: readonly { readonly uplink: string; readonly weight: number }[]): Steering | undefined {
   // Per uplink: the sum of its weights (its share) and the largest one (the kernel weight).
@@ -114,7 +114,7 @@ export function adoptedSteering(nexthops: readonly { readonly uplink: string; re
   }
   const names = [...found.keys()];
   const shares = percentShares(names.map((n) => found.get(n)!.sum));
-  // An uplink at 0% is one draining its last flows: it carries no new ones.
+  // An uplink whose weight rounds to 0% carries no new flows.
   const active = names.map((n, i) => ({ uplink: n, weight: found.get(n)!.weight, share: shares[i]! })).filter((a) => a.share > 0);
   return active.length ? { active, allDown: false, reason: 'adopted from the kernel at start', adopted: true } : undefined;
 }

@@ -92,7 +92,7 @@ export interface RoutingSettings {
   readonly markMask: number;
   /** `set`: uplinkd sets fib_multipath_hash_policy=1 (per-flow spreading); `keep`: leaves it. */
   readonly hashPolicy: 'set' | 'keep';
-  /** Remove routes, rules and nexthops on a clean exit (default: leave them, traffic keeps flowing). */
+  /** Remove routes, rules and the nftables table on a clean exit (default: leave them, traffic keeps flowing). */
   readonly removeOnExit: boolean;
   /** Rules `from ADDRESS lookup UPLINK_TABLE` for each address of each uplink. */
   readonly sourceRules: boolean;
