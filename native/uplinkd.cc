@@ -5,8 +5,8 @@
 // by the event loop with a timeout; it reports the handshake time or the errno.
 //
 // NetlinkListener: a netlink socket (NETLINK_ROUTE unless told otherwise, NETLINK_NETFILTER
-// for nftables events) subscribed to multicast groups, read from the
-// event loop (uv_poll) without blocking. The netlink npm package aborts the process when
+// for nftables events and requests) subscribed to multicast groups, read from the
+// event loop (uv_poll) without blocking; send() writes one request to the kernel. The netlink npm package aborts the process when
 // recvmsg fails (ENOBUFS after an overflow): here an overflow is reported as an error
 // object and the socket keeps working, so the caller can resynchronise (netlink(7)).
 #include <napi.h>
@@ -40,7 +40,8 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "NetlinkListener",
-                       {InstanceMethod("close", &NetlinkListener::Close), InstanceMethod("portId", &NetlinkListener::PortId)});
+                       {InstanceMethod("close", &NetlinkListener::Close), InstanceMethod("portId", &NetlinkListener::PortId),
+                        InstanceMethod("send", &NetlinkListener::Send)});
   }
 
   // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE)
@@ -152,6 +153,25 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     socklen_t len = sizeof addr;
     if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) < 0) return info.Env().Null();
     return Napi::Number::New(info.Env(), addr.nl_pid);
+  }
+
+  // send(buffer): one datagram to the kernel (port 0); an errno object when it fails.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsBuffer()) {
+      Napi::TypeError::New(env, "send(buffer)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (fd_ < 0) return ErrnoObject(env, EBADF, "send");
+    Napi::Buffer<char> b = info[0].As<Napi::Buffer<char>>();
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    ssize_t n;
+    do {
+      n = sendto(fd_, b.Data(), b.Length(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return ErrnoObject(env, errno, "send");
+    return env.Undefined();
   }
 
   int fd_ = -1;

@@ -31,6 +31,7 @@ import {
   type DeleteResult,
   type DesiredState,
   type NftEventSource,
+  type LoadResult,
   type PinningSpec,
   type PinningTable,
   type PinRule,
@@ -177,6 +178,7 @@ export class Daemon {
   private nftTimer: NodeJS.Timeout | undefined;
   /** The pinning table's script as last loaded, and what it looks like when intact. */
   private pinningLoaded: string | undefined;
+  private pinningOwned: boolean | undefined;
   private pinning: Promise<void> = Promise.resolve();
   /** New-flow counters at the last steering change: status shows what came since. */
   private counterBase = new Map<string, number>();
@@ -278,7 +280,7 @@ export class Daemon {
           const intact = shape && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters;
           // The same shape with other marks or interfaces is still the old table.
           if (intact && script === this.pinningLoaded) return;
-          await this.opts.pinning.load(script);
+          this.noteLoad(await this.opts.pinning.load(script));
           const seen = shape ? `changed (${shape.rules} rules, ${want.rules} expected)` : 'deleted';
           this.log.warn(
             { event: 'reconcile', seen: [`table ${table} ${seen}`], restored: [`nft -f (table ${table})`] },
@@ -286,7 +288,8 @@ export class Daemon {
           );
         } else {
           if (script === this.pinningLoaded) return;
-          await this.opts.pinning.load(script);
+          const result = await this.opts.pinning.load(script);
+          this.noteLoad(result);
           this.log.info(
             { event: 'pinning', command: `nft -f (table ${table})`, uplinks: spec.uplinks.map((u) => `${u.interface}=${hex(u.mark)}`) },
             `nft -f: table ${table} pins connections by conntrack mark (mask ${hex(spec.markMask)}): ${spec.uplinks.map((u) => `${u.interface} ${hex(u.mark)}`).join(', ')}`,
@@ -303,6 +306,17 @@ export class Daemon {
         if (!this.stopped) this.pinningRetry = setTimeout(() => this.schedulePinning(why === 'start' ? 'reload' : why), wait);
       }
     });
+  }
+
+  /** Says once whether uplinkd holds its table (a firewall reload passes it by) or not. */
+  private noteLoad(result: LoadResult): void {
+    if (result.note) this.log.warn({ event: 'pinning' }, result.note);
+    if (this.pinningOwned === result.owned) return;
+    this.pinningOwned = result.owned;
+    const table = `${TABLE_FAMILY} ${TABLE_NAME}`;
+    if (result.owned) {
+      this.log.info({ event: 'pinning', owned: true }, `table ${table} is held by uplinkd (flags owner, persist): \`nft flush ruleset\` leaves it alone`);
+    }
   }
 
   /**
@@ -962,6 +976,8 @@ export class Daemon {
         this.log.error({ event: 'stop', err: errText(err) }, `could not remove everything on exit: ${errText(err)}`);
       }
     }
+    // Without remove_on_exit the table stays, unowned, and keeps pinning until the next run.
+    this.opts.pinning.release();
     this.kernel.close();
     this.links.close();
   }

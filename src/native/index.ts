@@ -14,6 +14,8 @@ export interface NativeErrno {
 export interface NetlinkListener {
   close(): void;
   portId(): number | null;
+  /** One request datagram to the kernel; an errno object when sendto(2) fails. */
+  send(datagram: Buffer): NativeErrno | undefined;
 }
 
 export type TcpConnectResult = { readonly ok: true; readonly rttMs: number } | ({ readonly ok: false } & NativeErrno);

@@ -9,3 +9,4 @@ export * from './conntrack.js';
 export * from './watch.js';
 export * from './sysctl.js';
 export * from './command.js';
+export * from './table-owner.js';

@@ -119,8 +119,8 @@ export class NftWatcher extends EventEmitter implements NftEventSource {
       NFNLGRP_NFTABLES_BIT,
       0,
       (datagrams) => {
-        // The last word on the table counts: uplinkd's own replace deletes and creates it in
-        // one transaction, whose events come together.
+        // The last word on the table counts: a transaction that deletes and creates it (a
+        // table replaced by hand, or uplinkd's first load over an old table) comes together.
         let last: 'created' | 'deleted' | undefined;
         for (const d of datagrams) for (const m of netlink.parseMessages(d)) last = tableEvent(m.type, m.data, table) ?? last;
         this.emit('change', last === 'deleted');

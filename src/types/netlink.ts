@@ -9,6 +9,10 @@ export const AF_INET6 = 10;
 export const AF = { 4: AF_INET, 6: AF_INET6 } as const;
 
 // include/uapi/linux/netlink.h
+export const NLMSG_ERROR = 2;
+export const NLMSG_HDRLEN = 16;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_ACK = 0x4;
 export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
@@ -57,9 +61,20 @@ export const NETLINK_NETFILTER = 12;
 /** NFNLGRP_NFTABLES = 7, as a legacy group bit. */
 export const NFNLGRP_NFTABLES_BIT = 1 << (7 - 1);
 export const NFNL_SUBSYS_NFTABLES = 10;
+/** nfnetlink.h: a transaction's bounds; their nfgenmsg res_id names the subsystem. */
+export const NFNL_MSG_BATCH_BEGIN = 0x10;
+export const NFNL_MSG_BATCH_END = 0x11;
 export const NFT_MSG_NEWTABLE = 0;
+export const NFT_MSG_GETTABLE = 1;
 export const NFT_MSG_DELTABLE = 2;
 export const NFTA_TABLE_NAME = 1;
+export const NFTA_TABLE_FLAGS = 2;
+export const NFTA_TABLE_OWNER = 7;
+/** The table belongs to one netlink socket: others may read it, not change or flush it. */
+export const NFT_TABLE_F_OWNER = 0x2;
+/** The table outlives its owner's socket, unowned, until a socket takes it (Linux 6.9). */
+export const NFT_TABLE_F_PERSIST = 0x4;
+export const NFPROTO_UNSPEC = 0;
 export const NFPROTO_INET = 1;
 
 /** The attributes in `buf` from `from` to `to`, as type (flags masked off) and payload. */

@@ -26,7 +26,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
 const dir = mkdtempSync(join(tmpdir(), 'uplinkd-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function setup(config = CONFIG) {
+function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {}) {
   const file = join(dir, `c${Math.random()}.yaml`);
   writeFileSync(file, config);
   const parsed = parseConfig(config);
@@ -47,7 +47,7 @@ function setup(config = CONFIG) {
   const nftEvents = new (class extends EventEmitter {
     close(): void {}
   })();
-  const pinning = new FakePinningTable();
+  const pinning = fakes.pinning ?? new FakePinningTable();
   const conntrack = new FakeConntrackTable();
   const sysctl = new FakeSysctl();
   sysctl.values.set('net.ipv4.fib_multipath_hash_policy', '0');
@@ -222,6 +222,31 @@ describe('daemon', () => {
     assert.ok(logs.some((l) => l.event === 'sysctl' && l.command === 'sysctl -w net.ipv4.fib_multipath_hash_policy=1'));
     assert.match(pinning.script ?? '', /oifname "wan1" counter name "new_fiber" ct mark set ct mark and 0xffffc0ff or 0x100/);
     assert.match(pinning.script ?? '', /oifname "wan2" counter name "new_dsl" ct mark set ct mark and 0xffffc0ff or 0x200/);
+    await daemon.stop();
+  });
+
+  it('holds the table while it runs and lets go at exit, leaving it to pin for the next run', async () => {
+    const { daemon, pinning, logs } = setup();
+    await daemon.start();
+    assert.ok(logs.some((l) => l.event === 'pinning' && l.owned === true && /nft flush ruleset. leaves it alone/.test(String(l.msg))));
+    assert.equal(pinning.released, 0);
+    await daemon.stop();
+    assert.equal(pinning.released, 1);
+    assert.notEqual(pinning.script, undefined, 'the table stays without remove_on_exit');
+  });
+
+  it('on a kernel that cannot hold the table, says so once and still loads it', async () => {
+    const pinning = new FakePinningTable();
+    pinning.ownable = false;
+    pinning.note = 'this kernel cannot keep a table for its owner';
+    const { daemon, logs, nftEvents, settle } = setup(undefined, { pinning });
+    await daemon.start();
+    await pinning.remove();
+    nftEvents.emit('change', true);
+    await settle();
+    assert.equal(pinning.loads, 2);
+    assert.equal(logs.filter((l) => l.event === 'pinning' && l.level === 40 && /cannot keep a table/.test(String(l.msg))).length, 2);
+    assert.ok(!logs.some((l) => l.owned === true), 'no claim that the table is held');
     await daemon.stop();
   });
 

@@ -2,7 +2,7 @@
 // nftables script, conntrack listings, and nftables table events.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expectedShape, liveByMark, pinningRuleset, tableEvent } from '../../src/route/index.js';
+import { emptyingCommands, expectedShape, liveByMark, pinningRuleset, tableEvent } from '../../src/route/index.js';
 import { markCapacity, uplinkMark } from '../../src/types/layout.js';
 
 describe('marks', () => {
@@ -33,18 +33,31 @@ describe('the pinning table', () => {
     tcpTargets: [{ family: 4 as const, address: '198.51.100.11', port: 443 }],
   };
 
-  it('replaces itself in one transaction and touches only the mask bits', () => {
-    const script = pinningRuleset(spec);
-    const lines = script.split('\n').map((l) => l.trim());
-    assert.deepEqual(lines.slice(0, 3), ['table inet uplinkd', 'delete table inet uplinkd', 'table inet uplinkd {']);
-    assert.ok(lines.includes('iifname { "wan1", "wwan0" } return'), 'replies from an uplink are not marked');
-    assert.ok(lines.includes('ct mark and 0x3f00 == 0x200 meta mark set meta mark and 0xffffc0ff or 0x200'));
-    assert.ok(lines.includes('ct state != new return'));
-    assert.ok(lines.includes('ip daddr . tcp dport { 198.51.100.11 . 443 } return'), 'TCP heartbeats are not pinned');
-    assert.ok(lines.includes('oifname "wwan0" counter name "new_lte" ct mark set ct mark and 0xffffc0ff or 0x200'));
+  it('fills the table without declaring it, and touches only the mask bits', () => {
+    const lines = pinningRuleset(spec).split('\n');
+    const t = 'inet uplinkd';
+    // A declaration would carry flags 0, which the kernel refuses for a persistent table.
+    assert.ok(!lines.some((l) => /^(add |create )?table /.test(l)), 'the table itself is not declared');
+    assert.ok(lines.includes(`add rule ${t} prerouting iifname { "wan1", "wwan0" } return`), 'replies from an uplink are not marked');
+    assert.ok(lines.includes(`add rule ${t} prerouting ct mark and 0x3f00 == 0x200 meta mark set meta mark and 0xffffc0ff or 0x200`));
+    assert.ok(lines.includes(`add rule ${t} postrouting ct state != new return`));
+    assert.ok(lines.includes(`add rule ${t} postrouting ip daddr . tcp dport { 198.51.100.11 . 443 } return`), 'TCP heartbeats are not pinned');
+    assert.ok(lines.includes(`add rule ${t} postrouting oifname "wwan0" counter name "new_lte" ct mark set ct mark and 0xffffc0ff or 0x200`));
     // Restores in prerouting and output, one each per uplink, after a fast exit for the unpinned.
-    assert.equal(lines.filter((l) => l.startsWith('ct mark and 0x3f00 == 0x100')).length, 2);
-    assert.equal(lines.filter((l) => l === 'ct mark and 0x3f00 == 0 return').length, 2);
+    assert.equal(lines.filter((l) => / (prerouting|output) ct mark and 0x3f00 == 0x100 /.test(l)).length, 2);
+    assert.equal(lines.filter((l) => / (prerouting|output) ct mark and 0x3f00 == 0 return$/.test(l)).length, 2);
+    // Counters come before the rules that name them.
+    assert.ok(lines.indexOf(`add counter ${t} new_lte`) < lines.findIndex((l) => l.includes('"new_lte"')));
+  });
+
+  it('empties what the table holds now, rules first, in front of the new contents', () => {
+    assert.deepEqual(emptyingCommands({ chains: ['prerouting', 'output'], counters: ['new_old'], rules: 4 }), [
+      'flush table inet uplinkd',
+      'delete chain inet uplinkd prerouting',
+      'delete chain inet uplinkd output',
+      'delete counter inet uplinkd new_old',
+    ]);
+    assert.deepEqual(emptyingCommands({ chains: [], counters: [], rules: 0 }), ['flush table inet uplinkd']);
   });
 
   it('knows its own shape, so a changed table is seen', () => {
