@@ -57,7 +57,11 @@ export function pinningRuleset(spec: PinningSpec): string {
   ];
   const skipTcp = ([4, 6] as const).flatMap((f) => {
     const list = spec.tcpTargets.filter((x) => x.family === f).map((x) => `${x.address} . ${x.port}`);
-    return list.length ? [`add rule ${t} postrouting ${f === 4 ? 'ip' : 'ip6'} daddr . tcp dport { ${[...new Set(list)].join(', ')} } return`] : [];
+    // Only the gateway's own (a local source address): a LAN host's connection to the same
+    // address and port is a flow like any other.
+    return list.length
+      ? [`add rule ${t} postrouting ${f === 4 ? 'ip' : 'ip6'} daddr . tcp dport { ${[...new Set(list)].join(', ')} } fib saddr type local return`]
+      : [];
   });
   return [
     ...spec.uplinks.map((u) => `add counter ${t} ${counterName(u.name)}`),

@@ -178,12 +178,23 @@ describe('start-up: a first verdict is no recovery', { timeout: 60_000 }, () => 
     await lab?.destroy();
   });
 
-  it('with hold: 30s, the preferred uplink carries new flows within a second of its first `up`', async (t) => {
-    daemon = lab.startDaemon(labConfig({ failback: '{ hold: 30s, steps: [10, 50, 100], step_interval: 10s }' }));
+  it('with hold: 30s, the preferred uplink carries new flows within a second of its first `up`, though the backup was up first', async (t) => {
+    // The primary needs 10 good rounds for its first verdict, the backup 3: the backup is up
+    // and carries everything for over a second before the primary's first `up`.
+    const config = labConfig({ failback: '{ hold: 30s, steps: [10, 50, 100], step_interval: 10s }' }).replace(
+      '    priority: 1\n',
+      '    priority: 1\n    probe: { up: 10 }\n',
+    );
+    daemon = lab.startDaemon(config);
     await daemon.waitState('dsl', 'up', 20_000);
+    await waitUntil(async () => (await lab.shares()) === 'wan2:100', 5000, 'new flows via wan2 first');
     await daemon.waitState('fiber', 'up', 20_000);
     const upAt = Date.now();
-    await waitUntil(async () => (await lab.shares()) === 'wan1:100', 1000, 'new flows via wan1');
+    await waitUntil(async () => (await lab.shares()) === 'wan1:100', 1000, 'new flows via wan1 within 1 s');
     t.diagnostic(`order of verdicts: ${daemon.stateChanges().map((l) => `${l.uplink} ${l.to}`).join(', ')}; route via wan1 ${Date.now() - upAt} ms after`);
+    assert.deepEqual(
+      daemon.stateChanges().map((l) => `${l.uplink} ${l.to}`).slice(0, 2),
+      ['dsl up', 'fiber up'],
+    );
   });
 });

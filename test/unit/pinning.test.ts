@@ -41,7 +41,10 @@ describe('the pinning table', () => {
     assert.ok(lines.includes(`add rule ${t} prerouting iifname { "wan1", "wwan0" } return`), 'replies from an uplink are not marked');
     assert.ok(lines.includes(`add rule ${t} prerouting ct mark and 0x3f00 == 0x200 meta mark set meta mark and 0xffffc0ff or 0x200`));
     assert.ok(lines.includes(`add rule ${t} postrouting ct state != new return`));
-    assert.ok(lines.includes(`add rule ${t} postrouting ip daddr . tcp dport { 198.51.100.11 . 443 } return`), 'TCP heartbeats are not pinned');
+    assert.ok(
+      lines.includes(`add rule ${t} postrouting ip daddr . tcp dport { 198.51.100.11 . 443 } fib saddr type local return`),
+      'TCP heartbeats are not pinned, a LAN host\'s connection to the same target is',
+    );
     assert.ok(lines.includes(`add rule ${t} postrouting oifname "wwan0" counter name "new_lte" ct mark set ct mark and 0xffffc0ff or 0x200`));
     // Restores in prerouting and output, one each per uplink, after a fast exit for the unpinned.
     assert.equal(lines.filter((l) => / (prerouting|output) ct mark and 0x3f00 == 0x100 /.test(l)).length, 2);
