@@ -1,6 +1,8 @@
 // uplinkd's native addon: syscalls only, no decisions. Errors come back as
 // {errno, code, syscall} objects; everything else stays in TypeScript.
 //
+// flock, peerCredentials: the control socket's lock and its clients' identity.
+//
 // tcpConnect: a TCP handshake from a socket bound to one interface (SO_BINDTODEVICE), driven
 // by the event loop with a timeout; it reports the handshake time or the errno.
 //
@@ -20,6 +22,7 @@
 #include <arpa/inet.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,7 +323,44 @@ Napi::Value TcpConnect(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// flock(fd): an exclusive lock on an open file, without waiting; the kernel drops it when the
+// process dies, however it dies. Returns an errno object when another process holds it.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "flock(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int rc;
+  do {
+    rc = flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ErrnoObject(env, errno, "flock");
+  return env.Undefined();
+}
+
+// peerCredentials(fd): who is at the other end of a Unix socket (SO_PEERCRED, socket(7)).
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "peerCredentials(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return ErrnoObject(env, errno, "getsockopt");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, cred.pid));
+  o.Set("uid", Napi::Number::New(env, cred.uid));
+  o.Set("gid", Napi::Number::New(env, cred.gid));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("NetlinkListener", NetlinkListener::Init(env));
   exports.Set("tcpConnect", Napi::Function::New(env, TcpConnect));
   return exports;

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET, formatProblem, parseConfig } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';
-import { NoDaemonError, request, type Response } from '../control/protocol.js';
+import { ControlAccessError, NoDaemonError, request, type Response } from '../control/protocol.js';
 import { renderStatus } from './render.js';
 
 const USAGE = `usage:
@@ -46,6 +46,10 @@ async function ask(socket: string, cmd: 'status' | 'reload'): Promise<Response |
     if (err instanceof NoDaemonError) {
       process.stderr.write(`uplinkd: ${err.message}\n`);
       return EXIT.NO_DAEMON;
+    }
+    if (err instanceof ControlAccessError) {
+      process.stderr.write(`uplinkd: ${err.message}\n`);
+      return EXIT.FAIL;
     }
     throw err;
   }

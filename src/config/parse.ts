@@ -35,6 +35,11 @@ const DEFAULT_TABLE = 100;
 // Linux IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).
 const IFNAME = /^[^\s/:]{1,15}$/;
 const UPLINK_NAME = /^[a-z0-9][a-z0-9_-]{0,14}$/;
+/** useradd's rule for names (a trailing $ for machine accounts). */
+const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/i;
+/** A uid or gid: 32 bits, minus (gid_t)-1, which means "no change" to chown(2). */
+const MAX_ID = 0xffff_fffe;
+const MAX_SOCKET_PATH = 107;
 // rtm_table values that are not routing tables of ours (include/uapi/linux/rtnetlink.h).
 const RESERVED_TABLES: Record<number, string> = { 0: 'unspec', 253: 'default', 255: 'local' };
 // Leaves room above it for the per-uplink tables (uplinkTable).
@@ -500,12 +505,25 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     conntrackFlush: flag('conntrack_flush'),
     ...(routing.has('dampening') ? { dampening: parseDampening(c, routing.get('dampening')!.value) } : {}),
   };
-  const control = entries(top.has('control') ? c.map(top.get('control')!.value, 'control', ['socket']) : undefined);
+  const control = entries(top.has('control') ? c.map(top.get('control')!.value, 'control', ['socket', 'group']) : undefined);
   let socket = DEFAULT_SOCKET;
   if (control.has('socket')) {
-    const s = c.string(control.get('socket')!.value, 'control.socket');
-    if (s !== undefined && !s.startsWith('/')) c.report('BAD_VALUE', `control.socket must be an absolute path, not "${s}"`, control.get('socket')!.value as Node);
+    const node = control.get('socket')!.value as Node;
+    const s = c.string(node, 'control.socket');
+    if (s !== undefined && (!s.startsWith('/') || s.endsWith('/'))) c.report('BAD_VALUE', `control.socket must be an absolute path to a file, not "${s}"`, node);
+    // struct sockaddr_un has 108 bytes for the path, its NUL included (unix(7)).
+    else if (s !== undefined && Buffer.byteLength(s) > MAX_SOCKET_PATH) c.report('BAD_VALUE', `control.socket is ${Buffer.byteLength(s)} bytes long; a Unix socket path has at most ${MAX_SOCKET_PATH}`, node);
     else if (s !== undefined) socket = s;
+  }
+  let group: string | number | undefined;
+  if (control.has('group')) {
+    const node = control.get('group')!.value;
+    if (isScalar(node) && typeof node.value === 'number') group = c.integer(node, 'control.group', 0, MAX_ID);
+    else {
+      const g = c.string(node, 'control.group');
+      if (g !== undefined && !GROUP_NAME.test(g)) c.report('BAD_VALUE', `control.group must be a group name or a numeric id, not "${g}"`, node as Node);
+      else group = g;
+    }
   }
 
   const uplinks: UplinkConfig[] = [];
@@ -550,7 +568,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   }
 
   if (c.problems.length > 0) return { ok: false, problems: c.sorted() };
-  return { ok: true, config: deepFreeze({ uplinks, probe, routing: routingSettings, control: { socket } }) };
+  return { ok: true, config: deepFreeze({ uplinks, probe, routing: routingSettings, control: { socket, ...(group !== undefined ? { group } : {}) } }) };
 }
 
 /**

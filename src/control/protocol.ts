@@ -81,6 +81,14 @@ export class NoDaemonError extends Error {
   }
 }
 
+/** The socket is there but this user may not use it (its mode is 0660: root and control.group). */
+export class ControlAccessError extends Error {
+  constructor(readonly path: string, readonly code: string) {
+    super(`permission denied on ${path} (${code}): run as root or as a member of control.group`);
+    this.name = 'ControlAccessError';
+  }
+}
+
 export function request(path: string, req: Request, timeoutMs = 5000): Promise<Response> {
   return new Promise((resolve, reject) => {
     const sock = connect(path);
@@ -94,7 +102,8 @@ export function request(path: string, req: Request, timeoutMs = 5000): Promise<R
     sock.on('data', (d: string) => (buf += d));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new NoDaemonError(path, err.code ?? 'EIO'));
+      const code = err.code ?? 'EIO';
+      reject(code === 'EACCES' || code === 'EPERM' ? new ControlAccessError(path, code) : new NoDaemonError(path, code));
     });
     sock.on('end', () => {
       clearTimeout(timer);

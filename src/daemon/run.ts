@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
-import { ControlServer } from '../control/server.js';
+import { ControlServer, groupId } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
 import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
@@ -73,6 +73,13 @@ export async function run(opts: RunOptions): Promise<number> {
     links.close();
     return 1;
   }
+  /** Before the daemon starts, what run() opened is closed by hand on the way out. */
+  const closeWatchers = (): void => {
+    routeEvents.close();
+    nftEvents.close();
+    kernel.close();
+    links.close();
+  };
   const daemon = new Daemon({
     configPath: opts.configPath,
     config,
@@ -87,12 +94,32 @@ export async function run(opts: RunOptions): Promise<number> {
     routeEvents,
     nftEvents,
   });
-  let control = new ControlServer(opts.socket ?? config.control.socket, (req) => handle(req));
+  const controlServer = (c: Config, path: string): ControlServer =>
+    new ControlServer({
+      path,
+      ...(c.control.group !== undefined ? { gid: groupId(c.control.group) } : {}),
+      handle: (req) => handle(req),
+      onNotice: (message) => log.warn({ event: 'control', socket: path }, message),
+    });
+  let control: ControlServer;
+  try {
+    control = controlServer(config, opts.socket ?? config.control.socket);
+  } catch (err) {
+    log.fatal({ err: String(err) }, (err as Error).message);
+    closeWatchers();
+    return 1;
+  }
   /** A reload that moved control.socket (and no --socket pins it): listen there instead. */
   const followSocket = async (): Promise<void> => {
     const want = daemon.currentConfig.control.socket;
     if (opts.socket || want === control.path) return;
-    const moved = new ControlServer(want, (req) => handle(req));
+    let moved: ControlServer;
+    try {
+      moved = controlServer(daemon.currentConfig, want);
+    } catch (err) {
+      log.error({ event: 'reload', err: String(err) }, `${(err as Error).message}; still answering on ${control.path}`);
+      return;
+    }
     try {
       await moved.listen();
     } catch (err) {
@@ -115,11 +142,8 @@ export async function run(opts: RunOptions): Promise<number> {
   try {
     await control.listen();
   } catch (err) {
-    log.fatal({ err: String(err) }, `cannot listen on ${socketPath}`);
-    routeEvents.close();
-    nftEvents.close();
-    kernel.close();
-    links.close();
+    log.fatal({ err: String(err) }, `cannot listen on ${socketPath}: ${(err as Error).message}`);
+    closeWatchers();
     return 1;
   }
   log.info({ event: 'start', config: opts.configPath, socket: socketPath, uplinks: config.uplinks.map((u) => u.name) }, 'uplinkd started');

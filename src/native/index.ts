@@ -20,7 +20,15 @@ export interface NetlinkListener {
 
 export type TcpConnectResult = { readonly ok: true; readonly rttMs: number } | ({ readonly ok: false } & NativeErrno);
 
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 interface Addon {
+  flock(fd: number): NativeErrno | undefined;
+  peerCredentials(fd: number): PeerCredentials | NativeErrno;
   tcpConnect(
     ifname: string,
     address: string,
@@ -68,4 +76,14 @@ export function tcpConnect(ifname: string, address: string, port: number, timeou
     const immediate = addon.tcpConnect(ifname, address, port, timeoutMs, resolve);
     if (immediate) resolve(immediate);
   });
+}
+
+/** An exclusive lock on an open file (flock LOCK_EX|LOCK_NB); an errno object when it is held. */
+export function flock(fd: number): NativeErrno | undefined {
+  return addon.flock(fd);
+}
+
+/** The process at the other end of a Unix socket (SO_PEERCRED), or an errno object. */
+export function peerCredentials(fd: number): PeerCredentials | NativeErrno {
+  return addon.peerCredentials(fd);
 }

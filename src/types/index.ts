@@ -106,7 +106,11 @@ export interface Config {
   readonly uplinks: readonly UplinkConfig[];
   readonly probe: ProbeSettings;
   readonly routing: RoutingSettings;
-  readonly control: { readonly socket: string };
+  readonly control: {
+    readonly socket: string;
+    /** Besides root, members of this group (name or id) may use the control socket. */
+    readonly group?: string | number;
+  };
 }
 
 /** Whether an uplink's `fwmark` rule (its pinned connections) should be there, or stay as the kernel has it. */

@@ -68,6 +68,26 @@ describe('uplinkd CLI', { timeout: 120_000 }, () => {
     assert.deepEqual(await lab.defaultVia(100), ['wan1']);
   });
 
+  it('a second run on the same socket refuses to start and touches nothing; a socket path on a file is refused', async () => {
+    const { readFileSync } = await import('node:fs');
+    const daemon = lab.startDaemon(labConfig());
+    await daemon.waitState('fiber', 'up', 20_000);
+    const monitor = await lab.monitor();
+    const second = await lab.cli(['run', '--config', daemon.configPath, '--socket', daemon.socket]);
+    assert.equal(second.code, 1);
+    assert.match(second.stdout, /another uplinkd runs with the control socket/);
+    assert.deepEqual(await monitor.stop(), [], 'no route or rule changed by the second run');
+    assert.equal((await lab.cli(['status', '--socket', daemon.socket])).code, 0, 'the first still answers');
+    assert.equal(await daemon.stop(), 0);
+
+    // control.socket set to the config file itself: refused, the file left as it was.
+    const text = readFileSync(daemon.configPath, 'utf8');
+    const own = await lab.cli(['run', '--config', daemon.configPath, '--socket', daemon.configPath]);
+    assert.equal(own.code, 1);
+    assert.match(own.stdout, /exists and is a regular file: uplinkd never deletes it/);
+    assert.equal(readFileSync(daemon.configPath, 'utf8'), text);
+  });
+
   it('sweep removes the namespaces of a dead run and nothing else', async () => {
     const dead = 'ulk-4194303-deadbe-gw'; // above pid_max: no such process
     execFileSync('ip', ['netns', 'add', dead]);
