@@ -10,6 +10,7 @@ import {
   combine,
   initialHealth,
   LINK_ERRNOS,
+  LOCAL_ERRNOS,
   linkProblem,
   mayConfirm,
   probePace,
@@ -82,6 +83,8 @@ interface UplinkRuntime {
   linkSeen: boolean;
   /** Monotonic ms of the last return to `init`: rounds started before it are stale. */
   freshSince: number;
+  /** The local errno heartbeats fail with now (EMFILE...), said once when it starts. */
+  localError?: string;
   /** Flap penalty (routing.dampening). */
   damping: Damping;
   /** The interface's global addresses as last seen: a vanished NIC takes them with it. */
@@ -582,8 +585,12 @@ export class Daemon {
     // does one sent while the link was down: the uplink starts over from `init`.
     if (round.results.some((r) => r.error === 'closed') || round.startedAt < rt.freshSince) return;
     let changed = false;
+    this.noteLocalErrors(rt, round);
+    for (const r of round.results) if (r.error && LOCAL_ERRNOS.has(r.error)) rt.last.set(r.target, r);
     for (const [family, health] of rt.health) {
-      const results = round.results.filter((r) => rt.familyOf.get(r.target) === family);
+      // Heartbeats that could not go out for want of a local resource are not counted.
+      const results = round.results.filter((r) => rt.familyOf.get(r.target) === family && !(r.error && LOCAL_ERRNOS.has(r.error)));
+      if (results.length === 0) continue;
       let answered = 0;
       let linkError: string | undefined;
       for (const r of results) {
@@ -602,6 +609,22 @@ export class Daemon {
     }
     rt.prober?.repace();
     if (changed) this.resteer();
+  }
+
+  /** Says when heartbeats start and stop failing for a local reason (once each, not per round). */
+  private noteLocalErrors(rt: UplinkRuntime, round: ProbeRound): void {
+    const local = round.results.find((r) => r.error && LOCAL_ERRNOS.has(r.error))?.error;
+    if (local === rt.localError) return;
+    const name = rt.config.name;
+    if (local) {
+      this.log.error(
+        { event: 'probe', uplink: name, err: local },
+        `${name}: heartbeats fail on this gateway (${local}: out of a local resource), not on the path; they are not counted as lost`,
+      );
+    } else {
+      this.log.info({ event: 'probe', uplink: name }, `${name}: heartbeats go out again (the ${rt.localError} is over)`);
+    }
+    rt.localError = local;
   }
 
   /** Judges a family's quality over its targets' windows; true when its state changed. */

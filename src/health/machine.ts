@@ -8,6 +8,13 @@ import type { Family, UplinkState } from '../types/index.js';
  */
 export const LINK_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENXIO', 'ENETDOWN', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
+/**
+ * Heartbeat errors that are this gateway's own trouble (out of file descriptors, socket
+ * buffers or memory): they say nothing about the path, so they are neither answers nor
+ * losses (include/uapi/asm-generic/errno-base.h, errno.h).
+ */
+export const LOCAL_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+
 /** What detached an uplink: the link monitor, or heartbeats that could not be sent. */
 export type DetachCause = 'link' | 'probe';
 

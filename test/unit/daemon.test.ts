@@ -215,6 +215,34 @@ describe('daemon', () => {
     await daemon.stop();
   });
 
+  it('heartbeats that fail for a local reason (EMFILE, ENOBUFS) are not losses: a healthy uplink stays up', async () => {
+    const { daemon, logs, settle } = setup();
+    await daemon.start();
+    let seq = 100;
+    let t = Date.parse('2026-11-21T11:00:00Z');
+    const feed = (name: string, results: ProbeRound['results']): void => daemon.onRound(name, { seq: ++seq, startedAt: (t += 1000), results });
+    const ok = (i: number) => ({ target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 });
+    const local = (i: number, error: string) => ({ target: `icmp 198.51.100.1${i}`, ok: false, error });
+    for (let i = 0; i < 3; i++) feed('fiber', [ok(0), ok(1)]);
+    await settle();
+    const fiber = async () => (await daemon.status()).uplinks.find((u) => u.name === 'fiber')!;
+    assert.equal((await fiber()).state, 'up');
+    // Ten rounds out of file descriptors, then out of socket buffers: nothing is learned.
+    for (let i = 0; i < 10; i++) feed('fiber', [local(0, i < 5 ? 'EMFILE' : 'ENOBUFS'), local(1, i < 5 ? 'EMFILE' : 'ENOBUFS')]);
+    await settle();
+    const f = await fiber();
+    assert.equal(f.state, 'up');
+    assert.equal(f.loss_pct, 0, 'not counted as lost');
+    assert.equal(f.targets[0]!.error, 'ENOBUFS', 'status says what failed');
+    const said = logs.filter((l) => l.event === 'probe' && l.uplink === 'fiber').map((l) => String(l.msg));
+    assert.equal(said.length, 2, said.join(' | '));
+    assert.match(said[0]!, /fail on this gateway \(EMFILE/);
+    assert.match(said[1]!, /fail on this gateway \(ENOBUFS/);
+    feed('fiber', [ok(0), ok(1)]);
+    assert.match(String(logs.at(-1)?.msg), /heartbeats go out again/);
+    await daemon.stop();
+  });
+
   it('at start: sets the multipath hash policy and loads the pinning table, each logged as its command', async () => {
     const { daemon, pinning, sysctl, logs } = setup();
     await daemon.start();
