@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // cli/: the `uplinkd` executable: run, validate, status, reload (DESIGN §2).
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SOCKET, formatProblem, parseConfig } from '../config/index.js';
+import { DEFAULT_SOCKET, formatProblem, parseConfig, readConfigFile } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';
 import { ControlAccessError, NoDaemonError, request, type Response } from '../control/protocol.js';
 import { renderStatus } from './render.js';
@@ -25,9 +24,9 @@ function usage(message?: string): number {
 async function validate(file: string): Promise<number> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readConfigFile(file);
   } catch (err) {
-    process.stderr.write(`${file}:1:1: BAD_VALUE: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'EIO'})\n`);
+    process.stderr.write(`${file}:1:1: BAD_VALUE: ${(err as Error).message}\n`);
     return EXIT.FAIL;
   }
   const result = parseConfig(text, { tableNames: readRtTables() });

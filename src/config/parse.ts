@@ -13,7 +13,7 @@ import type {
 } from '../types/index.js';
 import { addressFamily, parseDestination } from '../types/address.js';
 import { DEFAULT_MARK_MASK, hex, markCapacity, MAX_UPLINKS, UPLINK_TABLE_OFFSET } from '../types/layout.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import type { ConfigProblem, ProblemCode } from './problems.js';
 
 export const DEFAULT_SOCKET = '/run/uplinkd/uplinkd.sock';
@@ -122,7 +122,7 @@ class Checker {
     return undefined;
   }
 
-  duration(node: unknown, path: string): number | undefined {
+  duration(node: unknown, path: string, [min, max]: readonly [number, number]): number | undefined {
     if (!isScalar(node) || typeof node.value !== 'string') {
       this.report('BAD_DURATION', `${path} must be a duration like 250ms, 1s or 2m`, node as Node);
       return undefined;
@@ -136,6 +136,11 @@ class Checker {
       this.report('BAD_DURATION', `${path} must be longer than 0`, node);
       return undefined;
     }
+    // Every duration has a range: beyond Node's timer limit (2^31-1 ms) a timer fires at once.
+    if (ms < min || ms > max) {
+      this.report('BAD_DURATION', `${path} must be between ${formatDuration(min)} and ${formatDuration(max)}, not ${node.value}`, node);
+      return undefined;
+    }
     return ms;
   }
 }
@@ -147,6 +152,20 @@ function entries(map: YAMLMap | undefined): Map<string, { pair: Pair; value: unk
   }
   return out;
 }
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+/** The range of each duration (README: "Ranges"). */
+export const RANGE = {
+  interval: [10, HOUR],
+  timeout: [10, MINUTE],
+  rtt: [1, MINUTE],
+  hold: [1, 24 * HOUR],
+  stepInterval: [1, 24 * HOUR],
+  drain: [1, 24 * HOUR],
+  dampening: [SECOND, 24 * HOUR],
+} as const satisfies Record<string, readonly [number, number]>;
 
 const PROBE_KEYS = [
   'interval',
@@ -172,18 +191,18 @@ function parseProbe(c: Checker, node: unknown, path: string, base: ProbeSettings
     return hit ? (read(hit.value) ?? fallback) : fallback;
   };
   const percent = (key: string) => (v: unknown) => c.number(v, `${path}.${key}`, 0, 100);
-  const p: ProbeSettings = {
-    intervalMs: pick('interval', (v) => c.duration(v, `${path}.interval`), base.intervalMs),
-    timeoutMs: pick('timeout', (v) => c.duration(v, `${path}.timeout`), base.timeoutMs),
+  let p: ProbeSettings = {
+    intervalMs: pick('interval', (v) => c.duration(v, `${path}.interval`, RANGE.interval), base.intervalMs),
+    timeoutMs: pick('timeout', (v) => c.duration(v, `${path}.timeout`, RANGE.timeout), base.timeoutMs),
     down: pick('down', (v) => c.integer(v, `${path}.down`, 1, 1000), base.down),
     up: pick('up', (v) => c.integer(v, `${path}.up`, 1, 1000), base.up),
     reliability: pick('reliability', (v) => c.integer(v, `${path}.reliability`, 1, 1000), base.reliability),
     window: pick('window', (v) => c.integer(v, `${path}.window`, 1, 1000), base.window),
-    ...optional('failureIntervalMs', pick('failure_interval', (v) => c.duration(v, `${path}.failure_interval`), base.failureIntervalMs)),
-    ...optional('recoveryIntervalMs', pick('recovery_interval', (v) => c.duration(v, `${path}.recovery_interval`), base.recoveryIntervalMs)),
-    ...optional('maxRttMs', pick('max_rtt', (v) => c.duration(v, `${path}.max_rtt`), base.maxRttMs)),
+    ...optional('failureIntervalMs', pick('failure_interval', (v) => c.duration(v, `${path}.failure_interval`, RANGE.interval), base.failureIntervalMs)),
+    ...optional('recoveryIntervalMs', pick('recovery_interval', (v) => c.duration(v, `${path}.recovery_interval`, RANGE.interval), base.recoveryIntervalMs)),
+    ...optional('maxRttMs', pick('max_rtt', (v) => c.duration(v, `${path}.max_rtt`, RANGE.rtt), base.maxRttMs)),
     ...optional('maxLossPct', pick('max_loss', percent('max_loss'), base.maxLossPct)),
-    ...optional('recoverRttMs', pick('recover_rtt', (v) => c.duration(v, `${path}.recover_rtt`), base.recoverRttMs)),
+    ...optional('recoverRttMs', pick('recover_rtt', (v) => c.duration(v, `${path}.recover_rtt`, RANGE.rtt), base.recoverRttMs)),
     ...optional('recoverLossPct', pick('recover_loss', percent('recover_loss'), base.recoverLossPct)),
   };
   // Recovery thresholds sit below the ones that degrade, or an uplink would flap between them.
@@ -193,6 +212,13 @@ function parseProbe(c: Checker, node: unknown, path: string, base: ProbeSettings
     if (m === undefined) c.report('MISSING_KEY', `${path}.${rec} needs ${max} (recovery is below the threshold that degrades)`, at as Node);
     else if (r >= m) c.report('BAD_VALUE', `${path}.${rec} (${r}) must be below ${max} (${m})`, at as Node);
   };
+  // A heartbeat still waited for when the next round is due would overlap it. A timeout this
+  // block does not set follows a shorter interval down.
+  if (p.timeoutMs > p.intervalMs) {
+    if (e.has('timeout')) {
+      c.report('BAD_VALUE', `${path}.timeout (${formatDuration(p.timeoutMs)}) must not be longer than interval (${formatDuration(p.intervalMs)})`, e.get('timeout')!.value as Node);
+    } else p = { ...p, timeoutMs: p.intervalMs };
+  }
   below('recover_rtt', 'max_rtt', p.recoverRttMs, p.maxRttMs);
   below('recover_loss', 'max_loss', p.recoverLossPct, p.maxLossPct);
   return p;
@@ -348,10 +374,10 @@ function parseTable(c: Checker, node: unknown, opts: ParseOptions): number {
 
 function parseFailback(c: Checker, node: unknown): FailbackSettings {
   const e = entries(c.map(node, 'routing.failback', ['hold', 'steps', 'step_interval', 'drain']));
-  const holdMs = e.has('hold') ? c.duration(e.get('hold')!.value, 'routing.failback.hold') : undefined;
-  const drainMs = e.has('drain') ? c.duration(e.get('drain')!.value, 'routing.failback.drain') : undefined;
+  const holdMs = e.has('hold') ? c.duration(e.get('hold')!.value, 'routing.failback.hold', RANGE.hold) : undefined;
+  const drainMs = e.has('drain') ? c.duration(e.get('drain')!.value, 'routing.failback.drain', RANGE.drain) : undefined;
   const stepIntervalMs = e.has('step_interval')
-    ? c.duration(e.get('step_interval')!.value, 'routing.failback.step_interval')
+    ? c.duration(e.get('step_interval')!.value, 'routing.failback.step_interval', RANGE.stepInterval)
     : undefined;
   let steps: number[] | undefined;
   const stepsNode = e.get('steps')?.value;
@@ -430,7 +456,7 @@ function parseDampening(c: Checker, node: unknown): DampeningSettings {
   const e = entries(c.map(node, 'routing.dampening', ['penalty', 'suppress', 'reuse', 'half_life', 'max_suppress']));
   const num = (key: string): number | undefined =>
     e.has(key) ? c.integer(e.get(key)!.value, `routing.dampening.${key}`, 1, 1_000_000) : undefined;
-  const dur = (key: string): number | undefined => (e.has(key) ? c.duration(e.get(key)!.value, `routing.dampening.${key}`) : undefined);
+  const dur = (key: string): number | undefined => (e.has(key) ? c.duration(e.get(key)!.value, `routing.dampening.${key}`, RANGE.dampening) : undefined);
   const d: DampeningSettings = {
     penalty: num('penalty') ?? DEFAULT_DAMPENING.penalty,
     suppress: num('suppress') ?? DEFAULT_DAMPENING.suppress,

@@ -6,7 +6,8 @@
 // uplink's own table. New connections follow the managed route. Only bits inside
 // routing.mark_mask are read or written, so other users of marks keep theirs. The table is
 // static: it changes with the config only, never on a failover.
-import { runChecked, runCommand } from './command.js';
+import { constants as osConstants } from 'node:os';
+import { runCommand, type CommandResult } from './command.js';
 import { hex } from '../types/layout.js';
 import { NFT_TABLE_F_PERSIST } from '../types/netlink.js';
 import { NetlinkError, NetlinkTableOwner, type TableOwner } from './table-owner.js';
@@ -143,7 +144,14 @@ function parseNftJson(stdout: string, what: string): NftJson {
   }
 }
 
+const osErrno = osConstants.errno;
+
 const NO_CONTENTS: TableContents = { chains: [], counters: [], rules: 0 };
+
+/** Runs `nft` with arguments and optional standard input (a fake stands in for tests). */
+export type NftRunner = (args: readonly string[], input?: string) => Promise<CommandResult>;
+
+const runNft: NftRunner = (args, input) => runCommand('nft', args, input === undefined ? {} : { input });
 
 /**
  * The real table: contents through the `nft` tool, the table itself through netlink
@@ -152,33 +160,21 @@ const NO_CONTENTS: TableContents = { chains: [], counters: [], rules: 0 };
 export class NftPinningTable implements PinningTable {
   /** False once the kernel refused a persistent table (before Linux 6.9). */
   private ownable = true;
+  /** Said with the first load that goes through. */
+  private pendingNote: string | undefined;
 
-  constructor(private readonly owner: TableOwner = new NetlinkTableOwner(TABLE_NAME)) {}
+  constructor(
+    private readonly owner: TableOwner = new NetlinkTableOwner(TABLE_NAME),
+    private readonly nft: NftRunner = runNft,
+  ) {}
 
   async load(script: string): Promise<LoadResult> {
+    if (this.ownable) await this.prepareOwned();
     const t = `${TABLE_FAMILY} ${TABLE_NAME}`;
     if (!this.ownable) {
       await this.nftLoad([`add table ${t}`, ...emptyingCommands((await this.contents()) ?? NO_CONTENTS), script]);
-      return { owned: false };
+      return this.loaded(false);
     }
-    const info = await this.owner.query();
-    if (info?.ownerPort !== undefined && info.ownerPort !== this.owner.ownPort()) {
-      throw new Error(`table ${t} is held by another process (netlink port ${info.ownerPort}): is another uplinkd running?`);
-    }
-    let note: string | undefined;
-    if (!info || !(info.flags & NFT_TABLE_F_PERSIST)) {
-      try {
-        await this.owner.createPersistent(info !== undefined);
-        if (info) note = `replaced table ${t}, which was not persistent (made by an older uplinkd or by hand)`;
-      } catch (err) {
-        if (!(err instanceof NetlinkError) || (err.code !== 'EOPNOTSUPP' && err.code !== 'EINVAL')) throw err;
-        this.ownable = false;
-        const r = await this.load(script);
-        return { ...r, note: `this kernel cannot keep a table for its owner (NFT_TABLE_F_PERSIST, Linux 6.9): \`nft flush ruleset\` removes table ${t} until uplinkd puts it back` };
-      }
-    }
-    // Held while it is listed: nft 1.0.6 cannot print a table whose only flag is `persist`.
-    if (this.owner.ownPort() === undefined) await this.owner.adopt();
     const existing = (await this.contents()) ?? NO_CONTENTS;
     // nft may write only into a table nobody holds; the contents stay in force meanwhile.
     this.owner.release();
@@ -195,16 +191,57 @@ export class NftPinningTable implements PinningTable {
       failure ??= err;
     }
     if (failure !== undefined) throw failure;
-    return { owned: true, note };
+    return this.loaded(true);
+  }
+
+  private loaded(owned: boolean): LoadResult {
+    const note = this.pendingNote;
+    this.pendingNote = undefined;
+    return note === undefined ? { owned } : { owned, note };
+  }
+
+  /**
+   * Makes the table persistent (creating it, or replacing one without the flag) and held by
+   * uplinkd; on a kernel without persistent tables, switches to unowned loads for good.
+   */
+  private async prepareOwned(): Promise<void> {
+    const t = `${TABLE_FAMILY} ${TABLE_NAME}`;
+    const info = await this.owner.query();
+    const mine = this.owner.ownPort();
+    if (info?.ownerPort !== undefined && info.ownerPort !== mine) {
+      throw new Error(`table ${t} is held by another process (netlink port ${info.ownerPort}): is another uplinkd running?`);
+    }
+    if (!info || !(info.flags & NFT_TABLE_F_PERSIST)) {
+      try {
+        // Replacing an old table and filling the new one are two transactions: pinning
+        // pauses for one load, once, on the first start after an upgrade.
+        await this.owner.createPersistent(info !== undefined);
+        if (info) this.pendingNote = `replaced table ${t}, which was not persistent (made by an older uplinkd or by hand); connections pinned before were not restored for the few ms between`;
+      } catch (err) {
+        if (!(err instanceof NetlinkError) || (err.errno !== osErrno.EOPNOTSUPP && err.errno !== osErrno.EINVAL)) throw err;
+        this.ownable = false;
+        this.owner.release();
+        this.pendingNote = `this kernel cannot keep a table for its owner (NFT_TABLE_F_PERSIST, Linux 6.9): \`nft flush ruleset\` removes table ${t} until uplinkd puts it back`;
+        return;
+      }
+    }
+    // Held while it is listed: nft 1.0.6 cannot print a table whose only flag is `persist`.
+    if (info?.ownerPort === undefined || info.ownerPort !== mine) await this.owner.adopt();
   }
 
   private async nftLoad(commands: readonly string[]): Promise<void> {
-    await runChecked('nft', ['-f', '-'], { input: commands.join('\n') });
+    const r = await this.nft(['-f', '-'], commands.join('\n'));
+    if (r.code !== 0) throw new Error(`nft -f: ${r.stderr.trim() || `exit ${r.code}`}`);
   }
 
   /** Chain and counter names and the rule count, or undefined when the table is missing. */
   private async contents(): Promise<TableContents | undefined> {
-    const r = await runCommand('nft', ['-j', 'list', 'table', TABLE_FAMILY, TABLE_NAME]);
+    // A table left unowned (a load whose last step failed) is taken back before it is read.
+    if (this.ownable && this.owner.ownPort() === undefined) {
+      const info = await this.owner.query();
+      if (info && info.flags & NFT_TABLE_F_PERSIST && info.ownerPort === undefined) await this.owner.adopt();
+    }
+    const r = await this.nft(['-j', 'list', 'table', TABLE_FAMILY, TABLE_NAME]);
     if (r.code !== 0) {
       // "No such file or directory": the table is gone. Anything else is a real failure.
       if (/No such file or directory/.test(r.stderr)) return undefined;
@@ -221,9 +258,10 @@ export class NftPinningTable implements PinningTable {
   }
 
   async counters(): Promise<Map<string, number>> {
-    const stdout = await runChecked('nft', ['-j', 'list', 'counters', 'table', TABLE_FAMILY, TABLE_NAME]);
+    const r = await this.nft(['-j', 'list', 'counters', 'table', TABLE_FAMILY, TABLE_NAME]);
+    if (r.code !== 0) throw new Error(`nft -j list counters: ${r.stderr.trim() || `exit ${r.code}`}`);
     const out = new Map<string, number>();
-    for (const item of parseNftJson(stdout, 'list counters').nftables ?? []) {
+    for (const item of parseNftJson(r.stdout, 'list counters').nftables ?? []) {
       const c = item.counter;
       if (c?.name) out.set(c.name, c.packets ?? 0);
     }
@@ -231,8 +269,9 @@ export class NftPinningTable implements PinningTable {
   }
 
   async remove(): Promise<void> {
-    if (this.owner.ownPort() !== undefined) await this.owner.removeOwned();
-    else await runChecked('nft', ['delete', 'table', TABLE_FAMILY, TABLE_NAME]);
+    if (this.owner.ownPort() !== undefined) return this.owner.removeOwned();
+    const r = await this.nft(['delete', 'table', TABLE_FAMILY, TABLE_NAME]);
+    if (r.code !== 0) throw new Error(`nft delete table: ${r.stderr.trim() || `exit ${r.code}`}`);
   }
 
   release(): void {
@@ -249,7 +288,7 @@ export class FakePinningTable implements PinningTable {
   failLoads = 0;
   /** What load() reports: a kernel that lets uplinkd hold the table, or not. */
   ownable = true;
-  /** What load() has to say (see LoadResult.note). */
+  /** What the next load() has to say, once (see LoadResult.note). */
   note: string | undefined;
   released = 0;
   async load(script: string): Promise<LoadResult> {
@@ -260,7 +299,9 @@ export class FakePinningTable implements PinningTable {
     this.script = script;
     this.loads++;
     this.counterValues.clear();
-    return { owned: this.ownable, note: this.note };
+    const note = this.note;
+    this.note = undefined;
+    return note === undefined ? { owned: this.ownable } : { owned: this.ownable, note };
   }
   async shape(): Promise<TableShape | undefined> {
     if (this.script === undefined) return undefined;

@@ -50,7 +50,9 @@ export class NetlinkError extends Error {
   }
 }
 
+/** The errno's name; EOPNOTSUPP rather than its alias ENOTSUP (both 95 on Linux). */
 function errnoName(errno: number): string {
+  if (errno === osConstants.errno.EOPNOTSUPP) return 'EOPNOTSUPP';
   const hit = Object.entries(osConstants.errno).find(([, n]) => n === errno);
   return hit ? hit[0] : `errno ${errno}`;
 }
@@ -99,7 +101,7 @@ export interface TableOp {
  * each message acked; sequence numbers start at `seq`. Returns the datagram and the
  * sequence numbers whose acks to wait for.
  */
-export function tableBatch(name: string, ops: readonly TableOp[], seq: number): { datagram: Buffer; acks: number[] } {
+export function tableBatch(name: string, ops: readonly TableOp[], seq: number): { datagram: Buffer; acks: number[]; begin: number } {
   const msgs = [nfMessage(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, NFPROTO_UNSPEC, Buffer.alloc(0), NFNL_SUBSYS_NFTABLES)];
   const acks: number[] = [];
   for (const o of ops) {
@@ -110,7 +112,7 @@ export function tableBatch(name: string, ops: readonly TableOp[], seq: number): 
     msgs.push(nfMessage(type, flags, s, NFPROTO_INET, tableBody(name, o.flags)));
   }
   msgs.push(nfMessage(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq + msgs.length, NFPROTO_UNSPEC, Buffer.alloc(0), NFNL_SUBSYS_NFTABLES));
-  return { datagram: Buffer.concat(msgs), acks };
+  return { datagram: Buffer.concat(msgs), acks, begin: seq };
 }
 
 export interface NetlinkReply {
@@ -178,17 +180,28 @@ class Requester {
     );
   }
 
-  /** Sends and waits for the acks of `acks`; collects table descriptions on the way. */
-  request(datagram: Buffer, acks: readonly number[], what: string): Promise<TableInfo | undefined> {
+  /**
+   * Sends and waits for the acks of `acks`; collects table descriptions on the way. `errorsOn`:
+   * a sequence number that answers only with an error: a batch whose commit failed (or that
+   * the kernel refused whole) is answered on its BATCH_BEGIN (nfnetlink.c, nfnetlink_rcv_batch),
+   * before the acks of its messages.
+   */
+  request(datagram: Buffer, acks: readonly number[], what: string, errorsOn?: number): Promise<TableInfo | undefined> {
     return new Promise((resolve, reject) => {
       let table: TableInfo | undefined;
       const pending = new Set(acks);
       const done = (err?: Error): void => {
         clearTimeout(timer);
         for (const s of acks) this.waiting.delete(s);
+        if (errorsOn !== undefined) this.waiting.delete(errorsOn);
         if (err) reject(err);
         else resolve(table);
       };
+      if (errorsOn !== undefined) {
+        this.waiting.set(errorsOn, (r) => {
+          if (r.error) done(new NetlinkError(-r.error, errnoName(-r.error), what));
+        });
+      }
       const timer = setTimeout(() => done(new Error(`${what}: no answer from the kernel in ${REPLY_TIMEOUT_MS}ms`)), REPLY_TIMEOUT_MS);
       for (const s of acks) {
         this.waiting.set(s, (r) => {
@@ -247,16 +260,16 @@ export class NetlinkTableOwner implements TableOwner {
 
   async createPersistent(replaceExisting: boolean): Promise<void> {
     const ops: TableOp[] = [...(replaceExisting ? [{ op: 'delete' as const }] : []), { op: 'new', flags: NFT_TABLE_F_PERSIST }];
-    const { datagram, acks } = tableBatch(this.name, ops, seqBlock(ops.length + 2));
-    await this.once((r) => r.request(datagram, acks, `add table inet ${this.name} { flags persist }`));
+    const { datagram, acks, begin } = tableBatch(this.name, ops, seqBlock(ops.length + 2));
+    await this.once((r) => r.request(datagram, acks, `add table inet ${this.name} { flags persist }`, begin));
   }
 
   async adopt(): Promise<void> {
     this.release();
     const r = new Requester();
-    const { datagram, acks } = tableBatch(this.name, [{ op: 'new', flags: NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST }], seqBlock(3));
+    const { datagram, acks, begin } = tableBatch(this.name, [{ op: 'new', flags: NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST }], seqBlock(3));
     try {
-      await r.request(datagram, acks, `add table inet ${this.name} { flags owner, persist }`);
+      await r.request(datagram, acks, `add table inet ${this.name} { flags owner, persist }`, begin);
     } catch (err) {
       r.close();
       throw err;
@@ -272,9 +285,9 @@ export class NetlinkTableOwner implements TableOwner {
   async removeOwned(): Promise<void> {
     const r = this.owner;
     if (!r) throw new Error(`table inet ${this.name} is not held by uplinkd`);
-    const { datagram, acks } = tableBatch(this.name, [{ op: 'delete' }], seqBlock(3));
+    const { datagram, acks, begin } = tableBatch(this.name, [{ op: 'delete' }], seqBlock(3));
     try {
-      await r.request(datagram, acks, `delete table inet ${this.name}`);
+      await r.request(datagram, acks, `delete table inet ${this.name}`, begin);
     } finally {
       this.release();
     }
@@ -282,5 +295,50 @@ export class NetlinkTableOwner implements TableOwner {
 
   ownPort(): number | undefined {
     return this.owner?.listener.portId() ?? undefined;
+  }
+}
+
+/** The kernel's side of ownership in memory: one table, its flags, and who holds it. */
+export class FakeTableOwner implements TableOwner {
+  table: { flags: number; ownerPort: number | undefined } | undefined;
+  /** The errno a request to create a persistent table fails with (an older kernel). */
+  refusePersist: number | undefined;
+  failAdopt = 0;
+  readonly calls: string[] = [];
+  private port: number | undefined;
+  private nextPort = 100;
+
+  async query(): Promise<TableInfo | undefined> {
+    this.calls.push('query');
+    return this.table && { flags: this.table.flags, ownerPort: this.table.ownerPort };
+  }
+  async createPersistent(replaceExisting: boolean): Promise<void> {
+    this.calls.push(`create${replaceExisting ? ' (replace)' : ''}`);
+    if (this.refusePersist !== undefined) throw new NetlinkError(this.refusePersist, 'EOPNOTSUPP', 'add table');
+    this.table = { flags: NFT_TABLE_F_PERSIST, ownerPort: undefined };
+  }
+  async adopt(): Promise<void> {
+    this.calls.push('adopt');
+    this.release();
+    if (this.failAdopt > 0) {
+      this.failAdopt--;
+      throw new Error('add table: no answer from the kernel');
+    }
+    if (!this.table) throw new NetlinkError(2, 'ENOENT', 'add table');
+    this.port = this.nextPort++;
+    this.table = { flags: NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, ownerPort: this.port };
+  }
+  release(): void {
+    if (this.port !== undefined && this.table) this.table = { flags: NFT_TABLE_F_PERSIST, ownerPort: undefined };
+    if (this.port !== undefined) this.calls.push('release');
+    this.port = undefined;
+  }
+  async removeOwned(): Promise<void> {
+    this.calls.push('delete');
+    this.table = undefined;
+    this.port = undefined;
+  }
+  ownPort(): number | undefined {
+    return this.port;
   }
 }

@@ -20,7 +20,7 @@ const config = (fiberTargets: string, dslTargets: string): string => `uplinks:
     gateway6: 2001:db8:2::1
     priority: 2
     targets: ${dslTargets}
-probe: { interval: 200ms, timeout: 300ms, down: 3, up: 3 }
+probe: { interval: 200ms, timeout: 200ms, down: 3, up: 3 }
 routing: { table: 100, failback: { hold: 100ms, steps: [100], step_interval: 100ms } }
 `;
 

@@ -9,7 +9,7 @@ import { settledLab } from './running.js';
 import { waitUntil } from './wait.js';
 
 // Three targets with reliability 1: at 40% loss a round fails only when all three are lost.
-const CONFIG = `${labConfig({ interval: '100ms', timeout: '1s', down: 5, up: 3, targets: TARGETS })}`.replace(
+const CONFIG = `${labConfig({ interval: '400ms', timeout: '400ms', down: 5, up: 3, targets: TARGETS })}`.replace(
   'reliability: 1',
   'reliability: 1\n  window: 10\n  max_rtt: 200ms\n  max_loss: 20\n  recover_rtt: 100ms\n  recover_loss: 10',
 );

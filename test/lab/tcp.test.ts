@@ -9,7 +9,7 @@ import { settledLab } from './running.js';
 import { waitUntil } from './wait.js';
 
 const TARGET = 'tcp 198.51.100.12:443';
-const CONFIG = labConfig({ interval: '200ms', timeout: '300ms', down: 3, up: 3 }).replace(
+const CONFIG = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 }).replace(
   /    targets:\n(      - icmp: .*\n)+/g,
   `    targets:\n      - tcp: 198.51.100.12:443\n`,
 );
