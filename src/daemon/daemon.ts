@@ -10,10 +10,10 @@ import {
   combine,
   initialHealth,
   LINK_ERRNOS,
-  LOCAL_ERRNOS,
   linkProblem,
   mayConfirm,
   probePace,
+  withoutLocalFailures,
   SampleWindow,
   type Health,
   type HealthStep,
@@ -585,11 +585,12 @@ export class Daemon {
     // does one sent while the link was down: the uplink starts over from `init`.
     if (round.results.some((r) => r.error === 'closed') || round.startedAt < rt.freshSince) return;
     let changed = false;
-    this.noteLocalErrors(rt, round);
-    for (const r of round.results) if (r.error && LOCAL_ERRNOS.has(r.error)) rt.last.set(r.target, r);
+    // Heartbeats that could not go out for want of a local resource are not counted.
+    const { counted, localError } = withoutLocalFailures(round.results);
+    this.noteLocalErrors(rt, localError);
+    if (localError) for (const r of round.results) rt.last.set(r.target, r);
     for (const [family, health] of rt.health) {
-      // Heartbeats that could not go out for want of a local resource are not counted.
-      const results = round.results.filter((r) => rt.familyOf.get(r.target) === family && !(r.error && LOCAL_ERRNOS.has(r.error)));
+      const results = counted.filter((r) => rt.familyOf.get(r.target) === family);
       if (results.length === 0) continue;
       let answered = 0;
       let linkError: string | undefined;
@@ -612,8 +613,7 @@ export class Daemon {
   }
 
   /** Says when heartbeats start and stop failing for a local reason (once each, not per round). */
-  private noteLocalErrors(rt: UplinkRuntime, round: ProbeRound): void {
-    const local = round.results.find((r) => r.error && LOCAL_ERRNOS.has(r.error))?.error;
+  private noteLocalErrors(rt: UplinkRuntime, local: string | undefined): void {
     if (local === rt.localError) return;
     const name = rt.config.name;
     if (local) {

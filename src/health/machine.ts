@@ -15,6 +15,20 @@ export const LINK_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENXIO', 'ENE
  */
 export const LOCAL_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
+/**
+ * A round's heartbeats without those that failed for a local reason (LOCAL_ERRNOS), and the
+ * first such reason: the rest is what the verdict counts.
+ */
+export function withoutLocalFailures<T extends { readonly error?: string }>(results: readonly T[]): { counted: T[]; localError?: string } {
+  const counted: T[] = [];
+  let localError: string | undefined;
+  for (const r of results) {
+    if (r.error && LOCAL_ERRNOS.has(r.error)) localError ??= r.error;
+    else counted.push(r);
+  }
+  return localError === undefined ? { counted } : { counted, localError };
+}
+
 /** What detached an uplink: the link monitor, or heartbeats that could not be sent. */
 export type DetachCause = 'link' | 'probe';
 

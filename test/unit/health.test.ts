@@ -1,7 +1,7 @@
 // health/: the state machine as tables, with a fake clock (each round is 1000 ms later).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, probePace, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
+import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, probePace, withoutLocalFailures, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 /** Runs rounds written as a string: `+` a round where every target answered, `-` none, digits the number that answered. */
@@ -181,5 +181,23 @@ describe('probe pace', () => {
   it('without failure/recovery intervals, always the interval', () => {
     assert.equal(probePace([h('up', 1)], { intervalMs: 700 }), 700);
     assert.equal(probePace([h('down', 1)], { intervalMs: 700 }), 700);
+  });
+});
+
+describe('local heartbeat failures', () => {
+  it('are left out of what the verdict counts, and the first one is named', () => {
+    const ok = { target: 'a', ok: true };
+    const lost = { target: 'b', ok: false, error: 'timeout' };
+    const emfile = { target: 'c', ok: false, error: 'EMFILE' };
+    const enobufs = { target: 'd', ok: false, error: 'ENOBUFS' };
+    const table: [object[], object[], string | undefined][] = [
+      [[ok, lost], [ok, lost], undefined],
+      [[emfile, ok, enobufs], [ok], 'EMFILE'],
+      [[enobufs, emfile], [], 'ENOBUFS'],
+      [[{ target: 'e', ok: false, error: 'ENODEV' }], [{ target: 'e', ok: false, error: 'ENODEV' }], undefined], // a link error is not local
+    ];
+    for (const [results, counted, localError] of table) {
+      assert.deepEqual(withoutLocalFailures(results as { error?: string }[]), localError === undefined ? { counted } : { counted, localError });
+    }
   });
 });
