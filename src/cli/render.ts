@@ -32,5 +32,8 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
     out.push(`route ${r.destination} table ${r.table}: ${r.nexthops.map((n) => `${n.uplink} ${n.weight}%`).join(', ')}`);
   }
   out.push(`${s.steering.all_down ? 'WARNING: ' : ''}steering: ${s.steering.reason}`);
+  // Older daemons do not send `kernel`.
+  for (const line of s.kernel?.refused ?? []) out.push(`WARNING: the kernel refused: ${line}`);
+  for (const line of s.kernel?.foreign_rules ?? []) out.push(`WARNING: not uplinkd's rule in its range: ${line}`);
   return out.join('\n');
 }

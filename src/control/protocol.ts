@@ -67,6 +67,11 @@ export interface StatusReport {
   readonly uplinks: readonly UplinkStatus[];
   readonly routes: readonly RouteStatus[];
   readonly steering: { readonly all_down: boolean; readonly reason: string };
+  /**
+   * What the kernel would not take: operations it refused at the last apply (`ip` command:
+   * errno, tried again alone) and somebody else's rules in uplinkd's range (left alone).
+   */
+  readonly kernel: { readonly refused: readonly string[]; readonly foreign_rules: readonly string[] };
 }
 
 export type Response =

@@ -1,6 +1,6 @@
 // route/: an in-memory kernel beside the real one, for testing the router's diffing.
 import type { Family } from '../types/index.js';
-import type { KernelRoute, KernelRule, RouteKernel } from './kernel.js';
+import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
 
 export class FakeKernel implements RouteKernel {
   readonly linkIndex = new Map<string, number>();
@@ -8,6 +8,14 @@ export class FakeKernel implements RouteKernel {
   ruleList: KernelRule[] = [];
   /** Every mutating call, in order, for assertions. */
   readonly calls: string[] = [];
+  /** Calls (as in `calls`) the kernel refuses, with the errno name it answers. */
+  readonly refuse = new Map<string, string>();
+
+  private record(call: string): void {
+    this.calls.push(call);
+    const code = this.refuse.get(call);
+    if (code) throw new KernelError(code, call);
+  }
 
   async links(): Promise<Map<string, number>> {
     return new Map(this.linkIndex);
@@ -16,24 +24,26 @@ export class FakeKernel implements RouteKernel {
     return this.routeTable.filter((r) => r.family === family);
   }
   async replaceRoute(route: KernelRoute): Promise<void> {
-    this.calls.push(`replace ${route.table} ${route.prefix}`);
+    this.record(`replace ${route.table} ${route.prefix}`);
     this.routeTable = [...this.routeTable.filter((r) => !(r.table === route.table && r.prefix === route.prefix)), route];
   }
   async deleteRoute(route: KernelRoute): Promise<void> {
-    this.calls.push(`delete ${route.table} ${route.prefix}`);
+    this.record(`delete ${route.table} ${route.prefix}`);
     this.routeTable = this.routeTable.filter((r) => !(r.table === route.table && r.prefix === route.prefix));
   }
   async rules(family: Family): Promise<KernelRule[]> {
     return this.ruleList.filter((r) => r.family === family);
   }
   async addRule(rule: KernelRule): Promise<void> {
-    this.calls.push(`add rule ${rule.family} ${rule.priority}`);
+    this.record(`add rule ${rule.family} ${rule.priority}`);
     this.ruleList.push(rule);
   }
   async deleteRule(rule: KernelRule): Promise<void> {
-    this.calls.push(`delete rule ${rule.family} ${rule.priority}`);
-    const i = this.ruleList.findIndex((r) => JSON.stringify(r) === JSON.stringify(rule));
-    if (i >= 0) this.ruleList.splice(i, 1);
+    this.record(`delete rule ${rule.family} ${rule.priority}`);
+    // Our delete asks for a lookup rule: the kernel finds no other kind (fib_rules.c rule_find).
+    const i = rule.other ? -1 : this.ruleList.findIndex((r) => JSON.stringify(r) === JSON.stringify(rule));
+    if (i < 0) throw new KernelError('ENOENT', `delete rule ${rule.priority}`);
+    this.ruleList.splice(i, 1);
   }
   portId(): number {
     return 4242;

@@ -51,6 +51,11 @@ export interface KernelRule {
   /** `fwmark MARK/MASK`: packets whose mark, under the mask, equals this. */
   readonly fwmark?: number;
   readonly fwmask?: number;
+  /**
+   * What the rule does or matches beyond the fields above, in `ip rule` words (`unreachable`,
+   * `iif eth0`, `not`...): uplinkd never writes such a rule, so one in its range is foreign.
+   */
+  readonly other?: string;
 }
 
 export interface RouteKernel {
@@ -123,6 +128,41 @@ export class KernelError extends Error {
     super(`${command}: ${code}`);
     this.name = 'KernelError';
   }
+}
+
+const ACTION_WORDS: Record<string, string> = { goto: 'goto', nop: 'nop', blackhole: 'blackhole', unreachable: 'unreachable', prohibit: 'prohibit' };
+
+/** The parts of a dumped rule that uplinkd never writes (include/uapi/linux/fib_rules.h). */
+function otherSelectors(m: { data: object; attrs: object }): { other?: string } {
+  const data = m.data as Record<string, unknown>;
+  const attrs = m.attrs as Record<string, unknown>;
+  const words: string[] = [];
+  const flags = data.flags as { invert?: boolean } | undefined;
+  if (flags?.invert) words.push('not');
+  if (data.dstLen) words.push(`to ${attrs.dst ? bytesToAddress(attrs.dst as Buffer) : '?'}/${String(data.dstLen)}`);
+  if (data.tos) words.push(`tos ${String(data.tos)}`);
+  if (attrs.iifname) words.push(`iif ${String(attrs.iifname)}`);
+  const range = (v: unknown): string => {
+    const r = v as { start?: number; end?: number };
+    return r.start === r.end ? String(r.start) : `${String(r.start)}-${String(r.end)}`;
+  };
+  if (attrs.uidRange) words.push(`uidrange ${range(attrs.uidRange)}`);
+  if (attrs.ipProto !== undefined) words.push(`ipproto ${String(attrs.ipProto)}`);
+  if (attrs.sportRange) words.push(`sport ${range(attrs.sportRange)}`);
+  if (attrs.dportRange) words.push(`dport ${range(attrs.dportRange)}`);
+  for (const [key, word] of [
+    ['l3Mdev', 'l3mdev'],
+    ['tunId', 'tun_id'],
+    ['flow', 'realms'],
+    ['suppressIfgroup', 'suppress_ifgroup'],
+  ] as const) {
+    if (attrs[key] !== undefined) words.push(word);
+  }
+  const action = data.action;
+  if (action !== undefined && action !== 'toTbl' && action !== FR_ACT_TO_TBL) {
+    words.push(typeof action === 'string' ? (ACTION_WORDS[action] ?? `action ${action}`) : `action ${String(action)}`);
+  }
+  return words.length ? { other: words.join(' ') } : {};
 }
 
 /** The real kernel through rtnetlink (the `netlink` package). */
@@ -230,6 +270,7 @@ export class NetlinkKernel implements RouteKernel {
         ...(m.attrs.fwmark !== undefined ? { fwmark: m.attrs.fwmark >>> 0, fwmask: (m.attrs.fwmask ?? 0xffff_ffff) >>> 0 } : {}),
         // 0xffffffff is the kernel's "not set" (net/core/fib_rules.c).
         ...(suppress !== undefined && suppress !== 0xffff_ffff ? { suppressPrefixlength: suppress } : {}),
+        ...otherSelectors(m),
       });
     }
     return out;

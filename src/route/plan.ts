@@ -1,6 +1,7 @@
 // route/: the pure half of applying routes. What the kernel has (observed) and what uplinkd
 // wants (desired) -> the operations that close the gap, in a safe order: routes replaced
-// first (never delete-then-add, so there is no instant without a route), rules added before
+// first (never delete-then-add, so there is no instant without a route; only the rule that
+// lets main answer first goes in before them), rules added before
 // rules deleted, routes uplinkd no longer owns deleted last. Each operation reads as the `ip`
 // command a person would have typed.
 import type { DesiredRoute, Family, PinRule } from '../types/index.js';
@@ -9,6 +10,11 @@ import {
   RULE_FWMARK_BASE,
   RULE_MAIN_FIRST,
   RULE_MANAGED,
+  RULE_MANAGED_MIN,
+  MAX_UPLINKS,
+  EARLIER_MAIN_FIRST,
+  EARLIER_MANAGED,
+  EARLIER_SOURCE_BASE,
   RULE_OIF_BASE,
   RULE_PRIORITY_MAX,
   RULE_PRIORITY_MIN,
@@ -72,6 +78,8 @@ export interface Plan {
   readonly operations: readonly Operation[];
   /** Desired next hops left out because their interface does not exist now. */
   readonly missing: readonly string[];
+  /** Somebody else's rules in uplinkd's range: never deleted, worked around where possible. */
+  readonly foreign: readonly KernelRule[];
 }
 
 function familyFlag(f: Family): string {
@@ -98,11 +106,18 @@ export function describeRoute(verb: 'replace' | 'del', r: KernelRoute, names: Re
 
 export function describeRule(verb: 'add' | 'del', r: KernelRule): string {
   const parts = [`${familyFlag(r.family)} rule ${verb} pref ${r.priority}`];
+  const other = r.other?.split(' ') ?? [];
+  if (other[0] === 'not') parts.push(other.shift()!);
   if (r.src) parts.push(`from ${r.src}`);
   if (r.fwmark !== undefined) parts.push(`fwmark ${hex(r.fwmark)}/${hex(r.fwmask ?? 0xffff_ffff)}`);
   if (r.oifname) parts.push(`oif ${r.oifname}`);
   parts.push(`lookup ${tableName(r.table)}`);
   if (r.suppressPrefixlength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlength}`);
+  if (other.length) {
+    // A rule whose action is not a lookup names no table.
+    if (other.some((w) => ['unreachable', 'blackhole', 'prohibit', 'goto', 'nop'].includes(w))) parts.splice(parts.length - (r.suppressPrefixlength !== undefined ? 2 : 1), 1);
+    parts.push(...other);
+  }
   return parts.join(' ');
 }
 
@@ -137,8 +152,41 @@ function ruleKey(r: KernelRule): string {
   return [r.family, r.priority, r.table, r.oifname ?? '', r.suppressPrefixlength ?? '', r.src ?? '', r.fwmark ?? '', r.fwmask ?? ''].join('|');
 }
 
+function inRange(p: number, base: number, count = 1): boolean {
+  return p >= base && p < base + count;
+}
+
+/**
+ * Whether a rule is uplinkd's: in its range, with the shape uplinkd writes at that priority
+ * (types/layout.ts). A stale one of ours is deleted; anything else in the range is foreign.
+ */
 export function ownsRule(r: KernelRule): boolean {
-  return r.priority >= RULE_PRIORITY_MIN && r.priority <= RULE_PRIORITY_MAX;
+  const p = r.priority;
+  if (p < RULE_PRIORITY_MIN || p > RULE_PRIORITY_MAX || r.other !== undefined) return false;
+  const selectors = [r.oifname, r.src, r.fwmark, r.suppressPrefixlength].filter((x) => x !== undefined).length;
+  if (inRange(p, RULE_OIF_BASE, MAX_UPLINKS)) return selectors === 1 && r.oifname !== undefined;
+  if (p === RULE_MAIN_FIRST) return selectors === 1 && r.suppressPrefixlength !== undefined && r.table === MAIN_TABLE;
+  if (inRange(p, RULE_SOURCE_BASE, MAX_UPLINKS)) return selectors === 1 && r.src !== undefined;
+  if (inRange(p, RULE_FWMARK_BASE, MAX_UPLINKS)) return selectors === 1 && r.fwmark !== undefined;
+  const mainFirst = selectors === 1 && r.suppressPrefixlength !== undefined && r.table === MAIN_TABLE;
+  if (EARLIER_MAIN_FIRST.includes(p) && mainFirst) return true;
+  if (p >= EARLIER_SOURCE_BASE && p < EARLIER_MANAGED - 1 && selectors === 1 && r.src !== undefined) return true;
+  if (p >= RULE_MANAGED_MIN && p <= EARLIER_MANAGED) return selectors === 0;
+  return false;
+}
+
+/** A rule in uplinkd's range that uplinkd did not write. */
+export function isForeignRule(r: KernelRule): boolean {
+  return r.priority >= RULE_PRIORITY_MIN && r.priority <= RULE_PRIORITY_MAX && !ownsRule(r);
+}
+
+/**
+ * Where the managed lookup goes: 9900, or just in front of a foreign rule that would come
+ * before it (the kernel tries rules by priority, equal ones in the order they were added).
+ */
+export function managedRulePriority(foreign: readonly KernelRule[]): number {
+  const ahead = foreign.map((r) => r.priority).filter((p) => p > RULE_MANAGED_MIN && p <= RULE_MANAGED);
+  return ahead.length ? Math.min(...ahead) - 1 : RULE_MANAGED;
 }
 
 function fwmarkRule(state: DesiredState, family: Family, index: number): KernelRule | undefined {
@@ -148,7 +196,7 @@ function fwmarkRule(state: DesiredState, family: Family, index: number): KernelR
 }
 
 /** The rules of one family, without the pinned-flow rules left as the kernel has them. */
-export function desiredRules(state: DesiredState, family: Family): KernelRule[] {
+export function desiredRules(state: DesiredState, family: Family, foreign: readonly KernelRule[] = []): KernelRule[] {
   const rules: KernelRule[] = [];
   state.uplinkTables.forEach((u, i) => rules.push({ family, priority: RULE_OIF_BASE + i, table: u.table, oifname: u.interface }));
   // Main answers first for everything but its default route: LAN routes win over pinned
@@ -165,7 +213,7 @@ export function desiredRules(state: DesiredState, family: Family): KernelRule[] 
     const rule = fwmarkRule(state, family, i);
     if (rule) rules.push(rule);
   });
-  if (state.table !== MAIN_TABLE) rules.push({ family, priority: RULE_MANAGED, table: state.table });
+  if (state.table !== MAIN_TABLE) rules.push({ family, priority: managedRulePriority(foreign), table: state.table });
   return rules;
 }
 
@@ -195,6 +243,7 @@ function resolve(route: DesiredRoute, links: ReadonlyMap<string, number>, missin
 export function plan(state: DesiredState, observed: Observed, owned: Owned, families: readonly Family[]): Plan {
   const managedKnown = state.managedKnown ?? true;
   const missing: string[] = [];
+  const foreign: KernelRule[] = [];
   const replaces: Operation[] = [];
   const ruleAdds: Operation[] = [];
   const ruleDeletes: Operation[] = [];
@@ -225,7 +274,9 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
       routeDeletes.push({ kind: 'delete-route', route: have });
     }
 
-    const rulesWanted = desiredRules(state, family);
+    const foreignHere = observed.rules[family].filter(isForeignRule);
+    foreign.push(...foreignHere);
+    const rulesWanted = desiredRules(state, family, foreignHere);
     const untouched = untouchedRules(state, family);
     const rulesHave = observed.rules[family].filter((r) => ownsRule(r) && !untouched.has(r.priority));
     const haveKeys = new Set(rulesHave.map(ruleKey));
@@ -233,5 +284,14 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
     for (const rule of rulesWanted) if (!haveKeys.has(ruleKey(rule))) ruleAdds.push({ kind: 'add-rule', rule });
     for (const rule of rulesHave) if (!wantKeys.has(ruleKey(rule))) ruleDeletes.push({ kind: 'delete-rule', rule });
   }
-  return { operations: [...replaces, ...ruleAdds, ...ruleDeletes, ...routeDeletes], missing };
+  // `lookup main suppress_prefixlength 0` goes in before anything: the kernel checks a route's
+  // gateway by a lookup through the rules (fib_check_nh), and a foreign rule further down
+  // must not refuse our uplink routes. It only ever sends lookups to main, which answers at
+  // 32766 anyway.
+  const first = (op: Operation): boolean => op.kind === 'add-rule' && op.rule.priority === RULE_MAIN_FIRST;
+  return {
+    operations: [...ruleAdds.filter(first), ...replaces, ...ruleAdds.filter((op) => !first(op)), ...ruleDeletes, ...routeDeletes],
+    missing,
+    foreign,
+  };
 }

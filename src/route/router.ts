@@ -2,13 +2,26 @@
 // pure planner (plan.ts) decide what differs, and runs each operation, logging it as the `ip`
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
-import type { KernelRoute, KernelRule, RouteKernel } from './kernel.js';
-import { describe, describeRoute, describeRule, ownsRule, plan, type DesiredState, type Operation, type Owned } from './plan.js';
+import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
+import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, type DesiredState, type Operation, type Owned } from './plan.js';
+
+/** An operation the kernel refused, as the `ip` command and the errno name. */
+export interface Refusal {
+  readonly command: string;
+  readonly code: string;
+}
 
 export interface ApplyReport {
   readonly changes: readonly string[];
   /** Desired next hops left out because their interface does not exist now. */
   readonly missing: readonly string[];
+  /**
+   * Operations the kernel refused. Each is tried on its own: one refused route or rule
+   * never keeps the others out; the next apply tries it again.
+   */
+  readonly refused: readonly Refusal[];
+  /** Somebody else's rules in uplinkd's range, as `ip rule` would add them: left alone. */
+  readonly foreign: readonly string[];
 }
 
 type Owner = Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'>;
@@ -51,16 +64,28 @@ export class Router {
       rules[f] = await this.kernel.rules(f);
     }
     const owned = this.owned ?? ownedBy(state);
-    const { operations, missing } = plan(state, { links, routes, rules }, owned, this.families);
+    const { operations, missing, foreign } = plan(state, { links, routes, rules }, owned, this.families);
     const changes: string[] = [];
+    const refused: Refusal[] = [];
+    let deleteRefused = false;
     for (const op of operations) {
-      await this.run(op);
       const line = describe(op, names);
+      try {
+        await this.run(op);
+      } catch (err) {
+        // A refusal is the kernel's answer about this one object; anything else (the socket
+        // gone) would fail every later operation too.
+        if (!(err instanceof KernelError)) throw err;
+        refused.push({ command: line, code: err.code });
+        deleteRefused ||= op.kind === 'delete-route';
+        continue;
+      }
       changes.push(line);
       this.log(line);
     }
-    this.owned = ownedBy(state);
-    return { changes, missing };
+    // A refused delete of something no longer owned is tried again next time: remember it.
+    if (!deleteRefused) this.owned = ownedBy(state);
+    return { changes, missing, refused, foreign: foreign.map((r) => describeRule('add', r)) };
   }
 
   /**
@@ -76,17 +101,26 @@ export class Router {
       for (const r of await this.kernel.routes(family)) {
         const managed = r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
         if (!managed && !tables.has(r.table)) continue;
-        await this.kernel.deleteRoute(r);
-        changes.push(describeRoute('del', r, names));
+        if (await this.tryDelete(() => this.kernel.deleteRoute(r))) changes.push(describeRoute('del', r, names));
       }
       for (const rule of await this.kernel.rules(family)) {
         if (!ownsRule(rule)) continue;
-        await this.kernel.deleteRule(rule);
-        changes.push(describeRule('del', rule));
+        if (await this.tryDelete(() => this.kernel.deleteRule(rule))) changes.push(describeRule('del', rule));
       }
     }
     for (const line of changes) this.log(line);
     return changes;
+  }
+
+  /** One refused delete (already gone, say) does not keep the rest in the kernel. */
+  private async tryDelete(del: () => Promise<void>): Promise<boolean> {
+    try {
+      await del();
+      return true;
+    } catch (err) {
+      if (err instanceof KernelError) return false;
+      throw err;
+    }
   }
 
   /** The managed routes as the kernel has them now, with interface names (status, adoption). */
@@ -99,6 +133,13 @@ export class Router {
         out.push({ route, interfaces: route.nexthops.map((n) => names.get(n.ifindex) ?? `if${n.ifindex}`) });
       }
     }
+    return out;
+  }
+
+  /** Somebody else's rules in uplinkd's range, as `ip rule` would add them (status). */
+  async foreignRules(): Promise<string[]> {
+    const out: string[] = [];
+    for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter(isForeignRule).map((r) => describeRule('add', r)));
     return out;
   }
 

@@ -15,6 +15,20 @@ export const RULE_SOURCE_BASE = 9300;
 export const RULE_FWMARK_BASE = 9500;
 /** `lookup TABLE`: new flows follow the managed routes. */
 export const RULE_MANAGED = 9900;
+/**
+ * A foreign rule in 9701-9900 (somebody else's, in uplinkd's range) would shadow the managed
+ * lookup: that lookup then goes just in front of it, never lower than this.
+ */
+export const RULE_MANAGED_MIN = 9700;
+
+/**
+ * The layout before per-connection pinning, so an upgrade deletes what it left: `lookup main
+ * suppress_prefixlength 0` at 9690 and 9900, `from ADDRESS lookup UPLINK_TABLE` at 9700-9899
+ * and `lookup TABLE` at 9901.
+ */
+export const EARLIER_MAIN_FIRST = [9690, 9900];
+export const EARLIER_SOURCE_BASE = 9700;
+export const EARLIER_MANAGED = 9901;
 
 /** Each range above holds 200 rules (9000-9199, 9300-9499, 9500-9699). */
 export const MAX_UPLINKS = 200;

@@ -404,4 +404,44 @@ describe('daemon', () => {
     assert.match(pinning.script ?? '', /ct mark set ct mark and 0xff00ffff or 0x10000/);
     await daemon.stop();
   });
+
+  // Issue 10, reproductions 2 and 3, as the daemon reports them.
+  it('a route the kernel refuses is logged once and tried again alone after doubling pauses; status shows it', async () => {
+    const { daemon, kernel, logs, round, settle } = setup();
+    kernel.refuse.set('replace 1101 0.0.0.0/0', 'ENETUNREACH');
+    await daemon.start();
+    round('fiber', true, true);
+    round('fiber', true, true);
+    await settle();
+    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex), [11], 'the managed route is in');
+    assert.ok(kernel.ruleList.some((r) => r.priority === 9900), 'the lookup rule is in');
+    await new Promise((r) => setTimeout(r, 3300));
+    const tries = kernel.calls.filter((c) => c === 'replace 1101 0.0.0.0/0').length;
+    assert.ok(tries >= 3 && tries <= 5, `tried ${tries} times in 3.3 s (1 s, 2 s pauses, plus applies for verdicts)`);
+    const refusals = logs.filter((l) => l.event === 'route' && l.refused);
+    assert.deepEqual(refusals.map((l) => l.refused), ['ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2: ENETUNREACH'], 'logged once');
+    assert.deepEqual((await daemon.status()).kernel.refused, ['ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2: ENETUNREACH']);
+    kernel.refuse.clear();
+    await new Promise((r) => setTimeout(r, 4100));
+    assert.ok(kernel.routeTable.some((r) => r.table === 1101), 'in once the kernel takes it');
+    assert.ok(logs.some((l) => l.event === 'route' && String(l.msg).startsWith('the kernel now accepts')));
+    assert.deepEqual((await daemon.status()).kernel.refused, []);
+    await daemon.stop();
+  });
+
+  it('a foreign rule in the range is reported once, left alone, and shown in status', async () => {
+    const { daemon, kernel, logs, round, settle } = setup();
+    kernel.ruleList.push({ family: 4, priority: 9899, table: 0, other: 'unreachable' });
+    await daemon.start();
+    round('fiber', true, true);
+    round('fiber', true, true);
+    await settle();
+    const warnings = logs.filter((l) => l.event === 'route' && l.foreign);
+    assert.deepEqual(warnings.map((l) => l.foreign), ['ip rule add pref 9899 unreachable']);
+    assert.ok(!kernel.calls.some((c) => c.startsWith('delete rule')), 'never deleted');
+    assert.ok(kernel.ruleList.some((r) => r.priority === 9898 && r.table === 100), 'the lookup goes in front of it');
+    const s = await daemon.status();
+    assert.deepEqual(s.kernel, { refused: [], foreign_rules: ['ip rule add pref 9899 unreachable'] });
+    await daemon.stop();
+  });
 });

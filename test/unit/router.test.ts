@@ -47,13 +47,14 @@ describe('router', () => {
   it('installs routes and rules, logged as ip commands', async () => {
     const { router, lines } = setup();
     await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    // The rule that lets main answer first goes in first: the kernel checks gateways through the rules.
     assert.deepEqual(lines, [
+      'ip rule add pref 9200 lookup main suppress_prefixlength 0',
       'ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1',
       'ip route replace 0.0.0.0/0 table 1100 via 100.64.1.1 dev wan1',
       'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2',
       'ip rule add pref 9000 oif wan1 lookup 1100',
       'ip rule add pref 9001 oif wan2 lookup 1101',
-      'ip rule add pref 9200 lookup main suppress_prefixlength 0',
       'ip rule add pref 9500 fwmark 0x100/0x3f00 lookup 1100',
       'ip rule add pref 9501 fwmark 0x200/0x3f00 lookup 1101',
       'ip rule add pref 9900 lookup 100',
@@ -136,7 +137,7 @@ describe('router', () => {
     const { router, lines } = setup();
     await router.apply(state([route(100, ['wan1', '100.64.1.1', 3], ['wan2', '100.64.2.1', 1])]));
     assert.equal(
-      lines[0],
+      lines[1],
       'ip route replace 0.0.0.0/0 table 100 nexthop via 100.64.1.1 dev wan1 weight 3 nexthop via 100.64.2.1 dev wan2 weight 1',
     );
   });
@@ -175,6 +176,80 @@ describe('router', () => {
     await router.apply({ ...s, uplinkRoutes: s.uplinkRoutes.slice(0, 1), uplinkTables: s.uplinkTables.slice(0, 1) });
     assert.ok(!kernel.routeTable.some((r) => r.table === 1101));
     assert.ok(!kernel.ruleList.some((r) => r.table === 1101));
+  });
+
+  // Issue 10, reproduction 2: one refused object used to abort the whole apply (no rule went in).
+  it('applies per object: a route the kernel refuses is reported, everything else goes in', async () => {
+    const { router, kernel } = setup();
+    kernel.refuse.set('replace 1101 0.0.0.0/0', 'ENETUNREACH');
+    const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(report.refused, [{ command: 'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2', code: 'ENETUNREACH' }]);
+    assert.deepEqual(kernel.ruleList.map((r) => r.priority).sort(), [9000, 9001, 9200, 9500, 9501, 9900]);
+    assert.ok(kernel.routeTable.some((r) => r.table === 100) && kernel.routeTable.some((r) => r.table === 1100));
+    // The next apply tries the refused route alone, and only it.
+    kernel.calls.length = 0;
+    kernel.refuse.clear();
+    const again = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(kernel.calls, ['replace 1101 0.0.0.0/0']);
+    assert.deepEqual(again.refused, []);
+  });
+
+  it('a refused rule keeps neither the later rules nor the routes out', async () => {
+    const { router, kernel } = setup();
+    kernel.refuse.set('add rule 4 9001', 'ERANGE');
+    const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(report.refused.map((r) => r.code), ['ERANGE']);
+    assert.ok(kernel.ruleList.some((r) => r.priority === 9900), 'the lookup rule is in');
+  });
+
+  it('a refused delete of a moved table is tried again at the next apply', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    kernel.refuse.set('delete 100 0.0.0.0/0', 'EBUSY');
+    const moved = { ...state([route(200, ['wan1', '100.64.1.1', 1])]), table: 200 };
+    assert.equal((await router.apply(moved)).refused.length, 1);
+    kernel.refuse.clear();
+    await router.apply(moved);
+    assert.ok(!kernel.routeTable.some((r) => r.table === 100), 'the old table\'s route went on the retry');
+  });
+
+  // Issue 10, reproduction 3: a foreign rule in the range was deleted every second (ENOENT).
+  it('a foreign rule in its range is reported, never deleted, and the lookup goes in front of it', async () => {
+    const { router, kernel, lines } = setup();
+    kernel.ruleList.push({ family: 4, priority: 9899, table: 0, other: 'unreachable' });
+    const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(report.refused, []);
+    assert.deepEqual(report.foreign, ['ip rule add pref 9899 unreachable']);
+    assert.ok(lines.includes('ip rule add pref 9898 lookup 100'));
+    assert.ok(!kernel.calls.some((c) => c.startsWith('delete rule')));
+    assert.ok(kernel.ruleList.some((r) => r.priority === 9899), 'still there');
+    assert.deepEqual(await router.foreignRules(), ['ip rule add pref 9899 unreachable']);
+    // Once it goes, the lookup returns to 9900 (added before the old one is deleted).
+    kernel.ruleList = kernel.ruleList.filter((r) => r.priority !== 9899);
+    lines.length = 0;
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    assert.deepEqual(lines, ['ip rule add pref 9900 lookup 100', 'ip rule del pref 9898 lookup 100']);
+  });
+
+  it('tells its own stale rules from foreign ones by their shape at each priority', async () => {
+    const { router, kernel } = setup();
+    const stale = { family: 4 as const, priority: 9503, table: 1103, fwmark: 0x400, fwmask: 0x3f00 };
+    const foreign = [
+      { family: 4 as const, priority: 9250, table: 77 },
+      { family: 4 as const, priority: 9000, table: 77, src: '100.64.9.0/24' },
+      { family: 4 as const, priority: 9200, table: 100, suppressPrefixlength: 0 },
+      { family: 4 as const, priority: 9960, table: 6, fwmark: 1, fwmask: 0xffff_ffff, other: 'not' },
+    ];
+    kernel.ruleList.push(stale, ...foreign);
+    const report = await router.apply(state([]));
+    assert.ok(!kernel.ruleList.includes(stale), 'the stale fwmark rule of ours is gone');
+    for (const r of foreign) assert.ok(kernel.ruleList.includes(r), `left alone: ${JSON.stringify(r)}`);
+    assert.equal(report.foreign.length, foreign.length);
+    // A rule at 9960 comes after the lookup at 9900: no need to move it.
+    assert.ok(kernel.ruleList.some((r) => r.priority === 9900));
+    // removeAll (routing.remove_on_exit) leaves them too.
+    await router.removeAll(state([]));
+    for (const r of foreign) assert.ok(kernel.ruleList.includes(r));
   });
 });
 
