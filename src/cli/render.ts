@@ -33,7 +33,7 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
   }
   out.push(`${s.steering.all_down ? 'WARNING: ' : ''}steering: ${s.steering.reason}`);
   // Older daemons do not send `kernel`.
-  for (const line of s.kernel?.refused ?? []) out.push(`WARNING: the kernel refused: ${line}`);
+  for (const line of s.kernel?.refused ?? []) out.push(`WARNING: not applied: ${line}`);
   for (const line of s.kernel?.foreign_rules ?? []) out.push(`WARNING: not uplinkd's rule in its range: ${line}`);
   return out.join('\n');
 }

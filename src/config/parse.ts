@@ -1,6 +1,7 @@
 // YAML text -> validated, frozen Config (DESIGN §3). Every problem is collected with its
 // position, so an operator fixes a file in one pass instead of one error per run.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import ipaddr from 'ipaddr.js';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
 import type {
   DampeningSettings,
   RoutingSettings,
@@ -12,9 +13,10 @@ import type {
   UplinkConfig,
 } from '../types/index.js';
 import { addressFamily, parseDestination } from '../types/address.js';
-import { DEFAULT_MARK_MASK, hex, markCapacity, MAX_UPLINKS, UPLINK_TABLE_OFFSET } from '../types/layout.js';
+import { DEFAULT_MARK_MASK, hex, MAIN_TABLE, markCapacity, MAX_UPLINKS, UPLINK_TABLE_OFFSET } from '../types/layout.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { ConfigProblem, ProblemCode } from './problems.js';
+import { flattenAliases, MAX_DEPTH } from './yaml-tree.js';
 
 export const DEFAULT_SOCKET = '/run/uplinkd/uplinkd.sock';
 export const DEFAULT_PROBE: ProbeSettings = Object.freeze({
@@ -32,8 +34,18 @@ const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
 });
 const DEFAULT_TABLE = 100;
 
-// Linux IFNAMSIZ is 16 including the NUL (include/uapi/linux/if.h).
-const IFNAME = /^[^\s/:]{1,15}$/;
+// Linux IFNAMSIZ is 16 bytes including the NUL (include/uapi/linux/if.h); dev_valid_name()
+// (net/core/dev.c) also refuses "." and "..", "/", ":" and white space.
+const IFNAME = /^[^\s/:]+$/;
+const IFNAME_BYTES = 15;
+/** Addresses a heartbeat can never be answered from through an uplink (ipaddr.js ranges). */
+const NO_TARGET_RANGES: Record<string, string> = {
+  unspecified: 'the unspecified address',
+  broadcast: 'the broadcast address',
+  multicast: 'a multicast address',
+  loopback: 'a loopback address',
+};
+
 const UPLINK_NAME = /^[a-z0-9][a-z0-9_-]{0,14}$/;
 /** useradd's rule for names (a trailing $ for machine accounts). */
 const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/i;
@@ -72,13 +84,15 @@ class Checker {
   }
 
   /** The map at `node`, after reporting keys it does not know. */
-  map(node: unknown, path: string, known: readonly string[]): YAMLMap | undefined {
+  /** `extensions`: keys starting `x-` are left alone (a place for YAML anchors, as in Compose files). */
+  map(node: unknown, path: string, known: readonly string[], extensions = false): YAMLMap | undefined {
     if (!isMap(node)) {
       this.report('WRONG_TYPE', `${path} must be a mapping`, node as Node);
       return undefined;
     }
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (extensions && key?.startsWith('x-')) continue;
       if (key === undefined || !known.includes(key)) {
         this.report('UNKNOWN_KEY', `unknown key "${key ?? '?'}" in ${path} (known: ${known.join(', ')})`, pair.key as Node);
       }
@@ -246,6 +260,7 @@ function parseTarget(c: Checker, node: unknown, path: string): Target | undefine
       c.report('BAD_ADDRESS', `${path}.icmp: "${text}" is not an IPv4 or IPv6 address`, at);
       return undefined;
     }
+    if (!heartbeatTarget(c, text, `${path}.icmp`, at)) return undefined;
     return { kind: 'icmp', host: text, family, label: `icmp ${text}` };
   }
   if (kind === 'tcp') {
@@ -261,9 +276,17 @@ function parseTarget(c: Checker, node: unknown, path: string): Target | undefine
       c.report('BAD_VALUE', `${path}.tcp: port ${port} is not between 1 and 65535`, at);
       return undefined;
     }
+    if (!heartbeatTarget(c, m[1]!, `${path}.tcp`, at)) return undefined;
     return { kind: 'tcp', host: m[1]!, port, family, label: `tcp ${text}` };
   }
   return undefined;
+}
+
+/** Whether `address` can answer a heartbeat sent out of an uplink; reports why not. */
+function heartbeatTarget(c: Checker, address: string, path: string, at: Node): boolean {
+  const why = NO_TARGET_RANGES[ipaddr.parse(address).range()];
+  if (why) c.report('BAD_ADDRESS', `${path}: ${address} is ${why}; a heartbeat target must be a unicast host beyond the uplink`, at);
+  return !why;
 }
 
 interface UplinkDraft {
@@ -271,6 +294,7 @@ interface UplinkDraft {
   probeNode?: unknown;
   targetsNode?: Node;
   nameNode?: Node;
+  interfaceNode?: Node;
 }
 
 const UPLINK_KEYS = ['name', 'interface', 'gateway', 'gateway6', 'priority', 'weight', 'targets', 'probe'];
@@ -296,8 +320,8 @@ function parseUplink(c: Checker, node: unknown, path: string): UplinkDraft | und
   const ifaceNode = required('interface');
   if (ifaceNode !== undefined) {
     const text = c.string(ifaceNode, `${path}.interface`);
-    if (text !== undefined && !IFNAME.test(text)) {
-      c.report('BAD_INTERFACE', `interface "${text}" is not a Linux interface name (1 to 15 characters, no spaces, "/" or ":")`, ifaceNode as Node);
+    if (text !== undefined && (!IFNAME.test(text) || Buffer.byteLength(text) > IFNAME_BYTES || text === '.' || text === '..')) {
+      c.report('BAD_INTERFACE', `interface "${text}" is not a Linux interface name (1 to 15 bytes, not "." or "..", no spaces, "/" or ":")`, ifaceNode as Node);
     } else if (text !== undefined) iface = text;
   }
   const gatewayOf = (key: 'gateway' | 'gateway6', want: 4 | 6): string | undefined => {
@@ -338,6 +362,7 @@ function parseUplink(c: Checker, node: unknown, path: string): UplinkDraft | und
       targets,
     },
     nameNode: nameNode as Node,
+    interfaceNode: ifaceNode as Node,
   };
   if (e.has('probe')) draft.probeNode = e.get('probe')!.value;
   if (isSeq(targetsNode)) draft.targetsNode = targetsNode;
@@ -469,21 +494,49 @@ function parseDampening(c: Checker, node: unknown): DampeningSettings {
   return d;
 }
 
-function parseDestinations(c: Checker, node: unknown): Destination[] {
-  if (node === undefined) return parseDestination('default') as Destination[];
+/** The destinations, each with the node it was written at (for later checks). */
+function parseDestinations(c: Checker, node: unknown): { destination: Destination; node?: Node }[] {
+  if (node === undefined) return (parseDestination('default') as Destination[]).map((destination) => ({ destination }));
   if (!isSeq(node) || node.items.length === 0) {
     c.report('WRONG_TYPE', 'routing.destinations must be a non-empty list of prefixes or "default"', node as Node);
     return [];
   }
-  const out: Destination[] = [];
+  const out: { destination: Destination; node?: Node }[] = [];
   node.items.forEach((item, i) => {
     const text = c.string(item, `routing.destinations[${i}]`);
     if (text === undefined) return;
     const parsed = parseDestination(text);
     if (typeof parsed === 'string') c.report('BAD_PREFIX', `routing.destinations[${i}]: ${parsed}`, item as Node);
-    else for (const d of parsed) if (!out.some((o) => o.prefix === d.prefix)) out.push(d);
+    else for (const d of parsed) if (!out.some((o) => o.destination.prefix === d.prefix)) out.push({ destination: d, node: item as Node });
   });
   return out;
+}
+
+/**
+ * In table main, a destination holding an uplink's gateway is that uplink's connected subnet:
+ * replacing the kernel's own route there cuts the gateway off (and the kernel deletes our
+ * route with the address). Other tables are fine: main answers first for its own routes.
+ */
+function checkConnected(c: Checker, table: number, destinations: readonly { destination: Destination; node?: Node }[], uplinks: readonly UplinkConfig[]): void {
+  if (table !== MAIN_TABLE) return;
+  for (const { destination: d, node } of destinations) {
+    if (d.length === 0) continue;
+    const range = ipaddr.parseCIDR(d.prefix);
+    for (const u of uplinks) {
+      const gw = d.family === 4 ? u.gateway : u.gateway6;
+      if (!gw || !ipaddr.parse(gw).match(range)) continue;
+      c.report('BAD_PREFIX', `routing.destinations: ${d.prefix} holds ${u.name}'s gateway ${gw}, a connected subnet; in table main uplinkd would replace the kernel's own route to it`, node);
+      break;
+    }
+  }
+}
+
+/** The yaml package's message, in the operator's words where it speaks of itself. */
+function yamlMessage(err: YAMLError): string {
+  if (err.code === 'MULTIPLE_DOCS') return 'the file holds more than one YAML document (a second "---"); a config is one document';
+  // The composer recurses per level; the package reports running out of stack as an error.
+  if (err.code === 'RESOURCE_EXHAUSTION' || /call stack/i.test(err.message)) return `nested too deeply (a config needs fewer than ${MAX_DEPTH} levels)`;
+  return err.message.split('\n')[0]!;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -496,13 +549,16 @@ function deepFreeze<T>(value: T): T {
 
 export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const c = new Checker(lines);
-  for (const err of doc.errors) {
-    c.report('YAML_SYNTAX', err.message.split('\n')[0]!, err.pos[0]);
-  }
+  for (const err of doc.errors) c.report('YAML_SYNTAX', yamlMessage(err), err.pos[0]);
   if (doc.errors.length > 0) return { ok: false, problems: c.problems };
-  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control']);
+  const flat = flattenAliases(doc);
+  if (flat) {
+    c.report('YAML_SYNTAX', flat.message, flat.offset);
+    return { ok: false, problems: c.problems };
+  }
+  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control'], true);
   if (!root) return { ok: false, problems: c.problems };
   const top = entries(root);
 
@@ -517,7 +573,8 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     if (hit) c.report('REMOVED_KEY', `routing.${key} was removed: ${instead}; delete the key`, hit.pair.key as Node);
   }
   const table = routing.has('table') ? parseTable(c, routing.get('table')!.value, opts) : DEFAULT_TABLE;
-  const destinations = parseDestinations(c, routing.get('destinations')?.value);
+  const destinationNodes = parseDestinations(c, routing.get('destinations')?.value);
+  const destinations = destinationNodes.map((d) => d.destination);
   const failback = routing.has('failback') ? parseFailback(c, routing.get('failback')!.value) : DEFAULT_FAILBACK;
   const flag = (key: string): boolean => (routing.has(key) ? c.boolean(routing.get(key)!.value, `routing.${key}`) ?? false : false);
   const routingSettings: RoutingSettings = {
@@ -568,6 +625,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     );
   } else {
     const seen = new Map<string, number>();
+    const interfaces = new Map<string, number>();
     uplinksNode.value.items.forEach((item, i) => {
       const path = `uplinks[${i}]`;
       const draft = parseUplink(c, item, path);
@@ -579,6 +637,13 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
         if (first !== undefined) {
           c.report('DUPLICATE_NAME', `uplink name "${u.name}" is already used by uplinks[${first}]`, draft.nameNode);
         } else seen.set(u.name, i);
+      }
+      if (u.interface) {
+        const first = interfaces.get(u.interface);
+        // Heartbeats find their uplink by `oif IFACE`: a second uplink on it would probe through the first one's table.
+        if (first !== undefined) {
+          c.report('DUPLICATE_INTERFACE', `interface ${u.interface} is already used by uplinks[${first}]; each uplink needs an interface of its own (a VLAN or macvlan interface per gateway)`, draft.interfaceNode);
+        } else interfaces.set(u.interface, i);
       }
       const targetCount = isSeq(draft.targetsNode) ? draft.targetsNode.items.length : 0;
       if (targetCount > 0 && uplinkProbe.reliability > targetCount) {
@@ -593,6 +658,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     });
   }
 
+  checkConnected(c, table, destinationNodes, uplinks);
   if (c.problems.length > 0) return { ok: false, problems: c.sorted() };
   return { ok: true, config: deepFreeze({ uplinks, probe, routing: routingSettings, control: { socket, ...(group !== undefined ? { group } : {}) } }) };
 }

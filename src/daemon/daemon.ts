@@ -778,8 +778,8 @@ export class Daemon {
     const fresh = lines.filter((l) => !this.refusedLines.includes(l));
     const cleared = this.refusedLines.filter((l) => !lines.includes(l));
     this.refusedLines = lines;
-    for (const l of fresh) this.log.error({ event: 'route', refused: l }, `the kernel refused: ${l}; everything else is in, this one is tried again`);
-    if (lines.length === 0 && cleared.length) this.log.info({ event: 'route', accepted: cleared }, `the kernel now accepts what it refused before`);
+    for (const l of fresh) this.log.error({ event: 'route', refused: l }, `not applied: ${l}; everything else is in, this one is tried again`);
+    if (lines.length === 0 && cleared.length) this.log.info({ event: 'route', accepted: cleared }, `now applied: what was refused before`);
     this.retryApply(lines.length === 0, fresh.length > 0);
   }
 

@@ -15,6 +15,7 @@ import {
   RT_TABLE_UNSPEC,
   RTA_GATEWAY,
   RTNH_F_ONLINK,
+  RTPROT_KERNEL,
   RTPROT_STATIC,
 } from '../types/netlink.js';
 
@@ -37,6 +38,8 @@ export interface KernelRoute {
    * earlier uplinkd wrote through resilient groups; they are replaced by plain ones.
    */
   readonly nhid?: number;
+  /** Written by the kernel itself (proto kernel): the connected route of an address. */
+  readonly connected?: true;
 }
 
 export interface KernelRule {
@@ -205,7 +208,14 @@ export class NetlinkKernel implements RouteKernel {
         const gateway = m.attrs.gateway ? bytesToAddress(m.attrs.gateway) : undefined;
         nexthops = [gateway ? { ifindex: m.attrs.oif ?? 0, gateway, weight: 1 } : { ifindex: m.attrs.oif ?? 0, weight: 1 }];
       }
-      out.push({ family: f, table, prefix: `${address}/${len}`, nexthops, ...(m.attrs.nhId ? { nhid: m.attrs.nhId.readUInt32LE(0) } : {}) });
+      out.push({
+        family: f,
+        table,
+        prefix: `${address}/${len}`,
+        nexthops,
+        ...(m.attrs.nhId ? { nhid: m.attrs.nhId.readUInt32LE(0) } : {}),
+        ...(m.data.protocol === 'KERNEL' || m.data.protocol === RTPROT_KERNEL ? { connected: true as const } : {}),
+      });
     }
     return out;
   }

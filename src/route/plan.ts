@@ -80,6 +80,8 @@ export interface Plan {
   readonly missing: readonly string[];
   /** Somebody else's rules in uplinkd's range: never deleted, worked around where possible. */
   readonly foreign: readonly KernelRule[];
+  /** Managed routes not written because the kernel's own connected route holds that prefix. */
+  readonly connected: readonly Operation[];
 }
 
 function familyFlag(f: Family): string {
@@ -244,6 +246,7 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   const managedKnown = state.managedKnown ?? true;
   const missing: string[] = [];
   const foreign: KernelRule[] = [];
+  const connected: Operation[] = [];
   const replaces: Operation[] = [];
   const ruleAdds: Operation[] = [];
   const ruleDeletes: Operation[] = [];
@@ -267,9 +270,16 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
       if (route.nexthops.length === 0) continue;
       const have = current.find((c) => c.table === route.table && c.prefix === route.prefix);
       if (have && sameRoute(have, route)) continue;
+      // A destination that is a connected subnet in this table (routing.table main): the
+      // kernel's own route stays, or the subnet would be cut off.
+      if (have?.connected) {
+        connected.push({ kind: 'replace-route', route });
+        continue;
+      }
       replaces.push({ kind: 'replace-route', route });
     }
     for (const have of current) {
+      if (have.connected) continue;
       if (want.some((w) => w.table === have.table && w.prefix === have.prefix)) continue;
       routeDeletes.push({ kind: 'delete-route', route: have });
     }
@@ -293,5 +303,6 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
     operations: [...ruleAdds.filter(first), ...replaces, ...ruleAdds.filter((op) => !first(op)), ...ruleDeletes, ...routeDeletes],
     missing,
     foreign,
+    connected,
   };
 }

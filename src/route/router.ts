@@ -64,9 +64,9 @@ export class Router {
       rules[f] = await this.kernel.rules(f);
     }
     const owned = this.owned ?? ownedBy(state);
-    const { operations, missing, foreign } = plan(state, { links, routes, rules }, owned, this.families);
+    const { operations, missing, foreign, connected } = plan(state, { links, routes, rules }, owned, this.families);
     const changes: string[] = [];
-    const refused: Refusal[] = [];
+    const refused: Refusal[] = connected.map((op) => ({ command: describe(op, names), code: "the kernel's own connected route is there: left alone" }));
     let deleteRefused = false;
     for (const op of operations) {
       const line = describe(op, names);
@@ -100,7 +100,7 @@ export class Router {
     for (const family of this.families) {
       for (const r of await this.kernel.routes(family)) {
         const managed = r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
-        if (!managed && !tables.has(r.table)) continue;
+        if ((!managed && !tables.has(r.table)) || r.connected) continue;
         if (await this.tryDelete(() => this.kernel.deleteRoute(r))) changes.push(describeRoute('del', r, names));
       }
       for (const rule of await this.kernel.rules(family)) {

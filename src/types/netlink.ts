@@ -49,6 +49,8 @@ export const RTA_GATEWAY = 5;
 export const RTA_TABLE = 15;
 /** RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it. */
 export const RTNH_F_ONLINK = 4;
+/** rtm_protocol of a route the kernel made itself (an address's connected route). */
+export const RTPROT_KERNEL = 2;
 export const RTPROT_STATIC = 4;
 
 // include/uapi/linux/fib_rules.h

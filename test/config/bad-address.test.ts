@@ -20,3 +20,18 @@ it('an IPv4 address as gateway6 is the wrong family', async () => {
 it('a destination that is not a prefix', async () => {
   await expectProblem(`uplinks:\n${GOOD_UPLINK}routing:\n  destinations: [203.0.113.1/24]\n`, 8, 18, 'BAD_PREFIX', /host bits/);
 });
+
+// Issue 10, reproduction 11: targets that can never answer a heartbeat through an uplink.
+for (const [target, why] of [
+  ['icmp: 0.0.0.0', /unspecified/],
+  ['icmp: 255.255.255.255', /broadcast/],
+  ['icmp: 224.0.0.1', /multicast/],
+  ['icmp: ff02::1', /multicast/],
+  ['icmp: 127.0.0.1', /loopback/],
+  ['tcp: "[::]:443"', /unspecified/],
+  ['tcp: 239.1.1.1:80', /multicast/],
+] as const) {
+  it(`a heartbeat target ${target}`, async () => {
+    await expectProblem(`uplinks:\n${GOOD_UPLINK}      - ${target}\n`, 7, target.indexOf(':') + 11, 'BAD_ADDRESS', why);
+  });
+}

@@ -72,3 +72,9 @@ routing:
   assert.deepEqual(r.problems.map((p) => `${p.line}:${p.col} ${p.code}`), ['13:14 BAD_VALUE']);
   assert.match(r.problems[0]!.message, /0x100 has room for 1 uplinks, not 3/);
 });
+
+// Issue 10, reproduction 11: the kernel's own route to a connected subnet was replaced, then lost.
+it('table main with a destination holding an uplink gateway (a connected subnet) is refused', () => {
+  assert.deepEqual(problems('  table: main\n  destinations: [default, 100.64.1.0/24]\n'), ['8:27 BAD_PREFIX']);
+  assert.deepEqual(problems('  table: 100\n  destinations: [default, 100.64.1.0/24]\n'), [], 'another table is fine: main answers first');
+});

@@ -424,7 +424,7 @@ describe('daemon', () => {
     kernel.refuse.clear();
     await new Promise((r) => setTimeout(r, 4100));
     assert.ok(kernel.routeTable.some((r) => r.table === 1101), 'in once the kernel takes it');
-    assert.ok(logs.some((l) => l.event === 'route' && String(l.msg).startsWith('the kernel now accepts')));
+    assert.ok(logs.some((l) => l.event === 'route' && String(l.msg).startsWith('now applied')));
     assert.deepEqual((await daemon.status()).kernel.refused, []);
     await daemon.stop();
   });

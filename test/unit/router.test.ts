@@ -280,4 +280,19 @@ describe('RTA_MULTIPATH codec', () => {
       { ifindex: 3, gateway: '100.64.2.1', weight: 3 },
     ]);
   });
+
+  // Issue 10, reproduction 11: with routing.table main, a connected subnet as destination.
+  it('never replaces or deletes the kernel\'s own connected route; says it left it alone', async () => {
+    const { router, kernel } = setup();
+    const lan = { prefix: '100.64.7.0/24', family: 4 as const, address: '100.64.7.0', length: 24 };
+    const connected = { family: 4 as const, table: 254, prefix: '100.64.7.0/24', nexthops: [{ ifindex: 13, weight: 1 }], connected: true as const };
+    kernel.routeTable.push(connected);
+    const s = state([{ destination: lan, table: 254, nexthops: [{ uplink: 'wan1', interface: 'wan1', gateway: '100.64.1.1', weight: 1 }] }]);
+    const main = { ...s, table: 254, destinations: [lan] };
+    const report = await router.apply(main);
+    assert.ok(kernel.routeTable.includes(connected), 'still the kernel\'s route');
+    assert.deepEqual(report.refused.map((r) => r.command), ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1']);
+    await router.removeAll(main);
+    assert.ok(kernel.routeTable.includes(connected), 'not removed at exit either');
+  });
 });
