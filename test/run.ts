@@ -1,4 +1,4 @@
-// `npm test`: unit and config tests, then the network-namespace lab tests, one file at a time.
+// `npm test`: unit, config and fuzz tests, then the network-namespace lab tests, one file at a time.
 // Lab tests never skip under CI=true: a missing capability there is a failure.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -50,7 +50,7 @@ function leftovers(): string[] {
   return [...ns.map((n) => `namespace ${n}`), ...procs.map((p) => `process ${p}`)];
 }
 
-const files = [...testFiles(join(here, 'unit')), ...testFiles(join(here, 'config'))];
+const files = [...testFiles(join(here, 'unit')), ...testFiles(join(here, 'config')), ...testFiles(join(here, 'fuzz'))];
 const missing = labMissing();
 if (missing) {
   if (CI) {

@@ -38,6 +38,7 @@ const DEFAULT_TABLE = 100;
 // (net/core/dev.c) also refuses "." and "..", "/", ":" and white space.
 const IFNAME = /^[^\s/:]+$/;
 const IFNAME_BYTES = 15;
+const MAX_YAML_ERRORS = 20;
 /** Addresses a heartbeat can never be answered from through an uplink (ipaddr.js ranges). */
 const NO_TARGET_RANGES: Record<string, string> = {
   unspecified: 'the unspecified address',
@@ -551,7 +552,10 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const c = new Checker(lines);
-  for (const err of doc.errors) c.report('YAML_SYNTAX', yamlMessage(err), err.pos[0]);
+  // A broken file can hold thousands of errors; the first ones are what an operator fixes.
+  doc.errors.slice(0, MAX_YAML_ERRORS).forEach((err) => c.report('YAML_SYNTAX', yamlMessage(err), err.pos[0]));
+  const more = doc.errors.length - MAX_YAML_ERRORS;
+  if (more > 0) c.report('YAML_SYNTAX', `${more} more YAML error${more > 1 ? 's' : ''} from here on, not listed`, doc.errors[MAX_YAML_ERRORS]!.pos[0]);
   if (doc.errors.length > 0) return { ok: false, problems: c.problems };
   const flat = flattenAliases(doc);
   if (flat) {

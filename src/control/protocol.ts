@@ -5,6 +5,23 @@ import { connect } from 'node:net';
 export const PROTOCOL_VERSION = 1;
 
 export type Request = { readonly cmd: 'status' } | { readonly cmd: 'reload' };
+const COMMANDS: readonly string[] = ['status', 'reload'];
+
+/** One request line -> the request, or what is wrong with it (said to the client). */
+export function parseRequest(line: string): Request | { readonly problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { problem: 'request is not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'request must be a JSON object like {"cmd":"status"}' };
+  const cmd = (value as { cmd?: unknown }).cmd;
+  if (typeof cmd !== 'string') return { problem: 'request has no "cmd" string (status or reload)' };
+  // Echo a bounded, printable part of what was asked: never the client's bytes unfiltered.
+  if (!COMMANDS.includes(cmd)) return { problem: `unknown command ${JSON.stringify(cmd.slice(0, 40))} (status or reload)` };
+  return { cmd } as Request;
+}
 
 export interface TargetStatus {
   readonly target: string;

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { flock, peerCredentials, type PeerCredentials } from '../native/index.js';
-import type { Request, Response } from './protocol.js';
+import { parseRequest, type Request, type Response } from './protocol.js';
 
 const MAX_REQUEST = 4096;
 export const MAX_CONNECTIONS = 32;
@@ -228,13 +228,9 @@ export class ControlServer {
       taken = true;
       conn.off('data', onData);
       conn.pause();
-      let req: Request;
-      try {
-        req = JSON.parse(line) as Request;
-      } catch {
-        return reply({ ok: false, error: 'request is not JSON' });
-      }
-      if (MUTATING.includes(String((req as { cmd?: unknown })?.cmd)) && !this.allowed(conn)) {
+      const req = parseRequest(line);
+      if ('problem' in req) return reply({ ok: false, error: req.problem });
+      if (MUTATING.includes(req.cmd) && !this.allowed(conn)) {
         return reply({ ok: false, error: `permission denied: ${String(req.cmd)} needs root${this.opts.gid !== undefined ? ` or group ${this.opts.gid}` : ''}` });
       }
       this.opts.handle(req).then(reply, (err: unknown) => reply({ ok: false, error: String((err as Error)?.message ?? err) }));

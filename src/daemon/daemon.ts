@@ -1012,7 +1012,7 @@ export class Daemon {
   async handle(req: Request): Promise<Response> {
     if (req.cmd === 'status') return { ok: true, status: await this.status() };
     if (req.cmd === 'reload') return this.reload();
-    return { ok: false, error: `unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}` };
+    return { ok: false, error: `unknown command ${JSON.stringify(String((req as { cmd?: unknown } | null)?.cmd).slice(0, 40))}` };
   }
 
   /** Stops probing and waits for a route change in flight; routes stay (traffic keeps flowing). */
