@@ -39,6 +39,9 @@ const DEFAULT_TABLE = 100;
 const IFNAME = /^[^\s/:]+$/;
 const IFNAME_BYTES = 15;
 const MAX_YAML_ERRORS = 20;
+/** Every count has a range: heartbeats per uplink, and routes uplinkd writes per apply. */
+const MAX_TARGETS = 64;
+const MAX_DESTINATIONS = 1024;
 /** Addresses a heartbeat can never be answered from through an uplink (ipaddr.js ranges). */
 const NO_TARGET_RANGES: Record<string, string> = {
   unspecified: 'the unspecified address',
@@ -345,6 +348,7 @@ function parseUplink(c: Checker, node: unknown, path: string): UplinkDraft | und
   if (targetsNode !== undefined) {
     if (!isSeq(targetsNode)) c.report('WRONG_TYPE', `${path}.targets must be a list`, targetsNode as Node);
     else if (targetsNode.items.length === 0) c.report('MISSING_TARGETS', `${path}.targets is empty: at least one heartbeat target is needed`, targetsNode);
+    else if (targetsNode.items.length > MAX_TARGETS) c.report('BAD_VALUE', `${path}.targets: at most ${MAX_TARGETS} heartbeat targets per uplink, not ${targetsNode.items.length}`, targetsNode);
     else {
       targetsNode.items.forEach((t, i) => {
         const target = parseTarget(c, t, `${path}.targets[${i}]`);
@@ -500,6 +504,10 @@ function parseDestinations(c: Checker, node: unknown): { destination: Destinatio
   if (node === undefined) return (parseDestination('default') as Destination[]).map((destination) => ({ destination }));
   if (!isSeq(node) || node.items.length === 0) {
     c.report('WRONG_TYPE', 'routing.destinations must be a non-empty list of prefixes or "default"', node as Node);
+    return [];
+  }
+  if (node.items.length > MAX_DESTINATIONS) {
+    c.report('BAD_VALUE', `routing.destinations: at most ${MAX_DESTINATIONS} prefixes, not ${node.items.length}`, node);
     return [];
   }
   const out: { destination: Destination; node?: Node }[] = [];

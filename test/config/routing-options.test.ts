@@ -78,3 +78,8 @@ it('table main with a destination holding an uplink gateway (a connected subnet)
   assert.deepEqual(problems('  table: main\n  destinations: [default, 100.64.1.0/24]\n'), ['8:27 BAD_PREFIX']);
   assert.deepEqual(problems('  table: 100\n  destinations: [default, 100.64.1.0/24]\n'), [], 'another table is fine: main answers first');
 });
+
+it('every count has a range: more than 1024 destinations are refused', () => {
+  const many = Array.from({ length: 1025 }, (_, i) => `203.0.${113 + (i >> 8)}.${i & 255}`).join(', ');
+  assert.deepEqual(problems(`  destinations: [${many}]\n`), ['7:17 BAD_VALUE']);
+});
