@@ -522,14 +522,16 @@ function parseDestinations(c: Checker, node: unknown): { destination: Destinatio
 }
 
 /**
- * In table main, a destination holding an uplink's gateway is that uplink's connected subnet:
- * replacing the kernel's own route there cuts the gateway off (and the kernel deletes our
- * route with the address). Other tables are fine: main answers first for its own routes.
+ * In table main, a destination as narrow as a connected subnet (/24 or longer, /64 or longer)
+ * that holds an uplink's gateway is that uplink's subnet, or part of it: routing it through
+ * uplinks cuts the gateway off. Wider ones lose to the connected route by longest match, and
+ * other tables are fine: main answers first for its own routes. (An exact connected prefix is
+ * also never replaced at run time.)
  */
 function checkConnected(c: Checker, table: number, destinations: readonly { destination: Destination; node?: Node }[], uplinks: readonly UplinkConfig[]): void {
   if (table !== MAIN_TABLE) return;
   for (const { destination: d, node } of destinations) {
-    if (d.length === 0) continue;
+    if (d.length < (d.family === 4 ? 24 : 64)) continue;
     const range = ipaddr.parseCIDR(d.prefix);
     for (const u of uplinks) {
       const gw = d.family === 4 ? u.gateway : u.gateway6;

@@ -40,13 +40,18 @@ export function flattenAliases(doc: Document): TreeProblem | undefined {
   };
   const resolve = (node: unknown): unknown => {
     if (!isAlias(node)) return node;
-    if (++work > MAX_ALIAS_WORK) return fail(`more than ${MAX_ALIAS_WORK} aliases and merged keys: not a config file`, node);
+    if (!charge(node)) return undefined;
     // Not Alias.resolve(): it searches the whole document, which the shared nodes made a DAG.
     const target = anchors.get(node.source);
     if (target === undefined) return fail(`alias *${node.source} names no anchor before it`, node);
     return target;
   };
   const seen = new Set<unknown>();
+  const charge = (node: unknown): boolean => {
+    if (++work <= MAX_ALIAS_WORK) return true;
+    fail(`more than ${MAX_ALIAS_WORK} aliases and merged keys: not a config file`, node);
+    return false;
+  };
   const walk = (node: unknown, depth: number): void => {
     if (problem || node === null || typeof node !== 'object' || seen.has(node)) return;
     if (depth > MAX_DEPTH) {
@@ -59,43 +64,50 @@ export function flattenAliases(doc: Document): TreeProblem | undefined {
     const anchor = (node as { anchor?: string }).anchor;
     if (anchor) anchors.set(anchor, node);
   };
+  // Each item resolved and walked in turn, in document order: an anchor inside an earlier
+  // item (or an earlier pair) is known by the time a later alias names it.
   const walkInside = (node: object, depth: number): void => {
     if (isSeq(node)) {
-      node.items = node.items.map((item) => resolve(item));
-      for (const item of node.items) walk(item, depth + 1);
-    } else if (isMap(node)) {
-      const merged: Pair[] = [];
-      for (const pair of node.items) {
-        if (!isMergeKey(pair)) continue;
-        const value = resolve(pair.value);
-        const sources = isSeq(value) ? value.items.map((s) => resolve(s)) : [value];
-        for (const source of sources) {
-          if (!isMap(source)) {
-            fail('a merge key (<<) must name a mapping, or a list of them', pair.value);
-            return;
-          }
-          walk(source, depth + 1);
-          merged.push(...source.items);
-        }
+      for (let i = 0; i < node.items.length && !problem; i++) {
+        node.items[i] = resolve(node.items[i]);
+        walk(node.items[i], depth + 1);
       }
-      const own = node.items.filter((p) => !isMergeKey(p));
-      const keys = new Set(own.map(keyOf));
-      // Keys written in the map win over merged ones; of those, the first source wins (YAML 1.1 merge).
-      for (const pair of merged) {
-        if (keys.has(keyOf(pair))) continue;
-        if (++work > MAX_ALIAS_WORK) {
-          fail(`more than ${MAX_ALIAS_WORK} aliases and merged keys: not a config file`, node);
-          return;
-        }
-        keys.add(keyOf(pair));
-        own.push(pair);
-      }
-      node.items = own;
-      for (const pair of node.items) {
+      return;
+    }
+    if (!isMap(node)) return;
+    const own: Pair[] = [];
+    const merged: Pair[] = [];
+    for (const pair of node.items) {
+      if (problem) return;
+      if (!isMergeKey(pair)) {
         if (isPair(pair)) pair.value = resolve(pair.value) as typeof pair.value;
         walk(pair.value, depth + 1);
+        own.push(pair);
+        continue;
+      }
+      const value = resolve(pair.value);
+      const sources = isSeq(value) ? value.items : [value];
+      for (let i = 0; i < sources.length && !problem; i++) {
+        const source = resolve(sources[i]);
+        if (!isMap(source)) {
+          fail('a merge key (<<) must name a mapping, or a list of them', pair.value);
+          return;
+        }
+        walk(source, depth + 1);
+        for (const p of source.items) {
+          if (!charge(node)) return;
+          merged.push(p);
+        }
       }
     }
+    // Keys written in the map win over merged ones; of those, the first source wins (YAML 1.1 merge).
+    const keys = new Set(own.map(keyOf));
+    for (const pair of merged) {
+      if (keys.has(keyOf(pair))) continue;
+      keys.add(keyOf(pair));
+      own.push(pair);
+    }
+    node.items = own;
   };
   doc.contents = resolve(doc.contents) as typeof doc.contents;
   walk(doc.contents, 0);

@@ -88,7 +88,12 @@ export interface StatusReport {
    * What the kernel would not take: operations it refused at the last apply (`ip` command:
    * errno, tried again alone) and somebody else's rules in uplinkd's range (left alone).
    */
-  readonly kernel: { readonly refused: readonly string[]; readonly foreign_rules: readonly string[] };
+  readonly kernel: {
+    readonly refused: readonly string[];
+    readonly foreign_rules: readonly string[];
+    /** Managed routes not written: the prefix is the kernel's own connected route (table main). */
+    readonly connected_routes: readonly string[];
+  };
 }
 
 export type Response =

@@ -22,8 +22,13 @@ import {
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { UplinkProber } from '../probe/index.js';
 import {
+  APPLY_RETRY_MS,
   counterName,
   expectedShape,
+  noteApply,
+  NO_NOTICES,
+  type ApplyReport,
+  type NoticeState,
   pinningRuleset,
   Router,
   TABLE_FAMILY,
@@ -60,7 +65,7 @@ import {
   type SteerState,
 } from '../steer/index.js';
 import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig, UplinkState } from '../types/index.js';
-import { hex, RULE_MANAGED, RULE_MANAGED_MIN, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
+import { hex, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
 
 export interface Clocks {
   /** Wall-clock ms, for `since` and logs. */
@@ -147,9 +152,6 @@ export function linkView(snapshot: LinkSnapshot, iface: string, wasPresent: bool
   return { present: true, wasPresent, adminUp: info.adminUp, carrier: info.carrier, families };
 }
 
-/** Retry pause after the kernel refused a change; it doubles while the refusal stays, to this. */
-const APPLY_RETRY_MS = 1000;
-const APPLY_RETRY_MAX_MS = 30_000;
 /** Events within this window are reconciled in one go. */
 const RECONCILE_DEBOUNCE_MS = 20;
 /** More reconciles that changed something than this within the window: someone is fighting us. */
@@ -190,10 +192,8 @@ export class Daemon {
   private pinningFailures = 0;
   /** Whether the last apply went through: a drain waits until the route points at the primary. */
   private lastApplyOk = true;
-  private applyRetryMs = APPLY_RETRY_MS;
-  /** What the kernel refused and whose rules sit in our range, as last reported (log on change). */
-  private refusedLines: readonly string[] = [];
-  private foreignLines: readonly string[] = [];
+  /** What the last apply reported, so each thing is logged once (route/notices.ts). */
+  private notices: NoticeState = NO_NOTICES;
   private pinningRetry: NodeJS.Timeout | undefined;
   /** Why the next apply runs, when something outside changed what uplinkd owns. */
   private reconcileReasons: string[] = [];
@@ -759,54 +759,28 @@ export class Daemon {
       try {
         const report = await this.router.apply(state);
         for (const m of report.missing) this.log.warn({ event: 'route', missing: m }, `no interface for ${m}: next hop left out`);
-        this.noteForeign(report.foreign);
         // Whichever run comes first after an outside change reports it, with what it put back.
         if (reasons.length > 0) this.noteReconcile(reasons, report.changes);
-        this.noteRefused(report.refused.map((r) => `${r.command}: ${r.code}`));
+        this.noteApply(report);
       } catch (err) {
-        this.log.error({ event: 'route', err: errText(err) }, `cannot read the kernel's routes: ${errText(err)}; retrying in ${this.applyRetryMs}ms`);
-        this.retryApply(false);
+        this.log.error({ event: 'route', err: errText(err) }, `cannot read the kernel's routes and rules: ${errText(err)}; retrying in ${APPLY_RETRY_MS}ms`);
+        this.armRetry(false, APPLY_RETRY_MS);
       }
     });
   }
 
-  /**
-   * Logs what the kernel refused when that changes (each refused object is tried again alone
-   * at the next apply, everything else is in), and schedules that retry.
-   */
-  private noteRefused(lines: readonly string[]): void {
-    const fresh = lines.filter((l) => !this.refusedLines.includes(l));
-    const cleared = this.refusedLines.filter((l) => !lines.includes(l));
-    this.refusedLines = lines;
-    for (const l of fresh) this.log.error({ event: 'route', refused: l }, `not applied: ${l}; everything else is in, this one is tried again`);
-    if (lines.length === 0 && cleared.length) this.log.info({ event: 'route', accepted: cleared }, `now applied: what was refused before`);
-    this.retryApply(lines.length === 0, fresh.length > 0);
+  /** Logs what is new in an apply's report and arms the retry that it asks for (route/notices.ts). */
+  private noteApply(report: ApplyReport): void {
+    const step = noteApply(this.notices, report);
+    this.notices = step.state;
+    for (const n of step.notices) this.log[n.level](n.fields, n.msg);
+    this.armRetry(step.managedOk, step.retryInMs);
   }
 
-  private retryApply(ok: boolean, fresh = false): void {
+  private armRetry(ok: boolean, inMs: number | undefined): void {
     this.lastApplyOk = ok;
     clearTimeout(this.retryTimer);
-    if (ok) {
-      this.applyRetryMs = APPLY_RETRY_MS;
-      return;
-    }
-    if (fresh) this.applyRetryMs = APPLY_RETRY_MS;
-    const wait = this.applyRetryMs;
-    this.applyRetryMs = Math.min(APPLY_RETRY_MAX_MS, wait * 2);
-    if (!this.stopped) this.retryTimer = setTimeout(() => this.scheduleApply(), wait);
-  }
-
-  /** Somebody else's rules in our range: said once, left alone (never fought). */
-  private noteForeign(lines: readonly string[]): void {
-    if (lines.join('\n') === this.foreignLines.join('\n')) return;
-    const fresh = lines.filter((l) => !this.foreignLines.includes(l));
-    this.foreignLines = lines;
-    for (const l of fresh) {
-      this.log.warn(
-        { event: 'route', foreign: l },
-        `a rule uplinkd did not write sits in its range ${RULE_PRIORITY_MIN}-${RULE_PRIORITY_MAX}: ${l}; left alone (uplinkd deletes only its own), its managed lookup goes in front of one at ${RULE_MANAGED_MIN + 1}-${RULE_MANAGED}; move the rule out of that range`,
-      );
-    }
+    if (inMs !== undefined && !this.stopped) this.retryTimer = setTimeout(() => this.scheduleApply(), inMs);
   }
 
   /** Logs what was put back; pauses reconciling for a while if someone keeps undoing it. */
@@ -939,8 +913,8 @@ export class Daemon {
           ? this.steering[fams[0]!].reason
           : fams.map((f) => `IPv${f}: ${this.steering[f].reason}`).join('; '),
     };
-    const foreign = await this.router.foreignRules();
-    return { uplinks, routes, steering, kernel: { refused: this.refusedLines, foreign_rules: foreign } };
+    const foreign = await this.router.foreignRules(this.desiredState());
+    return { uplinks, routes, steering, kernel: { refused: this.notices.refused, foreign_rules: foreign, connected_routes: this.notices.connected } };
   }
 
   private dampingStatus(u: UplinkRuntime): DampeningStatus {

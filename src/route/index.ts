@@ -10,3 +10,4 @@ export * from './watch.js';
 export * from './sysctl.js';
 export * from './command.js';
 export * from './table-owner.js';
+export * from './notices.js';

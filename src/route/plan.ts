@@ -158,36 +158,58 @@ function inRange(p: number, base: number, count = 1): boolean {
   return p >= base && p < base + count;
 }
 
+/** The tables uplinkd's rules point at (now, and before a reload moved them). */
+export interface RuleTables {
+  /** The managed table, now and before: a plain `lookup T` rule is ours only for these. */
+  readonly managed: ReadonlySet<number>;
+  /** Per-uplink tables, now and before: an earlier layout's `from` rule is ours only for these. */
+  readonly uplink: ReadonlySet<number>;
+}
+
+function selectorCount(r: KernelRule): number {
+  return [r.oifname, r.src, r.fwmark, r.suppressPrefixlength].filter((x) => x !== undefined).length;
+}
+
 /**
  * Whether a rule is uplinkd's: in its range, with the shape uplinkd writes at that priority
- * (types/layout.ts). A stale one of ours is deleted; anything else in the range is foreign.
+ * (types/layout.ts), now or in the earlier layout. A stale one of ours is deleted; anything
+ * else in the range is foreign and left alone.
  */
-export function ownsRule(r: KernelRule): boolean {
+export function ownsRule(r: KernelRule, tables: RuleTables): boolean {
   const p = r.priority;
   if (p < RULE_PRIORITY_MIN || p > RULE_PRIORITY_MAX || r.other !== undefined) return false;
-  const selectors = [r.oifname, r.src, r.fwmark, r.suppressPrefixlength].filter((x) => x !== undefined).length;
-  if (inRange(p, RULE_OIF_BASE, MAX_UPLINKS)) return selectors === 1 && r.oifname !== undefined;
-  if (p === RULE_MAIN_FIRST) return selectors === 1 && r.suppressPrefixlength !== undefined && r.table === MAIN_TABLE;
-  if (inRange(p, RULE_SOURCE_BASE, MAX_UPLINKS)) return selectors === 1 && r.src !== undefined;
-  if (inRange(p, RULE_FWMARK_BASE, MAX_UPLINKS)) return selectors === 1 && r.fwmark !== undefined;
+  const selectors = selectorCount(r);
   const mainFirst = selectors === 1 && r.suppressPrefixlength !== undefined && r.table === MAIN_TABLE;
+  const host = r.src !== undefined && /\/(32|128)$/.test(r.src);
+  // The earlier layout first: 9690 sits inside today's fwmark range.
   if (EARLIER_MAIN_FIRST.includes(p) && mainFirst) return true;
-  if (p >= EARLIER_SOURCE_BASE && p < EARLIER_MANAGED - 1 && selectors === 1 && r.src !== undefined) return true;
-  if (p >= RULE_MANAGED_MIN && p <= EARLIER_MANAGED) return selectors === 0;
+  if (p >= EARLIER_SOURCE_BASE && p < EARLIER_MANAGED - 1 && selectors === 1 && host && tables.uplink.has(r.table)) return true;
+  if (inRange(p, RULE_OIF_BASE, MAX_UPLINKS)) return selectors === 1 && r.oifname !== undefined;
+  if (p === RULE_MAIN_FIRST) return mainFirst;
+  if (inRange(p, RULE_SOURCE_BASE, MAX_UPLINKS)) return selectors === 1 && host;
+  if (inRange(p, RULE_FWMARK_BASE, MAX_UPLINKS)) return selectors === 1 && r.fwmark !== undefined;
+  if (p >= RULE_MANAGED_MIN && p <= EARLIER_MANAGED) return selectors === 0 && tables.managed.has(r.table);
   return false;
 }
 
 /** A rule in uplinkd's range that uplinkd did not write. */
-export function isForeignRule(r: KernelRule): boolean {
-  return r.priority >= RULE_PRIORITY_MIN && r.priority <= RULE_PRIORITY_MAX && !ownsRule(r);
+export function isForeignRule(r: KernelRule, tables: RuleTables): boolean {
+  return r.priority >= RULE_PRIORITY_MIN && r.priority <= RULE_PRIORITY_MAX && !ownsRule(r, tables);
+}
+
+/** A rule that takes every packet (no selector): whatever comes after it never sees one. */
+function catchAll(r: KernelRule): boolean {
+  const words = r.other?.split(' ') ?? [];
+  return selectorCount(r) === 0 && words.every((w) => ['unreachable', 'blackhole', 'prohibit', 'nop'].includes(w));
 }
 
 /**
- * Where the managed lookup goes: 9900, or just in front of a foreign rule that would come
- * before it (the kernel tries rules by priority, equal ones in the order they were added).
+ * Where the managed lookup goes: 9900, or just in front of a foreign rule at 9701-9900 that
+ * takes every packet (the kernel tries rules by priority, equal ones in the order they were
+ * added). A foreign rule that picks some packets keeps them: it is reported, not jumped.
  */
 export function managedRulePriority(foreign: readonly KernelRule[]): number {
-  const ahead = foreign.map((r) => r.priority).filter((p) => p > RULE_MANAGED_MIN && p <= RULE_MANAGED);
+  const ahead = foreign.filter(catchAll).map((r) => r.priority).filter((p) => p > RULE_MANAGED_MIN && p <= RULE_MANAGED);
   return ahead.length ? Math.min(...ahead) - 1 : RULE_MANAGED;
 }
 
@@ -241,6 +263,14 @@ function resolve(route: DesiredRoute, links: ReadonlyMap<string, number>, missin
   return { family: route.destination.family, table: route.table, prefix: route.destination.prefix, nexthops };
 }
 
+/** The tables of `state` and of what was owned before it. */
+export function ruleTables(state: Pick<DesiredState, 'table' | 'uplinkTables'>, owned?: Owned): RuleTables {
+  return {
+    managed: new Set([state.table, ...(owned ? [owned.table] : [])]),
+    uplink: new Set([...state.uplinkTables.map((u) => u.table), ...(owned?.uplinkTables ?? [])]),
+  };
+}
+
 /** The operations that bring the kernel from `observed` to `state`, for the given families. */
 export function plan(state: DesiredState, observed: Observed, owned: Owned, families: readonly Family[]): Plan {
   const managedKnown = state.managedKnown ?? true;
@@ -252,6 +282,7 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   const ruleDeletes: Operation[] = [];
   const routeDeletes: Operation[] = [];
   const uplinkTables = new Set(state.uplinkTables.map((u) => u.table));
+  const tables = ruleTables(state, owned);
   const isManaged = (r: KernelRoute): boolean => r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
   // Owned before, but not any more: a reload moved the table or dropped a destination.
   const wasManaged = (r: KernelRoute): boolean =>
@@ -284,11 +315,11 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
       routeDeletes.push({ kind: 'delete-route', route: have });
     }
 
-    const foreignHere = observed.rules[family].filter(isForeignRule);
+    const foreignHere = observed.rules[family].filter((r) => isForeignRule(r, tables));
     foreign.push(...foreignHere);
     const rulesWanted = desiredRules(state, family, foreignHere);
     const untouched = untouchedRules(state, family);
-    const rulesHave = observed.rules[family].filter((r) => ownsRule(r) && !untouched.has(r.priority));
+    const rulesHave = observed.rules[family].filter((r) => ownsRule(r, tables) && !untouched.has(r.priority));
     const haveKeys = new Set(rulesHave.map(ruleKey));
     const wantKeys = new Set(rulesWanted.map(ruleKey));
     for (const rule of rulesWanted) if (!haveKeys.has(ruleKey(rule))) ruleAdds.push({ kind: 'add-rule', rule });

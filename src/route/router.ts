@@ -3,12 +3,17 @@
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
 import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
-import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, type DesiredState, type Operation, type Owned } from './plan.js';
+import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type DesiredState, type Operation, type Owned } from './plan.js';
 
 /** An operation the kernel refused, as the `ip` command and the errno name. */
 export interface Refusal {
   readonly command: string;
   readonly code: string;
+  /**
+   * It concerned the managed routes or uplinkd's rules (what the LAN's traffic follows), not
+   * one uplink's own table: until it goes in, the steering is not what was asked for.
+   */
+  readonly managed: boolean;
 }
 
 export interface ApplyReport {
@@ -22,9 +27,14 @@ export interface ApplyReport {
   readonly refused: readonly Refusal[];
   /** Somebody else's rules in uplinkd's range, as `ip rule` would add them: left alone. */
   readonly foreign: readonly string[];
+  /** Managed routes not written: the kernel's own connected route holds that prefix. */
+  readonly connected: readonly string[];
+  /** Deletes held back because what replaces them was refused (tried again next time). */
+  readonly deferred: readonly string[];
 }
 
 type Owner = Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'>;
+type RuleOwner = Pick<DesiredState, 'table' | 'uplinkTables'>;
 
 export class Router {
   /** What the last apply owned, so a reload that moves or drops something cleans it up. */
@@ -66,26 +76,43 @@ export class Router {
     const owned = this.owned ?? ownedBy(state);
     const { operations, missing, foreign, connected } = plan(state, { links, routes, rules }, owned, this.families);
     const changes: string[] = [];
-    const refused: Refusal[] = connected.map((op) => ({ command: describe(op, names), code: "the kernel's own connected route is there: left alone" }));
-    let deleteRefused = false;
+    const refused: Refusal[] = [];
+    const deferred: string[] = [];
+    // Adds and replaces come before deletes (plan.ts): when one of the managed routes or a rule
+    // was refused, the family's deletes wait, or the old route or rule would go with nothing
+    // in its place (a moved table whose new route the kernel refused, say).
+    const holdDeletes = new Set<Family>();
     for (const op of operations) {
       const line = describe(op, names);
+      const family = op.kind === 'replace-route' || op.kind === 'delete-route' ? op.route.family : op.rule.family;
+      const isDelete = op.kind === 'delete-route' || op.kind === 'delete-rule';
+      if (isDelete && holdDeletes.has(family)) {
+        deferred.push(line);
+        continue;
+      }
       try {
         await this.run(op);
       } catch (err) {
-        // A refusal is the kernel's answer about this one object; anything else (the socket
-        // gone) would fail every later operation too.
-        if (!(err instanceof KernelError)) throw err;
-        refused.push({ command: line, code: err.code });
-        deleteRefused ||= op.kind === 'delete-route';
+        // The kernel's answer about this one object: the others still go in.
+        const managed = op.kind !== 'replace-route' || op.route.table === state.table;
+        refused.push({ command: line, code: err instanceof KernelError ? err.code : String(err), managed });
+        if (!isDelete && managed) holdDeletes.add(family);
+        if (isDelete) deferred.push(line);
         continue;
       }
       changes.push(line);
       this.log(line);
     }
-    // A refused delete of something no longer owned is tried again next time: remember it.
-    if (!deleteRefused) this.owned = ownedBy(state);
-    return { changes, missing, refused, foreign: foreign.map((r) => describeRule('add', r)) };
+    // Something no longer owned that is still there is tried again next time: remember it.
+    if (deferred.length === 0) this.owned = ownedBy(state);
+    return {
+      changes,
+      missing,
+      refused,
+      foreign: foreign.map((r) => describeRule('add', r)),
+      connected: connected.map((op) => describe(op, names)),
+      deferred,
+    };
   }
 
   /**
@@ -97,6 +124,7 @@ export class Router {
     const changes: string[] = [];
     const owned = ownedBy(state);
     const tables = new Set([...owned.uplinkTables, ...(this.owned?.uplinkTables ?? [])]);
+    const ruleOwner = ruleTables(state, this.owned);
     for (const family of this.families) {
       for (const r of await this.kernel.routes(family)) {
         const managed = r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
@@ -104,7 +132,7 @@ export class Router {
         if (await this.tryDelete(() => this.kernel.deleteRoute(r))) changes.push(describeRoute('del', r, names));
       }
       for (const rule of await this.kernel.rules(family)) {
-        if (!ownsRule(rule)) continue;
+        if (!ownsRule(rule, ruleOwner)) continue;
         if (await this.tryDelete(() => this.kernel.deleteRule(rule))) changes.push(describeRule('del', rule));
       }
     }
@@ -137,16 +165,18 @@ export class Router {
   }
 
   /** Somebody else's rules in uplinkd's range, as `ip rule` would add them (status). */
-  async foreignRules(): Promise<string[]> {
+  async foreignRules(state: RuleOwner): Promise<string[]> {
+    const tables = ruleTables(state, this.owned);
     const out: string[] = [];
-    for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter(isForeignRule).map((r) => describeRule('add', r)));
+    for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter((r) => isForeignRule(r, tables)).map((r) => describeRule('add', r)));
     return out;
   }
 
   /** The rules uplinkd owns, as the kernel has them (adoption of pinned-flow rules). */
-  async ownedRules(): Promise<KernelRule[]> {
+  async ownedRules(state: RuleOwner): Promise<KernelRule[]> {
+    const tables = ruleTables(state, this.owned);
     const out: KernelRule[] = [];
-    for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter(ownsRule));
+    for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter((r) => ownsRule(r, tables)));
     return out;
   }
 }

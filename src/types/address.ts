@@ -6,6 +6,9 @@ import ipaddr from 'ipaddr.js';
 import type { Destination, Family } from './index.js';
 
 export function addressFamily(text: string): Family | undefined {
+  // No zone (`fe80::1%eth1`): the uplink's interface is the scope, and node:net accepts
+  // zones that nothing else parses (`%-1`).
+  if (text.includes('%')) return undefined;
   if (isIPv4(text)) return 4;
   if (isIPv6(text)) return 6;
   return undefined;

@@ -59,3 +59,23 @@ it('deep nesting: "nested too deeply", never "Maximum call stack size exceeded"'
     assert.doesNotMatch(r.lines.join('\n'), /call stack|at \w+ \(/);
   }
 });
+
+it('an alias of an anchor in an earlier item or pair of the same list or map', async () => {
+  const r = await validate(`uplinks:
+  - name: fiber
+    interface: wan1
+    gateway: 100.64.1.1
+    targets: [&t1 { icmp: 198.51.100.10 }, { tcp: "198.51.100.11:443" }]
+  - name: dsl
+    interface: wan2
+    gateway: 100.64.2.1
+    targets: [*t1]
+    probe: { interval: &i 300ms, <<: { timeout: *i } }
+`);
+  assert.equal(r.code, 0, r.lines.join('\n'));
+});
+
+it('an alias with nothing anchored before it, and a merge of a non-mapping, are positioned problems', async () => {
+  await expectProblem(`probe: *nowhere\nuplinks:\n${GOOD_UPLINK}`, 1, 8, 'YAML_SYNTAX');
+  await expectProblem(`x-n: &n 5\nprobe: { <<: *n }\nuplinks:\n${GOOD_UPLINK}`, 2, 14, 'YAML_SYNTAX', /merge key/);
+});

@@ -7,7 +7,11 @@
 //   - once things settled (3 s after the last fault changed anything), while some uplink's
 //     path works: the managed route goes only through uplinks whose path works, and a new
 //     connection from the LAN gets through;
-//   - per daemon process, after its first minute: file descriptors and RSS flat.
+//   - the rules uplinkd always keeps are there, and status lists nothing refused;
+//   - per daemon process, after its first minute: file descriptors and RSS flat (restarts
+//     happen in the first third of the run only, so the last process lives long);
+//   - at the end, with every fault undone: the route back on the primary, nothing refused,
+//     nothing foreign, every rule in place.
 // Prints and writes test/soak/results.json; exits 1 on any violation.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -185,8 +189,10 @@ const WEIGHTS: [string, number][] = [
   ['nft flush ruleset', 2],
 ];
 
-function pickFault(): string {
-  const choices = WEIGHTS.filter(([name]) => healthy().length > 0 || !['blackhole', 'nic delete', 'carrier flap'].includes(name));
+function pickFault(restarts: boolean): string {
+  const choices = WEIGHTS.filter(
+    ([name]) => (healthy().length > 0 || !['blackhole', 'nic delete', 'carrier flap'].includes(name)) && (restarts || name !== 'sigkill restart'),
+  );
   const total = choices.reduce((a, [, w]) => a + w, 0);
   let x = d.next() * total;
   for (const [name, w] of choices) if ((x -= w) < 0) return name;
@@ -209,7 +215,7 @@ async function check(): Promise<void> {
     if (Date.now() - lastRestart > RESTART_GRACE_MS) violation('status', `exit ${status.code}: ${status.stderr.trim()}`);
     return;
   }
-  const report = JSON.parse(status.stdout) as { routes: { destination: string; nexthops: { uplink: string; weight: number }[] }[] };
+  const report = JSON.parse(status.stdout) as StatusJson;
   const said = (report.routes.find((r) => r.destination === '0.0.0.0/0')?.nexthops ?? [])
     .filter((n) => n.weight > 0)
     .map((n) => WAN[n.uplink] ?? n.uplink)
@@ -218,6 +224,10 @@ async function check(): Promise<void> {
   // Only when the kernel held still across the status read can the two be compared.
   if (before === after && said !== after) violation('status vs kernel', `status says ${said || 'none'}, the kernel routes via ${after || 'none'}`);
   const ok = healthy().map((i) => `wan${i}`);
+  if (settled) {
+    const problems = await wholeness(report);
+    if (problems.length) violation('kernel', problems.join('; '));
+  }
   if (settled && ok.length > 0) {
     const via = after ? after.split(',') : [];
     if (via.length === 0 || via.some((w) => !ok.includes(w))) violation('route', `via ${after || 'nothing'} while ${ok.join(', ')} work(s) and ${ISPS.filter((i) => !ok.includes(`wan${i}`)).map((i) => `wan${i} (${[...broken.get(i)!].join(', ')})`).join(', ') || 'none'} do(es) not`);
@@ -236,6 +246,25 @@ async function check(): Promise<void> {
   }
 }
 
+interface StatusJson {
+  routes: { destination: string; nexthops: { uplink: string; weight: number }[] }[];
+  kernel: { refused: string[]; foreign_rules: string[]; connected_routes: string[] };
+}
+
+/** The rules uplinkd always keeps (not the pinned-flow ones: those go with a lost uplink). */
+const ALWAYS = ['9000', '9001', '9200', '9900'];
+
+/** What is missing or wrong in the kernel and in status, once things settled. */
+async function wholeness(report: StatusJson, pinned = false): Promise<string[]> {
+  const problems: string[] = [];
+  const prefs = new Set((await lab.exec('gw', 'ip', ['rule', 'show'])).stdout.split('\n').map((l) => l.split(':')[0]!));
+  const missing = [...ALWAYS, ...(pinned ? ['9500', '9501'] : [])].filter((p) => !prefs.has(p));
+  if (missing.length) problems.push(`rules missing: ${missing.join(', ')}`);
+  if (report.kernel.refused.length) problems.push(`refused: ${report.kernel.refused.join(', ')}`);
+  if (report.kernel.foreign_rules.length) problems.push(`foreign rules: ${report.kernel.foreign_rules.join(', ')}`);
+  return problems;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[s.length >> 1]! : NaN;
@@ -244,7 +273,8 @@ function median(xs: number[]): number {
 /** Growth after the first minute: the last minute's median against the second minute's. */
 function growth(samples: ProcessSample[]): { fds: number; rssKb: number; minutes: number } | undefined {
   const ageS = samples.at(-1)?.ageS ?? 0;
-  if (ageS < 150) return undefined;
+  // Two whole minutes apart at least, so the windows never overlap.
+  if (ageS < 180) return undefined;
   const base = samples.filter((s) => s.ageS >= 60 && s.ageS < 120);
   const last = samples.filter((s) => s.ageS >= ageS - 60);
   return {
@@ -271,7 +301,7 @@ try {
   })();
   while (Date.now() < end - 10_000) {
     await sleep(3000 + d.int(4000));
-    const name = pickFault();
+    const name = pickFault(Date.now() < started + (MINUTES * 60_000) / 3);
     await FAULTS[name]!().catch((err: unknown) => violation('fault', `${name}: ${String((err as Error)?.message ?? err)}`));
     faults.set(name, (faults.get(name) ?? 0) + 1);
     process.stdout.write(`  ${atS()} s: ${name}${name === 'blackhole' || name === 'nic delete' || name === 'carrier flap' ? ` (broken: ${ISPS.filter((i) => broken.get(i)!.size).map((i) => `isp${i}`).join(', ')})` : ''}\n`);
@@ -281,6 +311,16 @@ try {
   stopping = true;
   await checker;
   await daemonBusy;
+  try {
+    await waitUntil(async () => healthy().length === ISPS.length, 15_000, 'every fault undone');
+    await waitUntil(async () => (await managedVia()) === 'wan1', 15_000, 'the route back on the primary');
+    await sleep(SETTLE_MS);
+    const status = await daemon.status();
+    const problems = await wholeness(status.json as StatusJson, true);
+    if (problems.length) violation('end', problems.join('; '));
+  } catch (err) {
+    violation('end', String((err as Error)?.message ?? err));
+  }
   const code = await daemon.stop();
   if (code !== 0) violation('exit', `uplinkd exited ${code} on SIGTERM`);
 } catch (err) {

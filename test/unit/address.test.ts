@@ -15,7 +15,8 @@ describe('addresses', () => {
       ['198.51.100.300', undefined],
       ['2001:db8::1::2', undefined],
       ['', undefined],
-      ['fe80::1%eth0', 6],
+      ['fe80::1%eth0', undefined],
+      ['fe80::1%-1', undefined],
     ];
     for (const [text, want] of rows) assert.equal(addressFamily(text), want, text);
   });

@@ -370,7 +370,7 @@ describe('daemon', () => {
     assert.ok(!kernel.calls.some((c) => c.startsWith('delete rule')), 'never deleted');
     assert.ok(kernel.ruleList.some((r) => r.priority === 9898 && r.table === 100), 'the lookup goes in front of it');
     const s = await daemon.status();
-    assert.deepEqual(s.kernel, { refused: [], foreign_rules: ['ip rule add pref 9899 unreachable'] });
+    assert.deepEqual(s.kernel, { refused: [], foreign_rules: ['ip rule add pref 9899 unreachable'], connected_routes: [] });
     await daemon.stop();
   });
 });

@@ -1,7 +1,7 @@
 // route/: the router's diffing against a fake kernel, and the RTA_MULTIPATH codec.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeMultipath, encodeMultipath, FakeKernel, Router, runCommand, type DesiredState } from '../../src/route/index.js';
+import { decodeMultipath, encodeMultipath, FakeKernel, managedRulePriority, ownsRule, Router, ruleTables, runCommand, type DesiredState, type KernelRule } from '../../src/route/index.js';
 import type { DesiredRoute } from '../../src/types/index.js';
 import type { PinRule } from '../../src/route/index.js';
 
@@ -183,7 +183,7 @@ describe('router', () => {
     const { router, kernel } = setup();
     kernel.refuse.set('replace 1101 0.0.0.0/0', 'ENETUNREACH');
     const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
-    assert.deepEqual(report.refused, [{ command: 'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2', code: 'ENETUNREACH' }]);
+    assert.deepEqual(report.refused, [{ command: 'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2', code: 'ENETUNREACH', managed: false }]);
     assert.deepEqual(kernel.ruleList.map((r) => r.priority).sort(), [9000, 9001, 9200, 9500, 9501, 9900]);
     assert.ok(kernel.routeTable.some((r) => r.table === 100) && kernel.routeTable.some((r) => r.table === 1100));
     // The next apply tries the refused route alone, and only it.
@@ -223,7 +223,7 @@ describe('router', () => {
     assert.ok(lines.includes('ip rule add pref 9898 lookup 100'));
     assert.ok(!kernel.calls.some((c) => c.startsWith('delete rule')));
     assert.ok(kernel.ruleList.some((r) => r.priority === 9899), 'still there');
-    assert.deepEqual(await router.foreignRules(), ['ip rule add pref 9899 unreachable']);
+    assert.deepEqual(await router.foreignRules(state([])), ['ip rule add pref 9899 unreachable']);
     // Once it goes, the lookup returns to 9900 (added before the old one is deleted).
     kernel.ruleList = kernel.ruleList.filter((r) => r.priority !== 9899);
     lines.length = 0;
@@ -291,8 +291,64 @@ describe('RTA_MULTIPATH codec', () => {
     const main = { ...s, table: 254, destinations: [lan] };
     const report = await router.apply(main);
     assert.ok(kernel.routeTable.includes(connected), 'still the kernel\'s route');
-    assert.deepEqual(report.refused.map((r) => r.command), ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1']);
+    assert.deepEqual(report.refused, [], 'not a refusal: nothing to try again');
+    assert.deepEqual(report.connected, ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1']);
     await router.removeAll(main);
     assert.ok(kernel.routeTable.includes(connected), 'not removed at exit either');
+  });
+
+  it('a refused managed route holds back the deletes it would leave without a replacement', async () => {
+    const { router, kernel } = setup();
+    await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+    // A reload moves the table; the kernel refuses the new table's route.
+    kernel.refuse.set('replace 200 0.0.0.0/0', 'ENETUNREACH');
+    const moved = { ...state([route(200, ['wan1', '100.64.1.1', 1])]), table: 200 };
+    const report = await router.apply(moved);
+    assert.deepEqual(report.refused.map((r) => [r.code, r.managed]), [['ENETUNREACH', true]]);
+    assert.ok(kernel.routeTable.some((r) => r.table === 100), 'the old route stays');
+    assert.ok(kernel.ruleList.some((r) => r.priority === 9900 && r.table === 100), 'and the old lookup rule');
+    assert.deepEqual(report.deferred, ['ip rule del pref 9900 lookup 100', 'ip route del 0.0.0.0/0 table 100']);
+    kernel.refuse.clear();
+    const next = await router.apply(moved);
+    assert.deepEqual(next.deferred, []);
+    assert.ok(!kernel.routeTable.some((r) => r.table === 100) && !kernel.ruleList.some((r) => r.table === 100), 'gone once the new one is in');
+  });
+
+  it('ownsRule: the shapes of the current and the earlier layout, for its own tables only', () => {
+    const tables = ruleTables(state([]));
+    const rows: [string, KernelRule, boolean][] = [
+      ['oif rule', { family: 4, priority: 9000, table: 1100, oifname: 'wan1' }, true],
+      ['main first', { family: 4, priority: 9200, table: 254, suppressPrefixlength: 0 }, true],
+      ['main first to another table', { family: 4, priority: 9200, table: 100, suppressPrefixlength: 0 }, false],
+      ['source rule', { family: 4, priority: 9300, table: 1100, src: '100.64.1.2/32' }, true],
+      ['source rule for a subnet', { family: 4, priority: 9300, table: 1100, src: '100.64.1.0/24' }, false],
+      ['fwmark rule', { family: 4, priority: 9501, table: 1101, fwmark: 0x200, fwmask: 0x3f00 }, true],
+      ['managed lookup', { family: 4, priority: 9900, table: 100 }, true],
+      ['managed lookup moved in front of a foreign rule', { family: 4, priority: 9898, table: 100 }, true],
+      ['a lookup of somebody else\'s table', { family: 4, priority: 9850, table: 300 }, false],
+      ['earlier: main first at 9690 (inside the fwmark range)', { family: 4, priority: 9690, table: 254, suppressPrefixlength: 0 }, true],
+      ['earlier: main first at 9900', { family: 4, priority: 9900, table: 254, suppressPrefixlength: 0 }, true],
+      ['earlier: source rule at 9700', { family: 4, priority: 9700, table: 1100, src: '100.64.1.2/32' }, true],
+      ['earlier: a source rule to another table', { family: 4, priority: 9700, table: 77, src: '100.64.1.2/32' }, false],
+      ['earlier: lookup at 9901', { family: 4, priority: 9901, table: 100 }, true],
+      ['unreachable', { family: 4, priority: 9899, table: 0, other: 'unreachable' }, false],
+      ['iif rule', { family: 4, priority: 9000, table: 1100, oifname: 'wan1', other: 'iif lan0' }, false],
+      ['out of range', { family: 4, priority: 100, table: 100 }, false],
+    ];
+    for (const [what, rule, ours] of rows) assert.equal(ownsRule(rule, tables), ours, what);
+  });
+
+  it('the lookup jumps only a foreign rule that takes every packet', () => {
+    const rows: [string, KernelRule[], number][] = [
+      ['none', [], 9900],
+      ['unreachable at 9899', [{ family: 4, priority: 9899, table: 0, other: 'unreachable' }], 9898],
+      ['blackhole at 9900 (same priority: added earlier, tried first)', [{ family: 4, priority: 9900, table: 0, other: 'blackhole' }], 9899],
+      ['a catch-all lookup of another table at 9800', [{ family: 4, priority: 9800, table: 300 }], 9799],
+      ['iif lan2 unreachable: picks some packets, keeps them', [{ family: 4, priority: 9850, table: 0, other: 'iif lan2 unreachable' }], 9900],
+      ['from a subnet', [{ family: 4, priority: 9850, table: 300, src: '100.64.9.0/24' }], 9900],
+      ['at 9700: no room in front', [{ family: 4, priority: 9700, table: 0, other: 'unreachable' }], 9900],
+      ['after it, at 9950', [{ family: 4, priority: 9950, table: 0, other: 'prohibit' }], 9900],
+    ];
+    for (const [what, foreign, want] of rows) assert.equal(managedRulePriority(foreign), want, what);
   });
 });

@@ -1,0 +1,71 @@
+// route/: what an apply's report means for the operator, decided once per apply and pure:
+// which refusals, foreign rules and connected routes are new (logged once, not every retry),
+// which are gone, whether the steering is as asked, and how long to wait before trying again.
+import { RULE_MANAGED, RULE_MANAGED_MIN, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN } from '../types/layout.js';
+import type { ApplyReport } from './router.js';
+
+/** The first pause after a refusal; it doubles while the refusal stays, up to the maximum. */
+export const APPLY_RETRY_MS = 1000;
+export const APPLY_RETRY_MAX_MS = 30_000;
+
+export interface Notice {
+  readonly level: 'info' | 'warn' | 'error';
+  readonly fields: Record<string, unknown>;
+  readonly msg: string;
+}
+
+export interface NoticeState {
+  readonly refused: readonly string[];
+  readonly foreign: readonly string[];
+  readonly connected: readonly string[];
+  /** The pause before the next retry, while something is refused. */
+  readonly retryMs: number;
+}
+
+export const NO_NOTICES: NoticeState = { refused: [], foreign: [], connected: [], retryMs: APPLY_RETRY_MS };
+
+export interface NoticeStep {
+  readonly state: NoticeState;
+  readonly notices: readonly Notice[];
+  /** Apply again after this long (something was refused or held back), or not at all. */
+  readonly retryInMs: number | undefined;
+  /** The managed routes and rules are as asked (a failback drain may run). */
+  readonly managedOk: boolean;
+}
+
+function fresh(now: readonly string[], before: readonly string[]): string[] {
+  return now.filter((l) => !before.includes(l));
+}
+
+export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
+  const refused = report.refused.map((r) => `${r.command}: ${r.code}`);
+  const foreign = [...report.foreign];
+  const connected = [...report.connected];
+  const notices: Notice[] = [];
+  const newRefusals = fresh(refused, prev.refused);
+  for (const l of newRefusals) {
+    notices.push({ level: 'error', fields: { event: 'route', refused: l }, msg: `not applied: ${l}; everything else is in, this one is tried again` });
+  }
+  if (refused.length === 0 && prev.refused.length > 0) {
+    notices.push({ level: 'info', fields: { event: 'route', accepted: prev.refused }, msg: 'now applied: what was refused before' });
+  }
+  for (const l of fresh(foreign, prev.foreign)) {
+    notices.push({
+      level: 'warn',
+      fields: { event: 'route', foreign: l },
+      msg: `a rule uplinkd did not write sits in its range ${RULE_PRIORITY_MIN}-${RULE_PRIORITY_MAX}: ${l}; left alone (uplinkd deletes only its own rules); one that takes every packet at ${RULE_MANAGED_MIN + 1}-${RULE_MANAGED} gets the managed lookup in front of it; move the rule out of the range`,
+    });
+  }
+  for (const l of fresh(connected, prev.connected)) {
+    notices.push({ level: 'warn', fields: { event: 'route', connected: l }, msg: `not written: ${l}; that prefix is the kernel's own connected route, left alone` });
+  }
+  const again = refused.length > 0 || report.deferred.length > 0;
+  // A new refusal starts the pauses over; one that stays doubles them.
+  const wait = !again ? APPLY_RETRY_MS : newRefusals.length > 0 ? APPLY_RETRY_MS : prev.retryMs;
+  return {
+    state: { refused, foreign, connected, retryMs: again ? Math.min(APPLY_RETRY_MAX_MS, wait * 2) : APPLY_RETRY_MS },
+    notices,
+    retryInMs: again ? wait : undefined,
+    managedOk: !report.refused.some((r) => r.managed) && report.deferred.length === 0,
+  };
+}
