@@ -112,6 +112,7 @@ async function breakIsp(i: number, what: string, inject: () => Promise<void>, un
   // Undone later, while other faults go on.
   const forMs = 2000 + d.int(6000);
   setTimeout(() => {
+    changed();
     void undo()
       .catch((err: unknown) => violation('lab', `undoing ${what} on isp${i}: ${String(err)}`))
       .finally(() => {
@@ -207,7 +208,11 @@ async function check(): Promise<void> {
   checks++;
   await daemonBusy;
   const pid = daemon.proc.pid!;
-  const settled = Date.now() - lastChange >= SETTLE_MS;
+  // What held when the check began; a fault injected while it reads makes its verdicts moot.
+  const changeAt = lastChange;
+  const settledAtStart = Date.now() - changeAt >= SETTLE_MS;
+  const ok = healthy().map((i) => `wan${i}`);
+  const still = (): boolean => lastChange === changeAt;
   const before = await managedVia();
   const status = await lab.cli(['status', '--json', '--socket', daemon.socket]);
   const after = await managedVia();
@@ -223,18 +228,18 @@ async function check(): Promise<void> {
     .join(',');
   // Only when the kernel held still across the status read can the two be compared.
   if (before === after && said !== after) violation('status vs kernel', `status says ${said || 'none'}, the kernel routes via ${after || 'none'}`);
-  const ok = healthy().map((i) => `wan${i}`);
+  const settled = settledAtStart && still();
   if (settled) {
     const problems = await wholeness(report);
-    if (problems.length) violation('kernel', problems.join('; '));
+    if (problems.length && still()) violation('kernel', problems.join('; '));
   }
   if (settled && ok.length > 0) {
     const via = after ? after.split(',') : [];
-    if (via.length === 0 || via.some((w) => !ok.includes(w))) violation('route', `via ${after || 'nothing'} while ${ok.join(', ')} work(s) and ${ISPS.filter((i) => !ok.includes(`wan${i}`)).map((i) => `wan${i} (${[...broken.get(i)!].join(', ')})`).join(', ') || 'none'} do(es) not`);
+    if ((via.length === 0 || via.some((w) => !ok.includes(w))) && still()) violation('route', `via ${after || 'nothing'} while ${ok.join(', ')} work(s) and ${ISPS.filter((i) => !ok.includes(`wan${i}`)).map((i) => `wan${i} (${[...broken.get(i)!].join(', ')})`).join(', ') || 'none'} do(es) not`);
     lanChecks++;
     const ping = await lab.exec('lan', 'ping', ['-c', '1', '-W', '1', SINK], { reject: false });
     // The settled window may have closed while ping ran: only a failure inside it counts.
-    if (ping.exitCode !== 0 && Date.now() - lastChange >= SETTLE_MS + 1000) violation('LAN', `a new connection to ${SINK} got no answer (via ${after})`);
+    if (ping.exitCode !== 0 && still()) violation('LAN', `a new connection to ${SINK} got no answer (via ${after})`);
   }
   if (daemon.proc.pid === pid && daemon.proc.exitCode === null) {
     try {
