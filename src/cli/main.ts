@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// cli/: the `uplinkd` executable: run, validate, status, reload (DESIGN §2).
+// cli/: the `uplinkd` executable: run, validate, status, reload (src/README.md §2).
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET, formatProblem, parseConfig, readConfigFile } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';

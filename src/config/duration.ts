@@ -1,4 +1,4 @@
-// Durations as the config writes them: `250ms`, `1s`, `2m`, `1h` (DESIGN §3).
+// Durations as the config writes them: `250ms`, `1s`, `2m`, `1h` (src/README.md §2).
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;

@@ -1,4 +1,4 @@
-// YAML text -> validated, frozen Config (DESIGN §3). Every problem is collected with its
+// YAML text -> validated, frozen Config (src/README.md §2). Every problem is collected with its
 // position, so an operator fixes a file in one pass instead of one error per run.
 import ipaddr from 'ipaddr.js';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
@@ -667,7 +667,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
           draft.targetsNode,
         );
       }
-      // Each uplink's own heartbeat table follows the managed one (DESIGN §5).
+      // Each uplink's own heartbeat table follows the managed one (src/README.md §4).
       uplinks.push({ ...u, probe: uplinkProbe, table: uplinkTable(table, i) });
     });
   }
@@ -679,7 +679,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
 
 /**
  * The table holding uplink number `index`'s own default route, for its heartbeats
- * (DESIGN §5): 1000 above the managed table, so it never hits a reserved id (253-255).
+ * (src/README.md §4): 1000 above the managed table, so it never hits a reserved id (253-255).
  */
 export function uplinkTable(managedTable: number, index: number): number {
   return managedTable + UPLINK_TABLE_OFFSET + index;

@@ -19,8 +19,7 @@ export type ProblemCode =
   | 'BAD_FAILBACK_STEPS'
   | 'RESERVED_TABLE'
   | 'UNKNOWN_TABLE'
-  | 'REMOVED_KEY'
-  | 'UNSUPPORTED';
+  | 'REMOVED_KEY';
 
 export interface ConfigProblem {
   readonly code: ProblemCode;
@@ -30,7 +29,7 @@ export interface ConfigProblem {
   readonly col: number;
 }
 
-/** `FILE:LINE:COL: CODE: message`, the line `uplinkd validate` prints (DESIGN §2). */
+/** `FILE:LINE:COL: CODE: message`, the line `uplinkd validate` prints (src/README.md §2). */
 export function formatProblem(file: string, p: ConfigProblem): string {
   return `${file}:${p.line}:${p.col}: ${p.code}: ${p.message}`;
 }

@@ -2,8 +2,6 @@
 // connection, one JSON response, each a single line; and the client side that sends them.
 import { connect } from 'node:net';
 
-export const PROTOCOL_VERSION = 1;
-
 export type Request = { readonly cmd: 'status' } | { readonly cmd: 'reload' };
 const COMMANDS: readonly string[] = ['status', 'reload'];
 
@@ -79,7 +77,7 @@ export interface RouteStatus {
   readonly nexthops: readonly { readonly uplink: string; readonly weight: number }[];
 }
 
-/** DESIGN §4, extended with `steering` (why the weights are what they are). */
+/** `uplinkd status --json` (src/README.md §3): the design's fields, plus `steering` and `kernel`. */
 export interface StatusReport {
   readonly uplinks: readonly UplinkStatus[];
   readonly routes: readonly RouteStatus[];

@@ -20,7 +20,7 @@ import {
   type LinkView,
 } from '../health/index.js';
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
-import { UplinkProber } from '../probe/index.js';
+import { HEARTBEAT_CLOSED, UplinkProber } from '../probe/index.js';
 import {
   APPLY_RETRY_MS,
   counterName,
@@ -588,7 +588,7 @@ export class Daemon {
     if (!rt || this.stopped) return;
     // A round cut short by rebinding the sockets says nothing about the path, and neither
     // does one sent while the link was down: the uplink starts over from `init`.
-    if (round.results.some((r) => r.error === 'closed') || round.startedAt < rt.freshSince) return;
+    if (round.results.some((r) => r.error === HEARTBEAT_CLOSED) || round.startedAt < rt.freshSince) return;
     let changed = false;
     // Heartbeats that could not go out for want of a local resource are not counted.
     const { counted, localError } = withoutLocalFailures(round.results);
@@ -886,7 +886,7 @@ export class Daemon {
         }),
       };
     });
-    // Routes come from the kernel, not from memory (DESIGN §4).
+    // Routes come from the kernel, not from memory (src/README.md §3).
     const byInterface = new Map(this.config.uplinks.map((u) => [u.interface, u.name]));
     // Ours through rtnetlink like the rest; the routes a reload moved away are gone by now.
     const kernelRoutes = await this.router.managedRoutes(this.config.routing);

@@ -1,3 +1,3 @@
-// health/: pure verdicts on uplinks from probe rounds and time (DESIGN §1).
+// health/: pure verdicts on uplinks from probe rounds and time (src/README.md §1).
 export * from './machine.js';
 export * from './window.js';

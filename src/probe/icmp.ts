@@ -11,12 +11,16 @@ const ICMP6_ECHO_REQUEST = 128;
 const ICMP6_ECHO_REPLY = 129;
 const PAYLOAD = Buffer.from('uplinkd heartbeat');
 
-export interface EchoResult {
+/** One heartbeat's outcome, ICMP or TCP. */
+export interface HeartbeatOutcome {
   readonly ok: boolean;
   readonly rttMs?: number;
-  /** `timeout`, or the errno code the socket gave (ENODEV, ENETUNREACH, ...). */
+  /** `timeout`, HEARTBEAT_CLOSED, or the errno code the socket gave (ENODEV, ENETUNREACH, ...). */
   readonly error?: string;
 }
+
+/** The error of a heartbeat cut short because its prober stopped: no verdict may count it. */
+export const HEARTBEAT_CLOSED = 'closed';
 
 /** RFC 1071 Internet checksum. */
 export function internetChecksum(buf: Buffer): number {
@@ -55,7 +59,7 @@ interface Pending {
   readonly address: string;
   readonly sentAt: number;
   readonly timer: NodeJS.Timeout;
-  readonly resolve: (r: EchoResult) => void;
+  readonly resolve: (r: HeartbeatOutcome) => void;
 }
 
 /** One raw ICMP socket of one family, bound to one interface. */
@@ -104,7 +108,7 @@ export class IcmpPinger {
   }
 
   /** One echo request to `address`; resolves with the RTT, a timeout, or a send error. */
-  echo(address: string, timeoutMs: number): Promise<EchoResult> {
+  echo(address: string, timeoutMs: number): Promise<HeartbeatOutcome> {
     return new Promise((resolve) => {
       try {
         this.open();
@@ -134,7 +138,7 @@ export class IcmpPinger {
   close(): void {
     for (const [seq, p] of this.pending) {
       clearTimeout(p.timer);
-      p.resolve({ ok: false, error: 'closed' });
+      p.resolve({ ok: false, error: HEARTBEAT_CLOSED });
       this.pending.delete(seq);
     }
     this.socket?.close();

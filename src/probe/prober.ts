@@ -3,7 +3,7 @@
 // were started. Heartbeats are spread, never sent in bursts: uplinks start at different
 // phases of the interval, and the targets of a round go out one after the other.
 import type { HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
-import { IcmpPinger } from './icmp.js';
+import { HEARTBEAT_CLOSED, IcmpPinger } from './icmp.js';
 import { tcpHeartbeat } from './tcp.js';
 
 export interface ProberOptions {
@@ -114,7 +114,7 @@ export class UplinkProber {
             waits.add(done);
           });
         }
-        if (this.stopped) return { target: t.label, ok: false, error: 'closed' };
+        if (this.stopped) return { target: t.label, ok: false, error: HEARTBEAT_CLOSED };
         const r =
           t.kind === 'tcp'
             ? await tcpHeartbeat(uplink.interface, t.host, t.port!, uplink.probe.timeoutMs)
@@ -122,7 +122,7 @@ export class UplinkProber {
         const answeredBefore = this.answeredLast.get(t.label) ?? true;
         this.answeredLast.set(t.label, r.ok);
         // A target that just stopped answering: confirm now rather than at the next round.
-        if (!r.ok && answeredBefore && r.error !== 'closed' && this.opts.confirmOnFailure?.()) this.confirm();
+        if (!r.ok && answeredBefore && r.error !== HEARTBEAT_CLOSED && this.opts.confirmOnFailure?.()) this.confirm();
         return { target: t.label, ...r };
       }),
     );
@@ -140,7 +140,7 @@ export class UplinkProber {
 
   stop(): void {
     this.stopped = true;
-    this.hurry?.(); // heartbeats still waiting for their slot end as 'closed' at once
+    this.hurry?.(); // heartbeats still waiting for their slot end as HEARTBEAT_CLOSED at once
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.pingers[4].close();

@@ -1,4 +1,4 @@
-// steer/: pure decisions on where new flows go (DESIGN §1).
+// steer/: pure decisions on where new flows go (src/README.md §1).
 export * from './steer.js';
 export * from './failback.js';
 export * from './dampening.js';

@@ -40,7 +40,10 @@ export interface ActiveUplink {
 
 export interface Steering {
   readonly active: readonly ActiveUplink[];
-  /** True when no uplink is up and the previous choice is kept, as DESIGN §4 asks. */
+  /**
+   * True when no uplink is up or degraded and the last routes are kept; false before any
+   * uplink was ever up, when there is nothing to keep.
+   */
   readonly allDown: boolean;
   readonly reason: string;
   /** Read from the kernel's routes at start: what a restarted uplinkd found in place. */

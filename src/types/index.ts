@@ -1,4 +1,4 @@
-// Shared data types: what flows between the layers (DESIGN §1). address.ts beside this
+// Shared data types: what flows between the layers (src/README.md §1). address.ts beside this
 // file holds the pure address helpers every layer may use.
 
 export type Family = 4 | 6;
@@ -44,7 +44,7 @@ export interface UplinkConfig {
   readonly weight: number;
   readonly targets: readonly Target[];
   readonly probe: ProbeSettings;
-  /** The table holding this uplink's own default route, for its heartbeats (DESIGN §5). */
+  /** The table holding this uplink's own default route, for its heartbeats (src/README.md §4). */
   readonly table: number;
 }
 
@@ -116,7 +116,7 @@ export interface Config {
 /** Whether an uplink's `fwmark` rule (its pinned connections) should be there, or stay as the kernel has it. */
 export type PinRule = 'on' | 'off' | 'as-is';
 
-/** Health verdict of one uplink (DESIGN §4 `state`). */
+/** Health verdict of one uplink (status `state`, src/README.md §3). */
 export type UplinkState = 'init' | 'up' | 'degraded' | 'down' | 'detached';
 
 /** What one heartbeat to one target came back with. */
