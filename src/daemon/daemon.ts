@@ -2,7 +2,7 @@
 // steering result goes to route/ (one apply at a time), and control/ reads it all back.
 import type { Logger } from 'pino';
 import { diffConfig, loadConfig, ConfigError, formatProblem } from '../config/index.js';
-import type { DampeningStatus, Request, Response, RouteStatus, StatusReport, UplinkStatus } from '../control/protocol.js';
+import type { Request, Response, StatusReport } from '../control/protocol.js';
 import {
   applyLink,
   applyQuality,
@@ -21,6 +21,7 @@ import {
 } from '../health/index.js';
 import { describeChange, type LinkChange, type LinkSnapshot, type LinkSource } from '../link/index.js';
 import { HEARTBEAT_CLOSED, UplinkProber } from '../probe/index.js';
+import { statusView } from '../status/view.js';
 import {
   APPLY_RETRY_MS,
   counterName,
@@ -122,14 +123,6 @@ function heartbeatFamilies(u: UplinkConfig): Family[] {
 }
 
 // From best to worst: an uplink's summary state is its best family's (it carries traffic).
-const STATE_RANK: readonly UplinkState[] = ['up', 'degraded', 'init', 'down', 'detached'];
-
-/** The family whose verdict stands for the whole uplink in status: the best one. */
-function summaryFamily(rt: UplinkRuntime): Family {
-  const fams = [...rt.health.keys()];
-  return fams.reduce((a, b) => (STATE_RANK.indexOf(rt.health.get(b)!.state) < STATE_RANK.indexOf(rt.health.get(a)!.state) ? b : a));
-}
-
 /**
  * The state that steers `family` through an uplink: its own verdict for that family, or, for
  * an uplink with no targets in that family (IPv6 routed, only IPv4 probed), the other one's.
@@ -836,98 +829,14 @@ export class Daemon {
   }
 
   async status(): Promise<StatusReport> {
-    const share = (family: Family, name: string): number => this.steering[family].active.find((a) => a.uplink === name)?.share ?? 0;
-    const kernel = await this.kernelFlows();
-    const freshTotal = kernel.fresh ? [...kernel.fresh.values()].reduce((a, b) => a + b, 0) : 0;
-    const uplinks: UplinkStatus[] = [...this.uplinks.values()].map((u) => {
-      const fresh = kernel.fresh?.get(u.config.name) ?? null;
-      const q = combine([...u.windows.values()]);
-      const best = u.health.get(summaryFamily(u))!;
-      const families = [...u.health].map(([family, h]) => ({
-        family: `ipv${family}` as const,
-        state: h.state,
-        weight: share(family, u.config.name),
-        since: new Date(h.since).toISOString(),
-        reason: h.reason,
-      }));
-      return {
-        name: u.config.name,
-        interface: u.config.interface,
-        state: best.state,
-        priority: u.config.priority,
-        // New flows of the uplink's first family (IPv4 when it has IPv4 targets).
-        weight: families[0]!.weight,
-        flows: kernel.flows?.get(u.config.name) ?? null,
-        new_flows: fresh,
-        new_flows_pct: fresh === null || freshTotal === 0 ? null : round3((fresh * 100) / freshTotal),
-        rtt_ms: q.rttMs === null ? null : round3(q.rttMs),
-        loss_pct: round3(q.lossPct),
-        since: new Date(best.since).toISOString(),
-        // With two families that disagree, say both: `IPv4: ...; IPv6: ...`.
-        reason:
-          families.length > 1 && families.some((f) => f.state !== best.state)
-            ? families.map((f) => `IPv${f.family.slice(3)} ${f.state}: ${f.reason}`).join('; ')
-            : best.reason,
-        families,
-        ...(this.config.routing.dampening ? { dampening: this.dampingStatus(u) } : {}),
-        targets: u.config.targets.map((t) => {
-          const w = u.windows.get(t.label)!;
-          const last = u.last.get(t.label);
-          const rtt = w.rttMs;
-          const jitter = w.jitterMs;
-          return {
-            target: t.label,
-            ok: last?.ok ?? false,
-            rtt_ms: rtt === null ? null : round3(rtt),
-            jitter_ms: jitter === null ? null : round3(jitter),
-            loss_pct: round3(w.lossPct),
-            ...(last && !last.ok ? { error: last.error ?? 'failed' } : {}),
-          };
-        }),
-      };
-    });
-    // Routes come from the kernel, not from memory (src/README.md §3).
-    const byInterface = new Map(this.config.uplinks.map((u) => [u.interface, u.name]));
+    const { flows, fresh } = await this.kernelFlows();
     // Ours through rtnetlink like the rest; the routes a reload moved away are gone by now.
-    const kernelRoutes = await this.router.managedRoutes(this.config.routing);
-    const routes: RouteStatus[] = kernelRoutes.map(({ route, interfaces }) => {
-      const total = route.nexthops.reduce((a, n) => a + n.weight, 0);
-      // One entry per uplink (a route written by hand may name one twice: their weights add up).
-      const perUplink = new Map<string, number>();
-      route.nexthops.forEach((n, i) => {
-        const name = byInterface.get(interfaces[i]!) ?? interfaces[i]!;
-        perUplink.set(name, (perUplink.get(name) ?? 0) + n.weight);
-      });
-      return {
-        destination: route.prefix,
-        table: route.table,
-        nexthops: [...perUplink].map(([uplink, w]) => ({ uplink, weight: Math.round((w * 100) / total) })),
-      };
-    });
-    const fams = [...new Set(this.config.routing.destinations.map((d) => d.family))];
-    const steering = {
-      all_down: fams.some((f) => this.steering[f].allDown),
-      // One reason when the families agree, else each family's own.
-      reason:
-        new Set(fams.map((f) => this.steering[f].reason)).size === 1
-          ? this.steering[fams[0]!].reason
-          : fams.map((f) => `IPv${f}: ${this.steering[f].reason}`).join('; '),
-    };
-    const foreign = await this.router.foreignRules(this.desiredState());
-    return { uplinks, routes, steering, kernel: { refused: this.notices.refused, foreign_rules: foreign, connected_routes: this.notices.connected } };
+    const routes = await this.router.managedRoutes(this.config.routing);
+    const foreignRules = await this.router.foreignRules(this.desiredState());
+    const kernel = { flows, fresh, routes, foreignRules, refused: this.notices.refused, connected: this.notices.connected };
+    return statusView(this.config, [...this.uplinks.values()], this.steering, kernel, this.clocks.mono());
   }
 
-  private dampingStatus(u: UplinkRuntime): DampeningStatus {
-    const d = this.config.routing.dampening!;
-    const now = this.clocks.mono();
-    const at = dampAt(u.damping, now, d);
-    const reuse = reuseAt(at, d);
-    return {
-      penalty: Math.round(at.penalty),
-      suppressed: at.suppressed,
-      ...(reuse !== undefined ? { reuse_in_s: Math.max(0, Math.ceil((reuse - now) / 100) / 10) } : {}),
-    };
-  }
 
   /**
    * Reads the config file again and swaps it in only when it is wholly valid (as keepalived
@@ -1038,6 +947,3 @@ function logDeleted(log: Logger, r: DeleteResult): number {
   return r.deleted;
 }
 
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
-}
