@@ -22,7 +22,12 @@ function testFiles(dir: string): string[] {
 /** Why the lab cannot run here, or undefined when it can. */
 function labMissing(): string | undefined {
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, raw sockets)';
-  for (const [cmd, args] of [['ip', ['-V']], ['nft', ['--version']], ['ping', ['-V']], ['conntrack', ['--version']]] as const) {
+  for (const [cmd, args] of [
+    ['ip', ['-V']],
+    ['nft', ['--version']],
+    ['ping', ['-V']],
+    ['conntrack', ['--version']],
+  ] as const) {
     try {
       execFileSync(cmd, args, { stdio: 'ignore' });
     } catch {

@@ -56,17 +56,18 @@ async function ask(socket: string, cmd: 'status' | 'reload'): Promise<Response |
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let parsed;
+  const config = {
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      socket: { type: 'string', short: 's' },
+      json: { type: 'boolean' },
+    },
+  } as const;
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        socket: { type: 'string', short: 's' },
-        json: { type: 'boolean' },
-      },
-    });
+    parsed = parseArgs(config);
   } catch (err) {
     return usage((err as Error).message);
   }

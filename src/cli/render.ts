@@ -5,7 +5,14 @@ import type { StatusReport } from '../control/protocol.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function ms(n: number | null): string {
@@ -18,7 +25,19 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
     const forS = Math.max(0, Math.round((now - Date.parse(u.since)) / 1000));
     const fresh = u.new_flows_pct === null ? '-' : `${Math.round(u.new_flows_pct)}%`;
     const flows = u.flows === null ? '-' : String(u.flows);
-    rows.push([u.name, u.interface, u.state, String(u.priority), `${u.weight}%`, fresh, flows, ms(u.rtt_ms), `${Math.round(u.loss_pct)}%`, `${forS}s`, u.reason]);
+    rows.push([
+      u.name,
+      u.interface,
+      u.state,
+      String(u.priority),
+      `${u.weight}%`,
+      fresh,
+      flows,
+      ms(u.rtt_ms),
+      `${Math.round(u.loss_pct)}%`,
+      `${forS}s`,
+      u.reason,
+    ]);
   }
   const out = [table(rows), ''];
   for (const u of s.uplinks) {

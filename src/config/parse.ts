@@ -2,16 +2,7 @@
 // position, so an operator fixes a file in one pass instead of one error per run.
 import ipaddr from 'ipaddr.js';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
-import type {
-  DampeningSettings,
-  RoutingSettings,
-  Config,
-  Destination,
-  FailbackSettings,
-  ProbeSettings,
-  Target,
-  UplinkConfig,
-} from '../types/index.js';
+import type { DampeningSettings, RoutingSettings, Config, Destination, FailbackSettings, ProbeSettings, Target, UplinkConfig } from '../types/index.js';
 import { addressFamily, parseDestination } from '../types/address.js';
 import { DEFAULT_MARK_MASK, hex, MAIN_TABLE, markCapacity, MAX_UPLINKS, UPLINK_TABLE_OFFSET } from '../types/layout.js';
 import { formatDuration, parseDuration } from './duration.js';
@@ -66,9 +57,7 @@ export interface ParseOptions {
   readonly tableNames?: ReadonlyMap<string, number>;
 }
 
-export type ParseResult =
-  | { readonly ok: true; readonly config: Config }
-  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+export type ParseResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
 class Checker {
   readonly problems: ConfigProblem[] = [];
@@ -216,11 +205,23 @@ function parseProbe(c: Checker, node: unknown, path: string, base: ProbeSettings
     up: pick('up', (v) => c.integer(v, `${path}.up`, 1, 1000), base.up),
     reliability: pick('reliability', (v) => c.integer(v, `${path}.reliability`, 1, 1000), base.reliability),
     window: pick('window', (v) => c.integer(v, `${path}.window`, 1, 1000), base.window),
-    ...optional('failureIntervalMs', pick('failure_interval', (v) => c.duration(v, `${path}.failure_interval`, RANGE.interval), base.failureIntervalMs)),
-    ...optional('recoveryIntervalMs', pick('recovery_interval', (v) => c.duration(v, `${path}.recovery_interval`, RANGE.interval), base.recoveryIntervalMs)),
-    ...optional('maxRttMs', pick('max_rtt', (v) => c.duration(v, `${path}.max_rtt`, RANGE.rtt), base.maxRttMs)),
+    ...optional(
+      'failureIntervalMs',
+      pick('failure_interval', (v) => c.duration(v, `${path}.failure_interval`, RANGE.interval), base.failureIntervalMs),
+    ),
+    ...optional(
+      'recoveryIntervalMs',
+      pick('recovery_interval', (v) => c.duration(v, `${path}.recovery_interval`, RANGE.interval), base.recoveryIntervalMs),
+    ),
+    ...optional(
+      'maxRttMs',
+      pick('max_rtt', (v) => c.duration(v, `${path}.max_rtt`, RANGE.rtt), base.maxRttMs),
+    ),
     ...optional('maxLossPct', pick('max_loss', percent('max_loss'), base.maxLossPct)),
-    ...optional('recoverRttMs', pick('recover_rtt', (v) => c.duration(v, `${path}.recover_rtt`, RANGE.rtt), base.recoverRttMs)),
+    ...optional(
+      'recoverRttMs',
+      pick('recover_rtt', (v) => c.duration(v, `${path}.recover_rtt`, RANGE.rtt), base.recoverRttMs),
+    ),
     ...optional('recoverLossPct', pick('recover_loss', percent('recover_loss'), base.recoverLossPct)),
   };
   // Recovery thresholds sit below the ones that degrade, or an uplink would flap between them.
@@ -234,7 +235,11 @@ function parseProbe(c: Checker, node: unknown, path: string, base: ProbeSettings
   // block does not set follows a shorter interval down.
   if (p.timeoutMs > p.intervalMs) {
     if (e.has('timeout')) {
-      c.report('BAD_VALUE', `${path}.timeout (${formatDuration(p.timeoutMs)}) must not be longer than interval (${formatDuration(p.intervalMs)})`, e.get('timeout')!.value as Node);
+      c.report(
+        'BAD_VALUE',
+        `${path}.timeout (${formatDuration(p.timeoutMs)}) must not be longer than interval (${formatDuration(p.intervalMs)})`,
+        e.get('timeout')!.value as Node,
+      );
     } else p = { ...p, timeoutMs: p.intervalMs };
   }
   below('recover_rtt', 'max_rtt', p.recoverRttMs, p.maxRttMs);
@@ -269,7 +274,7 @@ function parseTarget(c: Checker, node: unknown, path: string): Target | undefine
   }
   if (kind === 'tcp') {
     // HOST:PORT, or [V6]:PORT for IPv6 (RFC 3986 authority form).
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\[\]]+):(\d+)$/.exec(text);
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
     const family = m ? addressFamily(m[1]!) : undefined;
     const port = m ? Number(m[2]) : NaN;
     if (!m || !family) {
@@ -348,7 +353,8 @@ function parseUplink(c: Checker, node: unknown, path: string): UplinkDraft | und
   if (targetsNode !== undefined) {
     if (!isSeq(targetsNode)) c.report('WRONG_TYPE', `${path}.targets must be a list`, targetsNode as Node);
     else if (targetsNode.items.length === 0) c.report('MISSING_TARGETS', `${path}.targets is empty: at least one heartbeat target is needed`, targetsNode);
-    else if (targetsNode.items.length > MAX_TARGETS) c.report('BAD_VALUE', `${path}.targets: at most ${MAX_TARGETS} heartbeat targets per uplink, not ${targetsNode.items.length}`, targetsNode);
+    else if (targetsNode.items.length > MAX_TARGETS)
+      c.report('BAD_VALUE', `${path}.targets: at most ${MAX_TARGETS} heartbeat targets per uplink, not ${targetsNode.items.length}`, targetsNode);
     else {
       targetsNode.items.forEach((t, i) => {
         const target = parseTarget(c, t, `${path}.targets[${i}]`);
@@ -379,7 +385,11 @@ function parseTable(c: Checker, node: unknown, opts: ParseOptions): number {
     const id = c.integer(node, 'routing.table', 0, TABLE_MAX);
     if (id === undefined) return DEFAULT_TABLE;
     if (id in RESERVED_TABLES) {
-      c.report('RESERVED_TABLE', `routing.table ${id} is the kernel's "${RESERVED_TABLES[id]}" table; use main or a table of its own (1-252, 256 and up)`, node);
+      c.report(
+        'RESERVED_TABLE',
+        `routing.table ${id} is the kernel's "${RESERVED_TABLES[id]}" table; use main or a table of its own (1-252, 256 and up)`,
+        node,
+      );
     }
     return id;
   }
@@ -406,9 +416,7 @@ function parseFailback(c: Checker, node: unknown): FailbackSettings {
   const e = entries(c.map(node, 'routing.failback', ['hold', 'steps', 'step_interval', 'drain']));
   const holdMs = e.has('hold') ? c.duration(e.get('hold')!.value, 'routing.failback.hold', RANGE.hold) : undefined;
   const drainMs = e.has('drain') ? c.duration(e.get('drain')!.value, 'routing.failback.drain', RANGE.drain) : undefined;
-  const stepIntervalMs = e.has('step_interval')
-    ? c.duration(e.get('step_interval')!.value, 'routing.failback.step_interval', RANGE.stepInterval)
-    : undefined;
+  const stepIntervalMs = e.has('step_interval') ? c.duration(e.get('step_interval')!.value, 'routing.failback.step_interval', RANGE.stepInterval) : undefined;
   let steps: number[] | undefined;
   const stepsNode = e.get('steps')?.value;
   if (stepsNode !== undefined) {
@@ -435,21 +443,12 @@ function parseFailback(c: Checker, node: unknown): FailbackSettings {
   };
 }
 
-const ROUTING_KEYS = [
-  'table',
-  'destinations',
-  'failback',
-  'mark_mask',
-  'hash_policy',
-  'remove_on_exit',
-  'source_rules',
-  'conntrack_flush',
-  'dampening',
-];
+const ROUTING_KEYS = ['table', 'destinations', 'failback', 'mark_mask', 'hash_policy', 'remove_on_exit', 'source_rules', 'conntrack_flush', 'dampening'];
 /** Keys of earlier versions, with what took their place. */
 const REMOVED_ROUTING_KEYS: Record<string, string> = {
   mechanism: 'flows are now pinned per connection by conntrack marks (routing.mark_mask); new flows follow a weighted multipath route',
-  resilient: 'resilient nexthop groups are gone: flows are pinned per connection by conntrack marks (routing.mark_mask), so there are no buckets or idle timer to set',
+  resilient:
+    'resilient nexthop groups are gone: flows are pinned per connection by conntrack marks (routing.mark_mask), so there are no buckets or idle timer to set',
 };
 const HASH_POLICIES = ['set', 'keep'] as const;
 const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
@@ -462,7 +461,12 @@ const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
 
 function parseMarkMask(c: Checker, node: unknown): number {
   // A number (YAML reads 0x3f00 as one) or the same as a string.
-  const value = isScalar(node) && typeof node.value === 'string' && /^0x[0-9a-f]+$/i.test(node.value.trim()) ? Number(node.value.trim()) : isScalar(node) ? node.value : undefined;
+  const value =
+    isScalar(node) && typeof node.value === 'string' && /^0x[0-9a-f]+$/i.test(node.value.trim())
+      ? Number(node.value.trim())
+      : isScalar(node)
+        ? node.value
+        : undefined;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     c.report('WRONG_TYPE', 'routing.mark_mask must be a number such as 0x3f00', node as Node);
     return DEFAULT_MARK_MASK;
@@ -484,8 +488,7 @@ function parseHashPolicy(c: Checker, node: unknown): RoutingSettings['hashPolicy
 
 function parseDampening(c: Checker, node: unknown): DampeningSettings {
   const e = entries(c.map(node, 'routing.dampening', ['penalty', 'suppress', 'reuse', 'half_life', 'max_suppress']));
-  const num = (key: string): number | undefined =>
-    e.has(key) ? c.integer(e.get(key)!.value, `routing.dampening.${key}`, 1, 1_000_000) : undefined;
+  const num = (key: string): number | undefined => (e.has(key) ? c.integer(e.get(key)!.value, `routing.dampening.${key}`, 1, 1_000_000) : undefined);
   const dur = (key: string): number | undefined => (e.has(key) ? c.duration(e.get(key)!.value, `routing.dampening.${key}`, RANGE.dampening) : undefined);
   const d: DampeningSettings = {
     penalty: num('penalty') ?? DEFAULT_DAMPENING.penalty,
@@ -495,7 +498,12 @@ function parseDampening(c: Checker, node: unknown): DampeningSettings {
     maxSuppressMs: dur('max_suppress') ?? DEFAULT_DAMPENING.maxSuppressMs,
   };
   // RFC 2439 4.2: reuse below suppress, or a suppressed uplink would come back at once.
-  if (d.reuse >= d.suppress) c.report('BAD_VALUE', `routing.dampening.reuse (${d.reuse}) must be below suppress (${d.suppress})`, (e.get('reuse')?.value ?? e.get('suppress')?.value ?? node) as Node);
+  if (d.reuse >= d.suppress)
+    c.report(
+      'BAD_VALUE',
+      `routing.dampening.reuse (${d.reuse}) must be below suppress (${d.suppress})`,
+      (e.get('reuse')?.value ?? e.get('suppress')?.value ?? node) as Node,
+    );
   return d;
 }
 
@@ -536,7 +544,11 @@ function checkConnected(c: Checker, table: number, destinations: readonly { dest
     for (const u of uplinks) {
       const gw = d.family === 4 ? u.gateway : u.gateway6;
       if (!gw || !ipaddr.parse(gw).match(range)) continue;
-      c.report('BAD_PREFIX', `routing.destinations: ${d.prefix} holds ${u.name}'s gateway ${gw}, a connected subnet; in table main uplinkd would replace the kernel's own route to it`, node);
+      c.report(
+        'BAD_PREFIX',
+        `routing.destinations: ${d.prefix} holds ${u.name}'s gateway ${gw}, a connected subnet; in table main uplinkd would replace the kernel's own route to it`,
+        node,
+      );
       break;
     }
   }
@@ -563,7 +575,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const c = new Checker(lines);
   // A broken file can hold thousands of errors; the first ones are what an operator fixes.
-  doc.errors.slice(0, MAX_YAML_ERRORS).forEach((err) => c.report('YAML_SYNTAX', yamlMessage(err), err.pos[0]));
+  for (const err of doc.errors.slice(0, MAX_YAML_ERRORS)) c.report('YAML_SYNTAX', yamlMessage(err), err.pos[0]);
   const more = doc.errors.length - MAX_YAML_ERRORS;
   if (more > 0) c.report('YAML_SYNTAX', `${more} more YAML error${more > 1 ? 's' : ''} from here on, not listed`, doc.errors[MAX_YAML_ERRORS]!.pos[0]);
   if (doc.errors.length > 0) return { ok: false, problems: c.problems };
@@ -578,9 +590,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
 
   const probe = top.has('probe') ? parseProbe(c, top.get('probe')!.value, 'probe', DEFAULT_PROBE) : DEFAULT_PROBE;
 
-  const routingMap = top.has('routing')
-    ? c.map(top.get('routing')!.value, 'routing', [...ROUTING_KEYS, ...Object.keys(REMOVED_ROUTING_KEYS)])
-    : undefined;
+  const routingMap = top.has('routing') ? c.map(top.get('routing')!.value, 'routing', [...ROUTING_KEYS, ...Object.keys(REMOVED_ROUTING_KEYS)]) : undefined;
   const routing = entries(routingMap);
   for (const [key, instead] of Object.entries(REMOVED_ROUTING_KEYS)) {
     const hit = routing.get(key);
@@ -590,7 +600,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const destinationNodes = parseDestinations(c, routing.get('destinations')?.value);
   const destinations = destinationNodes.map((d) => d.destination);
   const failback = routing.has('failback') ? parseFailback(c, routing.get('failback')!.value) : DEFAULT_FAILBACK;
-  const flag = (key: string): boolean => (routing.has(key) ? c.boolean(routing.get(key)!.value, `routing.${key}`) ?? false : false);
+  const flag = (key: string): boolean => (routing.has(key) ? (c.boolean(routing.get(key)!.value, `routing.${key}`) ?? false) : false);
   const routingSettings: RoutingSettings = {
     table,
     destinations,
@@ -607,9 +617,11 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   if (control.has('socket')) {
     const node = control.get('socket')!.value as Node;
     const s = c.string(node, 'control.socket');
-    if (s !== undefined && (!s.startsWith('/') || s.endsWith('/'))) c.report('BAD_VALUE', `control.socket must be an absolute path to a file, not "${s}"`, node);
+    if (s !== undefined && (!s.startsWith('/') || s.endsWith('/')))
+      c.report('BAD_VALUE', `control.socket must be an absolute path to a file, not "${s}"`, node);
     // struct sockaddr_un has 108 bytes for the path, its NUL included (unix(7)).
-    else if (s !== undefined && Buffer.byteLength(s) > MAX_SOCKET_PATH) c.report('BAD_VALUE', `control.socket is ${Buffer.byteLength(s)} bytes long; a Unix socket path has at most ${MAX_SOCKET_PATH}`, node);
+    else if (s !== undefined && Buffer.byteLength(s) > MAX_SOCKET_PATH)
+      c.report('BAD_VALUE', `control.socket is ${Buffer.byteLength(s)} bytes long; a Unix socket path has at most ${MAX_SOCKET_PATH}`, node);
     else if (s !== undefined) socket = s;
   }
   let group: string | number | undefined;
@@ -656,7 +668,11 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
         const first = interfaces.get(u.interface);
         // Heartbeats find their uplink by `oif IFACE`: a second uplink on it would probe through the first one's table.
         if (first !== undefined) {
-          c.report('DUPLICATE_INTERFACE', `interface ${u.interface} is already used by uplinks[${first}]; each uplink needs an interface of its own (a VLAN or macvlan interface per gateway)`, draft.interfaceNode);
+          c.report(
+            'DUPLICATE_INTERFACE',
+            `interface ${u.interface} is already used by uplinks[${first}]; each uplink needs an interface of its own (a VLAN or macvlan interface per gateway)`,
+            draft.interfaceNode,
+          );
         } else interfaces.set(u.interface, i);
       }
       const targetCount = isSeq(draft.targetsNode) ? draft.targetsNode.items.length : 0;

@@ -35,7 +35,10 @@ export function formatProblem(file: string, p: ConfigProblem): string {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly file: string, readonly problems: readonly ConfigProblem[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
     super(problems.map((p) => formatProblem(file, p)).join('\n'));
     this.name = 'ConfigError';
   }

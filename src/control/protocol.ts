@@ -100,7 +100,10 @@ export type Response =
   | { readonly ok: false; readonly error: string; readonly problems?: readonly string[] };
 
 export class NoDaemonError extends Error {
-  constructor(readonly path: string, readonly code: string) {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
     super(`no uplinkd answers on ${path} (${code})`);
     this.name = 'NoDaemonError';
   }
@@ -108,7 +111,10 @@ export class NoDaemonError extends Error {
 
 /** The socket is there but this user may not use it (its mode is 0660: root and control.group). */
 export class ControlAccessError extends Error {
-  constructor(readonly path: string, readonly code: string) {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
     super(`permission denied on ${path} (${code}): run as root or as a member of control.group`);
     this.name = 'ControlAccessError';
   }

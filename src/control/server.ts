@@ -231,7 +231,10 @@ export class ControlServer {
       const req = parseRequest(line);
       if ('problem' in req) return reply({ ok: false, error: req.problem });
       if (MUTATING.includes(req.cmd) && !this.allowed(conn)) {
-        return reply({ ok: false, error: `permission denied: ${String(req.cmd)} needs root${this.opts.gid !== undefined ? ` or group ${this.opts.gid}` : ''}` });
+        return reply({
+          ok: false,
+          error: `permission denied: ${String(req.cmd)} needs root${this.opts.gid !== undefined ? ` or group ${this.opts.gid}` : ''}`,
+        });
       }
       this.opts.handle(req).then(reply, (err: unknown) => reply({ ok: false, error: String((err as Error)?.message ?? err) }));
     };

@@ -342,7 +342,7 @@ export class Daemon {
 
   /** Takes the managed routes the kernel has (left by an earlier run) as the current steering. */
   private async adopt(): Promise<void> {
-    let routes;
+    let routes: Awaited<ReturnType<Router['managedRoutes']>>;
     try {
       routes = await this.router.managedRoutes(this.config.routing);
     } catch (err) {
@@ -354,9 +354,7 @@ export class Daemon {
       const route = routes.find((r) => r.route.family === family);
       if (!route) continue;
       const nexthops = route.route.nexthops.flatMap((nh, i) => {
-        const u = this.config.uplinks.find(
-          (x) => x.interface === route.interfaces[i] && (family === 4 ? x.gateway : x.gateway6) === nh.gateway,
-        );
+        const u = this.config.uplinks.find((x) => x.interface === route.interfaces[i] && (family === 4 ? x.gateway : x.gateway6) === nh.gateway);
         return u ? [{ uplink: u.name, weight: nh.weight }] : [];
       });
       const steering = adoptedSteering(nexthops);
@@ -654,9 +652,7 @@ export class Daemon {
     let steeringChanged = false;
     this.decayDamping(now);
     // Families no route can follow (no destination, or no uplink with a next hop) stay quiet in the log.
-    const managed = new Set(
-      this.config.routing.destinations.map((d) => d.family).filter((f) => this.config.uplinks.some((u) => nexthopFor(u, f, 1))),
-    );
+    const managed = new Set(this.config.routing.destinations.map((d) => d.family).filter((f) => this.config.uplinks.some((u) => nexthopFor(u, f, 1))));
     for (const family of [4, 6] as const) {
       const before = this.steerState[family].steering;
       next[family] = steerWithFailback(
@@ -698,7 +694,10 @@ export class Daemon {
     this.scheduleApply();
     // Status counts new flows from here on; the count starts once the new route is in.
     if (steeringChanged) void this.applying.then(() => this.snapshotCounters());
-    if (drains.size) void this.drainPinned([...drains]).catch((err: unknown) => this.log.error({ event: 'drain', err: errText(err) }, `failback drain failed: ${errText(err)}`));
+    if (drains.size)
+      void this.drainPinned([...drains]).catch((err: unknown) =>
+        this.log.error({ event: 'drain', err: errText(err) }, `failback drain failed: ${errText(err)}`),
+      );
   }
 
   private async snapshotCounters(): Promise<void> {
@@ -721,8 +720,7 @@ export class Daemon {
       managed: desiredRoutes(c, this.steering),
       // Until some uplink has a verdict there is no choice to make: keep what the kernel has.
       managedKnown:
-        rts.some((u) => [...u.health.values()].some((h) => h.state !== 'init')) &&
-        (this.steering[4].active.length > 0 || this.steering[6].active.length > 0),
+        rts.some((u) => [...u.health.values()].some((h) => h.state !== 'init')) && (this.steering[4].active.length > 0 || this.steering[6].active.length > 0),
       uplinkRoutes: uplinkRoutes(c),
       uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
       markMask: c.routing.markMask,
@@ -837,7 +835,6 @@ export class Daemon {
     return statusView(this.config, [...this.uplinks.values()], this.steering, kernel, this.clocks.mono());
   }
 
-
   /**
    * Reads the config file again and swaps it in only when it is wholly valid (as keepalived
    * does); uplinks whose settings did not change keep their probes and health.
@@ -946,4 +943,3 @@ function logDeleted(log: Logger, r: DeleteResult): number {
   log.info({ event: 'conntrack', command: r.command, deleted: r.deleted }, `${r.command}: ${r.deleted} entries deleted`);
   return r.deleted;
 }
-

@@ -40,9 +40,7 @@ export async function run(opts: RunOptions): Promise<number> {
   // IPv6 may be compiled out or disabled; then only IPv4 is managed.
   const families: Family[] = existsSync('/proc/sys/net/ipv6') ? [4, 6] : [4];
   const kernel = new NetlinkKernel();
-  const links = new LinkMonitor(
-    process.env.UPLINKD_LINK_RCVBUF ? { recvBufferSize: Number(process.env.UPLINKD_LINK_RCVBUF) } : {},
-  );
+  const links = new LinkMonitor(process.env.UPLINKD_LINK_RCVBUF ? { recvBufferSize: Number(process.env.UPLINKD_LINK_RCVBUF) } : {});
   links.on('error', (err) => log.error({ event: 'link', err: err.message }, `link monitor: ${err.message}`));
   try {
     await links.start();

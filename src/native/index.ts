@@ -29,13 +29,7 @@ export interface PeerCredentials {
 interface Addon {
   flock(fd: number): NativeErrno | undefined;
   peerCredentials(fd: number): PeerCredentials | NativeErrno;
-  tcpConnect(
-    ifname: string,
-    address: string,
-    port: number,
-    timeoutMs: number,
-    callback: (result: TcpConnectResult) => void,
-  ): TcpConnectResult | undefined;
+  tcpConnect(ifname: string, address: string, port: number, timeoutMs: number, callback: (result: TcpConnectResult) => void): TcpConnectResult | undefined;
   NetlinkListener: new (
     groups: number,
     rcvbuf: number,

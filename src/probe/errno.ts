@@ -7,7 +7,9 @@ let byMessage: Map<string, string> | undefined;
 export function errnoCode(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return e.code;
-  const message = String(e?.message ?? err).trim().toLowerCase();
+  const message = String(e?.message ?? err)
+    .trim()
+    .toLowerCase();
   if (!byMessage) {
     byMessage = new Map();
     for (const [, [name, text]] of getSystemErrorMap()) byMessage.set(text.toLowerCase(), name);

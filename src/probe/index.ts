@@ -2,4 +2,4 @@
 export { UplinkProber, type ProberOptions } from './prober.js';
 export { IcmpPinger, echoRequest, parseEchoReply, internetChecksum, type HeartbeatOutcome, HEARTBEAT_CLOSED } from './icmp.js';
 export { errnoCode } from './errno.js';
-export { tcpHeartbeat } from "./tcp.js";
+export { tcpHeartbeat } from './tcp.js';

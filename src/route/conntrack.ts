@@ -88,7 +88,7 @@ export class FakeConntrackTable implements ConntrackTable {
   }
   async deleteByMark(mark: number, mask: number): Promise<DeleteResult[]> {
     const before = this.entries.length;
-    this.entries = this.entries.filter((e) => ((e.mark & mask) >>> 0) !== mark);
+    this.entries = this.entries.filter((e) => (e.mark & mask) >>> 0 !== mark);
     const command = `conntrack -D --mark ${hex(mark)}/${hex(mask)}`;
     this.calls.push(command);
     return [{ command, deleted: before - this.entries.length }];

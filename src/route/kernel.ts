@@ -127,7 +127,10 @@ function errnoOf(err: unknown): string {
 }
 
 export class KernelError extends Error {
-  constructor(readonly code: string, readonly command: string) {
+  constructor(
+    readonly code: string,
+    readonly command: string,
+  ) {
     super(`${command}: ${code}`);
     this.name = 'KernelError';
   }
@@ -247,9 +250,7 @@ export class NetlinkKernel implements RouteKernel {
 
   async replaceRoute(route: KernelRoute): Promise<void> {
     const { data, attrs } = this.routeMessage(route);
-    await this.call(`replace ${route.prefix}`, () =>
-      this.sock.newRoute(data as never, attrs, { flags: NLM_F_REPLACE | NLM_F_CREATE }),
-    );
+    await this.call(`replace ${route.prefix}`, () => this.sock.newRoute(data as never, attrs, { flags: NLM_F_REPLACE | NLM_F_CREATE }));
   }
 
   async deleteRoute(route: KernelRoute): Promise<void> {
@@ -257,10 +258,7 @@ export class NetlinkKernel implements RouteKernel {
     const attrs: Record<string, unknown> = { table: route.table };
     if (length > 0) attrs.dst = addressBytes(address);
     await this.call(`delete ${route.prefix}`, () =>
-      this.sock.delRoute(
-        { family: AF[route.family], dstLen: length, table: route.table < 256 ? route.table : RT_TABLE_COMPAT },
-        attrs,
-      ),
+      this.sock.delRoute({ family: AF[route.family], dstLen: length, table: route.table < 256 ? route.table : RT_TABLE_COMPAT }, attrs),
     );
   }
 
@@ -310,9 +308,7 @@ export class NetlinkKernel implements RouteKernel {
 
   async addRule(rule: KernelRule): Promise<void> {
     const { data, attrs } = this.ruleMessage(rule);
-    await this.call(`add rule ${rule.priority}`, () =>
-      this.sock.newRule(data as never, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }),
-    );
+    await this.call(`add rule ${rule.priority}`, () => this.sock.newRule(data as never, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }));
   }
 
   async deleteRule(rule: KernelRule): Promise<void> {

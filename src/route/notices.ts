@@ -57,7 +57,11 @@ export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
     });
   }
   for (const l of fresh(connected, prev.connected)) {
-    notices.push({ level: 'warn', fields: { event: 'route', connected: l }, msg: `not written: ${l}; that prefix is the kernel's own connected route, left alone` });
+    notices.push({
+      level: 'warn',
+      fields: { event: 'route', connected: l },
+      msg: `not written: ${l}; that prefix is the kernel's own connected route, left alone`,
+    });
   }
   const again = refused.length > 0 || report.deferred.length > 0;
   // A new refusal starts the pauses over; one that stays doubles them.

@@ -76,9 +76,7 @@ export function pinningRuleset(spec: PinningSpec): string {
     `add rule ${t} postrouting ct state != new return`,
     `add rule ${t} postrouting meta l4proto { icmp, ipv6-icmp } return`,
     ...skipTcp,
-    ...spec.uplinks.map(
-      (u) => `add rule ${t} postrouting oifname "${u.interface}" counter name "${counterName(u.name)}" ${setMark('ct', mask, u.mark)}`,
-    ),
+    ...spec.uplinks.map((u) => `add rule ${t} postrouting oifname "${u.interface}" counter name "${counterName(u.name)}" ${setMark('ct', mask, u.mark)}`),
     '',
   ].join('\n');
 }
@@ -216,7 +214,8 @@ export class NftPinningTable implements PinningTable {
         // Replacing an old table and filling the new one are two transactions: pinning
         // pauses for one load, once, on the first start after an upgrade.
         await this.owner.createPersistent(info !== undefined);
-        if (info) this.pendingNote = `replaced table ${t}, which was not persistent (made by an older uplinkd or by hand); connections pinned before were not restored for the few ms between`;
+        if (info)
+          this.pendingNote = `replaced table ${t}, which was not persistent (made by an older uplinkd or by hand); connections pinned before were not restored for the few ms between`;
       } catch (err) {
         if (!(err instanceof NetlinkError) || (err.errno !== osErrno.EOPNOTSUPP && err.errno !== osErrno.EINVAL)) throw err;
         this.ownable = false;

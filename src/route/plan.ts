@@ -117,7 +117,8 @@ export function describeRule(verb: 'add' | 'del', r: KernelRule): string {
   if (r.suppressPrefixlength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlength}`);
   if (other.length) {
     // A rule whose action is not a lookup names no table.
-    if (other.some((w) => ['unreachable', 'blackhole', 'prohibit', 'goto', 'nop'].includes(w))) parts.splice(parts.length - (r.suppressPrefixlength !== undefined ? 2 : 1), 1);
+    if (other.some((w) => ['unreachable', 'blackhole', 'prohibit', 'goto', 'nop'].includes(w)))
+      parts.splice(parts.length - (r.suppressPrefixlength !== undefined ? 2 : 1), 1);
     parts.push(...other);
   }
   return parts.join(' ');
@@ -209,7 +210,10 @@ function catchAll(r: KernelRule): boolean {
  * added). A foreign rule that picks some packets keeps them: it is reported, not jumped.
  */
 export function managedRulePriority(foreign: readonly KernelRule[]): number {
-  const ahead = foreign.filter(catchAll).map((r) => r.priority).filter((p) => p > RULE_MANAGED_MIN && p <= RULE_MANAGED);
+  const ahead = foreign
+    .filter(catchAll)
+    .map((r) => r.priority)
+    .filter((p) => p > RULE_MANAGED_MIN && p <= RULE_MANAGED);
   return ahead.length ? Math.min(...ahead) - 1 : RULE_MANAGED;
 }
 
@@ -222,7 +226,9 @@ function fwmarkRule(state: DesiredState, family: Family, index: number): KernelR
 /** The rules of one family, without the pinned-flow rules left as the kernel has them. */
 export function desiredRules(state: DesiredState, family: Family, foreign: readonly KernelRule[] = []): KernelRule[] {
   const rules: KernelRule[] = [];
-  state.uplinkTables.forEach((u, i) => rules.push({ family, priority: RULE_OIF_BASE + i, table: u.table, oifname: u.interface }));
+  state.uplinkTables.forEach((u, i) => {
+    rules.push({ family, priority: RULE_OIF_BASE + i, table: u.table, oifname: u.interface });
+  });
   // Main answers first for everything but its default route: LAN routes win over pinned
   // flows, source rules and the managed table, and a DHCP client's default cannot override us.
   rules.push({ family, priority: RULE_MAIN_FIRST, table: MAIN_TABLE, suppressPrefixlength: 0 });
@@ -285,8 +291,7 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   const tables = ruleTables(state, owned);
   const isManaged = (r: KernelRoute): boolean => r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
   // Owned before, but not any more: a reload moved the table or dropped a destination.
-  const wasManaged = (r: KernelRoute): boolean =>
-    !isManaged(r) && r.table === owned.table && owned.destinations.some((d) => d.prefix === r.prefix);
+  const wasManaged = (r: KernelRoute): boolean => !isManaged(r) && r.table === owned.table && owned.destinations.some((d) => d.prefix === r.prefix);
 
   for (const family of families) {
     const managed = managedKnown ? state.managed.filter((r) => r.destination.family === family).map((r) => resolve(r, observed.links, missing)) : [];

@@ -168,7 +168,8 @@ export class Router {
   async foreignRules(state: RuleOwner): Promise<string[]> {
     const tables = ruleTables(state, this.owned);
     const out: string[] = [];
-    for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter((r) => isForeignRule(r, tables)).map((r) => describeRule('add', r)));
+    for (const family of this.families)
+      out.push(...(await this.kernel.rules(family)).filter((r) => isForeignRule(r, tables)).map((r) => describeRule('add', r)));
     return out;
   }
 

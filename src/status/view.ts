@@ -69,7 +69,13 @@ function targetView(u: TrackedUplink, label: string): TargetStatus {
   };
 }
 
-function uplinkView(u: TrackedUplink, steering: FamilySteering, kernel: KernelReadback, freshTotal: number, dampening: DampeningStatus | undefined): UplinkStatus {
+function uplinkView(
+  u: TrackedUplink,
+  steering: FamilySteering,
+  kernel: KernelReadback,
+  freshTotal: number,
+  dampening: DampeningStatus | undefined,
+): UplinkStatus {
   const share = (family: Family): number => steering[family].active.find((a) => a.uplink === u.config.name)?.share ?? 0;
   const fresh = kernel.fresh?.get(u.config.name) ?? null;
   const q = combine([...u.windows.values()]);
@@ -132,7 +138,8 @@ export function statusView(config: Config, uplinks: readonly TrackedUplink[], st
     steering: {
       all_down: fams.some((f) => steering[f].allDown),
       // One reason when the families agree, else each family's own.
-      reason: new Set(fams.map((f) => steering[f].reason)).size === 1 ? steering[fams[0]!].reason : fams.map((f) => `IPv${f}: ${steering[f].reason}`).join('; '),
+      reason:
+        new Set(fams.map((f) => steering[f].reason)).size === 1 ? steering[fams[0]!].reason : fams.map((f) => `IPv${f}: ${steering[f].reason}`).join('; '),
     },
     kernel: { refused: kernel.refused, foreign_rules: kernel.foreignRules, connected_routes: kernel.connected },
   };

@@ -31,7 +31,11 @@ export interface SteerState {
 
 export const NO_STEER_STATE: SteerState = { steering: NO_STEERING };
 
-const names = (s: Steering): string => s.active.map((a) => a.uplink).sort().join(',');
+const names = (s: Steering): string =>
+  s.active
+    .map((a) => a.uplink)
+    .sort()
+    .join(',');
 
 /** The priority of the tier a steering sends its flows to (the best one when two share). */
 function tierPriority(s: Steering, uplinks: readonly SteerUplink[]): number {
@@ -50,12 +54,7 @@ function blend(to: Steering, from: Steering, pct: number): ActiveUplink[] {
   return all.map((a, i) => ({ uplink: a.uplink, weight: Math.max(1, rounded[i]!), share: rounded[i]! }));
 }
 
-export function steerWithFailback(
-  uplinks: readonly SteerUplink[],
-  prev: SteerState,
-  settings: FailbackSettings,
-  now: number,
-): SteerState {
+export function steerWithFailback(uplinks: readonly SteerUplink[], prev: SteerState, settings: FailbackSettings, now: number): SteerState {
   const next = schedule(uplinks, prev, settings, now);
   // A pending drain stays while the steering it followed does; any change cancels it.
   if (prev.drain && !next.drain && !next.failback && names(next.steering) === names(prev.steering)) {

@@ -55,7 +55,6 @@ export const NO_STEERING: Steering = { active: [], allDown: false, reason: 'no u
 /** Each address family is steered on its own, by the health of its own heartbeats. */
 export type FamilySteering = Readonly<Record<Family, Steering>>;
 
-
 /** Shares that sum to exactly 100 (largest remainder), in the order given. */
 export function percentShares(weights: readonly number[]): number[] {
   const total = weights.reduce((a, b) => a + b, 0);
@@ -99,8 +98,7 @@ export function steer(uplinks: readonly SteerUplink[], previous: Steering = NO_S
     reason:
       (tier.length === 1
         ? `${tier[0]!.name} is the most preferred uplink that is up (priority ${best})`
-        : `${tier.map((u) => u.name).join(', ')} share priority ${best} by weight`) +
-      (healthy.length ? '' : ' (degraded: no uplink is up)'),
+        : `${tier.map((u) => u.name).join(', ')} share priority ${best} by weight`) + (healthy.length ? '' : ' (degraded: no uplink is up)'),
   };
 }
 
@@ -154,10 +152,7 @@ export function uplinkRoutes(config: Config): DesiredRoute[] {
     for (const family of [4, 6] as const) {
       const nh = nexthopFor(u, family, 1);
       if (!nh) continue;
-      const destination =
-        family === 4
-          ? { prefix: '0.0.0.0/0', family, address: '0.0.0.0', length: 0 }
-          : { prefix: '::/0', family, address: '::', length: 0 };
+      const destination = family === 4 ? { prefix: '0.0.0.0/0', family, address: '0.0.0.0', length: 0 } : { prefix: '::/0', family, address: '::', length: 0 };
       routes.push({ destination, table: u.table, nexthops: [nh] });
     }
   }

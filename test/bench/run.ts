@@ -182,7 +182,10 @@ async function load(seconds: number): Promise<Record<string, unknown>> {
     await execa('ip', ['-n', lab.ns('isp1'), '-batch', '-'], { input: peer.join('\n') + '\n' });
     await lab.exec('inet', 'ip', ['route', 'add', '100.64.128.0/17', 'via', '100.64.11.1']);
     const targets = [...TARGETS, '203.0.113.10'].map((t) => `      - icmp: ${t}`).join('\n');
-    const uplinks = Array.from({ length: UPLINKS }, (_, n) => `  - name: u${n}\n    interface: up${n}\n    gateway: 100.64.${128 + n}.1\n    priority: ${n + 1}\n    targets:\n${targets}\n`).join('');
+    const uplinks = Array.from(
+      { length: UPLINKS },
+      (_, n) => `  - name: u${n}\n    interface: up${n}\n    gateway: 100.64.${128 + n}.1\n    priority: ${n + 1}\n    targets:\n${targets}\n`,
+    ).join('');
     const daemon = lab.startDaemon(`uplinks:\n${uplinks}probe: { interval: 200ms, timeout: 200ms, up: 3, down: 3 }\nrouting: { table: 100 }\n`);
     await daemon.waitState('u0', 'up', 30_000);
     await waitUntil(async () => daemon.logs.filter((l) => l.event === 'state' && l.to === 'up').length >= UPLINKS, 30_000, 'all uplinks up');

@@ -20,5 +20,11 @@ it('durations have ranges: 600h would overflow a timer and fire at once', async 
 });
 
 it('a timeout longer than the interval', async () => {
-  await expectProblem(`uplinks:\n${GOOD_UPLINK}probe:\n  interval: 200ms\n  timeout: 300ms\n`, 9, 12, 'BAD_VALUE', /timeout \(300ms\) must not be longer than interval \(200ms\)/);
+  await expectProblem(
+    `uplinks:\n${GOOD_UPLINK}probe:\n  interval: 200ms\n  timeout: 300ms\n`,
+    9,
+    12,
+    'BAD_VALUE',
+    /timeout \(300ms\) must not be longer than interval \(200ms\)/,
+  );
 });

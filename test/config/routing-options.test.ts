@@ -21,9 +21,10 @@ it('defaults: mask 0x3f00, hash policy set, no drain, flags off, no dampening', 
   const r = parseConfig(`${BASE}  table: 100\n`);
   assert.ok(r.ok);
   const x = r.config.routing;
-  assert.deepEqual([x.markMask, x.hashPolicy, x.failback.drainMs, x.removeOnExit, x.sourceRules, x.conntrackFlush, x.dampening], [
-    0x3f00, 'set', undefined, false, false, false, undefined,
-  ]);
+  assert.deepEqual(
+    [x.markMask, x.hashPolicy, x.failback.drainMs, x.removeOnExit, x.sourceRules, x.conntrackFlush, x.dampening],
+    [0x3f00, 'set', undefined, false, false, false, undefined],
+  );
 });
 
 it('reads every key', () => {
@@ -37,7 +38,10 @@ it('reads every key', () => {
 `);
   assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
   const x = r.config.routing;
-  assert.deepEqual([x.markMask, x.hashPolicy, x.failback.drainMs, x.removeOnExit, x.sourceRules, x.conntrackFlush], [0xff0000, 'keep', 600_000, true, true, true]);
+  assert.deepEqual(
+    [x.markMask, x.hashPolicy, x.failback.drainMs, x.removeOnExit, x.sourceRules, x.conntrackFlush],
+    [0xff0000, 'keep', 600_000, true, true, true],
+  );
   assert.deepEqual(x.dampening, { penalty: 1000, suppress: 2000, reuse: 750, halfLifeMs: 15_000, maxSuppressMs: 300_000 });
 });
 
@@ -53,7 +57,10 @@ it('reports bad values where they are', () => {
 it('the keys of resilient groups are errors that name what replaced them', () => {
   const r = parseConfig(`${BASE}  mechanism: resilient\n  resilient: { buckets: 128 }\n`);
   assert.ok(!r.ok);
-  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.col} ${p.code}`), ['7:3 REMOVED_KEY', '8:3 REMOVED_KEY']);
+  assert.deepEqual(
+    r.problems.map((p) => `${p.line}:${p.col} ${p.code}`),
+    ['7:3 REMOVED_KEY', '8:3 REMOVED_KEY'],
+  );
   assert.match(r.problems[0]!.message, /routing\.mechanism was removed: .*conntrack marks \(routing\.mark_mask\)/);
 });
 
@@ -69,7 +76,10 @@ routing:
 `;
   const r = parseConfig(two);
   assert.ok(!r.ok);
-  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.col} ${p.code}`), ['13:14 BAD_VALUE']);
+  assert.deepEqual(
+    r.problems.map((p) => `${p.line}:${p.col} ${p.code}`),
+    ['13:14 BAD_VALUE'],
+  );
   assert.match(r.problems[0]!.message, /0x100 has room for 1 uplinks, not 3/);
 });
 

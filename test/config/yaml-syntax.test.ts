@@ -45,7 +45,7 @@ it('aliases of aliases (a "billion laughs") take linear work: never expanded', a
   assert.equal(r.code, 0, 'linear work: valid, the x- keys are not read');
 });
 
-it('two documents in one file: said in the operator\'s words', async () => {
+it("two documents in one file: said in the operator's words", async () => {
   await expectProblem(`uplinks:\n${GOOD_UPLINK}---\nprobe: {}\n`, 7, 1, 'YAML_SYNTAX', /more than one YAML document/);
   const r = await validate(`uplinks:\n${GOOD_UPLINK}---\nprobe: {}\n`);
   assert.doesNotMatch(r.lines.join('\n'), /parseAllDocuments|YAML\./);

@@ -58,7 +58,23 @@ function exchange(path: string, bytes: Buffer, ending: Ending): Promise<string |
   });
 }
 
-const REQUESTS = ['{"cmd":"status"}', '{"cmd":"reload"}', '{"cmd":"nope"}', '{}', '[]', 'null', '1', '"status"', '{"cmd":null}', '{"cmd":{"x":1}}', '{"cmd":"status","x":[1,2]}', '{"cmd":"' + 'a'.repeat(3000) + '"}', '{"__proto__":{"cmd":"reload"}}', '{"cmd":"constructor"}', '{"cmd":"toString"}'];
+const REQUESTS = [
+  '{"cmd":"status"}',
+  '{"cmd":"reload"}',
+  '{"cmd":"nope"}',
+  '{}',
+  '[]',
+  'null',
+  '1',
+  '"status"',
+  '{"cmd":null}',
+  '{"cmd":{"x":1}}',
+  '{"cmd":"status","x":[1,2]}',
+  '{"cmd":"' + 'a'.repeat(3000) + '"}',
+  '{"__proto__":{"cmd":"reload"}}',
+  '{"cmd":"constructor"}',
+  '{"cmd":"toString"}',
+];
 
 function input(d: Dice): { bytes: Buffer; ending: Ending; kind: string } {
   const ending: Ending = d.chance(0.1) ? 'vanish' : d.chance(0.5) ? 'half-close' : 'newline';
@@ -127,10 +143,14 @@ describe('control fuzz', { timeout: 600_000 }, () => {
 
       // Many idle connections: the cap answers "busy", the idle timeout frees them.
       const idle = await Promise.all(
-        Array.from({ length: MAX_CONNECTIONS * 3 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
-          const s = connect(path, () => resolve(s));
-          s.on('error', () => undefined);
-        })),
+        Array.from(
+          { length: MAX_CONNECTIONS * 3 },
+          () =>
+            new Promise<ReturnType<typeof connect>>((resolve) => {
+              const s = connect(path, () => resolve(s));
+              s.on('error', () => undefined);
+            }),
+        ),
       );
       const busy = await request(path, { cmd: 'status' });
       assert.equal(busy.ok, false);

@@ -37,4 +37,5 @@ export class Dice {
 }
 
 /** What a message to an operator must never contain: a stack trace or the internals' words. */
-export const INTERNALS = /\n\s+at |\bat [\w.<>]+ \(.*:\d+:\d+\)|TypeError|RangeError|ReferenceError|Cannot read propert|is not a function|Maximum call stack|parseAllDocuments|YAML\.\w+\(/;
+export const INTERNALS =
+  /\n\s+at |\bat [\w.<>]+ \(.*:\d+:\d+\)|TypeError|RangeError|ReferenceError|Cannot read propert|is not a function|Maximum call stack|parseAllDocuments|YAML\.\w+\(/;

@@ -65,7 +65,10 @@ export function assertRoutesMatchKernel(s: StatusJson, kernel: IpRoute[], table:
     .map((r) => ({ destination: r.destination, table: r.table, uplinks: r.nexthops.map((n) => n.uplink).sort() }));
   assert.deepEqual(fromStatus, fromKernel);
   // The uplinks that carry new flows are the ones in the kernel's route.
-  const carrying = s.uplinks.filter((u) => u.weight > 0).map((u) => u.name).sort();
+  const carrying = s.uplinks
+    .filter((u) => u.weight > 0)
+    .map((u) => u.name)
+    .sort();
   if (fromKernel.length) assert.deepEqual(carrying, fromKernel[0]!.uplinks);
 }
 

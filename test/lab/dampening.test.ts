@@ -16,8 +16,7 @@ describe('flap dampening', { timeout: 90_000 }, () => {
   let daemon: DaemonHandle;
   settledLab(labConfig({ routingExtra: DAMPENING }), (r) => ({ lab, daemon } = r));
 
-  const fiber = async (): Promise<UplinkStatus> =>
-    ((await daemon.status()).json as { uplinks: UplinkStatus[] }).uplinks.find((u) => u.name === 'fiber')!;
+  const fiber = async (): Promise<UplinkStatus> => ((await daemon.status()).json as { uplinks: UplinkStatus[] }).uplinks.find((u) => u.name === 'fiber')!;
 
   it('a primary flapping every few seconds is held out until its penalty decays', async (t) => {
     // Two flaps: down, up, down, up.
@@ -33,13 +32,17 @@ describe('flap dampening', { timeout: 90_000 }, () => {
     const s = await fiber();
     assert.equal(s.state, 'up');
     assert.equal(s.weight, 0);
-    assert.ok(s.dampening && s.dampening.suppressed && s.dampening.penalty > 800, JSON.stringify(s.dampening));
+    assert.ok(s.dampening?.suppressed && s.dampening.penalty > 800, JSON.stringify(s.dampening));
     assert.ok((s.dampening.reuse_in_s ?? 0) > 0);
     assert.deepEqual(await lab.defaultVia(100), ['wan2']);
     const status = (await daemon.status()).json as { steering: { reason: string } };
     assert.match(status.steering.reason, /held out by flap dampening: fiber/);
     // Once the penalty decays under `reuse`, fiber is released and takes the traffic back.
-    const released = await daemon.waitFor((l) => l.event === 'dampening' && l.suppressed === false && /may carry traffic again/.test(l.msg), 20_000, 'fiber released');
+    const released = await daemon.waitFor(
+      (l) => l.event === 'dampening' && l.suppressed === false && /may carry traffic again/.test(l.msg),
+      20_000,
+      'fiber released',
+    );
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 10_000, 'back on wan1');
     const heldMs = Date.parse(String(released.time)) - Date.parse(String(held.time));
     t.diagnostic(`held out for ${heldMs} ms at penalty ${String(held.penalty)}`);

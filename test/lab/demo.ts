@@ -19,7 +19,10 @@ async function show(lab: Lab, daemon: DaemonHandle): Promise<void> {
   const routes = await lab.exec('gw', 'ip', ['route', 'show', 'table', '100']);
   process.stdout.write(`$ ip route show table 100\n${routes.stdout}\n`);
   const rules = await lab.exec('gw', 'ip', ['rule', 'show']);
-  const ours = rules.stdout.split('\n').filter((l) => /^9\d\d\d:/.test(l)).join('\n');
+  const ours = rules.stdout
+    .split('\n')
+    .filter((l) => /^9\d\d\d:/.test(l))
+    .join('\n');
   process.stdout.write(`$ ip rule show   (uplinkd's, 9000-9999)\n${ours}\n`);
 }
 
@@ -35,7 +38,13 @@ async function main(): Promise<void> {
   const lab = await Lab.create();
   try {
     await lab.echoServer(SINK, 7000);
-    const config = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 5, failback: '{ hold: 3s, steps: [10, 50, 100], step_interval: 3s, drain: 5s }' });
+    const config = labConfig({
+      interval: '200ms',
+      timeout: '200ms',
+      down: 3,
+      up: 5,
+      failback: '{ hold: 3s, steps: [10, 50, 100], step_interval: 3s, drain: 5s }',
+    });
     process.stdout.write(`namespaces: ${lab.prefix}-{gw,isp1,isp2,inet,lan}\nconfig:\n${config}`);
 
     say('starting uplinkd in the gateway namespace');

@@ -33,7 +33,10 @@ describe('gradual failback', { timeout: 120_000 }, () => {
     await waitUntil(async () => (await weights()) === 'wan1:10 wan2:90', 5000, 'step 1: 10/90');
     assert.ok(Date.now() - upAt >= 1000, 'the hold was kept');
     const s = (await daemon.status()).json as { uplinks: { name: string; weight: number }[]; steering: { reason: string } };
-    assert.deepEqual(s.uplinks.map((u) => `${u.name} ${u.weight}`), ['fiber 10', 'dsl 90']);
+    assert.deepEqual(
+      s.uplinks.map((u) => `${u.name} ${u.weight}`),
+      ['fiber 10', 'dsl 90'],
+    );
     assert.equal(s.steering.reason, 'failback to fiber: step 1 of 3, 10% of new flows');
     await waitUntil(async () => (await weights()) === 'wan1:50 wan2:50', 5000, 'step 2: 50/50');
     await waitUntil(async () => (await weights()) === 'wan1:100', 5000, 'step 3: all on wan1');

@@ -65,4 +65,3 @@ describe('failover on a silent blackhole', { timeout: 180_000 }, () => {
     assert.ok(result.received >= 490, `LAN stream through the primary: ${result.received}/500`);
   });
 });
-

@@ -20,7 +20,10 @@ it('(e) a flap shorter than `down` rounds changes nothing', { timeout: 60_000 },
   await lab.heal(1);
   await sleep(2000);
   await stream;
-  assert.deepEqual(daemon.logs.slice(mark).filter((l) => l.event === 'state' || l.event === 'route' || l.event === 'steering'), []);
+  assert.deepEqual(
+    daemon.logs.slice(mark).filter((l) => l.event === 'state' || l.event === 'route' || l.event === 'steering'),
+    [],
+  );
   assert.deepEqual(await lab.defaultVia(100), ['wan1']);
   const st = await daemon.status();
   const fiber = (st.json as { uplinks: { name: string; state: string; loss_pct: number }[] }).uplinks.find((u) => u.name === 'fiber')!;

@@ -103,12 +103,17 @@ if (mode === 'echo') {
       const send = (): void => {
         if (!f.error) socks[i]!.write(`${f.sent++}\n`);
       };
-      timers.push(setTimeout(() => {
-        send();
-        timers.push(setInterval(send, everyMs));
-      }, (i * everyMs) / flows.length));
+      timers.push(
+        setTimeout(
+          () => {
+            send();
+            timers.push(setInterval(send, everyMs));
+          },
+          (i * everyMs) / flows.length,
+        ),
+      );
     });
-    const tick = { close: () => timers.forEach((t) => clearTimeout(t)) };
+    const tick = { close: () => timers.forEach((t) => void clearTimeout(t)) };
     setTimeout(() => {
       tick.close();
       const end = Date.now();

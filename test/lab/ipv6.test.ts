@@ -80,11 +80,16 @@ describe('dual-stack, only IPv6 breaks', { timeout: 120_000 }, () => {
     await waitUntil(async () => (await dual.defaultVia(100, 6)).join() === 'wan2', 5000, '::/0 via wan2');
     assert.deepEqual(await dual.defaultVia(100, 4), ['wan1']);
     assert.ok(!d.logs.slice(mark).some((l) => l.event === 'state' && l.family === 4), 'IPv4 verdicts did not change');
-    const s = (await d.status()).json as { uplinks: { name: string; state: string; reason: string; weight: number; families: { family: string; state: string; weight: number }[] }[] };
+    const s = (await d.status()).json as {
+      uplinks: { name: string; state: string; reason: string; weight: number; families: { family: string; state: string; weight: number }[] }[];
+    };
     const fiber = s.uplinks.find((u) => u.name === 'fiber')!;
     assert.equal(fiber.state, 'up');
     assert.equal(fiber.weight, 100);
-    assert.deepEqual(fiber.families.map((f) => `${f.family} ${f.state} ${f.weight}`), ['ipv4 up 100', 'ipv6 down 0']);
+    assert.deepEqual(
+      fiber.families.map((f) => `${f.family} ${f.state} ${f.weight}`),
+      ['ipv4 up 100', 'ipv6 down 0'],
+    );
     assert.match(fiber.reason, /^IPv4 up: .*; IPv6 down: 3 failed rounds/);
     const back = d.logs.length;
     await dual.heal(1);

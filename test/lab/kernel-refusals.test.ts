@@ -53,7 +53,7 @@ describe('an uplink whose route the kernel refuses', { timeout: 60_000 }, () => 
   });
 });
 
-describe('a foreign rule in uplinkd\'s range', { timeout: 60_000 }, () => {
+describe("a foreign rule in uplinkd's range", { timeout: 60_000 }, () => {
   let lab: Lab;
   let daemon: DaemonHandle;
   before(async () => {
@@ -80,7 +80,11 @@ describe('a foreign rule in uplinkd\'s range', { timeout: 60_000 }, () => {
     await new Promise((r) => setTimeout(r, 2000));
     const warnings = daemon.logs.filter((l) => l.event === 'route' && l.foreign);
     t.diagnostic(warnings[0]?.msg ?? '');
-    assert.deepEqual(warnings.map((l) => l.foreign), ['ip rule add pref 9899 unreachable'], 'reported once');
+    assert.deepEqual(
+      warnings.map((l) => l.foreign),
+      ['ip rule add pref 9899 unreachable'],
+      'reported once',
+    );
     const errors = daemon.logs.filter((l) => l.level >= 50);
     assert.equal(errors.length, 0, `no error: nothing fought (${errors.map((l) => l.msg).join('; ')})`);
     assert.deepEqual(((await daemon.status()).json as KernelStatus).kernel.foreign_rules, ['ip rule add pref 9899 unreachable']);

@@ -232,7 +232,10 @@ export class Lab {
     // ISPs do: a NATed flow moved to the other uplink dies instead of limping on.
     if (this.tunnels) for (const isp of this.isps) await this.createTunnel(isp.index);
     for (const isp of this.isps) {
-      await this.nft(`isp${isp.index}`, `table ip bcp38 { chain spoof { type filter hook forward priority -10; iifname "togw" ip saddr != 100.64.${isp.index}.0/24 drop; }; }`);
+      await this.nft(
+        `isp${isp.index}`,
+        `table ip bcp38 { chain spoof { type filter hook forward priority -10; iifname "togw" ip saddr != 100.64.${isp.index}.0/24 drop; }; }`,
+      );
     }
   }
 
@@ -253,7 +256,20 @@ export class Lab {
     await ip(['-n', this.ns(vps), 'route', 'add', 'default', 'via', `100.64.2${i}.1`]);
     // The underlay to VPS i rides ISP i, whatever the managed routes say.
     await ip(['-n', this.ns('gw'), 'route', 'add', `100.64.2${i}.2/32`, 'via', `100.64.${i}.1`, 'dev', `wan${i}`]);
-    const vxlan = (local: string, remote: string, dev: string) => ['type', 'vxlan', 'id', String(100 + i), 'local', local, 'remote', remote, 'dstport', '4789', 'dev', dev];
+    const vxlan = (local: string, remote: string, dev: string) => [
+      'type',
+      'vxlan',
+      'id',
+      String(100 + i),
+      'local',
+      local,
+      'remote',
+      remote,
+      'dstport',
+      '4789',
+      'dev',
+      dev,
+    ];
     await ip(['-n', this.ns('gw'), 'link', 'add', `tun${i}`, ...vxlan(`100.64.${i}.2`, `100.64.2${i}.2`, `wan${i}`)]);
     await ip(['-n', this.ns('gw'), 'addr', 'add', `100.64.3${i}.2/24`, 'dev', `tun${i}`]);
     await ip(['-n', this.ns('gw'), 'link', 'set', `tun${i}`, 'up']);
@@ -439,7 +455,11 @@ export class Lab {
     // Never rejects (a lab torn down mid-run kills the tool): a run without a report says so.
     const done = proc.then((r) => {
       this.processes.delete(proc);
-      const last = String(r.stdout).trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const last = String(r.stdout)
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       return last ? (JSON.parse(last) as HeldFlows) : { durationMs: 0, error: `no report (exit ${r.exitCode ?? r.signal})`, flows: [] };
     });
     const snapshot = (): Promise<HeldFlows> =>
@@ -692,7 +712,10 @@ export class DaemonHandle {
 
   /** Errors the daemon logged and whether it is still running, for failure messages. */
   describeTrouble(): string {
-    const errors = this.logs.filter((l) => l.level >= 50).slice(-3).map((l) => JSON.stringify(l));
+    const errors = this.logs
+      .filter((l) => l.level >= 50)
+      .slice(-3)
+      .map((l) => JSON.stringify(l));
     const exit = this.proc.exitCode === null ? 'running' : `exited with ${this.proc.exitCode}`;
     return `uplinkd ${exit}; errors: ${errors.join(' | ') || 'none'}; stderr: ${this.stderr.slice(-500)}`;
   }

@@ -41,7 +41,9 @@ async function expectRecovery(lab: Lab, daemon: DaemonHandle, from: number): Pro
   await viaWan(lab, 1);
   assert.equal(init.from, 'detached');
   assert.match(up.reason!, /^3 good rounds$/);
-  const movedBack = daemon.logs.findIndex((l, i) => i >= from && l.event === 'route' && /^ip route replace 0\.0\.0\.0\/0 table 100 via 100\.64\.1\.1 dev wan1$/.test(l.command ?? ''));
+  const movedBack = daemon.logs.findIndex(
+    (l, i) => i >= from && l.event === 'route' && /^ip route replace 0\.0\.0\.0\/0 table 100 via 100\.64\.1\.1 dev wan1$/.test(l.command ?? ''),
+  );
   assert.ok(movedBack > daemon.logs.indexOf(up), 'no instant flap back: the route moves only after `up`');
   const result = await lab.stream(300, 2);
   assert.ok(result.received >= 290, `LAN stream through the primary: ${result.received}/300`);
@@ -142,7 +144,10 @@ describe('link monitor resync', { timeout: 120_000 }, () => {
     // The daemon still sees what happens after the resync.
     await lab.deleteNic(1);
     await expectDetached(lab, daemon, mark, 'interface wan1 vanished');
-    assert.ok(daemon.logs.every((l) => l.level < 50), 'no error logged');
+    assert.ok(
+      daemon.logs.every((l) => l.level < 50),
+      'no error logged',
+    );
     assert.equal(await daemon.stop(), 0);
   });
 });

@@ -17,12 +17,12 @@ describe('routing.source_rules', { timeout: 60_000 }, () => {
   const config = labConfig({ routingExtra: '  source_rules: true\n' });
   settledLab(config, (r) => ({ lab, daemon } = r));
 
-  it('the backup\'s own address answers through the backup while the routes point at the primary', async () => {
+  it("the backup's own address answers through the backup while the routes point at the primary", async () => {
     const rules = (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout;
     assert.match(rules, /^9200:\s+from all lookup main suppress_prefixlength 0/m);
     assert.match(rules, /^9301:\s+from 100\.64\.2\.2 lookup 1101/m);
     assert.deepEqual(await lab.defaultVia(100), ['wan1']);
-    assert.ok(await pingFrom(lab, 'inet', '100.64.2.2'), 'the internet reaches the gateway on wan2\'s address');
+    assert.ok(await pingFrom(lab, 'inet', '100.64.2.2'), "the internet reaches the gateway on wan2's address");
     assert.ok(await pingFrom(lab, 'lan', '100.64.2.2'), 'the LAN still reaches it too');
   });
 
@@ -38,7 +38,11 @@ describe('routing.source_rules', { timeout: 60_000 }, () => {
 describe('routing.conntrack_flush', { timeout: 60_000 }, () => {
   let lab: Lab;
   let daemon: DaemonHandle;
-  settledLab(labConfig({ routingExtra: '  conntrack_flush: true\n' }), (r) => ({ lab, daemon } = r), (l) => l.echoServer(SINK, 7000));
+  settledLab(
+    labConfig({ routingExtra: '  conntrack_flush: true\n' }),
+    (r) => ({ lab, daemon } = r),
+    (l) => l.echoServer(SINK, 7000),
+  );
 
   it('a LAN flow NATed to the lost primary is reset at once', async () => {
     const held = lab.holdFlows(SINK, 7000, 1, 6000);

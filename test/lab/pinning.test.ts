@@ -67,7 +67,11 @@ describe(`failback with ${FLOWS} flows pinned to the backup`, { timeout: 180_000
     await lab.heal(1);
     await daemon.waitState('fiber', 'up', 10_000, mark);
     const measured: { step: number; primaryPct: number; statusPct: number | null; dslFlows: number | null; serverDsl: number }[] = [];
-    for (const [step, shares] of [[10, 'wan1:10 wan2:90'], [50, 'wan1:50 wan2:50'], [100, 'wan1:100']] as const) {
+    for (const [step, shares] of [
+      [10, 'wan1:10 wan2:90'],
+      [50, 'wan1:50 wan2:50'],
+      [100, 'wan1:100'],
+    ] as const) {
       await waitUntil(async () => (await lab.shares()) === shares, STEP_MS + 5000, `step ${step}: ${shares}`);
       const p = await lab.probeFlows(SINK, PORT, PROBES);
       assert.equal(p.errors, 0, `no new connection failed at step ${step}`);
@@ -120,7 +124,7 @@ describe('nft flush ruleset while flows are pinned', { timeout: 120_000 }, () =>
     (l) => l.echoServer(SINK, PORT),
   );
 
-  it('leaves uplinkd\'s table alone (it is held by uplinkd), and the pinned flows keep their uplink', async (t) => {
+  it("leaves uplinkd's table alone (it is held by uplinkd), and the pinned flows keep their uplink", async (t) => {
     await failOver(lab, daemon);
     const held = lab.holdFlows(SINK, PORT, 100, 60_000, EVERY_MS);
     assert.deepEqual(new Set(await held.ready), new Set([WAN2]));
@@ -159,7 +163,19 @@ describe('nft flush ruleset while flows are pinned', { timeout: 120_000 }, () =>
     assert.equal(await daemon.stop(), 0);
     const left = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'])).stdout;
     assert.doesNotMatch(left, /flags owner/, 'nobody holds it now');
-    assert.equal(left.replace(/ # progname \S+/, '').split('\n').filter((l) => !/flags/.test(l)).join('\n'), pinned.replace(/ # progname \S+/, '').split('\n').filter((l) => !/flags/.test(l)).join('\n'), 'same contents');
+    assert.equal(
+      left
+        .replace(/ # progname \S+/, '')
+        .split('\n')
+        .filter((l) => !/flags/.test(l))
+        .join('\n'),
+      pinned
+        .replace(/ # progname \S+/, '')
+        .split('\n')
+        .filter((l) => !/flags/.test(l))
+        .join('\n'),
+      'same contents',
+    );
     daemon = running.daemon = lab.startDaemon(labConfig({ failback: '{ hold: 500ms, steps: [100], step_interval: 1s }' }));
     await daemon.waitFor((l) => l.event === 'pinning' && l.owned === true, 20_000, 'table held again');
     assert.ok(!daemon.logs.some((l) => l.event === 'pinning' && /replaced table/.test(String(l.msg))), 'taken over as it was, not replaced');
@@ -192,9 +208,17 @@ describe('start-up: a first verdict is no recovery', { timeout: 60_000 }, () => 
     await daemon.waitState('fiber', 'up', 20_000);
     const upAt = Date.now();
     await waitUntil(async () => (await lab.shares()) === 'wan1:100', 1000, 'new flows via wan1 within 1 s');
-    t.diagnostic(`order of verdicts: ${daemon.stateChanges().map((l) => `${l.uplink} ${l.to}`).join(', ')}; route via wan1 ${Date.now() - upAt} ms after`);
+    t.diagnostic(
+      `order of verdicts: ${daemon
+        .stateChanges()
+        .map((l) => `${l.uplink} ${l.to}`)
+        .join(', ')}; route via wan1 ${Date.now() - upAt} ms after`,
+    );
     assert.deepEqual(
-      daemon.stateChanges().map((l) => `${l.uplink} ${l.to}`).slice(0, 2),
+      daemon
+        .stateChanges()
+        .map((l) => `${l.uplink} ${l.to}`)
+        .slice(0, 2),
       ['dsl up', 'fiber up'],
     );
   });

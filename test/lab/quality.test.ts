@@ -17,7 +17,11 @@ const CONFIG = `${labConfig({ interval: '400ms', timeout: '400ms', down: 5, up: 
 describe('quality thresholds', { timeout: 180_000 }, () => {
   let lab: Lab;
   let daemon: DaemonHandle;
-  settledLab(CONFIG, (r) => ({ lab, daemon } = r), (l) => l.startResponder());
+  settledLab(
+    CONFIG,
+    (r) => ({ lab, daemon } = r),
+    (l) => l.startResponder(),
+  );
 
   const fiber = async () => assertStatusContract((await daemon.status()).json).uplinks.find((u) => u.name === 'fiber')!;
 

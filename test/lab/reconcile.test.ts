@@ -41,7 +41,10 @@ describe('reconcile', { timeout: 60_000 }, () => {
       const line = await daemon.waitFor((l) => l.event === 'reconcile', 2000, 'a reconcile log line', mark);
       // Restored by the reconcile run, or, when a run was already under way, by that one.
       assert.match(line.msg, /^changed outside uplinkd \(.+\); (restored: ip |nothing left to restore)/);
-      assert.ok(daemon.logs.slice(mark).some((l) => l.event === 'route'), 'the restoring command is logged');
+      assert.ok(
+        daemon.logs.slice(mark).some((l) => l.event === 'route'),
+        'the restoring command is logged',
+      );
     });
   }
 });

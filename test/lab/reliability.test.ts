@@ -16,7 +16,10 @@ it('(c) reliability 1 of 2 with one target dead: no failover', { timeout: 60_000
   await lab.killTarget(1, TARGETS[1]!);
   // 15 rounds at 200 ms: five times what `down: 3` needs.
   await sleep(3000);
-  assert.deepEqual(daemon.logs.slice(mark).filter((l) => l.event === 'state' || l.event === 'route'), []);
+  assert.deepEqual(
+    daemon.logs.slice(mark).filter((l) => l.event === 'state' || l.event === 'route'),
+    [],
+  );
   assert.deepEqual(await lab.defaultVia(100), ['wan1']);
   const st = await daemon.status();
   const s = assertStatusContract(st.json);
@@ -29,7 +32,10 @@ it('(c) reliability 1 of 2 with one target dead: no failover', { timeout: 60_000
   assert.equal(dead.error, 'timeout');
   assert.ok(dead.loss_pct >= 50, `loss ${dead.loss_pct}`);
   assert.equal(fiber.targets.find((t) => t.target === `icmp ${TARGETS[0]}`)!.ok, true);
-  assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.targets.every((t) => t.ok), true);
+  assert.equal(
+    s.uplinks.find((u) => u.name === 'dsl')!.targets.every((t) => t.ok),
+    true,
+  );
 });
 
 it('the same dead target plus the other one: failover (the check above can fail)', { timeout: 60_000 }, async () => {

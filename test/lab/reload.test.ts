@@ -38,7 +38,11 @@ describe('reload', { timeout: 120_000 }, () => {
     const rules = (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout;
     assert.match(rules, /^9900:\s+from all lookup 200/m);
     assert.doesNotMatch(rules, /lookup 100\b/);
-    assert.deepEqual(daemon.stateChanges().filter((l) => daemon.logs.indexOf(l) >= mark), [], 'no uplink started over');
+    assert.deepEqual(
+      daemon.stateChanges().filter((l) => daemon.logs.indexOf(l) >= mark),
+      [],
+      'no uplink started over',
+    );
     assert.ok(result.longestOutageMs < 50, `no outage across the reload (${result.longestOutageMs} ms)`);
     await reload(lab, daemon, BASE);
     assert.deepEqual(await lab.defaultVia(100), ['wan1']);
@@ -50,7 +54,10 @@ describe('reload', { timeout: 120_000 }, () => {
     await reload(lab, daemon, two);
     await waitUntil(async () => (await lab.routes(100)).some((r) => r.dst === '203.0.113.0/24'), 2000, 'the second destination routed');
     await reload(lab, daemon, BASE);
-    assert.deepEqual((await lab.routes(100)).map((r) => r.dst), ['default']);
+    assert.deepEqual(
+      (await lab.routes(100)).map((r) => r.dst),
+      ['default'],
+    );
   });
 
   it('new probe settings keep every verdict: no uplink back to init, no false all-down', async () => {
@@ -59,10 +66,17 @@ describe('reload', { timeout: 120_000 }, () => {
     assert.deepEqual(changes, ['retuned fiber', 'retuned dsl']);
     await new Promise((r) => setTimeout(r, 1000));
     const after = daemon.logs.slice(mark);
-    assert.deepEqual(after.filter((l) => l.event === 'state'), [], 'no state change');
+    assert.deepEqual(
+      after.filter((l) => l.event === 'state'),
+      [],
+      'no state change',
+    );
     assert.ok(!after.some((l) => l.event === 'steering'), 'steering untouched');
     const s = (await daemon.status()).json as { uplinks: { name: string; state: string }[] };
-    assert.deepEqual(s.uplinks.map((u) => `${u.name} ${u.state}`), ['fiber up', 'dsl up']);
+    assert.deepEqual(
+      s.uplinks.map((u) => `${u.name} ${u.state}`),
+      ['fiber up', 'dsl up'],
+    );
   });
 });
 

@@ -31,7 +31,10 @@ describe('restart without a flap', { timeout: 120_000 }, () => {
     await next.waitState('fiber', fiber, 20_000);
     await next.waitState('dsl', 'up', 20_000);
     if (fiber === 'up') {
-      const order = next.stateChanges().filter((l) => l.to === 'up').map((l) => l.uplink);
+      const order = next
+        .stateChanges()
+        .filter((l) => l.to === 'up')
+        .map((l) => l.uplink);
       assert.deepEqual(order, ['dsl', 'fiber'], 'the backup was judged up first');
     }
     return next;
@@ -61,9 +64,16 @@ describe('restart without a flap', { timeout: 120_000 }, () => {
           `${result.received} of ${result.sent} packets arrived, both verdicts ${verdictsMs} ms after the kill`,
       );
       assert.ok(result.longestOutageMs < MAX_OUTAGE_MS, `outage ${result.longestOutageMs} ms`);
-      assert.deepEqual(lines.filter((l) => l.startsWith('Deleted')), [], 'nothing was deleted');
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('Deleted')),
+        [],
+        'nothing was deleted',
+      );
       assert.deepEqual(await lab.routes(100), before, 'the managed routes are as they were');
-      assert.ok(daemon.logs.some((l) => l.event === 'adopt'), 'the new daemon adopted the kernel routes');
+      assert.ok(
+        daemon.logs.some((l) => l.event === 'adopt'),
+        'the new daemon adopted the kernel routes',
+      );
       assert.ok(!daemon.logs.some((l) => l.event === 'route'), `no route change: ${JSON.stringify(daemon.logs.filter((l) => l.event === 'route'))}`);
       if (failover) {
         const mark = daemon.logs.length;
@@ -107,7 +117,11 @@ describe('restart during a failback ramp', { timeout: 120_000 }, () => {
   let lab: Lab;
   let running: RunningLab;
   const config = labConfig({ failback: '{ hold: 1s, steps: [10, 50, 100], step_interval: 5s }' });
-  settledLab(config, (r) => ({ lab } = running = r), (l) => l.echoServer(SINK, 7000));
+  settledLab(
+    config,
+    (r) => ({ lab } = running = r),
+    (l) => l.echoServer(SINK, 7000),
+  );
 
   it('no pinned flow moves, no route or rule deleted and re-added', async (t) => {
     let daemon = running.daemon;
@@ -132,8 +146,17 @@ describe('restart during a failback ramp', { timeout: 120_000 }, () => {
     const lines = await monitor.stop();
     const report = await held.snapshot();
     const broken = report.flows.filter((f) => f.error || f.longestWaitMs > 3000);
-    t.diagnostic(`after the restart: ${report.flows.length - broken.length} of ${report.flows.length} flows running; route changes: ${daemon.logs.filter((l) => l.event === 'route').map((l) => l.command).join('; ')}`);
-    assert.deepEqual(lines.filter((l) => l.startsWith('Deleted')), [], 'nothing was deleted');
+    t.diagnostic(
+      `after the restart: ${report.flows.length - broken.length} of ${report.flows.length} flows running; route changes: ${daemon.logs
+        .filter((l) => l.event === 'route')
+        .map((l) => l.command)
+        .join('; ')}`,
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('Deleted')),
+      [],
+      'nothing was deleted',
+    );
     assert.deepEqual(broken, [], 'every flow pinned to the backup kept running');
     assert.equal(((await running.daemon.status()).json as { uplinks: { name: string; flows: number }[] }).uplinks.find((u) => u.name === 'dsl')!.flows, 100);
   });

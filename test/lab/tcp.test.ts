@@ -10,7 +10,7 @@ import { waitUntil } from './wait.js';
 
 const TARGET = 'tcp 198.51.100.12:443';
 const CONFIG = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 }).replace(
-  /    targets:\n(      - icmp: .*\n)+/g,
+  / {4}targets:\n( {6}- icmp: .*\n)+/g,
   `    targets:\n      - tcp: 198.51.100.12:443\n`,
 );
 
@@ -20,7 +20,11 @@ describe('TCP heartbeats', { timeout: 120_000 }, () => {
   assert.match(CONFIG, /- tcp: 198\.51\.100\.12:443/);
   assert.doesNotMatch(CONFIG, /icmp/);
   // An echo server answers the handshakes, and the LAN host's connections to the same port.
-  settledLab(CONFIG, (r) => ({ lab, daemon } = r), (l) => l.echoServer('198.51.100.12', 443));
+  settledLab(
+    CONFIG,
+    (r) => ({ lab, daemon } = r),
+    (l) => l.echoServer('198.51.100.12', 443),
+  );
 
   const fiberTarget = async () => {
     const s = assertStatusContract((await daemon.status()).json);
@@ -34,19 +38,22 @@ describe('TCP heartbeats', { timeout: 120_000 }, () => {
     assert.ok(t.rtt_ms !== null && t.rtt_ms > 0 && t.rtt_ms < 100, `rtt ${t.rtt_ms}`);
   });
 
-  it('uplinkd\'s own handshakes are neither pinned nor counted; a LAN host\'s connections to the same target are', async () => {
+  it("uplinkd's own handshakes are neither pinned nor counted; a LAN host's connections to the same target are", async () => {
     const newFlows = async (): Promise<number | null> =>
       ((await daemon.status()).json as { uplinks: { name: string; new_flows: number | null }[] }).uplinks.find((u) => u.name === 'fiber')!.new_flows;
     // Five heartbeats a second per uplink have gone out since the route moved to fiber.
     assert.equal(await newFlows(), 0, 'heartbeats are not new flows');
     const probes = await lab.probeFlows('198.51.100.12', 443, 20);
     assert.deepEqual(probes, { via: { '100.64.1.2': 20 }, errors: 0 });
-    assert.equal(await newFlows(), 20, 'the LAN host\'s 20 connections are');
+    assert.equal(await newFlows(), 20, "the LAN host's 20 connections are");
     const entries = (await lab.exec('gw', 'conntrack', ['-L', '-p', 'tcp', '--dport', '443', '-s', '100.64.100.2'], { reject: false })).stdout;
     assert.match(entries, /mark=256/, 'and pinned to fiber (mark 0x100)');
   });
 
-  for (const [how, reason] of [['drop', 'timeout'], ['reset', 'refused']] as const) {
+  for (const [how, reason] of [
+    ['drop', 'timeout'],
+    ['reset', 'refused'],
+  ] as const) {
     it(`a ${how === 'drop' ? 'silently dropped' : 'closed (RST)'} port on the primary's path: failover, reason "${reason}"`, async () => {
       const mark = daemon.logs.length;
       await lab.blockPort(1, 443, how);

@@ -131,15 +131,30 @@ async function reload(yaml: string): Promise<number> {
 const FAULTS: Record<string, () => Promise<void>> = {
   async blackhole() {
     const i = d.pick(healthy());
-    await breakIsp(i, 'blackhole', () => lab.blackhole(i), () => lab.heal(i));
+    await breakIsp(
+      i,
+      'blackhole',
+      () => lab.blackhole(i),
+      () => lab.heal(i),
+    );
   },
   async 'nic delete'() {
     const i = d.pick(healthy());
-    await breakIsp(i, 'nic', () => lab.deleteNic(i), () => lab.restoreNic(i));
+    await breakIsp(
+      i,
+      'nic',
+      () => lab.deleteNic(i),
+      () => lab.restoreNic(i),
+    );
   },
   async 'carrier flap'() {
     const i = d.pick(healthy());
-    await breakIsp(i, 'carrier', () => lab.carrier(i, false), () => lab.carrier(i, true));
+    await breakIsp(
+      i,
+      'carrier',
+      () => lab.carrier(i, false),
+      () => lab.carrier(i, true),
+    );
   },
   async 'reload good'() {
     config = config === GOOD[0] ? GOOD[1]! : GOOD[0]!;
@@ -235,7 +250,15 @@ async function check(): Promise<void> {
   }
   if (settled && ok.length > 0) {
     const via = after ? after.split(',') : [];
-    if ((via.length === 0 || via.some((w) => !ok.includes(w))) && still()) violation('route', `via ${after || 'nothing'} while ${ok.join(', ')} work(s) and ${ISPS.filter((i) => !ok.includes(`wan${i}`)).map((i) => `wan${i} (${[...broken.get(i)!].join(', ')})`).join(', ') || 'none'} do(es) not`);
+    if ((via.length === 0 || via.some((w) => !ok.includes(w))) && still())
+      violation(
+        'route',
+        `via ${after || 'nothing'} while ${ok.join(', ')} work(s) and ${
+          ISPS.filter((i) => !ok.includes(`wan${i}`))
+            .map((i) => `wan${i} (${[...broken.get(i)!].join(', ')})`)
+            .join(', ') || 'none'
+        } do(es) not`,
+      );
     lanChecks++;
     const ping = await lab.exec('lan', 'ping', ['-c', '1', '-W', '1', SINK], { reject: false });
     // The settled window may have closed while ping ran: only a failure inside it counts.
@@ -309,7 +332,15 @@ try {
     const name = pickFault(Date.now() < started + (MINUTES * 60_000) / 3);
     await FAULTS[name]!().catch((err: unknown) => violation('fault', `${name}: ${String((err as Error)?.message ?? err)}`));
     faults.set(name, (faults.get(name) ?? 0) + 1);
-    process.stdout.write(`  ${atS()} s: ${name}${name === 'blackhole' || name === 'nic delete' || name === 'carrier flap' ? ` (broken: ${ISPS.filter((i) => broken.get(i)!.size).map((i) => `isp${i}`).join(', ')})` : ''}\n`);
+    process.stdout.write(
+      `  ${atS()} s: ${name}${
+        name === 'blackhole' || name === 'nic delete' || name === 'carrier flap'
+          ? ` (broken: ${ISPS.filter((i) => broken.get(i)!.size)
+              .map((i) => `isp${i}`)
+              .join(', ')})`
+          : ''
+      }\n`,
+    );
   }
   // The last faults are undone within 8 s; then everything must be whole again.
   await sleep(Math.max(0, end - Date.now()));
@@ -337,7 +368,8 @@ try {
 const perProcess = processes.map((p) => ({ pid: p.pid, ...growth(p.samples) }));
 for (const p of perProcess) {
   if (p.fds !== undefined && p.fds > MAX_FD_GROWTH) violation('fds', `process ${p.pid}: ${p.fds} more descriptors after ${p.minutes} min`);
-  if (p.rssKb !== undefined && p.rssKb > MAX_RSS_GROWTH_KB) violation('rss', `process ${p.pid}: RSS grew ${Math.round(p.rssKb / 1024)} MB after ${p.minutes} min`);
+  if (p.rssKb !== undefined && p.rssKb > MAX_RSS_GROWTH_KB)
+    violation('rss', `process ${p.pid}: RSS grew ${Math.round(p.rssKb / 1024)} MB after ${p.minutes} min`);
 }
 const totalFaults = [...faults.values()].reduce((a, b) => a + b, 0);
 const results = {
@@ -348,12 +380,23 @@ const results = {
   checks,
   lanChecks,
   violations,
-  processes: perProcess.map((p) => ({ pid: p.pid, minutes: p.minutes ?? null, fdGrowth: p.fds ?? null, rssGrowthMb: p.rssKb === undefined ? null : Math.round(p.rssKb / 102.4) / 10 })),
+  processes: perProcess.map((p) => ({
+    pid: p.pid,
+    minutes: p.minutes ?? null,
+    fdGrowth: p.fds ?? null,
+    rssGrowthMb: p.rssKb === undefined ? null : Math.round(p.rssKb / 102.4) / 10,
+  })),
 };
 writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
 process.stdout.write(
   `soak: ${totalFaults} faults (${[...faults].map(([k, v]) => `${k} ${v}`).join(', ')}), ${checks} checks (${lanChecks} with a LAN connection), ${violations.length} violations\n` +
-    perProcess.filter((p) => p.minutes !== undefined).map((p) => `  uplinkd ${p.pid}: ${p.minutes} min, fds ${p.fds! >= 0 ? "+" : ""}${p.fds}, RSS ${p.rssKb! >= 0 ? '+' : ''}${Math.round(p.rssKb! / 102.4) / 10} MB after its first minute\n`).join('') +
+    perProcess
+      .filter((p) => p.minutes !== undefined)
+      .map(
+        (p) =>
+          `  uplinkd ${p.pid}: ${p.minutes} min, fds ${p.fds! >= 0 ? '+' : ''}${p.fds}, RSS ${p.rssKb! >= 0 ? '+' : ''}${Math.round(p.rssKb! / 102.4) / 10} MB after its first minute\n`,
+      )
+      .join('') +
     `written to ${OUT}\n`,
 );
 if (violations.length > 0) exitCode = 1;

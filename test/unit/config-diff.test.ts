@@ -25,7 +25,12 @@ const NONE: ConfigDiff = { added: [], removed: [], changed: [], retuned: [], rew
 describe('config diff', () => {
   const rows: [string, string, string, Partial<ConfigDiff>][] = [
     ['the same text: nothing', BASE, BASE, {}],
-    ['defaults written out are no change', BASE, `uplinks:\n${uplink('fiber', 'wan1', '    priority: 1\n    weight: 1\n    probe:\n      interval: 1s\n')}${LTE}`, {}],
+    [
+      'defaults written out are no change',
+      BASE,
+      `uplinks:\n${uplink('fiber', 'wan1', '    priority: 1\n    weight: 1\n    probe:\n      interval: 1s\n')}${LTE}`,
+      {},
+    ],
     // Their own tables move with their position: applied by the router, not a restart.
     ['the same uplinks in another order: nothing', BASE, `uplinks:\n${LTE}${FIBER}`, {}],
     ['an uplink added', BASE, `${BASE}${uplink('dsl', 'wan3')}`, { added: ['dsl'] }],
@@ -39,8 +44,18 @@ describe('config diff', () => {
     ['the top-level probe block reaches every uplink', BASE, `${BASE}probe:\n  down: 5\n`, { retuned: ['fiber', 'lte'] }],
     ['priority: reweighted', BASE, `uplinks:\n${uplink('fiber', 'wan1', '    priority: 2\n')}${LTE}`, { reweighted: ['fiber'] }],
     ['weight: reweighted', BASE, `uplinks:\n${FIBER}${uplink('lte', 'wan2', '    weight: 3\n')}`, { reweighted: ['lte'] }],
-    ['probe and priority: retuned only', BASE, `uplinks:\n${uplink('fiber', 'wan1', '    priority: 2\n    probe:\n      up: 2\n')}${LTE}`, { retuned: ['fiber'] }],
-    ['gateway and weight: changed only', BASE, `uplinks:\n${uplink('fiber', 'wan1', '    weight: 4\n').replace('100.64.1.1', '100.64.1.2')}${LTE}`, { changed: ['fiber'] }],
+    [
+      'probe and priority: retuned only',
+      BASE,
+      `uplinks:\n${uplink('fiber', 'wan1', '    priority: 2\n    probe:\n      up: 2\n')}${LTE}`,
+      { retuned: ['fiber'] },
+    ],
+    [
+      'gateway and weight: changed only',
+      BASE,
+      `uplinks:\n${uplink('fiber', 'wan1', '    weight: 4\n').replace('100.64.1.1', '100.64.1.2')}${LTE}`,
+      { changed: ['fiber'] },
+    ],
     ['routing.table: routing changed, uplinks stay', BASE, `${BASE}routing:\n  table: 200\n`, { routingChanged: true }],
     ['routing.failback.hold: routing changed', BASE, `${BASE}routing:\n  failback:\n    hold: 1m\n`, { routingChanged: true }],
     ['routing written out as its defaults: no change', BASE, `${BASE}routing:\n  table: 100\n  destinations: [default]\n`, {}],

@@ -118,7 +118,10 @@ describe('control connections', () => {
     assert.deepEqual(JSON.parse(await raw(p, '{"cmd":"status"}', true)), OK, 'no newline, then FIN');
     const two = await raw(p, '{"cmd":"reload"}\n{"cmd":"reload"}\n', true);
     assert.equal(two.trim().split('\n').length, 1, 'one reply');
-    assert.deepEqual(calls.map((c) => c.cmd), ['status', 'status', 'reload']);
+    assert.deepEqual(
+      calls.map((c) => c.cmd),
+      ['status', 'status', 'reload'],
+    );
     await s.close();
   });
 
@@ -142,7 +145,7 @@ describe('control connections', () => {
 });
 
 describe('who may change the daemon', () => {
-  it('root, the daemon\'s own user, and members of control.group', () => {
+  it("root, the daemon's own user, and members of control.group", () => {
     const groups = (pid: number): number[] => (pid === 7 ? [20, 44] : []);
     const table: [{ pid: number; uid: number; gid: number }, number | undefined, boolean][] = [
       [{ pid: 1, uid: 0, gid: 0 }, undefined, true],
@@ -155,7 +158,9 @@ describe('who may change the daemon', () => {
     for (const [peer, gid, want] of table) assert.equal(mayChange(peer, 500, gid, groups), want, JSON.stringify([peer, gid]));
   });
 
-  it('another user cannot connect, and gets "permission denied" from the CLI, not "no daemon"', { skip: process.getuid?.() !== 0 && process.env.CI !== 'true' && 'needs root' }, async () => {
+  it('another user cannot connect, and gets "permission denied" from the CLI, not "no daemon"', {
+    skip: process.getuid?.() !== 0 && process.env.CI !== 'true' && 'needs root',
+  }, async () => {
     const p = path();
     const s = server(p);
     await s.listen();

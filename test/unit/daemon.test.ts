@@ -49,7 +49,10 @@ describe('daemon', () => {
     round('dsl', false);
     round('dsl', false);
     await settle();
-    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex), [12]);
+    assert.deepEqual(
+      kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex),
+      [12],
+    );
     const s = await daemon.status();
     assert.equal(s.steering.all_down, true);
     assert.equal(s.uplinks.find((u) => u.name === 'dsl')!.weight, 100);
@@ -135,7 +138,14 @@ describe('daemon', () => {
     round('fiber', true, true);
     assert.equal((await state()).state, 'up');
     const lossBefore = (await state()).loss_pct;
-    daemon.onRound('fiber', { seq: 99, startedAt: Number.MAX_SAFE_INTEGER, results: [{ target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' }, { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' }] });
+    daemon.onRound('fiber', {
+      seq: 99,
+      startedAt: Number.MAX_SAFE_INTEGER,
+      results: [
+        { target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' },
+        { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' },
+      ],
+    });
     await settle();
     const after = await state();
     assert.equal(after.state, 'detached');
@@ -302,7 +312,10 @@ describe('daemon', () => {
     const r = await daemon.reload();
     assert.deepEqual(r, { ok: true, reloaded: true, changes: ['retuned fiber', 'retuned dsl'] });
     const s = await daemon.status();
-    assert.deepEqual(s.uplinks.map((u) => u.state), ['up', 'up']);
+    assert.deepEqual(
+      s.uplinks.map((u) => u.state),
+      ['up', 'up'],
+    );
     assert.ok(!logs.some((l) => l.event === 'steering' && l.all_down === true), 'no false all-down');
     await daemon.stop();
   });
@@ -314,12 +327,19 @@ describe('daemon', () => {
     round('dsl', true);
     round('dsl', true);
     await settle();
-    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex), [12], 'routes go in all the same');
+    assert.deepEqual(
+      kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex),
+      [12],
+      'routes go in all the same',
+    );
     const errors = logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, ''));
     assert.deepEqual(errors, ['retrying in 1000ms']);
     await new Promise((r) => setTimeout(r, 3300));
     assert.equal(pinning.loads, 1, 'loaded on the third try');
-    assert.deepEqual(logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, '')), ['retrying in 1000ms', 'retrying in 2000ms']);
+    assert.deepEqual(
+      logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, '')),
+      ['retrying in 1000ms', 'retrying in 2000ms'],
+    );
     await daemon.stop();
   });
 
@@ -342,17 +362,31 @@ describe('daemon', () => {
     round('fiber', true, true);
     round('fiber', true, true);
     await settle();
-    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex), [11], 'the managed route is in');
-    assert.ok(kernel.ruleList.some((r) => r.priority === 9900), 'the lookup rule is in');
+    assert.deepEqual(
+      kernel.routeTable.find((r) => r.table === 100)?.nexthops.map((n) => n.ifindex),
+      [11],
+      'the managed route is in',
+    );
+    assert.ok(
+      kernel.ruleList.some((r) => r.priority === 9900),
+      'the lookup rule is in',
+    );
     await new Promise((r) => setTimeout(r, 3300));
     const tries = kernel.calls.filter((c) => c === 'replace 1101 0.0.0.0/0').length;
     assert.ok(tries >= 3 && tries <= 5, `tried ${tries} times in 3.3 s (1 s, 2 s pauses, plus applies for verdicts)`);
     const refusals = logs.filter((l) => l.event === 'route' && l.refused);
-    assert.deepEqual(refusals.map((l) => l.refused), ['ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2: ENETUNREACH'], 'logged once');
+    assert.deepEqual(
+      refusals.map((l) => l.refused),
+      ['ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2: ENETUNREACH'],
+      'logged once',
+    );
     assert.deepEqual((await daemon.status()).kernel.refused, ['ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2: ENETUNREACH']);
     kernel.refuse.clear();
     await new Promise((r) => setTimeout(r, 4100));
-    assert.ok(kernel.routeTable.some((r) => r.table === 1101), 'in once the kernel takes it');
+    assert.ok(
+      kernel.routeTable.some((r) => r.table === 1101),
+      'in once the kernel takes it',
+    );
     assert.ok(logs.some((l) => l.event === 'route' && String(l.msg).startsWith('now applied')));
     assert.deepEqual((await daemon.status()).kernel.refused, []);
     await daemon.stop();
@@ -366,9 +400,15 @@ describe('daemon', () => {
     round('fiber', true, true);
     await settle();
     const warnings = logs.filter((l) => l.event === 'route' && l.foreign);
-    assert.deepEqual(warnings.map((l) => l.foreign), ['ip rule add pref 9899 unreachable']);
+    assert.deepEqual(
+      warnings.map((l) => l.foreign),
+      ['ip rule add pref 9899 unreachable'],
+    );
     assert.ok(!kernel.calls.some((c) => c.startsWith('delete rule')), 'never deleted');
-    assert.ok(kernel.ruleList.some((r) => r.priority === 9898 && r.table === 100), 'the lookup goes in front of it');
+    assert.ok(
+      kernel.ruleList.some((r) => r.priority === 9898 && r.table === 100),
+      'the lookup goes in front of it',
+    );
     const s = await daemon.status();
     assert.deepEqual(s.kernel, { refused: [], foreign_rules: ['ip rule add pref 9899 unreachable'], connected_routes: [] });
     await daemon.stop();

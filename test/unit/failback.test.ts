@@ -104,7 +104,7 @@ describe('failback schedule', () => {
     assert.equal(shares(steerWithFailback(U('up', 'up'), NO_STEER_STATE, SETTINGS, 0)), 'fiber 100');
   });
 
-  it('adopted routes wait for their uplink\'s first verdict: a backup judged first takes nothing', () => {
+  it("adopted routes wait for their uplink's first verdict: a backup judged first takes nothing", () => {
     const adopted: SteerState = { steering: { active: [{ uplink: 'fiber', weight: 1, share: 100 }], allDown: false, reason: 'adopted' } };
     const s1 = steerWithFailback(U('init', 'up'), adopted, SETTINGS, 0);
     assert.equal(shares(s1), 'fiber 100');
@@ -129,12 +129,19 @@ describe('failback schedule', () => {
   it('routes adopted at start still hold a primary that comes up after the backup', () => {
     const adopted = { steering: adoptedSteering([{ uplink: 'dsl', weight: 1 }])! };
     assert.deepEqual(
-      timeline([[0, U('init', 'up', false)], [5, U('up', 'up', false)]], SETTINGS, adopted),
+      timeline(
+        [
+          [0, U('init', 'up', false)],
+          [5, U('up', 'up', false)],
+        ],
+        SETTINGS,
+        adopted,
+      ),
       ['0s: dsl 100', '0.005s: dsl 100'],
     );
   });
 
-  it('drain: the backup\'s pinned flows are due `drain` after the last step, and a failover cancels it', () => {
+  it("drain: the backup's pinned flows are due `drain` after the last step, and a failover cancels it", () => {
     const settings = { ...SETTINGS, drainMs: 600_000 };
     assert.deepEqual(
       timeline(

@@ -71,11 +71,12 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {
     const r: ProbeRound = {
       seq: ++seq,
       startedAt: now,
-      results: ok.map((o, i) => (o ? { target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 } : { target: `icmp 198.51.100.1${i}`, ok: false, error: 'timeout' })),
+      results: ok.map((o, i) =>
+        o ? { target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 } : { target: `icmp 198.51.100.1${i}`, ok: false, error: 'timeout' },
+      ),
     };
     daemon.onRound(name, r);
   };
   const settle = () => new Promise((r) => setTimeout(r, 20));
   return { daemon, kernel, links, logs, round, settle, file, pinning, conntrack, sysctl, nftEvents };
 }
-

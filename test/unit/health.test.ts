@@ -1,7 +1,18 @@
 // health/: the state machine as tables, with a fake clock (each round is 1000 ms later).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, probePace, withoutLocalFailures, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
+import {
+  applyLink,
+  applyQuality,
+  applyRound,
+  initialHealth,
+  linkProblem,
+  probePace,
+  withoutLocalFailures,
+  type Health,
+  type HealthSettings,
+  type LinkView,
+} from '../../src/health/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 /** Runs rounds written as a string: `+` a round where every target answered, `-` none, digits the number that answered. */
@@ -30,9 +41,22 @@ describe('health state machine', () => {
     { name: 'a flap shorter than `down` changes nothing', rounds: '+++--+--+', settings: S(3, 3), final: 'up', changes: ['init->up@3000'] },
     { name: 'a recovery shorter than `up` stays down', rounds: '---++-++-', settings: S(3, 3), final: 'down', changes: ['init->down@3000'] },
     { name: 'down -> up after `up` good rounds', rounds: '---+++', settings: S(3, 3), final: 'up', changes: ['init->down@3000', 'down->up@6000'] },
-    { name: 'counts of 1 react to every round', rounds: '+-+-', settings: S(1, 1), final: 'down', changes: ['init->up@1000', 'up->down@2000', 'down->up@3000', 'up->down@4000'] },
+    {
+      name: 'counts of 1 react to every round',
+      rounds: '+-+-',
+      settings: S(1, 1),
+      final: 'down',
+      changes: ['init->up@1000', 'up->down@2000', 'down->up@3000', 'up->down@4000'],
+    },
     { name: 'reliability 2 of 3: two answers are good', rounds: '222', settings: S(3, 3, 2), targets: 3, final: 'up', changes: ['init->up@3000'] },
-    { name: 'reliability 2 of 3: one answer is a failed round', rounds: '+++111', settings: S(3, 3, 2), targets: 3, final: 'down', changes: ['init->up@3000', 'up->down@6000'] },
+    {
+      name: 'reliability 2 of 3: one answer is a failed round',
+      rounds: '+++111',
+      settings: S(3, 3, 2),
+      targets: 3,
+      final: 'down',
+      changes: ['init->up@3000', 'up->down@6000'],
+    },
     { name: 'reliability 1 of 2: one dead target changes nothing', rounds: '1111111', settings: S(3, 3, 1), final: 'up', changes: ['init->up@3000'] },
     { name: 'asymmetric counts: up 5, down 2', rounds: '+++++--', settings: S(5, 2), final: 'down', changes: ['init->up@5000', 'up->down@7000'] },
   ];
@@ -133,7 +157,14 @@ describe('quality: degraded', () => {
   const T = { maxRttMs: 500, maxLossPct: 20, minSamples: 5 };
   const up = (): Health => runRounds('+++', S(3, 3)).last;
   const q = (rttMs: number | null, lossPct: number, samples = 10) => ({ rttMs, lossPct, samples });
-  const table: { name: string; from: 'up' | 'degraded'; q: ReturnType<typeof q>; t?: Partial<typeof T> & { recoverRttMs?: number; recoverLossPct?: number }; to: string; reason?: RegExp }[] = [
+  const table: {
+    name: string;
+    from: 'up' | 'degraded';
+    q: ReturnType<typeof q>;
+    t?: Partial<typeof T> & { recoverRttMs?: number; recoverLossPct?: number };
+    to: string;
+    reason?: RegExp;
+  }[] = [
     { name: 'RTT over max_rtt degrades', from: 'up', q: q(612, 0), to: 'degraded', reason: /^avg RTT 612 ms over max_rtt 500 ms$/ },
     { name: 'loss over max_loss degrades', from: 'up', q: q(10, 40), to: 'degraded', reason: /^loss 40% over max_loss 20%$/ },
     { name: 'both over: both named', from: 'up', q: q(900, 50), to: 'degraded', reason: /RTT .* loss/ },

@@ -16,17 +16,33 @@ describe('apply notices', () => {
       ['an uplink route refused', { refused: [UPLINK_ROUTE] }, ['error not applied'], 1000, true],
       ['still refused', { refused: [UPLINK_ROUTE] }, [], 2000, true],
       ['still refused', { refused: [UPLINK_ROUTE] }, [], 4000, true],
-      ['a managed route refused too: a new refusal starts over', { refused: [UPLINK_ROUTE, MANAGED_ROUTE], deferred: ['ip route del 0.0.0.0/0 table 100'] }, ['error not applied'], 1000, false],
+      [
+        'a managed route refused too: a new refusal starts over',
+        { refused: [UPLINK_ROUTE, MANAGED_ROUTE], deferred: ['ip route del 0.0.0.0/0 table 100'] },
+        ['error not applied'],
+        1000,
+        false,
+      ],
       ['all in again', {}, ['info now applied'], undefined, true],
       ['a foreign rule', { foreign: ['ip rule add pref 9899 unreachable'] }, ['warn a rule uplinkd did not write'], undefined, true],
       ['the same foreign rule', { foreign: ['ip rule add pref 9899 unreachable'] }, [], undefined, true],
-      ['a connected route: said, never retried', { connected: ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1'] }, ['warn not written'], undefined, true],
+      [
+        'a connected route: said, never retried',
+        { connected: ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1'] },
+        ['warn not written'],
+        undefined,
+        true,
+      ],
     ];
     let state: NoticeState = NO_NOTICES;
     for (const [what, report, said, retry, ok] of rows) {
       const step = noteApply(state, { ...EMPTY, ...report });
       state = step.state;
-      assert.deepEqual(step.notices.map((n) => `${n.level} ${n.msg.split(/:| \(/)[0]}`).map((l) => l.replace(/ (sits|0\.0).*$/, '')), said, what);
+      assert.deepEqual(
+        step.notices.map((n) => `${n.level} ${n.msg.split(/:| \(/)[0]}`).map((l) => l.replace(/ (sits|0\.0).*$/, '')),
+        said,
+        what,
+      );
       assert.equal(step.retryInMs, retry, `${what}: retry`);
       assert.equal(step.managedOk, ok, `${what}: managed part as asked`);
     }

@@ -43,7 +43,7 @@ describe('the pinning table', () => {
     assert.ok(lines.includes(`add rule ${t} postrouting ct state != new return`));
     assert.ok(
       lines.includes(`add rule ${t} postrouting ip daddr . tcp dport { 198.51.100.11 . 443 } fib saddr type local return`),
-      'TCP heartbeats are not pinned, a LAN host\'s connection to the same target is',
+      "TCP heartbeats are not pinned, a LAN host's connection to the same target is",
     );
     assert.ok(lines.includes(`add rule ${t} postrouting oifname "wwan0" counter name "new_lte" ct mark set ct mark and 0xffffc0ff or 0x200`));
     // Restores in prerouting and output, one each per uplink, after a fast exit for the unpinned.
@@ -80,7 +80,10 @@ describe('conntrack listings', () => {
       'icmp     1 29 src=100.64.1.2 dst=198.51.100.10 type=8 code=0 id=7 src=198.51.100.10 dst=100.64.1.2 type=0 code=0 id=7 mark=0 use=1',
       'tcp      6 300 ESTABLISHED src=100.64.100.2 dst=198.51.100.1 sport=1 dport=2 src=198.51.100.1 dst=100.64.1.2 sport=2 dport=1 mark=16 use=1',
     ].join('\n');
-    assert.deepEqual([...liveByMark(listing, 0x3f00)].sort(), [[0x100, 1], [0x200, 1]]);
+    assert.deepEqual([...liveByMark(listing, 0x3f00)].sort(), [
+      [0x100, 1],
+      [0x200, 1],
+    ]);
   });
 });
 

@@ -28,11 +28,16 @@ describe('probe pace', () => {
   ];
   for (const [what, families, pace, want] of rows) it(what, () => assert.equal(probePace(families, pace), want));
 
-  it('an uplink\'s probe settings from a config: 500ms, 200ms confirming, 10s recovering', () => {
-    const r = parseConfig('uplinks:\n  - name: fiber\n    interface: wan1\n    targets:\n      - icmp: 198.51.100.1\nprobe:\n  interval: 500ms\n  failure_interval: 200ms\n  recovery_interval: 10s\n');
+  it("an uplink's probe settings from a config: 500ms, 200ms confirming, 10s recovering", () => {
+    const r = parseConfig(
+      'uplinks:\n  - name: fiber\n    interface: wan1\n    targets:\n      - icmp: 198.51.100.1\nprobe:\n  interval: 500ms\n  failure_interval: 200ms\n  recovery_interval: 10s\n',
+    );
     assert.ok(r.ok, JSON.stringify(r.ok || r.problems));
     const p = r.config.uplinks[0]!.probe;
-    assert.deepEqual([h('up'), h('up', 1), h('down', 3)].map((f) => probePace([f], p)), [500, 200, 10_000]);
+    assert.deepEqual(
+      [h('up'), h('up', 1), h('down', 3)].map((f) => probePace([f], p)),
+      [500, 200, 10_000],
+    );
   });
 });
 

@@ -9,9 +9,22 @@ import netlink from 'netlink';
 import { parseRouteEvent, tableEvent, type RouteEvent } from '../../src/route/index.js';
 
 // rtnetlink.h message types; rtattr and FRA_* types.
-const RTM_NEWLINK = 16, RTM_NEWADDR = 20, RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTM_NEWRULE = 32, RTM_DELRULE = 33;
-const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6, RTA_TABLE = 15;
-const FRA_PRIORITY = 6, FRA_FWMARK = 10, FRA_SUPPRESS_PREFIXLEN = 14, FRA_TABLE = 15, FRA_FWMASK = 16;
+const RTM_NEWLINK = 16,
+  RTM_NEWADDR = 20,
+  RTM_NEWROUTE = 24,
+  RTM_DELROUTE = 25,
+  RTM_NEWRULE = 32,
+  RTM_DELRULE = 33;
+const RTA_DST = 1,
+  RTA_OIF = 4,
+  RTA_GATEWAY = 5,
+  RTA_PRIORITY = 6,
+  RTA_TABLE = 15;
+const FRA_PRIORITY = 6,
+  FRA_FWMARK = 10,
+  FRA_SUPPRESS_PREFIXLEN = 14,
+  FRA_TABLE = 15,
+  FRA_FWMASK = 16;
 
 function attr(type: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(4);
@@ -33,32 +46,64 @@ const body = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
 describe('route and rule events', () => {
   const rows: [string, number, Buffer, RouteEvent | undefined][] = [
     ['a route in table 100', RTM_NEWROUTE, body(header(2, 100), u32(RTA_TABLE, 100)), { kind: 'route', deleted: false, table: 100 }],
-    ['a route deleted from table 1100: rtm_table says 252 (compat), RTA_TABLE the id', RTM_DELROUTE, body(header(2, 252), u32(RTA_TABLE, 1100)), { kind: 'route', deleted: true, table: 1100 }],
+    [
+      'a route deleted from table 1100: rtm_table says 252 (compat), RTA_TABLE the id',
+      RTM_DELROUTE,
+      body(header(2, 252), u32(RTA_TABLE, 1100)),
+      { kind: 'route', deleted: true, table: 1100 },
+    ],
     ['no RTA_TABLE: rtm_table', RTM_NEWROUTE, body(header(10, 254)), { kind: 'route', deleted: false, table: 254 }],
     [
       'RTA_TABLE after RTA_DST, RTA_GATEWAY (16 bytes each), RTA_OIF and RTA_PRIORITY',
       RTM_NEWROUTE,
-      body(header(10, 252, 32), attr(RTA_DST, Buffer.from('20010db8000000000000000000000000', 'hex')), attr(RTA_GATEWAY, Buffer.from('fe800000000000000000000000000001', 'hex')), u32(RTA_OIF, 3), u32(RTA_PRIORITY, 1024), u32(RTA_TABLE, 300)),
+      body(
+        header(10, 252, 32),
+        attr(RTA_DST, Buffer.from('20010db8000000000000000000000000', 'hex')),
+        attr(RTA_GATEWAY, Buffer.from('fe800000000000000000000000000001', 'hex')),
+        u32(RTA_OIF, 3),
+        u32(RTA_PRIORITY, 1024),
+        u32(RTA_TABLE, 300),
+      ),
       { kind: 'route', deleted: false, table: 300 },
     ],
     // A 1-byte payload is padded to 8 bytes on the wire; the walker must step over the padding.
-    ['an odd-length attribute before RTA_TABLE', RTM_NEWROUTE, body(header(2, 252), attr(200, Buffer.from([7])), u32(RTA_TABLE, 70000)), { kind: 'route', deleted: false, table: 70000 }],
+    [
+      'an odd-length attribute before RTA_TABLE',
+      RTM_NEWROUTE,
+      body(header(2, 252), attr(200, Buffer.from([7])), u32(RTA_TABLE, 70000)),
+      { kind: 'route', deleted: false, table: 70000 },
+    ],
     [
       'a truncated attribute ends the walk: rtm_table',
       RTM_NEWROUTE,
       body(header(2, 200), u32(RTA_TABLE, 1200).subarray(0, 6)),
       { kind: 'route', deleted: false, table: 200 },
     ],
-    ['a rule: priority and table', RTM_NEWRULE, body(header(2, 100), u32(FRA_TABLE, 100), u32(FRA_PRIORITY, 9900)), { kind: 'rule', deleted: false, priority: 9900, table: 100 }],
+    [
+      'a rule: priority and table',
+      RTM_NEWRULE,
+      body(header(2, 100), u32(FRA_TABLE, 100), u32(FRA_PRIORITY, 9900)),
+      { kind: 'rule', deleted: false, priority: 9900, table: 100 },
+    ],
     [
       'a fwmark rule deleted: FRA_FWMARK is not the priority',
       RTM_DELRULE,
       body(header(2, 252), u32(FRA_FWMARK, 0x100), u32(FRA_FWMASK, 0x3f00), u32(FRA_TABLE, 1100), u32(FRA_PRIORITY, 9500)),
       { kind: 'rule', deleted: true, priority: 9500, table: 1100 },
     ],
-    ['the main-first rule', RTM_NEWRULE, body(header(10, 254), u32(FRA_SUPPRESS_PREFIXLEN, 0), u32(FRA_TABLE, 254), u32(FRA_PRIORITY, 9200)), { kind: 'rule', deleted: false, priority: 9200, table: 254 }],
+    [
+      'the main-first rule',
+      RTM_NEWRULE,
+      body(header(10, 254), u32(FRA_SUPPRESS_PREFIXLEN, 0), u32(FRA_TABLE, 254), u32(FRA_PRIORITY, 9200)),
+      { kind: 'rule', deleted: false, priority: 9200, table: 254 },
+    ],
     // Priority 0 (the local rule) comes without FRA_PRIORITY.
-    ['a rule without FRA_PRIORITY: priority 0', RTM_NEWRULE, body(header(2, 255), u32(FRA_TABLE, 255)), { kind: 'rule', deleted: false, priority: 0, table: 255 }],
+    [
+      'a rule without FRA_PRIORITY: priority 0',
+      RTM_NEWRULE,
+      body(header(2, 255), u32(FRA_TABLE, 255)),
+      { kind: 'rule', deleted: false, priority: 0, table: 255 },
+    ],
     ['a rule without attributes: table from the header', RTM_DELRULE, body(header(2, 200)), { kind: 'rule', deleted: true, priority: 0, table: 200 }],
     ['a route body shorter than struct rtmsg', RTM_NEWROUTE, header(2, 100).subarray(0, 11), undefined],
     ['a rule body shorter than struct fib_rule_hdr', RTM_NEWRULE, Buffer.alloc(4), undefined],
@@ -90,8 +135,11 @@ describe('route and rule events', () => {
 describe('nftables table events', () => {
   // nfnetlink.h: type = subsystem << 8 | message; NFNL_SUBSYS_NFTABLES 10, NFNL_SUBSYS_IPSET 6.
   const NFT = (msg: number): number => (10 << 8) | msg;
-  const NEWTABLE = NFT(0), DELTABLE = NFT(2), NEWCHAIN = NFT(3);
-  const NFTA_TABLE_NAME = 1, NFTA_TABLE_FLAGS = 2;
+  const NEWTABLE = NFT(0),
+    DELTABLE = NFT(2),
+    NEWCHAIN = NFT(3);
+  const NFTA_TABLE_NAME = 1,
+    NFTA_TABLE_FLAGS = 2;
   // nfgenmsg: family (NFPROTO_INET 1, NFPROTO_IPV4 2), version 0, res_id (big-endian u16).
   const nfgen = (family: number): Buffer => Buffer.from([family, 0, 0, 0]);
   const name = (s: string): Buffer => attr(NFTA_TABLE_NAME, Buffer.from(`${s}\0`));

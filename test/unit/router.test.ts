@@ -1,7 +1,18 @@
 // route/: the router's diffing against a fake kernel, and the RTA_MULTIPATH codec.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeMultipath, encodeMultipath, FakeKernel, managedRulePriority, ownsRule, Router, ruleTables, runCommand, type DesiredState, type KernelRule } from '../../src/route/index.js';
+import {
+  decodeMultipath,
+  encodeMultipath,
+  FakeKernel,
+  managedRulePriority,
+  ownsRule,
+  Router,
+  ruleTables,
+  runCommand,
+  type DesiredState,
+  type KernelRule,
+} from '../../src/route/index.js';
 import type { DesiredRoute } from '../../src/types/index.js';
 import type { PinRule } from '../../src/route/index.js';
 
@@ -16,7 +27,10 @@ function route(table: number, ...hops: [string, string, number][]): DesiredRoute
 }
 
 function pins(wan1: PinRule, wan2: PinRule): DesiredState['pinRules'] {
-  const m = new Map<string, PinRule>([['wan1', wan1], ['wan2', wan2]]);
+  const m = new Map<string, PinRule>([
+    ['wan1', wan1],
+    ['wan2', wan2],
+  ]);
   return { 4: m, 6: m };
 }
 
@@ -61,14 +75,11 @@ describe('router', () => {
     ]);
   });
 
-  it('failover: the route moves first, then the lost uplink\'s pinned-flow rule goes', async () => {
+  it("failover: the route moves first, then the lost uplink's pinned-flow rule goes", async () => {
     const { router } = setup();
     await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
     const report = await router.apply(state([route(100, ['wan2', '100.64.2.1', 1])], pins('off', 'on')));
-    assert.deepEqual(report.changes, [
-      'ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2',
-      'ip rule del pref 9500 fwmark 0x100/0x3f00 lookup 1100',
-    ]);
+    assert.deepEqual(report.changes, ['ip route replace 0.0.0.0/0 table 100 via 100.64.2.1 dev wan2', 'ip rule del pref 9500 fwmark 0x100/0x3f00 lookup 1100']);
   });
 
   it('a pinned-flow rule `as-is` is neither added nor deleted', async () => {
@@ -136,10 +147,7 @@ describe('router', () => {
   it('writes a weighted multipath route for a shared tier', async () => {
     const { router, lines } = setup();
     await router.apply(state([route(100, ['wan1', '100.64.1.1', 3], ['wan2', '100.64.2.1', 1])]));
-    assert.equal(
-      lines[1],
-      'ip route replace 0.0.0.0/0 table 100 nexthop via 100.64.1.1 dev wan1 weight 3 nexthop via 100.64.2.1 dev wan2 weight 1',
-    );
+    assert.equal(lines[1], 'ip route replace 0.0.0.0/0 table 100 nexthop via 100.64.1.1 dev wan1 weight 3 nexthop via 100.64.2.1 dev wan2 weight 1');
   });
 
   it('removes rules in its range that it does not want, and leaves others alone', async () => {
@@ -198,8 +206,14 @@ describe('router', () => {
     const { router, kernel } = setup();
     kernel.refuse.set('add rule 4 9001', 'ERANGE');
     const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
-    assert.deepEqual(report.refused.map((r) => r.code), ['ERANGE']);
-    assert.ok(kernel.ruleList.some((r) => r.priority === 9900), 'the lookup rule is in');
+    assert.deepEqual(
+      report.refused.map((r) => r.code),
+      ['ERANGE'],
+    );
+    assert.ok(
+      kernel.ruleList.some((r) => r.priority === 9900),
+      'the lookup rule is in',
+    );
   });
 
   it('a refused delete of a moved table is tried again at the next apply', async () => {
@@ -210,7 +224,7 @@ describe('router', () => {
     assert.equal((await router.apply(moved)).refused.length, 1);
     kernel.refuse.clear();
     await router.apply(moved);
-    assert.ok(!kernel.routeTable.some((r) => r.table === 100), 'the old table\'s route went on the retry');
+    assert.ok(!kernel.routeTable.some((r) => r.table === 100), "the old table's route went on the retry");
   });
 
   // Issue 10, reproduction 3: a foreign rule in the range was deleted every second (ENOENT).
@@ -222,7 +236,10 @@ describe('router', () => {
     assert.deepEqual(report.foreign, ['ip rule add pref 9899 unreachable']);
     assert.ok(lines.includes('ip rule add pref 9898 lookup 100'));
     assert.ok(!kernel.calls.some((c) => c.startsWith('delete rule')));
-    assert.ok(kernel.ruleList.some((r) => r.priority === 9899), 'still there');
+    assert.ok(
+      kernel.ruleList.some((r) => r.priority === 9899),
+      'still there',
+    );
     assert.deepEqual(await router.foreignRules(state([])), ['ip rule add pref 9899 unreachable']);
     // Once it goes, the lookup returns to 9900 (added before the old one is deleted).
     kernel.ruleList = kernel.ruleList.filter((r) => r.priority !== 9899);
@@ -255,7 +272,9 @@ describe('router', () => {
 
 describe('runCommand', () => {
   it('feeds standard input, returns the exit code and output, and rejects a missing command', async () => {
-    const r = await runCommand(process.execPath, ['-e', 'process.stdin.pipe(process.stdout); process.stdin.on("end", () => process.exit(3))'], { input: 'hello' });
+    const r = await runCommand(process.execPath, ['-e', 'process.stdin.pipe(process.stdout); process.stdin.on("end", () => process.exit(3))'], {
+      input: 'hello',
+    });
     assert.deepEqual(r, { code: 3, stdout: 'hello', stderr: '' });
     await assert.rejects(runCommand('/nonexistent/uplinkd-test', []), /ENOENT/);
     await assert.rejects(runCommand(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { timeoutMs: 100 }), /no answer within 100 ms/);
@@ -282,7 +301,7 @@ describe('RTA_MULTIPATH codec', () => {
   });
 
   // Issue 10, reproduction 11: with routing.table main, a connected subnet as destination.
-  it('never replaces or deletes the kernel\'s own connected route; says it left it alone', async () => {
+  it("never replaces or deletes the kernel's own connected route; says it left it alone", async () => {
     const { router, kernel } = setup();
     const lan = { prefix: '100.64.7.0/24', family: 4 as const, address: '100.64.7.0', length: 24 };
     const connected = { family: 4 as const, table: 254, prefix: '100.64.7.0/24', nexthops: [{ ifindex: 13, weight: 1 }], connected: true as const };
@@ -290,7 +309,7 @@ describe('RTA_MULTIPATH codec', () => {
     const s = state([{ destination: lan, table: 254, nexthops: [{ uplink: 'wan1', interface: 'wan1', gateway: '100.64.1.1', weight: 1 }] }]);
     const main = { ...s, table: 254, destinations: [lan] };
     const report = await router.apply(main);
-    assert.ok(kernel.routeTable.includes(connected), 'still the kernel\'s route');
+    assert.ok(kernel.routeTable.includes(connected), "still the kernel's route");
     assert.deepEqual(report.refused, [], 'not a refusal: nothing to try again');
     assert.deepEqual(report.connected, ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1']);
     await router.removeAll(main);
@@ -304,9 +323,18 @@ describe('RTA_MULTIPATH codec', () => {
     kernel.refuse.set('replace 200 0.0.0.0/0', 'ENETUNREACH');
     const moved = { ...state([route(200, ['wan1', '100.64.1.1', 1])]), table: 200 };
     const report = await router.apply(moved);
-    assert.deepEqual(report.refused.map((r) => [r.code, r.managed]), [['ENETUNREACH', true]]);
-    assert.ok(kernel.routeTable.some((r) => r.table === 100), 'the old route stays');
-    assert.ok(kernel.ruleList.some((r) => r.priority === 9900 && r.table === 100), 'and the old lookup rule');
+    assert.deepEqual(
+      report.refused.map((r) => [r.code, r.managed]),
+      [['ENETUNREACH', true]],
+    );
+    assert.ok(
+      kernel.routeTable.some((r) => r.table === 100),
+      'the old route stays',
+    );
+    assert.ok(
+      kernel.ruleList.some((r) => r.priority === 9900 && r.table === 100),
+      'and the old lookup rule',
+    );
     assert.deepEqual(report.deferred, ['ip rule del pref 9900 lookup 100', 'ip route del 0.0.0.0/0 table 100']);
     kernel.refuse.clear();
     const next = await router.apply(moved);
@@ -325,7 +353,7 @@ describe('RTA_MULTIPATH codec', () => {
       ['fwmark rule', { family: 4, priority: 9501, table: 1101, fwmark: 0x200, fwmask: 0x3f00 }, true],
       ['managed lookup', { family: 4, priority: 9900, table: 100 }, true],
       ['managed lookup moved in front of a foreign rule', { family: 4, priority: 9898, table: 100 }, true],
-      ['a lookup of somebody else\'s table', { family: 4, priority: 9850, table: 300 }, false],
+      ["a lookup of somebody else's table", { family: 4, priority: 9850, table: 300 }, false],
       ['earlier: main first at 9690 (inside the fwmark range)', { family: 4, priority: 9690, table: 254, suppressPrefixlength: 0 }, true],
       ['earlier: main first at 9900', { family: 4, priority: 9900, table: 254, suppressPrefixlength: 0 }, true],
       ['earlier: source rule at 9700', { family: 4, priority: 9700, table: 1100, src: '100.64.1.2/32' }, true],

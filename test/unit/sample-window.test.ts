@@ -43,7 +43,10 @@ describe('sample window', () => {
 
   it('by default the last 20 heartbeats: 1..25 pushed keeps 6..25', () => {
     assert.equal(DEFAULT_WINDOW, 20);
-    const w = fill(undefined, Array.from({ length: 25 }, (_, i) => i + 1));
+    const w = fill(
+      undefined,
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
     assert.equal(w.size, 20);
     assert.equal(w.count, 20);
     close(w.rttMs, (6 + 25) / 2, 'rttMs');
@@ -58,7 +61,16 @@ describe('combine', () => {
     ['an empty window', [[]], null, 0, 0],
     // (10 + 20 + 40) / 3, not the mean of the means (15 + 40) / 2 = 27.5.
     ['every answer weighs alike', [[10, 20], [40]], 70 / 3, 0, 3],
-    ['losses count per heartbeat: 4 of 6', [[10, null], [null, null, null, 30]], 20, 200 / 3, 6],
+    [
+      'losses count per heartbeat: 4 of 6',
+      [
+        [10, null],
+        [null, null, null, 30],
+      ],
+      20,
+      200 / 3,
+      6,
+    ],
     ['one target all lost, one empty', [[null, null], []], null, 100, 2],
     ['(100 + 200 + 50) / 3; 1 of 4 lost', [[100, 200, null], [50]], 350 / 3, 25, 4],
     ['3 of 7 lost: the answered count comes back whole', [[1, null, 2, null, 3, null, 4]], 2.5, 300 / 7, 7],

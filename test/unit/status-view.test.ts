@@ -36,11 +36,26 @@ const STEERING: FamilySteering = {
 };
 
 const KERNEL: KernelReadback = {
-  flows: new Map([['fiber', 3], ['dsl', 7]]),
-  fresh: new Map([['fiber', 1], ['dsl', 3]]),
+  flows: new Map([
+    ['fiber', 3],
+    ['dsl', 7],
+  ]),
+  fresh: new Map([
+    ['fiber', 1],
+    ['dsl', 3],
+  ]),
   routes: [
     {
-      route: { family: 4, table: 100, prefix: '0.0.0.0/0', nexthops: [{ ifindex: 12, weight: 1 }, { ifindex: 12, weight: 2 }, { ifindex: 11, weight: 1 }] },
+      route: {
+        family: 4,
+        table: 100,
+        prefix: '0.0.0.0/0',
+        nexthops: [
+          { ifindex: 12, weight: 1 },
+          { ifindex: 12, weight: 2 },
+          { ifindex: 11, weight: 1 },
+        ],
+      },
       interfaces: ['wan2', 'wan2', 'wan1'],
     },
   ],
@@ -50,7 +65,14 @@ const KERNEL: KernelReadback = {
 };
 
 describe('status view', () => {
-  const fiber = tracked(0, [[4, health('down', '3 failed rounds')], [6, health('up', '5 good rounds')]], [1, null, 3, null]);
+  const fiber = tracked(
+    0,
+    [
+      [4, health('down', '3 failed rounds')],
+      [6, health('up', '5 good rounds')],
+    ],
+    [1, null, 3, null],
+  );
   const dsl = tracked(1, [[4, health('up', '5 good rounds')]], [2]);
   const s = statusView(config, [fiber, dsl], STEERING, KERNEL, 0);
 
@@ -58,12 +80,24 @@ describe('status view', () => {
     const f = s.uplinks[0]!;
     assert.equal(f.state, 'up');
     assert.equal(f.reason, 'IPv4 down: 3 failed rounds; IPv6 up: 5 good rounds');
-    assert.deepEqual(f.families.map((x) => [x.family, x.state, x.weight]), [['ipv4', 'down', 0], ['ipv6', 'up', 0]]);
+    assert.deepEqual(
+      f.families.map((x) => [x.family, x.state, x.weight]),
+      [
+        ['ipv4', 'down', 0],
+        ['ipv6', 'up', 0],
+      ],
+    );
     assert.equal(s.uplinks[1]!.reason, '5 good rounds');
   });
 
   it('weight is the share of new flows steered to it; flows and new flows come from the kernel', () => {
-    assert.deepEqual(s.uplinks.map((u) => [u.name, u.weight, u.flows, u.new_flows, u.new_flows_pct]), [['fiber', 0, 3, 1, 25], ['dsl', 100, 7, 3, 75]]);
+    assert.deepEqual(
+      s.uplinks.map((u) => [u.name, u.weight, u.flows, u.new_flows, u.new_flows_pct]),
+      [
+        ['fiber', 0, 3, 1, 25],
+        ['dsl', 100, 7, 3, 75],
+      ],
+    );
   });
 
   it('RTT and loss over every heartbeat in the windows', () => {
@@ -73,7 +107,16 @@ describe('status view', () => {
   });
 
   it('a route naming one uplink twice adds its weights: wan2 1 + 2 of 4, wan1 1 of 4', () => {
-    assert.deepEqual(s.routes, [{ destination: '0.0.0.0/0', table: 100, nexthops: [{ uplink: 'dsl', weight: 75 }, { uplink: 'fiber', weight: 25 }] }]);
+    assert.deepEqual(s.routes, [
+      {
+        destination: '0.0.0.0/0',
+        table: 100,
+        nexthops: [
+          { uplink: 'dsl', weight: 75 },
+          { uplink: 'fiber', weight: 25 },
+        ],
+      },
+    ]);
   });
 
   it('families that disagree on steering are both named; kernel findings pass through', () => {
@@ -84,6 +127,12 @@ describe('status view', () => {
 
   it('what the kernel could not tell is null', () => {
     const blind = statusView(config, [fiber, dsl], STEERING, { ...KERNEL, flows: null, fresh: null }, 0);
-    assert.deepEqual(blind.uplinks.map((u) => [u.flows, u.new_flows, u.new_flows_pct]), [[null, null, null], [null, null, null]]);
+    assert.deepEqual(
+      blind.uplinks.map((u) => [u.flows, u.new_flows, u.new_flows_pct]),
+      [
+        [null, null, null],
+        [null, null, null],
+      ],
+    );
   });
 });

@@ -22,7 +22,10 @@ describe('steer', () => {
   for (const row of table) {
     it(row.name, () => {
       const s = steer(row.uplinks);
-      assert.deepEqual(s.active.map((a) => `${a.uplink} ${a.share}`), row.active);
+      assert.deepEqual(
+        s.active.map((a) => `${a.uplink} ${a.share}`),
+        row.active,
+      );
       assert.equal(s.allDown, false);
     });
   }
@@ -43,7 +46,11 @@ describe('steer', () => {
 
   it('percent shares always sum to 100', () => {
     for (const w of [[1, 1, 1], [1, 2], [7, 7, 7, 7, 7, 7], [256, 1], [1]]) {
-      assert.equal(percentShares(w).reduce((a, b) => a + b, 0), 100, String(w));
+      assert.equal(
+        percentShares(w).reduce((a, b) => a + b, 0),
+        100,
+        String(w),
+      );
     }
     assert.deepEqual(percentShares([1, 1, 1]), [34, 33, 33]);
   });
@@ -72,17 +79,20 @@ routing: { table: 100 }
   it('a point-to-point uplink routes via its device for both families', () => {
     const vpn = steer([U('fiber', 1, 'down'), U('lte', 1, 'down'), U('vpn', 2, 'up')]);
     const routes = desiredRoutes(config, { 4: vpn, 6: vpn });
-    assert.deepEqual(routes.map((r) => `${r.destination.prefix} ${r.nexthops[0]!.interface} ${r.nexthops[0]!.gateway ?? 'dev'}`), [
-      '0.0.0.0/0 tun0 dev',
-      '::/0 tun0 dev',
-    ]);
+    assert.deepEqual(
+      routes.map((r) => `${r.destination.prefix} ${r.nexthops[0]!.interface} ${r.nexthops[0]!.gateway ?? 'dev'}`),
+      ['0.0.0.0/0 tun0 dev', '::/0 tun0 dev'],
+    );
   });
 
   it('each family follows its own steering: IPv6 moves while IPv4 stays', () => {
     const v4 = steer([U('fiber', 1, 'up'), U('lte', 1, 'down'), U('vpn', 2, 'up')]);
     const v6 = steer([U('fiber', 1, 'down'), U('lte', 1, 'down'), U('vpn', 2, 'up')]);
     const routes = desiredRoutes(config, { 4: v4, 6: v6 });
-    assert.deepEqual(routes.map((r) => `${r.destination.prefix} ${r.nexthops.map((n) => n.interface).join(',')}`), ['0.0.0.0/0 wan1', '::/0 tun0']);
+    assert.deepEqual(
+      routes.map((r) => `${r.destination.prefix} ${r.nexthops.map((n) => n.interface).join(',')}`),
+      ['0.0.0.0/0 wan1', '::/0 tun0'],
+    );
   });
 
   it('each uplink gets its own table for its heartbeats', () => {
@@ -94,7 +104,7 @@ routing: { table: 100 }
 });
 
 describe('adoptedSteering', () => {
-  it('sums a group\'s two members per uplink, leaves out a draining one, and ignores an empty route', () => {
+  it("sums a group's two members per uplink, leaves out a draining one, and ignores an empty route", () => {
     const s = adoptedSteering([
       { uplink: 'fiber', weight: 254 },
       { uplink: 'fiber', weight: 254 },
@@ -103,15 +113,23 @@ describe('adoptedSteering', () => {
     ]);
     assert.deepEqual(s?.active, [{ uplink: 'fiber', weight: 254, share: 100 }]);
     assert.deepEqual(
-      adoptedSteering([{ uplink: 'fiber', weight: 28 }, { uplink: 'fiber', weight: 28 }, { uplink: 'dsl', weight: 254 }, { uplink: 'dsl', weight: 254 }])?.active,
-      [{ uplink: 'fiber', weight: 28, share: 10 }, { uplink: 'dsl', weight: 254, share: 90 }],
+      adoptedSteering([
+        { uplink: 'fiber', weight: 28 },
+        { uplink: 'fiber', weight: 28 },
+        { uplink: 'dsl', weight: 254 },
+        { uplink: 'dsl', weight: 254 },
+      ])?.active,
+      [
+        { uplink: 'fiber', weight: 28, share: 10 },
+        { uplink: 'dsl', weight: 254, share: 90 },
+      ],
     );
     assert.equal(adoptedSteering([]), undefined);
   });
 });
 
 describe('pinned connections and losses, per state', () => {
-  it('keeps an uplink\'s connections while it works, lets them go when it is lost, leaves them in init', () => {
+  it("keeps an uplink's connections while it works, lets them go when it is lost, leaves them in init", () => {
     const table: [UplinkState, string, boolean][] = [
       ['up', 'on', false],
       ['degraded', 'on', true],

@@ -34,10 +34,7 @@ describe('nf_tables table messages', () => {
   });
 
   it('a table body: the name NUL-terminated and padded, flags big-endian', () => {
-    assert.deepEqual(
-      [...tableBody('uplinkd', 6)],
-      [12, 0, 1, 0, ...Buffer.from('uplinkd\0'), 8, 0, 2, 0, 0, 0, 0, 6],
-    );
+    assert.deepEqual([...tableBody('uplinkd', 6)], [12, 0, 1, 0, ...Buffer.from('uplinkd\0'), 8, 0, 2, 0, 0, 0, 0, 6]);
     assert.equal(tableBody('ab').length, 8);
   });
 
@@ -87,10 +84,7 @@ describe('loading the pinning table (NftPinningTable with a fake kernel and nft)
       const fail = (stderr: string) => ({ code: 1, stdout: '', stderr });
       if (args[0] === '-j' && args[1] === 'list') {
         if (!owner.table) return fail('Error: No such file or directory');
-        const items = [
-          ...contents.chains.map((name) => ({ chain: { name } })),
-          ...contents.counters.map((name) => ({ counter: { name, packets: 0 } })),
-        ];
+        const items = [...contents.chains.map((name) => ({ chain: { name } })), ...contents.counters.map((name) => ({ counter: { name, packets: 0 } }))];
         return ok(JSON.stringify({ nftables: items }));
       }
       if (args[0] === '-f') {
