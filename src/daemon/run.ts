@@ -27,6 +27,16 @@ export async function run(opts: RunOptions): Promise<number> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+  // From the first moment, signals are noted and acted on once start-up is done: SIGTERM's
+  // default action would kill uplinkd half-way through writing the kernel's state.
+  let earlyStop: string | undefined;
+  let earlyReload = false;
+  const noteTerm = (): void => void (earlyStop ??= 'SIGTERM');
+  const noteInt = (): void => void (earlyStop ??= 'SIGINT');
+  const noteHup = (): void => void (earlyReload = true);
+  process.on('SIGTERM', noteTerm);
+  process.on('SIGINT', noteInt);
+  process.on('SIGHUP', noteHup);
   let config: Config;
   try {
     config = await loadConfig(opts.configPath);
@@ -168,10 +178,16 @@ export async function run(opts: RunOptions): Promise<number> {
         },
       );
     };
+    const hup = (): void => {
+      void reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
+    };
+    process.off('SIGTERM', noteTerm);
+    process.off('SIGINT', noteInt);
+    process.off('SIGHUP', noteHup);
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      void reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
-    });
+    process.on('SIGHUP', hup);
+    if (earlyStop) stop(earlyStop);
+    else if (earlyReload) hup();
   });
 }

@@ -27,6 +27,15 @@ describe('uplinkd CLI', { timeout: 120_000 }, () => {
     assert.equal((await lab.cli(['reload', '--socket', `${lab.dir}/none.sock`])).code, 3);
   });
 
+  // Found by CI: the signal handlers came only once start-up was done, and a SIGTERM while
+  // uplinkd wrote its routes killed it (no exit code, nothing logged).
+  it('SIGTERM while it is starting: it finishes starting, then stops cleanly (exit 0)', async () => {
+    const daemon = lab.startDaemon(labConfig());
+    await daemon.waitFor((l) => l.event === 'start', 20_000, 'uplinkd started');
+    assert.equal(await daemon.stop(), 0, daemon.describeTrouble());
+    assert.ok(daemon.logs.some((l) => l.event === 'stop' && l.signal === 'SIGTERM'), 'the stop is logged');
+  });
+
   it('a usage error exits 2', async () => {
     assert.equal((await lab.cli(['frobnicate'])).code, 2);
     assert.equal((await lab.cli(['run'])).code, 2);
