@@ -33,7 +33,10 @@ describe('uplinkd CLI', { timeout: 120_000 }, () => {
     const daemon = lab.startDaemon(labConfig());
     await daemon.waitFor((l) => l.event === 'start', 20_000, 'uplinkd started');
     assert.equal(await daemon.stop(), 0, daemon.describeTrouble());
-    assert.ok(daemon.logs.some((l) => l.event === 'stop' && l.signal === 'SIGTERM'), 'the stop is logged');
+    assert.ok(
+      daemon.logs.some((l) => l.event === 'stop' && l.signal === 'SIGTERM'),
+      'the stop is logged',
+    );
   });
 
   it('a usage error exits 2', async () => {
