@@ -4,35 +4,38 @@ import ipaddr from 'ipaddr.js';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
 import type { DampeningSettings, RoutingSettings, Config, Destination, FailbackSettings, ProbeSettings, Target, UplinkConfig } from '../types/index.js';
 import { addressFamily, parseDestination } from '../types/address.js';
-import { DEFAULT_MARK_MASK, hex, MAIN_TABLE, markCapacity, MAX_UPLINKS, UPLINK_TABLE_OFFSET } from '../types/layout.js';
+import {
+  DEFAULT_DAMPENING,
+  DEFAULT_FAILBACK,
+  DEFAULT_MARK_MASK,
+  DEFAULT_PROBE,
+  DEFAULT_SOCKET,
+  DEFAULT_TABLE,
+  hex,
+  IFNAME_BYTES,
+  MAIN_TABLE,
+  markCapacity,
+  MAX_DESTINATIONS,
+  MAX_ID,
+  MAX_SOCKET_PATH,
+  MAX_TARGETS,
+  MAX_UPLINKS,
+  RANGE,
+  RESERVED_TABLES,
+  TABLE_MAX,
+  UPLINK_TABLE_OFFSET,
+} from '../types/layout.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { ConfigProblem, ProblemCode } from './problems.js';
 import { flattenAliases, MAX_DEPTH } from './yaml-tree.js';
 
-export const DEFAULT_SOCKET = '/run/uplinkd/uplinkd.sock';
-export const DEFAULT_PROBE: ProbeSettings = Object.freeze({
-  intervalMs: 1000,
-  timeoutMs: 1000,
-  down: 3,
-  up: 5,
-  reliability: 1,
-  window: 20,
-});
-const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
-  holdMs: 30_000,
-  steps: Object.freeze([10, 50, 100]),
-  stepIntervalMs: 10_000,
-});
-const DEFAULT_TABLE = 100;
+/** The defaults and ranges live with the kernel layout (types/layout.ts); these are the config's API. */
+export { DEFAULT_PROBE, DEFAULT_SOCKET, RANGE };
 
 // Linux IFNAMSIZ is 16 bytes including the NUL (include/uapi/linux/if.h); dev_valid_name()
 // (net/core/dev.c) also refuses "." and "..", "/", ":" and white space.
 const IFNAME = /^[^\s/:]+$/;
-const IFNAME_BYTES = 15;
 const MAX_YAML_ERRORS = 20;
-/** Every count has a range: heartbeats per uplink, and routes uplinkd writes per apply. */
-const MAX_TARGETS = 64;
-const MAX_DESTINATIONS = 1024;
 /** Addresses a heartbeat can never be answered from through an uplink (ipaddr.js ranges). */
 const NO_TARGET_RANGES: Record<string, string> = {
   unspecified: 'the unspecified address',
@@ -44,13 +47,6 @@ const NO_TARGET_RANGES: Record<string, string> = {
 const UPLINK_NAME = /^[a-z0-9][a-z0-9_-]{0,14}$/;
 /** useradd's rule for names (a trailing $ for machine accounts). */
 const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/i;
-/** A uid or gid: 32 bits, minus (gid_t)-1, which means "no change" to chown(2). */
-const MAX_ID = 0xffff_fffe;
-const MAX_SOCKET_PATH = 107;
-// rtm_table values that are not routing tables of ours (include/uapi/linux/rtnetlink.h).
-const RESERVED_TABLES: Record<number, string> = { 0: 'unspec', 253: 'default', 255: 'local' };
-// Leaves room above it for the per-uplink tables (uplinkTable).
-const TABLE_MAX = 0xffff_ffff - 2000;
 
 export interface ParseOptions {
   /** rt_tables names -> ids, for `routing.table: NAME`. */
@@ -159,20 +155,6 @@ function entries(map: YAMLMap | undefined): Map<string, { pair: Pair; value: unk
   }
   return out;
 }
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-/** The range of each duration (README: "Ranges"). */
-export const RANGE = {
-  interval: [10, HOUR],
-  timeout: [10, MINUTE],
-  rtt: [1, MINUTE],
-  hold: [1, 24 * HOUR],
-  stepInterval: [1, 24 * HOUR],
-  drain: [1, 24 * HOUR],
-  dampening: [SECOND, 24 * HOUR],
-} as const satisfies Record<string, readonly [number, number]>;
 
 const PROBE_KEYS = [
   'interval',
@@ -451,13 +433,6 @@ const REMOVED_ROUTING_KEYS: Record<string, string> = {
     'resilient nexthop groups are gone: flows are pinned per connection by conntrack marks (routing.mark_mask), so there are no buckets or idle timer to set',
 };
 const HASH_POLICIES = ['set', 'keep'] as const;
-const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
-  penalty: 1000,
-  suppress: 2000,
-  reuse: 750,
-  halfLifeMs: 60_000,
-  maxSuppressMs: 300_000,
-});
 
 function parseMarkMask(c: Checker, node: unknown): number {
   // A number (YAML reads 0x3f00 as one) or the same as a string.

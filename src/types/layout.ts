@@ -1,6 +1,8 @@
-// The kernel layout uplinkd owns, in one place for config/ (limits) and route/ (what it
-// writes): rule priorities, per-uplink tables and conntrack marks. The README's table
-// "What uplinkd writes into the kernel" describes the same numbers.
+// The kernel layout uplinkd owns, the kernel's limits it checks configs against, and the
+// config's defaults and ranges, in one place for config/ (what it accepts) and route/ (what
+// it writes): rule priorities, per-uplink tables and conntrack marks. The README's table
+// "What uplinkd writes into the kernel" and its "Ranges" describe the same numbers.
+import type { DampeningSettings, FailbackSettings, ProbeSettings } from './index.js';
 
 /** Every rule with a priority in this range is uplinkd's. */
 export const RULE_PRIORITY_MIN = 9000;
@@ -69,3 +71,57 @@ export function uplinkMark(mask: number, index: number): number | undefined {
 export function hex(n: number): string {
   return `0x${(n >>> 0).toString(16)}`;
 }
+
+// ---- config defaults and ranges (README: "Configuration", "Ranges") ----
+
+export const DEFAULT_SOCKET = '/run/uplinkd/uplinkd.sock';
+export const DEFAULT_PROBE: ProbeSettings = Object.freeze({
+  intervalMs: 1000,
+  timeoutMs: 1000,
+  down: 3,
+  up: 5,
+  reliability: 1,
+  window: 20,
+});
+export const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
+  holdMs: 30_000,
+  steps: Object.freeze([10, 50, 100]),
+  stepIntervalMs: 10_000,
+});
+export const DEFAULT_TABLE = 100;
+
+export const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
+  penalty: 1000,
+  suppress: 2000,
+  reuse: 750,
+  halfLifeMs: 60_000,
+  maxSuppressMs: 300_000,
+});
+
+export const IFNAME_BYTES = 15;
+
+/** Every count has a range: heartbeats per uplink, and routes uplinkd writes per apply. */
+export const MAX_TARGETS = 64;
+export const MAX_DESTINATIONS = 1024;
+
+/** A uid or gid: 32 bits, minus (gid_t)-1, which means "no change" to chown(2). */
+export const MAX_ID = 0xffff_fffe;
+export const MAX_SOCKET_PATH = 107;
+// rtm_table values that are not routing tables of ours (include/uapi/linux/rtnetlink.h).
+export const RESERVED_TABLES: Record<number, string> = { 0: 'unspec', 253: 'default', 255: 'local' };
+// Leaves room above it for the per-uplink tables (UPLINK_TABLE_OFFSET + index).
+export const TABLE_MAX = 0xffff_ffff - 2000;
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+/** The range of each duration (README: "Ranges"). */
+export const RANGE = {
+  interval: [10, HOUR],
+  timeout: [10, MINUTE],
+  rtt: [1, MINUTE],
+  hold: [1, 24 * HOUR],
+  stepInterval: [1, 24 * HOUR],
+  drain: [1, 24 * HOUR],
+  dampening: [SECOND, 24 * HOUR],
+} as const satisfies Record<string, readonly [number, number]>;
