@@ -123,6 +123,15 @@ function heartbeatFamilies(u: UplinkConfig): Family[] {
 }
 
 // From best to worst: an uplink's summary state is its best family's (it carries traffic).
+/** What the config makes uplinkd own in the kernel: the managed table and routes, and each uplink's table. */
+function ownedBy(c: Config): Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'> {
+  return {
+    table: c.routing.table,
+    destinations: c.routing.destinations,
+    uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
+  };
+}
+
 /**
  * The state that steers `family` through an uplink: its own verdict for that family, or, for
  * an uplink with no targets in that family (IPv6 routed, only IPv4 probed), the other one's.
@@ -715,14 +724,12 @@ export class Daemon {
     const pinRules = (family: Family): Map<string, PinRule> =>
       new Map(rts.filter((u) => nexthopFor(u.config, family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]));
     return {
-      table: c.routing.table,
-      destinations: c.routing.destinations,
+      ...ownedBy(c),
       managed: desiredRoutes(c, this.steering),
       // Until some uplink has a verdict there is no choice to make: keep what the kernel has.
       managedKnown:
         rts.some((u) => [...u.health.values()].some((h) => h.state !== 'init')) && (this.steering[4].active.length > 0 || this.steering[6].active.length > 0),
       uplinkRoutes: uplinkRoutes(c),
-      uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
       markMask: c.routing.markMask,
       pinRules: { 4: pinRules(4), 6: pinRules(6) },
       ...(c.routing.sourceRules ? { sourceAddresses: this.uplinkAddresses() } : {}),
@@ -830,7 +837,7 @@ export class Daemon {
     const { flows, fresh } = await this.kernelFlows();
     // Ours through rtnetlink like the rest; the routes a reload moved away are gone by now.
     const routes = await this.router.managedRoutes(this.config.routing);
-    const foreignRules = await this.router.foreignRules(this.desiredState());
+    const foreignRules = await this.router.foreignRules(ownedBy(this.config));
     const kernel = { flows, fresh, routes, foreignRules, refused: this.notices.refused, connected: this.notices.connected };
     return statusView(this.config, [...this.uplinks.values()], this.steering, kernel, this.clocks.mono());
   }
@@ -909,13 +916,8 @@ export class Daemon {
     await this.applying;
     await this.pinning;
     if (this.config.routing.removeOnExit) {
-      const c = this.config;
       try {
-        const removed = await this.router.removeAll({
-          table: c.routing.table,
-          destinations: c.routing.destinations,
-          uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
-        });
+        const removed = await this.router.removeAll(ownedBy(this.config));
         await this.opts.pinning.remove();
         this.log.info({ event: 'pinning', command: `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}` }, `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}`);
         this.log.info({ event: 'stop', removed: removed.length }, `routing.remove_on_exit: removed ${removed.length} routes and rules, and the nftables table`);
