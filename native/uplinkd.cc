@@ -323,15 +323,23 @@ Napi::Value TcpConnect(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The one argument of flock() and peerCredentials(): a file descriptor. False (a TypeError
+// thrown, naming the call) when it is not a number.
+static bool FdArgument(const Napi::CallbackInfo& info, const char* usage, int* fd) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  return true;
+}
+
 // flock(fd): an exclusive lock on an open file, without waiting; the kernel drops it when the
 // process dies, however it dies. Returns an errno object when another process holds it.
 Napi::Value Flock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "flock(fd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd;
+  if (!FdArgument(info, "flock(fd)", &fd)) return env.Undefined();
   int rc;
   do {
     rc = flock(fd, LOCK_EX | LOCK_NB);
@@ -343,11 +351,8 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
 // peerCredentials(fd): who is at the other end of a Unix socket (SO_PEERCRED, socket(7)).
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "peerCredentials(fd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd;
+  if (!FdArgument(info, "peerCredentials(fd)", &fd)) return env.Undefined();
   ucred cred{};
   socklen_t len = sizeof cred;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return ErrnoObject(env, errno, "getsockopt");

@@ -18,21 +18,33 @@ async function rules(lab: Lab): Promise<string> {
   return (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout;
 }
 
-describe('an uplink whose route the kernel refuses', { timeout: 60_000 }, () => {
-  let lab: Lab;
-  let daemon: DaemonHandle;
+/**
+ * Hooks for the current suite: a lab, `prepare` run in it, then uplinkd started (not waited
+ * for: the tests wait for what they need); afterwards uplinkd must exit 0 on SIGTERM.
+ */
+function labWithDaemon(configYaml: string, ready: (lab: Lab, daemon: DaemonHandle) => void, prepare?: (lab: Lab) => Promise<void>): void {
+  let lab: Lab | undefined;
+  let daemon: DaemonHandle | undefined;
   before(async () => {
     lab = await Lab.create();
-    // dsl's gateway is not on wan2's subnet (100.64.2.0/24).
-    daemon = lab.startDaemon(labConfig().replace('gateway: 100.64.2.1', 'gateway: 100.64.9.1'));
+    await prepare?.(lab);
+    daemon = lab.startDaemon(configYaml);
+    ready(lab, daemon);
   });
   after(async () => {
     try {
-      assert.equal(await daemon.stop(), 0, 'uplinkd exits 0 on SIGTERM');
+      if (daemon) assert.equal(await daemon.stop(), 0, 'uplinkd exits 0 on SIGTERM');
     } finally {
-      await lab.destroy();
+      await lab?.destroy();
     }
   });
+}
+
+describe('an uplink whose route the kernel refuses', { timeout: 60_000 }, () => {
+  let lab: Lab;
+  let daemon: DaemonHandle;
+  // dsl's gateway is not on wan2's subnet (100.64.2.0/24).
+  labWithDaemon(labConfig().replace('gateway: 100.64.2.1', 'gateway: 100.64.9.1'), (l, dm) => ((lab = l), (daemon = dm)));
 
   it('keeps nothing else out: every rule and the other uplink route go in, the LAN gets through', async (t) => {
     await daemon.waitState('fiber', 'up', 20_000);
@@ -56,18 +68,13 @@ describe('an uplink whose route the kernel refuses', { timeout: 60_000 }, () => 
 describe("a foreign rule in uplinkd's range", { timeout: 60_000 }, () => {
   let lab: Lab;
   let daemon: DaemonHandle;
-  before(async () => {
-    lab = await Lab.create();
-    await lab.exec('gw', 'ip', ['rule', 'add', 'pref', '9899', 'unreachable']);
-    daemon = lab.startDaemon(labConfig());
-  });
-  after(async () => {
-    try {
-      assert.equal(await daemon.stop(), 0, 'uplinkd exits 0 on SIGTERM');
-    } finally {
-      await lab.destroy();
-    }
-  });
+  labWithDaemon(
+    labConfig(),
+    (l, dm) => ((lab = l), (daemon = dm)),
+    async (l) => {
+      await l.exec('gw', 'ip', ['rule', 'add', 'pref', '9899', 'unreachable']);
+    },
+  );
 
   it('is reported once and left alone; the managed lookup goes in front of it, so the LAN gets through', async (t) => {
     await daemon.waitState('fiber', 'up', 20_000);

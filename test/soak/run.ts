@@ -128,34 +128,35 @@ async function reload(yaml: string): Promise<number> {
   return r.code;
 }
 
+/** A fault of one ISP whose path works now: how to break it, and how to undo that. */
+function ispFault(what: string, inject: (i: number) => Promise<void>, undo: (i: number) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const i = d.pick(healthy());
+    await breakIsp(
+      i,
+      what,
+      () => inject(i),
+      () => undo(i),
+    );
+  };
+}
+
 const FAULTS: Record<string, () => Promise<void>> = {
-  async blackhole() {
-    const i = d.pick(healthy());
-    await breakIsp(
-      i,
-      'blackhole',
-      () => lab.blackhole(i),
-      () => lab.heal(i),
-    );
-  },
-  async 'nic delete'() {
-    const i = d.pick(healthy());
-    await breakIsp(
-      i,
-      'nic',
-      () => lab.deleteNic(i),
-      () => lab.restoreNic(i),
-    );
-  },
-  async 'carrier flap'() {
-    const i = d.pick(healthy());
-    await breakIsp(
-      i,
-      'carrier',
-      () => lab.carrier(i, false),
-      () => lab.carrier(i, true),
-    );
-  },
+  blackhole: ispFault(
+    'blackhole',
+    (i) => lab.blackhole(i),
+    (i) => lab.heal(i),
+  ),
+  'nic delete': ispFault(
+    'nic',
+    (i) => lab.deleteNic(i),
+    (i) => lab.restoreNic(i),
+  ),
+  'carrier flap': ispFault(
+    'carrier',
+    (i) => lab.carrier(i, false),
+    (i) => lab.carrier(i, true),
+  ),
   async 'reload good'() {
     config = config === GOOD[0] ? GOOD[1]! : GOOD[0]!;
     const code = await reload(config);
