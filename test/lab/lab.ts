@@ -518,8 +518,12 @@ export class Lab {
    * through a nexthop group gets `nexthops` filled in from the group, one per device with
    * the summed weight of its members.
    */
+  /** The routes of `table`; none while the table does not exist yet (uplinkd has not written it). */
   async routes(table: number | string, family: 4 | 6 = 4): Promise<IpRoute[]> {
-    const out = await ip(['-n', this.ns('gw'), `-${family}`, '-j', 'route', 'show', 'table', String(table)]);
+    const out = await ip(['-n', this.ns('gw'), `-${family}`, '-j', 'route', 'show', 'table', String(table)]).catch((e: unknown) => {
+      if (/FIB table does not exist/.test(String((e as { stderr?: unknown }).stderr))) return '[]';
+      throw e;
+    });
     const routes = JSON.parse(out || '[]') as IpRoute[];
     if (!routes.some((r) => r.nhid !== undefined)) return routes;
     const objects = JSON.parse((await ip(['-n', this.ns('gw'), '-j', 'nexthop', 'show'])) || '[]') as IpNexthop[];
