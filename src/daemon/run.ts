@@ -9,6 +9,7 @@ import { LinkMonitor } from '../link/index.js';
 import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
+import { realConfigLoader, realProbers, realScheduler } from './ports.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -95,6 +96,9 @@ export async function run(opts: RunOptions): Promise<number> {
     kernel,
     links,
     clocks: { wall: () => Date.now(), mono: () => performance.now() },
+    scheduler: realScheduler,
+    probers: realProbers(() => performance.now()),
+    loadConfig: realConfigLoader,
     families,
     pinning: new NftPinningTable(),
     conntrack: new ToolConntrackTable(),

@@ -3,14 +3,18 @@
 
 export const DEFAULT_WINDOW = 20;
 
-/** The last `size` heartbeats of one target: an RTT in ms, or null for a lost one. */
+/**
+ * The last `size` heartbeats of one target: an RTT in ms, or null for a lost one. Immutable:
+ * `push` returns the next window, so uplink tracking stays a pure function of its events.
+ */
 export class SampleWindow {
-  private readonly samples: (number | null)[] = [];
-  constructor(readonly size = DEFAULT_WINDOW) {}
+  constructor(
+    readonly size = DEFAULT_WINDOW,
+    private readonly samples: readonly (number | null)[] = [],
+  ) {}
 
-  push(rttMs: number | null): void {
-    this.samples.push(rttMs);
-    if (this.samples.length > this.size) this.samples.shift();
+  push(rttMs: number | null): SampleWindow {
+    return new SampleWindow(this.size, [...this.samples.slice(Math.max(0, this.samples.length + 1 - this.size)), rttMs]);
   }
 
   get count(): number {

@@ -2,7 +2,9 @@
 // with SO_BINDTODEVICE, so each heartbeat leaves through its own uplink whatever the
 // managed routes say. Measures only; health/ decides.
 import raw, { type Socket } from 'raw-socket';
-import type { Family } from '../types/index.js';
+import { type Family, HEARTBEAT_CLOSED } from '../types/index.js';
+
+export { HEARTBEAT_CLOSED };
 import { errnoCode } from './errno.js';
 
 const ICMP_ECHO_REQUEST = 8;
@@ -18,9 +20,6 @@ export interface HeartbeatOutcome {
   /** `timeout`, HEARTBEAT_CLOSED, or the errno code the socket gave (ENODEV, ENETUNREACH, ...). */
   readonly error?: string;
 }
-
-/** The error of a heartbeat cut short because its prober stopped: no verdict may count it. */
-export const HEARTBEAT_CLOSED = 'closed';
 
 /** RFC 1071 Internet checksum. */
 export function internetChecksum(buf: Buffer): number {

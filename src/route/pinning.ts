@@ -8,7 +8,8 @@
 // static: it changes with the config only, never on a failover.
 import { constants as osConstants } from 'node:os';
 import { runCommand, type CommandResult } from './command.js';
-import { hex } from '../types/layout.js';
+import type { Config } from '../types/index.js';
+import { counterName, hex, uplinkMark } from '../types/layout.js';
 import { NFT_TABLE_F_PERSIST } from '../types/netlink.js';
 import { NetlinkError, NetlinkTableOwner, type TableOwner } from './table-owner.js';
 
@@ -31,10 +32,7 @@ export interface PinningSpec {
   readonly tcpTargets: readonly { readonly family: 4 | 6; readonly address: string; readonly port: number }[];
 }
 
-/** The named counter of new connections through an uplink. */
-export function counterName(uplink: string): string {
-  return `new_${uplink}`;
-}
+export { counterName };
 
 /** `meta mark set meta mark and ~MASK or MARK`: sets the uplink's bits, keeps everyone else's. */
 function setMark(what: 'meta' | 'ct', mask: number, mark: number): string {
@@ -108,6 +106,28 @@ export interface TableShape {
   readonly chains: number;
   readonly rules: number;
   readonly counters: number;
+}
+
+/** Whether the table read back is as uplinkd loaded it (the same shape; marks and names are not compared). */
+export function isIntact(shape: TableShape | undefined, want: TableShape): boolean {
+  return shape !== undefined && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters;
+}
+
+/** The pinning table the config asks for: each uplink's interface and mark, and the TCP heartbeats to let by. */
+export function pinningSpecFor(c: Config): PinningSpec {
+  return {
+    markMask: c.routing.markMask,
+    uplinks: c.uplinks.map((u, i) => ({ name: u.name, interface: u.interface, mark: uplinkMark(c.routing.markMask, i)! })),
+    tcpTargets: c.uplinks.flatMap((u) => u.targets.filter((t) => t.kind === 'tcp').map((t) => ({ family: t.family, address: t.host, port: t.port! }))),
+  };
+}
+
+/** The first pause after a failed load; it doubles, so a missing `nft` is said once a minute at most. */
+export const PINNING_RETRY_MS = 1000;
+export const PINNING_RETRY_MAX_MS = 60_000;
+
+export function pinningRetryMs(failures: number): number {
+  return Math.min(PINNING_RETRY_MAX_MS, PINNING_RETRY_MS * 2 ** failures);
 }
 
 export interface LoadResult {

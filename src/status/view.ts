@@ -6,6 +6,7 @@ import { combine, type Health, type SampleWindow } from '../health/index.js';
 import type { KernelRoute } from '../route/index.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
 import type { Config, Family, HeartbeatResult, UplinkConfig, UplinkState } from '../types/index.js';
+import { counterName } from '../types/layout.js';
 
 /** What uplinkd tracks of one uplink. */
 export interface TrackedUplink {
@@ -143,4 +144,18 @@ export function statusView(config: Config, uplinks: readonly TrackedUplink[], st
     },
     kernel: { refused: kernel.refused, foreign_rules: kernel.foreignRules, connected_routes: kernel.connected },
   };
+}
+
+/**
+ * New connections through each uplink since the last steering change: the table's counters now
+ * less those at the change (`base`). Counters start again at 0 when the table is loaded again.
+ */
+export function newFlowsSince(config: Config, counters: ReadonlyMap<string, number>, base: ReadonlyMap<string, number>): Map<string, number> {
+  return new Map(
+    config.uplinks.map((u) => {
+      const n = counters.get(counterName(u.name)) ?? 0;
+      const b = base.get(counterName(u.name)) ?? 0;
+      return [u.name, n >= b ? n - b : n];
+    }),
+  );
 }

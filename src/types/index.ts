@@ -125,9 +125,12 @@ export interface HeartbeatResult {
   readonly ok: boolean;
   /** Round-trip time in ms when ok. */
   readonly rttMs?: number;
-  /** Why it failed: `timeout`, or an errno code such as `ENODEV`. */
+  /** Why it failed: `timeout`, HEARTBEAT_CLOSED, or an errno code such as `ENODEV`. */
   readonly error?: string;
 }
+
+/** The error of a heartbeat cut short because its prober stopped: no verdict may count it. */
+export const HEARTBEAT_CLOSED = 'closed';
 
 /** One probe round of one uplink: a heartbeat to each target. */
 export interface ProbeRound {

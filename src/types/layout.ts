@@ -125,3 +125,8 @@ export const RANGE = {
   drain: [1, 24 * HOUR],
   dampening: [SECOND, 24 * HOUR],
 } as const satisfies Record<string, readonly [number, number]>;
+
+/** The named counter of new connections through an uplink, in uplinkd's nftables table. */
+export function counterName(uplink: string): string {
+  return `new_${uplink}`;
+}

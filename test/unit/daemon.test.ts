@@ -1,11 +1,9 @@
-// daemon/: the wiring, driven by hand-made probe rounds, a fake kernel and a fake clock;
-// logs are read back as JSON, as pino writes them.
+// daemon/: the wiring, driven by hand-made probe rounds, a fake kernel and a fake clock whose
+// timers fire only when the test moves it; logs are read back as JSON, as pino writes them.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { upLink } from '../../src/link/index.js';
 import { FakePinningTable } from '../../src/route/index.js';
-import type { ProbeRound } from '../../src/types/index.js';
 import { CONFIG, setup } from './fake-daemon.js';
 
 describe('daemon', () => {
@@ -61,14 +59,14 @@ describe('daemon', () => {
   });
 
   it('a rejected reload keeps the running config; a good one swaps it in', async () => {
-    const { daemon, file, logs } = setup();
+    const { daemon, writeConfig, logs } = setup();
     await daemon.start();
-    writeFileSync(file, CONFIG.replace('priority: 2', 'priority: two'));
+    writeConfig(CONFIG.replace('priority: 2', 'priority: two'));
     const bad = await daemon.reload();
     assert.ok(!bad.ok);
     assert.match(bad.problems?.[0] ?? '', /:4:66: WRONG_TYPE: uplinks\[1\]\.priority must be a whole number$/);
     assert.equal(daemon.currentConfig.uplinks[1]!.priority, 2);
-    writeFileSync(file, CONFIG.replace('priority: 2', 'priority: 1'));
+    writeConfig(CONFIG.replace('priority: 2', 'priority: 1'));
     const good = await daemon.reload();
     assert.deepEqual(good, { ok: true, reloaded: true, changes: ['reweighted dsl'] });
     assert.equal(daemon.currentConfig.uplinks[1]!.priority, 1);
@@ -77,7 +75,7 @@ describe('daemon', () => {
   });
 
   it('a vanished interface detaches its uplink at once and moves the route; it comes back through init', async () => {
-    const { daemon, kernel, links, logs, round, settle } = setup();
+    const { daemon, kernel, links, logs, round, settle, pass } = setup();
     await daemon.start();
     for (let i = 0; i < 2; i++) {
       round('fiber', true, true);
@@ -103,7 +101,7 @@ describe('daemon', () => {
     assert.deepEqual(managed(), [12]);
     round('fiber', true, true);
     round('fiber', true, true);
-    await settle();
+    await pass(10); // a recovery: the route moves once the hold (1 ms) has passed
     assert.deepEqual(managed(), [21]);
     const states = logs.filter((l) => l.event === 'state' && l.uplink === 'fiber').map((l) => `${l.from}->${l.to}`);
     assert.deepEqual(states, ['init->up', 'up->detached', 'detached->init', 'init->up']);
@@ -123,7 +121,7 @@ describe('daemon', () => {
   });
 
   it('carrier loss and admin down detach; a heartbeat ENODEV detaches and is not counted as loss', async () => {
-    const { daemon, links, round, settle } = setup();
+    const { daemon, links, round, feed, settle } = setup();
     await daemon.start();
     round('fiber', true, true);
     round('fiber', true, true);
@@ -138,14 +136,10 @@ describe('daemon', () => {
     round('fiber', true, true);
     assert.equal((await state()).state, 'up');
     const lossBefore = (await state()).loss_pct;
-    daemon.onRound('fiber', {
-      seq: 99,
-      startedAt: Number.MAX_SAFE_INTEGER,
-      results: [
-        { target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' },
-        { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' },
-      ],
-    });
+    feed('fiber', [
+      { target: 'icmp 198.51.100.10', ok: false, error: 'ENODEV' },
+      { target: 'icmp 198.51.100.11', ok: false, error: 'ENODEV' },
+    ]);
     await settle();
     const after = await state();
     assert.equal(after.state, 'detached');
@@ -155,11 +149,8 @@ describe('daemon', () => {
   });
 
   it('heartbeats that fail for a local reason (EMFILE, ENOBUFS) are not losses: a healthy uplink stays up', async () => {
-    const { daemon, logs, settle } = setup();
+    const { daemon, logs, feed, settle } = setup();
     await daemon.start();
-    let seq = 100;
-    let t = Date.parse('2026-11-21T11:00:00Z');
-    const feed = (name: string, results: ProbeRound['results']): void => daemon.onRound(name, { seq: ++seq, startedAt: (t += 1000), results });
     const ok = (i: number) => ({ target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 });
     const local = (i: number, error: string) => ({ target: `icmp 198.51.100.1${i}`, ok: false, error });
     for (let i = 0; i < 3; i++) feed('fiber', [ok(0), ok(1)]);
@@ -225,16 +216,15 @@ describe('daemon', () => {
   });
 
   it('puts the pinning table back when an nftables event shows it gone, and leaves it when it is whole', async () => {
-    const { daemon, pinning, nftEvents, logs, settle } = setup();
+    const { daemon, pinning, nftEvents, logs, settle, pass } = setup();
     await daemon.start();
     assert.equal(pinning.loads, 1);
     nftEvents.emit('change', false);
-    await new Promise((r) => setTimeout(r, 100));
+    await pass(100);
     assert.equal(pinning.loads, 1, 'an intact table is not loaded again');
     await pinning.remove();
     nftEvents.emit('change', false);
-    await new Promise((r) => setTimeout(r, 100));
-    await settle();
+    await pass(100);
     assert.equal(pinning.loads, 2);
     assert.ok(logs.some((l) => l.event === 'reconcile' && /nftables table inet uplinkd deleted/.test(String(l.msg))));
     // Told it was deleted: loaded at once, without a look first.
@@ -285,7 +275,7 @@ describe('daemon', () => {
   });
 
   it('failback.drain resets the connections still pinned to the backup after the last step', async () => {
-    const { daemon, conntrack, logs, round, settle } = setup(CONFIG.replace('step_interval: 1ms', 'step_interval: 1ms, drain: 50ms'));
+    const { daemon, conntrack, logs, round, settle, pass } = setup(CONFIG.replace('step_interval: 1ms', 'step_interval: 1ms, drain: 50ms'));
     await daemon.start();
     for (let i = 0; i < 2; i++) round('fiber', true, true);
     for (let i = 0; i < 2; i++) round('dsl', true);
@@ -295,7 +285,7 @@ describe('daemon', () => {
     for (let i = 0; i < 2; i++) round('fiber', true, true);
     await settle();
     assert.equal(conntrack.entries.length, 3, 'nothing is reset before the drain time');
-    await new Promise((r) => setTimeout(r, 150));
+    await pass(150);
     assert.deepEqual(conntrack.entries, [{ mark: 0x100 }]);
     assert.deepEqual(conntrack.calls, ['conntrack -D --mark 0x200/0x3f00']);
     assert.ok(logs.some((l) => l.event === 'drain' && l.deleted === 2));
@@ -303,12 +293,12 @@ describe('daemon', () => {
   });
 
   it('a reload that changes only probe settings keeps every verdict', async () => {
-    const { daemon, file, logs, round, settle } = setup();
+    const { daemon, writeConfig, logs, round, settle } = setup();
     await daemon.start();
     for (let i = 0; i < 2; i++) round('fiber', true, true);
     for (let i = 0; i < 2; i++) round('dsl', true);
     await settle();
-    writeFileSync(file, CONFIG.replace('probe: { up: 2, down: 2 }', 'probe: { up: 2, down: 2, interval: 500ms }'));
+    writeConfig(CONFIG.replace('probe: { up: 2, down: 2 }', 'probe: { up: 2, down: 2, interval: 500ms }'));
     const r = await daemon.reload();
     assert.deepEqual(r, { ok: true, reloaded: true, changes: ['retuned fiber', 'retuned dsl'] });
     const s = await daemon.status();
@@ -321,9 +311,11 @@ describe('daemon', () => {
   });
 
   it('a pinning table that cannot be loaded does not stop routing; it is tried again after doubling pauses', async () => {
-    const { daemon, kernel, pinning, logs, round, settle } = setup();
+    const { daemon, kernel, pinning, logs, round, settle, pass } = setup();
     pinning.failLoads = 2;
     await daemon.start();
+    const errors = logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, ''));
+    assert.deepEqual(errors, ['retrying in 1000ms']);
     round('dsl', true);
     round('dsl', true);
     await settle();
@@ -332,9 +324,7 @@ describe('daemon', () => {
       [12],
       'routes go in all the same',
     );
-    const errors = logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, ''));
-    assert.deepEqual(errors, ['retrying in 1000ms']);
-    await new Promise((r) => setTimeout(r, 3300));
+    await pass(3300);
     assert.equal(pinning.loads, 1, 'loaded on the third try');
     assert.deepEqual(
       logs.filter((l) => l.event === 'pinning' && l.level === 50).map((l) => String(l.msg).replace(/.*; /, '')),
@@ -344,19 +334,19 @@ describe('daemon', () => {
   });
 
   it('a reload whose new table failed to load is loaded on the retry, though the old one has the same shape', async () => {
-    const { daemon, pinning, file } = setup();
+    const { daemon, pinning, writeConfig, pass } = setup();
     await daemon.start();
     pinning.failLoads = 1;
-    writeFileSync(file, CONFIG.replace('routing: {', 'routing: { mark_mask: 0xff0000,'));
+    writeConfig(CONFIG.replace('routing: {', 'routing: { mark_mask: 0xff0000,'));
     assert.ok((await daemon.reload()).ok);
-    await new Promise((r) => setTimeout(r, 1300));
+    await pass(1300);
     assert.match(pinning.script ?? '', /ct mark set ct mark and 0xff00ffff or 0x10000/);
     await daemon.stop();
   });
 
   // Issue 10, reproductions 2 and 3, as the daemon reports them.
   it('a route the kernel refuses is logged once and tried again alone after doubling pauses; status shows it', async () => {
-    const { daemon, kernel, logs, round, settle } = setup();
+    const { daemon, kernel, logs, round, settle, pass } = setup();
     kernel.refuse.set('replace 1101 0.0.0.0/0', 'ENETUNREACH');
     await daemon.start();
     round('fiber', true, true);
@@ -371,7 +361,7 @@ describe('daemon', () => {
       kernel.ruleList.some((r) => r.priority === 9900),
       'the lookup rule is in',
     );
-    await new Promise((r) => setTimeout(r, 3300));
+    await pass(3300);
     const tries = kernel.calls.filter((c) => c === 'replace 1101 0.0.0.0/0').length;
     assert.ok(tries >= 3 && tries <= 5, `tried ${tries} times in 3.3 s (1 s, 2 s pauses, plus applies for verdicts)`);
     const refusals = logs.filter((l) => l.event === 'route' && l.refused);
@@ -382,7 +372,7 @@ describe('daemon', () => {
     );
     assert.deepEqual((await daemon.status()).kernel.refused, ['ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2: ENETUNREACH']);
     kernel.refuse.clear();
-    await new Promise((r) => setTimeout(r, 4100));
+    await pass(4100);
     assert.ok(
       kernel.routeTable.some((r) => r.table === 1101),
       'in once the kernel takes it',

@@ -13,14 +13,22 @@ describe('flap dampening', () => {
   });
 
   it('suppresses above `suppress`, releases below `reuse`, at the time reuseAt says', () => {
+    // Worked by hand: 5 s is 1/12 of a half-life, a decay factor of 2^(-1/12) = 0.943874.
+    //   t = 0:     1000
+    //   t = 5 s:   1000 * 0.943874 + 1000 = 1943.874  (not over 2000: not held)
+    //   t = 10 s:  1943.874 * 0.943874 + 1000 = 2834.773  (over 2000: held out)
+    // Down to 750 takes log2(2834.773 / 750) = 1.918271 half-lives = 115,096 ms: released at 125,096 ms.
     let d: Damping = NO_DAMPING;
-    for (const t of [0, 5000, 10_000]) d = dampLoss(d, t, S); // three losses in 10 s
-    assert.ok(d.suppressed && d.penalty > 2000);
-    const at = reuseAt(d, S)!;
-    assert.ok(dampAt(d, at - 100, S).suppressed, 'still held just before');
-    assert.equal(dampAt(d, at + 100, S).suppressed, false, 'released just after');
-    // Same numbers by hand: 2*2^(-1/12)+... decays to 750 after half_life * log2(p/750).
-    assert.equal(Math.round(at), Math.round(10_000 + 60_000 * Math.log2(d.penalty / 750)));
+    d = dampLoss(d, 0, S);
+    d = dampLoss(d, 5000, S);
+    assert.equal(d.suppressed, false);
+    assert.equal(d.penalty.toFixed(3), '1943.874');
+    d = dampLoss(d, 10_000, S);
+    assert.equal(d.suppressed, true);
+    assert.equal(d.penalty.toFixed(3), '2834.773');
+    assert.equal(Math.round(reuseAt(d, S)!), 125_096);
+    assert.equal(dampAt(d, 125_000, S).suppressed, true, 'still held just before');
+    assert.equal(dampAt(d, 125_200, S).suppressed, false, 'released just after');
   });
 
   it('two losses far apart never suppress', () => {
@@ -32,7 +40,9 @@ describe('flap dampening', () => {
   it('caps the penalty so nothing is held out longer than max_suppress', () => {
     let d: Damping = NO_DAMPING;
     for (let t = 0; t < 100_000; t += 1000) d = dampLoss(d, t, S);
-    assert.equal(d.penalty, penaltyCeiling(S));
+    // 750 * 2^(300 s / 60 s) = 750 * 32: the penalty that takes max_suppress to decay to reuse.
+    assert.equal(penaltyCeiling(S), 24_000);
+    assert.equal(d.penalty, 24_000);
     assert.equal(Math.round(reuseAt(d, S)! - d.at), 300_000);
   });
 

@@ -1,19 +1,16 @@
-// A Daemon wired to fakes (kernel, links, pinning, conntrack, sysctl) and a fake clock, with
-// its logs read back as JSON, as pino writes them; rounds of heartbeats are fed by hand.
+// A Daemon wired to fakes (kernel, links, pinning, conntrack, sysctl, probers, config file) and
+// a fake clock whose timers fire only when the test moves it; its logs are read back as JSON,
+// as pino writes them; rounds of heartbeats are fed by hand.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
-import { after } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
+import { FakeClock, fakeProbers, memoryConfigs } from '../../src/daemon/fakes.js';
 import { FakeLinks, upLink } from '../../src/link/index.js';
 import { FakeConntrackTable, FakeKernel, FakePinningTable, FakeSysctl } from '../../src/route/index.js';
-import type { ProbeRound } from '../../src/types/index.js';
+import type { HeartbeatResult } from '../../src/types/index.js';
 
 export const CONFIG = `
 uplinks:
@@ -23,12 +20,9 @@ probe: { up: 2, down: 2 }
 routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms } }
 `;
 
-const dir = mkdtempSync(join(tmpdir(), 'uplinkd-test-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const PATH = '/etc/uplinkd/uplinkd.yaml';
 
 export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {}) {
-  const file = join(dir, `c${Math.random()}.yaml`);
-  writeFileSync(file, config);
   const parsed = parseConfig(config);
   assert.ok(parsed.ok);
   const logs: Record<string, unknown>[] = [];
@@ -42,8 +36,7 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {
   kernel.linkIndex.set('wan1', 11).set('wan2', 12);
   const links = new FakeLinks();
   links.set([upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
-  let now = Date.parse('2026-11-21T10:00:00Z');
-  // The failback schedule runs on the monotonic clock and real timers: let it move with real time.
+  const clock = new FakeClock();
   const nftEvents = new (class extends EventEmitter {
     close(): void {}
   })();
@@ -51,32 +44,52 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {
   const conntrack = new FakeConntrackTable();
   const sysctl = new FakeSysctl();
   sysctl.values.set('net.ipv4.fib_multipath_hash_policy', '0');
+  const probers = fakeProbers();
+  const configs = memoryConfigs();
+  configs.files.set(PATH, config);
   const daemon = new Daemon({
-    configPath: file,
+    configPath: PATH,
     config: parsed.config,
     log: pino(sink),
     kernel,
     links,
-    clocks: { wall: () => now, mono: () => now + performance.now() },
+    clocks: clock.clocks,
+    scheduler: clock,
+    probers: probers.factory,
+    loadConfig: configs.loader,
     families: [4],
     pinning,
     conntrack,
     sysctl,
-    startProbes: false,
     nftEvents,
   });
   let seq = 0;
-  const round = (name: string, ...ok: boolean[]): void => {
-    now += 1000;
-    const r: ProbeRound = {
-      seq: ++seq,
-      startedAt: now,
-      results: ok.map((o, i) =>
-        o ? { target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 } : { target: `icmp 198.51.100.1${i}`, ok: false, error: 'timeout' },
-      ),
-    };
-    daemon.onRound(name, r);
+  /** One round of `name`'s heartbeats, a second after the last: `results` as given. */
+  const feed = (name: string, results: readonly HeartbeatResult[]): void => {
+    clock.advance(1000);
+    daemon.dispatch({ kind: 'round', uplink: name, round: { seq: ++seq, startedAt: clock.mono, results } });
   };
-  const settle = () => new Promise((r) => setTimeout(r, 20));
-  return { daemon, kernel, links, logs, round, settle, file, pinning, conntrack, sysctl, nftEvents };
+  /** One round of `name`: target i answered (1.5 ms) or timed out. */
+  const round = (name: string, ...ok: boolean[]): void =>
+    feed(
+      name,
+      ok.map((o, i) => (o ? { target: `icmp 198.51.100.1${i}`, ok: true, rttMs: 1.5 } : { target: `icmp 198.51.100.1${i}`, ok: false, error: 'timeout' })),
+    );
+  /** Lets every apply and table load queued so far finish (promises only: no time passes). */
+  const settle = (): Promise<void> => daemon.idle();
+  /** Lets `ms` of fake time pass, firing each timer at its moment and letting what it started finish. */
+  const pass = async (ms: number): Promise<void> => {
+    let left = ms;
+    for (;;) {
+      await daemon.idle();
+      const next = clock.pending()[0];
+      if (next === undefined || next > left) break;
+      clock.advance(next);
+      left -= next;
+    }
+    clock.advance(left);
+    await daemon.idle();
+  };
+  const writeConfig = (text: string): void => void configs.files.set(PATH, text);
+  return { daemon, kernel, links, logs, round, feed, settle, pass, clock, writeConfig, pinning, conntrack, sysctl, nftEvents, probers: probers.made };
 }

@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { combine, DEFAULT_WINDOW, SampleWindow } from '../../src/health/index.js';
 
 function fill(size: number | undefined, samples: readonly (number | null)[]): SampleWindow {
-  const w = size === undefined ? new SampleWindow() : new SampleWindow(size);
-  for (const s of samples) w.push(s);
+  let w = size === undefined ? new SampleWindow() : new SampleWindow(size);
+  for (const s of samples) w = w.push(s);
   return w;
 }
 

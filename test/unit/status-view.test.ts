@@ -25,8 +25,10 @@ function health(state: Health['state'], reason: string): Health {
 function tracked(i: number, states: [Family, Health][], rtts: (number | null)[]): TrackedUplink {
   const u = config.uplinks[i]!;
   const windows = new Map(u.targets.map((t) => [t.label, new SampleWindow()]));
-  const first = windows.get(u.targets[0]!.label)!;
-  for (const r of rtts) first.push(r);
+  windows.set(
+    u.targets[0]!.label,
+    rtts.reduce((w, r) => w.push(r), new SampleWindow()),
+  );
   return { config: u, health: new Map(states), windows, last: new Map(), damping: NO_DAMPING };
 }
 

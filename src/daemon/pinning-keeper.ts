@@ -1,0 +1,129 @@
+// daemon/: keeps uplinkd's nftables table (flow pinning) loaded: at start, on reload when the
+// config asks for another one, and when nftables events say it was deleted or changed. Loads
+// run one at a time; a failed one is tried again after doubling pauses (route/pinning.ts).
+import type { Logger } from 'pino';
+import {
+  expectedShape,
+  isIntact,
+  type LoadResult,
+  pinningRetryMs,
+  pinningRuleset,
+  pinningSpecFor,
+  type PinningTable,
+  TABLE_FAMILY,
+  TABLE_NAME,
+} from '../route/index.js';
+import type { Config } from '../types/index.js';
+import { hex } from '../types/layout.js';
+import type { Scheduler, TimerHandle } from './ports.js';
+
+/** Events from nftables within this window are looked at once. */
+const NFT_DEBOUNCE_MS = 50;
+const TABLE = `${TABLE_FAMILY} ${TABLE_NAME}`;
+
+/** `start`, `reload`: the config asks for a table; `check`: an nftables event; `deleted`: the table is gone. */
+export type PinningCause = 'start' | 'reload' | 'check' | 'deleted';
+
+export class PinningKeeper {
+  /** The script as last loaded. */
+  private loaded: string | undefined;
+  private owned: boolean | undefined;
+  private failures = 0;
+  private retry: TimerHandle | undefined;
+  private debounce: TimerHandle | undefined;
+  private lastFastRestore = -Infinity;
+  private stopped = false;
+  /** The load under way, if any: loads never overlap. */
+  done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly table: PinningTable,
+    private readonly config: () => Config,
+    private readonly log: Logger,
+    private readonly scheduler: Scheduler,
+    private readonly mono: () => number,
+    /** Called after each load: the table's counters start again at 0. */
+    private readonly onLoaded: () => void,
+  ) {}
+
+  /** Loads the table when the config asks for another one, or when it is missing or was changed by someone else. */
+  schedule(why: PinningCause): Promise<void> {
+    this.done = this.done.then(() => this.load(why));
+    return this.done;
+  }
+
+  private async load(why: PinningCause): Promise<void> {
+    if (this.stopped) return;
+    const spec = pinningSpecFor(this.config());
+    const script = pinningRuleset(spec);
+    try {
+      if (why === 'check' || why === 'deleted' || (why === 'reload' && script === this.loaded)) {
+        const shape = why === 'deleted' ? undefined : await this.table.shape();
+        const want = expectedShape(spec);
+        // The same shape with other marks or interfaces is still the old table.
+        if (isIntact(shape, want) && script === this.loaded) return;
+        this.noteLoad(await this.table.load(script));
+        const seen = shape ? `changed (${shape.rules} rules, ${want.rules} expected)` : 'deleted';
+        this.log.warn(
+          { event: 'reconcile', seen: [`table ${TABLE} ${seen}`], restored: [`nft -f (table ${TABLE})`] },
+          `changed outside uplinkd (nftables table ${TABLE} ${seen}); restored: nft -f (table ${TABLE}, ${spec.uplinks.length} uplinks, mask ${hex(spec.markMask)})`,
+        );
+      } else {
+        if (script === this.loaded) return;
+        this.noteLoad(await this.table.load(script));
+        this.log.info(
+          { event: 'pinning', command: `nft -f (table ${TABLE})`, uplinks: spec.uplinks.map((u) => `${u.interface}=${hex(u.mark)}`) },
+          `nft -f: table ${TABLE} pins connections by conntrack mark (mask ${hex(spec.markMask)}): ${spec.uplinks.map((u) => `${u.interface} ${hex(u.mark)}`).join(', ')}`,
+        );
+      }
+      this.loaded = script;
+      this.failures = 0;
+      this.onLoaded();
+    } catch (err) {
+      const wait = pinningRetryMs(this.failures++);
+      const text = String((err as Error)?.message ?? err);
+      this.log.error({ event: 'pinning', err: text }, `cannot load the nftables table ${TABLE}: ${text}; retrying in ${wait}ms`);
+      this.scheduler.clearTimeout(this.retry);
+      if (!this.stopped) this.retry = this.scheduler.setTimeout(() => void this.schedule(why === 'start' ? 'reload' : why), wait);
+    }
+  }
+
+  /** Says once whether uplinkd holds its table (a firewall reload passes it by) or not. */
+  private noteLoad(result: LoadResult): void {
+    if (result.note) this.log.warn({ event: 'pinning' }, result.note);
+    if (this.owned === result.owned) return;
+    this.owned = result.owned;
+    if (result.owned) {
+      this.log.info({ event: 'pinning', owned: true }, `table ${TABLE} is held by uplinkd (flags owner, persist): \`nft flush ruleset\` leaves it alone`);
+    }
+  }
+
+  /**
+   * Something changed in nftables: is the table still whole? When it was deleted, load it at
+   * once (until it is back, pinned connections follow the managed route), but at most once
+   * without a look per debounce window, so a split event batch of our own replace cannot keep
+   * us loading.
+   */
+  onEvent(deleted: boolean): void {
+    if (this.stopped) return;
+    const now = this.mono();
+    if (deleted && now - this.lastFastRestore > NFT_DEBOUNCE_MS) {
+      this.lastFastRestore = now;
+      void this.schedule('deleted');
+      return;
+    }
+    if (this.debounce) return;
+    this.debounce = this.scheduler.setTimeout(() => {
+      this.debounce = undefined;
+      void this.schedule('check');
+    }, NFT_DEBOUNCE_MS);
+  }
+
+  /** No more loads; waits for the one under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.scheduler.clearTimeout(this.retry);
+    this.scheduler.clearTimeout(this.debounce);
+    await this.done;
+  }
+}

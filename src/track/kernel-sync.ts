@@ -1,0 +1,158 @@
+// track/: keeping the kernel as uplinkd wants it: the desired state from what is tracked, what
+// an apply's outcome means (notices, retry, whether a drain may run), outside changes to put
+// back and the limiter for when someone keeps undoing them, and the drain plan. Pure.
+import type { LinkSnapshot } from '../link/snapshot.js';
+import { APPLY_RETRY_MS, noteApply } from '../route/notices.js';
+import type { DesiredState } from '../route/plan.js';
+import type { ApplyReport } from '../route/router.js';
+import type { RouteEvent } from '../route/watch.js';
+import { desiredRoutes, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
+import type { Config, Family, PinRule } from '../types/index.js';
+import { RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
+import { type Effect, type Now, steeringOf, type Tracking } from './model.js';
+import { stateFor } from './uplink.js';
+
+/** Events within this window are reconciled in one go. */
+export const RECONCILE_DEBOUNCE_MS = 20;
+/** More restores that changed something than this within the window: someone is fighting us. */
+export const RECONCILE_FIGHT_LIMIT = 10;
+export const RECONCILE_FIGHT_WINDOW_MS = 10_000;
+
+/** What the config makes uplinkd own in the kernel: the managed table and routes, and each uplink's table. */
+export function ownedBy(c: Config): Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'> {
+  return {
+    table: c.routing.table,
+    destinations: c.routing.destinations,
+    uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
+  };
+}
+
+/** The routes, rules and pinning rules uplinkd wants now; `snapshot` gives the uplinks' addresses (source rules). */
+export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState {
+  const c = t.config;
+  const tracked = [...t.uplinks.values()];
+  const steering = steeringOf(t);
+  // An uplink without a next hop in a family has nothing to pin there.
+  const pinRules = (family: Family): Map<string, PinRule> =>
+    new Map(tracked.filter((u) => nexthopFor(u.config, family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]));
+  return {
+    ...ownedBy(c),
+    managed: desiredRoutes(c, steering),
+    // Until some uplink has a verdict there is no choice to make: keep what the kernel has.
+    managedKnown:
+      tracked.some((u) => [...u.health.values()].some((h) => h.state !== 'init')) && (steering[4].active.length > 0 || steering[6].active.length > 0),
+    uplinkRoutes: uplinkRoutes(c),
+    markMask: c.routing.markMask,
+    pinRules: { 4: pinRules(4), 6: pinRules(6) },
+    ...(c.routing.sourceRules
+      ? {
+          sourceAddresses: c.uplinks.map((u) =>
+            (snapshot.get(u.interface)?.addresses ?? []).filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! })),
+          ),
+        }
+      : {}),
+  };
+}
+
+/** Route events on uplinkd's tables or rule range are outside changes: put back after a short debounce (longer while paused). */
+export function noteRouteEvents(t: Tracking, events: readonly RouteEvent[], now: Now, out: Effect[]): Tracking {
+  const c = t.config;
+  const tables = new Set([c.routing.table, ...c.uplinks.map((u) => u.table)]);
+  const mine = events.filter(
+    (e) =>
+      (e.kind === 'route' && (e.table === undefined || tables.has(e.table))) ||
+      (e.kind === 'rule' && e.priority !== undefined && e.priority >= RULE_PRIORITY_MIN && e.priority <= RULE_PRIORITY_MAX),
+  );
+  if (mine.length === 0) return t;
+  const reasons = [...t.reconcile.reasons];
+  for (const e of mine)
+    reasons.push(`${e.kind === 'route' ? `a route in table ${e.table ?? '?'}` : `rule ${e.priority}`} ${e.deleted ? 'deleted' : 'changed'}`);
+  if (t.reconcile.armed) return { ...t, reconcile: { ...t.reconcile, reasons } };
+  out.push({ kind: 'timer', timer: 'reconcile', inMs: Math.max(RECONCILE_DEBOUNCE_MS, t.reconcile.pausedUntil - now.mono) });
+  return { ...t, reconcile: { ...t.reconcile, reasons, armed: true } };
+}
+
+/** An apply came back: log what is new in its report, arm the retry it asks for, and account for restores. */
+export function noteApplied(t: Tracking, report: ApplyReport, reasons: readonly string[], now: Now, out: Effect[]): Tracking {
+  for (const m of report.missing)
+    out.push({ kind: 'log', level: 'warn', fields: { event: 'route', missing: m }, msg: `no interface for ${m}: next hop left out` });
+  // Whichever run comes first after an outside change reports it, with what it put back.
+  const next = reasons.length > 0 ? noteReconcile(t, reasons, report.changes, now, out) : t;
+  const step = noteApply(next.notices, report);
+  for (const n of step.notices) out.push({ kind: 'log', ...n });
+  out.push({ kind: 'timer', timer: 'retry', inMs: step.retryInMs });
+  return { ...next, notices: step.state, lastApplyOk: step.managedOk };
+}
+
+export function noteApplyFailed(t: Tracking, error: string, out: Effect[]): Tracking {
+  out.push({
+    kind: 'log',
+    level: 'error',
+    fields: { event: 'route', err: error },
+    msg: `cannot read the kernel's routes and rules: ${error}; retrying in ${APPLY_RETRY_MS}ms`,
+  });
+  out.push({ kind: 'timer', timer: 'retry', inMs: APPLY_RETRY_MS });
+  return { ...t, lastApplyOk: false };
+}
+
+/** Logs what was put back; pauses reconciling for a while if someone keeps undoing it. */
+function noteReconcile(t: Tracking, reasons: readonly string[], changes: readonly string[], now: Now, out: Effect[]): Tracking {
+  const seen = [...new Set(reasons)].join(', ');
+  if (changes.length === 0) {
+    // A run already under way when the event came put it back (its commands are logged).
+    out.push({
+      kind: 'log',
+      level: 'info',
+      fields: { event: 'reconcile', seen: reasons, restored: [] },
+      msg: `changed outside uplinkd (${seen}); nothing left to restore`,
+    });
+    return t;
+  }
+  const restores = [...t.reconcile.restores.filter((at) => now.mono - at < RECONCILE_FIGHT_WINDOW_MS), now.mono];
+  out.push({
+    kind: 'log',
+    level: 'warn',
+    fields: { event: 'reconcile', seen: reasons, restored: changes },
+    msg: `changed outside uplinkd (${seen}); restored: ${changes.join('; ')}`,
+  });
+  if (restores.length < RECONCILE_FIGHT_LIMIT) return { ...t, reconcile: { ...t.reconcile, restores } };
+  const s = RECONCILE_FIGHT_WINDOW_MS / 1000;
+  out.push({
+    kind: 'log',
+    level: 'error',
+    fields: { event: 'reconcile', paused_ms: RECONCILE_FIGHT_WINDOW_MS },
+    msg: `something keeps changing uplinkd's routes (${RECONCILE_FIGHT_LIMIT} restores in ${s}s): reconciling paused for ${s}s`,
+  });
+  return { ...t, reconcile: { ...t.reconcile, restores: [], pausedUntil: now.mono + RECONCILE_FIGHT_WINDOW_MS } };
+}
+
+export type DrainPlan =
+  /** The route change did not go through: resetting connections would send clients nowhere better. */
+  | { readonly kind: 'skip' }
+  | {
+      readonly kind: 'reset';
+      /** Uplinks whose pinned connections are reset, with their conntrack mark. */
+      readonly reset: readonly { readonly uplink: string; readonly mark: number }[];
+      /** Uplinks that carry new flows again (in either family): nothing of theirs is reset. */
+      readonly carrying: readonly string[];
+    };
+
+/**
+ * routing.failback.drain, once the apply is done: which uplinks' pinned connections to reset
+ * so their clients reconnect through the preferred uplink. A mark covers both families, so an
+ * uplink carrying new flows in either keeps its entries.
+ */
+export function drainPlan(t: Tracking, uplinks: readonly string[]): DrainPlan {
+  if (!t.lastApplyOk) return { kind: 'skip' };
+  const steering = steeringOf(t);
+  const carrying = new Set(([4, 6] as const).flatMap((f) => steering[f].active.filter((a) => a.share > 0).map((a) => a.uplink)));
+  const mask = t.config.routing.markMask;
+  const reset: { uplink: string; mark: number }[] = [];
+  for (const name of uplinks) {
+    if (carrying.has(name)) continue;
+    const index = t.config.uplinks.findIndex((u) => u.name === name);
+    const mark = index < 0 ? undefined : uplinkMark(mask, index);
+    if (mark !== undefined && t.uplinks.has(name)) reset.push({ uplink: name, mark });
+  }
+  return { kind: 'reset', reset, carrying: uplinks.filter((n) => carrying.has(n)) };
+}

@@ -1,0 +1,139 @@
+// track/: what uplinkd knows of its uplinks, the events that change it and the effects it
+// asks for, as plain data (src/README.md §1). The reducer (reduce.ts) is the only writer.
+import type { ConfigDiff } from '../config/diff.js';
+import type { Health, SampleWindow } from '../health/index.js';
+import type { LinkChange, LinkSnapshot } from '../link/snapshot.js';
+import type { NoticeState } from '../route/notices.js';
+import type { ApplyReport } from '../route/router.js';
+import type { KernelRoute } from '../route/kernel.js';
+import type { RouteEvent } from '../route/watch.js';
+import { type Damping, type FamilySteering, NO_STEER_STATE, type SteerState } from '../steer/index.js';
+import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
+import { NO_NOTICES } from '../route/notices.js';
+
+/** Both clocks at the moment of an event: wall ms for `since` and logs, monotonic ms for everything timed. */
+export interface Now {
+  readonly wall: number;
+  readonly mono: number;
+}
+
+export interface SourceAddress {
+  readonly family: Family;
+  readonly address: string;
+}
+
+/** What uplinkd tracks of one uplink. */
+export interface TrackedUplink {
+  readonly config: UplinkConfig;
+  /** One verdict per family the uplink has targets in: each family fails over on its own. */
+  readonly health: ReadonlyMap<Family, Health>;
+  /** Each target's last `probe.window` heartbeats, by label. */
+  readonly windows: ReadonlyMap<string, SampleWindow>;
+  /** Each target's last heartbeat, by label. */
+  readonly last: ReadonlyMap<string, HeartbeatResult>;
+  /** Whether its interface has been seen, so a missing one is `vanished`, not `missing`. */
+  readonly linkSeen: boolean;
+  /** Monotonic ms of the last return to `init`: rounds started before it are stale. */
+  readonly freshSince: number;
+  /** The local errno heartbeats fail with now (EMFILE...), said once when it starts. */
+  readonly localError: string | undefined;
+  /** Flap penalty (routing.dampening). */
+  readonly damping: Damping;
+  /** The interface's global addresses as last seen: a vanished NIC takes them with it. */
+  readonly addresses: readonly SourceAddress[];
+  /** Families in which it has been lost since start: its next `up` there is a recovery. */
+  readonly everLost: ReadonlySet<Family>;
+}
+
+/** Routes or rules changed by someone else, waiting to be put back. */
+export interface ReconcileState {
+  /** What was seen since the last apply began, for its log line. */
+  readonly reasons: readonly string[];
+  /** Monotonic ms of the restores that changed something, within the fight window. */
+  readonly restores: readonly number[];
+  /** Monotonic ms until which reconciling waits (someone keeps undoing it). */
+  readonly pausedUntil: number;
+  /** A reconcile timer is running. */
+  readonly armed: boolean;
+}
+
+export interface Tracking {
+  readonly config: Config;
+  readonly uplinks: ReadonlyMap<string, TrackedUplink>;
+  /** Per family: what carries new flows, and the failback schedule under way. */
+  readonly steer: Readonly<Record<Family, SteerState>>;
+  /** What the last apply reported, so each thing is logged once (route/notices.ts). */
+  readonly notices: NoticeState;
+  /** Whether the last apply went through: a drain waits until the route points at the primary. */
+  readonly lastApplyOk: boolean;
+  readonly reconcile: ReconcileState;
+}
+
+/** A managed route read back from the kernel, each next hop's interface named. */
+export interface ManagedRoute {
+  readonly route: KernelRoute;
+  readonly interfaces: readonly string[];
+}
+
+export type TrackEvent =
+  /** Start-up: track every uplink of the config. */
+  | { readonly kind: 'start'; readonly snapshot: LinkSnapshot }
+  /** The managed routes an earlier run left: they are the steering to start from. */
+  | { readonly kind: 'adopt'; readonly routes: readonly ManagedRoute[] }
+  | { readonly kind: 'round'; readonly uplink: string; readonly round: ProbeRound }
+  | { readonly kind: 'links'; readonly changes: readonly LinkChange[]; readonly snapshot: LinkSnapshot }
+  /** A timer asked for by a `timer` effect fired. */
+  | { readonly kind: 'timer'; readonly timer: TimerName }
+  /** Someone changed routes or rules (rtnetlink events). */
+  | { readonly kind: 'route-events'; readonly events: readonly RouteEvent[] }
+  /** An apply begins: the reconcile reasons gathered so far are its. */
+  | { readonly kind: 'apply-begun' }
+  | { readonly kind: 'applied'; readonly report: ApplyReport; readonly reasons: readonly string[] }
+  | { readonly kind: 'apply-failed'; readonly error: string }
+  /** A new config, already valid, and how it differs from the running one. */
+  | { readonly kind: 'reload'; readonly config: Config; readonly diff: ConfigDiff; readonly path: string; readonly snapshot: LinkSnapshot };
+
+/**
+ * `steer`: the failback schedule's next step or a flap penalty's release is due; `retry`: an
+ * apply that was refused or could not read the kernel; `reconcile`: an outside change waits.
+ */
+export type TimerName = 'steer' | 'retry' | 'reconcile';
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export type Effect =
+  | { readonly kind: 'log'; readonly level: LogLevel; readonly uplink?: string; readonly fields: Record<string, unknown>; readonly msg: string }
+  /** Write the desired state (desired.ts) to the kernel; requests made while one runs collapse into one. */
+  | { readonly kind: 'apply' }
+  /** Arm a timer (replacing the one of that name), or cancel it when `inMs` is undefined. */
+  | { readonly kind: 'timer'; readonly timer: TimerName; readonly inMs: number | undefined }
+  /** Start an uplink's prober once the apply under way is done (its table and `oif` rule are in). */
+  | { readonly kind: 'prober-start'; readonly uplink: string; readonly phaseMs: number }
+  /** `rebind`: its interface was created again (new ifindex); `repace`: its cadence may have changed. */
+  | { readonly kind: 'prober'; readonly uplink: string; readonly action: 'stop' | 'rebind' | 'repace' }
+  /** routing.conntrack_flush: delete the conntrack entries NATed to a lost uplink's addresses. */
+  | { readonly kind: 'flush-conntrack'; readonly uplink: string; readonly addresses: readonly SourceAddress[] }
+  /** routing.failback.drain: once the apply under way is done, reset what is still pinned to these (desired.ts drainPlan). */
+  | { readonly kind: 'drain'; readonly uplinks: readonly string[] }
+  /** The steering changed: once the apply under way is done, new flows are counted from zero. */
+  | { readonly kind: 'count-new-flows' };
+
+export interface TrackStep {
+  readonly state: Tracking;
+  readonly effects: readonly Effect[];
+}
+
+export function initialTracking(config: Config): Tracking {
+  return {
+    config,
+    uplinks: new Map(),
+    steer: { 4: NO_STEER_STATE, 6: NO_STEER_STATE },
+    notices: NO_NOTICES,
+    lastApplyOk: true,
+    reconcile: { reasons: [], restores: [], pausedUntil: 0, armed: false },
+  };
+}
+
+export function steeringOf(t: Tracking): FamilySteering {
+  return { 4: t.steer[4].steering, 6: t.steer[6].steering };
+}

@@ -1,0 +1,142 @@
+// track/: the reducer. Every decision about the uplinks is taken here, as a pure function
+// `(tracking, event, now) -> (tracking, effects)`; daemon/ feeds it events and runs the effects.
+import type { ConfigDiff } from '../config/diff.js';
+import { describeChange } from '../link/snapshot.js';
+import type { LinkSnapshot } from '../link/snapshot.js';
+import type { UplinkConfig } from '../types/index.js';
+import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
+import type { Effect, Now, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
+import { adopt, resteer } from './steering.js';
+import { applyProbeRound, checkLink, newUplink } from './uplink.js';
+
+export function track(t: Tracking, event: TrackEvent, now: Now): TrackStep {
+  const out: Effect[] = [];
+  const state = reduce(t, event, now, out);
+  return { state, effects: out };
+}
+
+function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
+  switch (e.kind) {
+    case 'start': {
+      const uplinks = new Map<string, TrackedUplink>();
+      for (const u of t.config.uplinks) uplinks.set(u.name, startUplink(t, u, e.snapshot, now, out));
+      // Rules and per-uplink tables go in now; managed routes only once there is a verdict,
+      // so a restart does not tear down what the kernel already routes by.
+      return { ...t, uplinks };
+    }
+    case 'adopt':
+      return adopt(t, e.routes, out);
+    case 'round': {
+      const u = t.uplinks.get(e.uplink);
+      if (!u) return t;
+      const r = applyProbeRound(u, e.round, t.config, now, out);
+      out.push({ kind: 'prober', uplink: e.uplink, action: 'repace' });
+      const next = withUplink(t, r.uplink);
+      return r.changed ? resteer(next, now, out) : next;
+    }
+    case 'links':
+      return linksChanged(t, e.changes, e.snapshot, now, out);
+    case 'timer':
+      if (e.timer === 'steer') return resteer(t, now, out);
+      out.push({ kind: 'apply' });
+      return e.timer === 'reconcile' ? { ...t, reconcile: { ...t.reconcile, armed: false } } : t;
+    case 'route-events':
+      return noteRouteEvents(t, e.events, now, out);
+    case 'apply-begun':
+      return t.reconcile.reasons.length ? { ...t, reconcile: { ...t.reconcile, reasons: [] } } : t;
+    case 'applied':
+      return noteApplied(t, e.report, e.reasons, now, out);
+    case 'apply-failed':
+      return noteApplyFailed(t, e.error, out);
+    case 'reload':
+      return reload(t, e, now, out);
+  }
+}
+
+function withUplink(t: Tracking, u: TrackedUplink): Tracking {
+  return { ...t, uplinks: new Map(t.uplinks).set(u.config.name, u) };
+}
+
+/**
+ * Tracks an uplink and asks for its prober; `kept`: its verdicts so far (a reload that changed
+ * only probe settings). Heartbeats start once the apply asked for here has put in its table
+ * and `oif` rule: before that they would follow the managed route, or none, and count as lost.
+ */
+function startUplink(t: Tracking, u: UplinkConfig, snapshot: LinkSnapshot, now: Now, out: Effect[], kept?: TrackedUplink): TrackedUplink {
+  let tracked = newUplink(u, now, kept);
+  if (!kept) tracked = checkLink(tracked, snapshot, t.config, now, out).uplink;
+  const index = t.config.uplinks.findIndex((x) => x.name === u.name);
+  // Uplinks start spread over the interval, so their heartbeats never go out in step.
+  out.push({ kind: 'apply' });
+  out.push({ kind: 'prober-start', uplink: u.name, phaseMs: (Math.max(0, index) * u.probe.intervalMs) / t.config.uplinks.length });
+  out.push({
+    kind: 'log',
+    level: 'info',
+    uplink: u.name,
+    fields: { event: 'uplink', interface: u.interface, targets: u.targets.map((x) => x.label), probe: u.probe },
+    msg: `probing ${u.name} on ${u.interface}: ${u.targets.map((x) => x.label).join(', ')}`,
+  });
+  return tracked;
+}
+
+function linksChanged(t: Tracking, changes: Extract<TrackEvent, { kind: 'links' }>['changes'], snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
+  let touched = false;
+  let changed = false;
+  let next = t;
+  for (const u of t.uplinks.values()) {
+    const mine = changes.filter((c) => c.name === u.config.interface);
+    if (mine.length === 0) continue;
+    touched = true;
+    const name = u.config.name;
+    out.push({ kind: 'log', level: 'info', uplink: name, fields: { event: 'link', changes: mine }, msg: mine.map(describeChange).join('; ') });
+    // A recreated interface has a new ifindex: sockets bound to the old one send nowhere.
+    if (mine.some((c) => c.kind === 'appeared')) out.push({ kind: 'prober', uplink: name, action: 'rebind' });
+    const r = checkLink(u, snapshot, t.config, now, out);
+    next = withUplink(next, r.uplink);
+    changed ||= r.changed;
+    out.push({ kind: 'prober', uplink: name, action: 'repace' });
+  }
+  if (changed) return resteer(next, now, out);
+  // Next hops are resolved by ifindex: re-apply when an uplink's interface came or went.
+  if (touched) out.push({ kind: 'apply' });
+  return next;
+}
+
+/**
+ * Swaps in a new, valid config. Uplinks whose path changed are probed afresh but keep their
+ * history (a lost uplink still proves itself with `hold`, its flap penalty stands); retuned
+ * ones keep their verdicts under the new pace; the rest only take their new settings.
+ */
+/** What a reload changes, as said in its log line and its reply. */
+export function reloadChanges(diff: ConfigDiff): string[] {
+  return [
+    ...diff.added.map((n) => `added ${n}`),
+    ...diff.removed.map((n) => `removed ${n}`),
+    ...diff.changed.map((n) => `restarted ${n}`),
+    ...diff.retuned.map((n) => `retuned ${n}`),
+    ...diff.reweighted.map((n) => `reweighted ${n}`),
+    ...(diff.routingChanged ? ['routing changed'] : []),
+    ...(diff.socketChanged ? ['control socket moved'] : []),
+  ];
+}
+
+function reload(t: Tracking, e: Extract<TrackEvent, { kind: 'reload' }>, now: Now, out: Effect[]): Tracking {
+  const { diff, config } = e;
+  for (const name of [...diff.removed, ...diff.changed, ...diff.retuned]) {
+    if (t.uplinks.has(name)) out.push({ kind: 'prober', uplink: name, action: 'stop' });
+  }
+  const next: Tracking = { ...t, config };
+  const uplinks = new Map<string, TrackedUplink>();
+  for (const u of config.uplinks) {
+    const old = t.uplinks.get(u.name);
+    if (!old || diff.added.includes(u.name)) uplinks.set(u.name, startUplink(next, u, e.snapshot, now, out));
+    else if (diff.changed.includes(u.name)) {
+      const fresh = startUplink(next, u, e.snapshot, now, out);
+      uplinks.set(u.name, { ...fresh, everLost: new Set([...fresh.everLost, ...old.everLost]), damping: old.damping });
+    } else if (diff.retuned.includes(u.name)) uplinks.set(u.name, startUplink(next, u, e.snapshot, now, out, old));
+    else uplinks.set(u.name, { ...old, config: u });
+  }
+  const changes = reloadChanges(diff);
+  out.push({ kind: 'log', level: 'info', fields: { event: 'reload', changes }, msg: `reloaded ${e.path}: ${changes.join(', ') || 'no changes'}` });
+  return resteer({ ...next, uplinks }, now, out);
+}

@@ -1,0 +1,227 @@
+// track/: one uplink's side of the reducer: probe rounds, link views and quality become
+// per-family health steps; a loss adds the flap penalty and may flush conntrack. Pure: the
+// effects it decides are pushed to `out` as data.
+import {
+  applyLink,
+  applyQuality,
+  applyRound,
+  combine,
+  type HealthStep,
+  initialHealth,
+  LINK_ERRNOS,
+  type LinkView,
+  linkProblem,
+  mayConfirm,
+  probePace,
+  SampleWindow,
+  withoutLocalFailures,
+} from '../health/index.js';
+import type { LinkSnapshot } from '../link/snapshot.js';
+import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';
+import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState } from '../types/index.js';
+import type { Effect, Now, TrackedUplink } from './model.js';
+
+/** Families an uplink's heartbeats are sent in: it needs an address of each. */
+function heartbeatFamilies(u: UplinkConfig): Family[] {
+  return [...new Set(u.targets.map((t) => t.family))].sort();
+}
+
+/** A newly tracked uplink, or `kept`'s verdicts under new probe settings (a reload that retuned it). */
+export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): TrackedUplink {
+  const sameWindow = kept && kept.config.probe.window === u.probe.window;
+  return {
+    config: u,
+    health: kept?.health ?? new Map(heartbeatFamilies(u).map((f) => [f, initialHealth(now.wall)])),
+    windows: sameWindow ? kept.windows : new Map(u.targets.map((t) => [t.label, new SampleWindow(u.probe.window)])),
+    last: kept?.last ?? new Map(),
+    linkSeen: kept?.linkSeen ?? false,
+    freshSince: kept?.freshSince ?? -Infinity,
+    localError: kept?.localError,
+    damping: kept?.damping ?? NO_DAMPING,
+    addresses: kept?.addresses ?? [],
+    everLost: kept?.everLost ?? new Set(),
+  };
+}
+
+/**
+ * The state that steers `family` through an uplink: its own verdict for that family, or, for
+ * an uplink with no targets in that family (IPv6 routed, only IPv4 probed), the other one's.
+ */
+export function stateFor(u: TrackedUplink, family: Family): UplinkState {
+  return (u.health.get(family) ?? u.health.get(family === 4 ? 6 : 4))!.state;
+}
+
+/** Whether any family of the uplink could carry traffic. */
+function usable(u: TrackedUplink): boolean {
+  return [...u.health.values()].some((h) => h.state === 'up' || h.state === 'degraded');
+}
+
+/** How often the prober sends now (faster while a verdict is pending), and whether a failure is confirmed at once. */
+export function proberPace(u: TrackedUplink): { intervalMs: number; confirm: boolean } {
+  const families = [...u.health.values()];
+  return { intervalMs: probePace(families, u.config.probe), confirm: mayConfirm(families) };
+}
+
+/** The link monitor's view of one interface, for health/. */
+export function linkView(snapshot: LinkSnapshot, iface: string, wasPresent: boolean): LinkView {
+  const info = snapshot.get(iface);
+  if (!info) return { present: false, wasPresent, adminUp: false, carrier: false, families: [] };
+  // IPv6 heartbeats to the internet need a global source; a link-local one will not do.
+  const families = [...new Set(info.addresses.filter((a) => a.family === 4 || a.global).map((a) => a.family))];
+  return { present: true, wasPresent, adminUp: info.adminUp, carrier: info.carrier, families };
+}
+
+export interface UplinkUpdate {
+  readonly uplink: TrackedUplink;
+  /** Some family's state changed: the steering must be looked at again. */
+  readonly changed: boolean;
+}
+
+/** Keeps a family's new health and logs its state change; a loss of the last usable family penalises and may flush. */
+function record(u: TrackedUplink, family: Family, step: HealthStep, config: Config, now: Now, out: Effect[], failed?: string[]): UplinkUpdate {
+  const health = new Map(u.health).set(family, step.health);
+  let next: TrackedUplink = { ...u, health };
+  const c = step.change;
+  if (!c) return { uplink: next, changed: false };
+  const name = u.config.name;
+  if (isLoss(c.to) && !u.everLost.has(family)) next = { ...next, everLost: new Set([...next.everLost, family]) };
+  if (usable(u) && !usable(next)) {
+    next = penalise(next, config, now, out);
+    if (config.routing.conntrackFlush) out.push({ kind: 'flush-conntrack', uplink: name, addresses: next.addresses });
+  }
+  if (c.to === 'init') next = { ...next, freshSince: now.mono };
+  const who = u.health.size > 1 ? `${name} IPv${family}` : name;
+  out.push({
+    kind: 'log',
+    level: 'info',
+    uplink: name,
+    fields: { event: 'state', family, from: c.from, to: c.to, reason: c.reason, ...(failed ? { failed } : {}) },
+    msg: `${who}: ${c.from} -> ${c.to} (${c.reason})`,
+  });
+  return { uplink: next, changed: true };
+}
+
+/** A loss of a usable uplink adds to its flap penalty (routing.dampening). */
+function penalise(u: TrackedUplink, config: Config, now: Now, out: Effect[]): TrackedUplink {
+  const d = config.routing.dampening;
+  if (!d) return u;
+  const name = u.config.name;
+  const damping = dampLoss(u.damping, now.mono, d);
+  const p = Math.round(damping.penalty);
+  // Held out: every family's next `up` is a recovery that proves itself with `hold`.
+  const everLost = damping.suppressed ? new Set([...u.everLost, ...u.health.keys()]) : u.everLost;
+  if (damping.suppressed && !u.damping.suppressed) {
+    const s = Math.ceil((reuseAt(damping, d)! - now.mono) / 1000);
+    out.push({
+      kind: 'log',
+      level: 'warn',
+      uplink: name,
+      fields: { event: 'dampening', penalty: p, suppressed: true, reuse_in_s: s },
+      msg: `${name} flaps: penalty ${p} is over ${d.suppress}; held out of the routes for at least ${s}s`,
+    });
+  } else {
+    out.push({
+      kind: 'log',
+      level: 'info',
+      uplink: name,
+      fields: { event: 'dampening', penalty: p, suppressed: damping.suppressed },
+      msg: `${name} lost: flap penalty ${p}`,
+    });
+  }
+  return { ...u, damping, everLost };
+}
+
+/** Feeds the link monitor's view of the uplink's interface to each family's health. */
+export function checkLink(u: TrackedUplink, snapshot: LinkSnapshot, config: Config, now: Now, out: Effect[]): UplinkUpdate {
+  const iface = u.config.interface;
+  const view = linkView(snapshot, iface, u.linkSeen);
+  const info = snapshot.get(iface);
+  let next: TrackedUplink = { ...u, linkSeen: u.linkSeen || view.present };
+  if (info?.addresses.length) {
+    next = { ...next, addresses: info.addresses.filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! })) };
+  }
+  let changed = false;
+  for (const [family, health] of u.health) {
+    const r = record(next, family, applyLink(health, linkProblem(iface, view, [family]), iface, now.wall), config, now, out);
+    next = r.uplink;
+    changed ||= r.changed;
+  }
+  return { uplink: next, changed };
+}
+
+/** Says when heartbeats start and stop failing for a local reason (once each, not per round). */
+function noteLocalError(u: TrackedUplink, local: string | undefined, out: Effect[]): TrackedUplink {
+  if (local === u.localError) return u;
+  const name = u.config.name;
+  out.push(
+    local
+      ? {
+          kind: 'log',
+          level: 'error',
+          fields: { event: 'probe', uplink: name, err: local },
+          msg: `${name}: heartbeats fail on this gateway (${local}: out of a local resource), not on the path; they are not counted as lost`,
+        }
+      : { kind: 'log', level: 'info', fields: { event: 'probe', uplink: name }, msg: `${name}: heartbeats go out again (the ${u.localError} is over)` },
+  );
+  return { ...u, localError: local };
+}
+
+/**
+ * One finished probe round. A round cut short by rebinding the sockets says nothing about the
+ * path, and neither does one sent before the uplink last went back to `init` (stale): both are
+ * dropped. Heartbeats that could not go out for want of a local resource are not counted.
+ */
+export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Config, now: Now, out: Effect[]): UplinkUpdate {
+  if (round.results.some((r) => r.error === HEARTBEAT_CLOSED) || round.startedAt < u.freshSince) return { uplink: u, changed: false };
+  const { counted, localError } = withoutLocalFailures(round.results);
+  let next = noteLocalError(u, localError, out);
+  const last = new Map(next.last);
+  const windows = new Map(next.windows);
+  if (localError) for (const r of round.results) last.set(r.target, r);
+  const familyOf = new Map(u.config.targets.map((t) => [t.label, t.family]));
+  const byFamily = new Map<Family, { answered: number; total: number; linkError?: string; failed: string[] }>();
+  for (const family of u.health.keys()) {
+    const results = counted.filter((r) => familyOf.get(r.target) === family);
+    if (results.length === 0) continue;
+    let answered = 0;
+    let linkError: string | undefined;
+    for (const r of results) {
+      // A link errno (ENODEV...) is the link's verdict, not a sample of the path's quality.
+      if (r.error && LINK_ERRNOS.has(r.error)) linkError ??= r.error;
+      else {
+        const w = windows.get(r.target);
+        if (w) windows.set(r.target, w.push(r.ok ? (r.rttMs ?? 0) : null));
+      }
+      last.set(r.target, r);
+      if (r.ok) answered++;
+    }
+    const failed = results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`);
+    byFamily.set(family, { answered, total: results.length, ...(linkError ? { linkError } : {}), failed });
+  }
+  next = { ...next, last, windows };
+  let changed = false;
+  for (const [family, { failed, ...summary }] of byFamily) {
+    // `reliability` counts targets of the uplink; a family with fewer needs all of its own.
+    const settings = { ...u.config.probe, reliability: Math.min(u.config.probe.reliability, summary.total) };
+    const r = record(next, family, applyRound(next.health.get(family)!, summary, settings, now.wall), config, now, out, failed);
+    const q = checkQuality(r.uplink, family, config, now, out);
+    next = q.uplink;
+    changed ||= r.changed || q.changed;
+  }
+  return { uplink: next, changed };
+}
+
+/** Judges a family's quality over its targets' windows (a full window: one slow heartbeat is no trend). */
+function checkQuality(u: TrackedUplink, family: Family, config: Config, now: Now, out: Effect[]): UplinkUpdate {
+  const p = u.config.probe;
+  if (p.maxRttMs === undefined && p.maxLossPct === undefined) return { uplink: u, changed: false };
+  const windows = u.config.targets.filter((t) => t.family === family).map((t) => u.windows.get(t.label)!);
+  const thresholds = {
+    ...(p.maxRttMs !== undefined ? { maxRttMs: p.maxRttMs } : {}),
+    ...(p.maxLossPct !== undefined ? { maxLossPct: p.maxLossPct } : {}),
+    ...(p.recoverRttMs !== undefined ? { recoverRttMs: p.recoverRttMs } : {}),
+    ...(p.recoverLossPct !== undefined ? { recoverLossPct: p.recoverLossPct } : {}),
+    minSamples: p.window * windows.length,
+  };
+  return record(u, family, applyQuality(u.health.get(family)!, combine(windows), thresholds, now.wall), config, now, out);
+}
