@@ -37,7 +37,11 @@ export interface UplinkStatus {
   readonly interface: string;
   readonly state: 'init' | 'up' | 'degraded' | 'down' | 'detached';
   readonly priority: number;
-  /** Percent of new flows this uplink gets now (0-100 across all uplinks): the intent. */
+  /**
+   * Percent of new flows this uplink gets now (0-100 across all uplinks): the intent. Status
+   * `weight` is always a percent, never the kernel's next-hop weight (1-256) or the config's
+   * `weight`; the name is part of the status contract (src/README.md §3).
+   */
   readonly weight: number;
   /** Live connections pinned to it, counted in the kernel's conntrack table. */
   readonly flows: number | null;
@@ -66,6 +70,7 @@ export interface DampeningStatus {
 export interface FamilyStatus {
   readonly family: 'ipv4' | 'ipv6';
   readonly state: UplinkStatus['state'];
+  /** Percent of this family's new flows, as UplinkStatus.weight. */
   readonly weight: number;
   readonly since: string;
   readonly reason: string;
@@ -74,6 +79,7 @@ export interface FamilyStatus {
 export interface RouteStatus {
   readonly destination: string;
   readonly table: number;
+  /** `weight`: the percent of the route's new flows through that uplink, read back from the kernel's weights. */
   readonly nexthops: readonly { readonly uplink: string; readonly weight: number }[];
 }
 

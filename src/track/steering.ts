@@ -15,7 +15,8 @@ function decayDamping(t: Tracking, now: Now, out: Effect[]): Tracking {
   for (const [name, u] of t.uplinks) {
     const damping = dampAt(u.damping, now.mono, d);
     if (u.damping.suppressed && !damping.suppressed) {
-      const p = Math.round(damping.penalty);
+      // Floored: released means under `reuse`, and the line should not say "750 (under 750)".
+      const p = Math.floor(damping.penalty);
       out.push({
         kind: 'log',
         level: 'info',
