@@ -70,6 +70,8 @@ export class Daemon {
   private readonly timers = new Map<TimerName, TimerHandle>();
   private applying: Promise<void> = Promise.resolve();
   private applyQueued = false;
+  /** Events waiting for the one being reduced (dispatch). */
+  private readonly queue: TrackEvent[] = [];
   /** New-flow counters at the last steering change: status shows what came since. */
   private counterBase = new Map<string, number>();
   private stopped = false;
@@ -112,7 +114,7 @@ export class Daemon {
     routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
     nftEvents?.on('change', (deleted) => this.pinning.onEvent(deleted));
     nftEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `nftables event monitor: ${err.message}`));
-    await this.setHashPolicy();
+    await this.setHashPolicy(this.tracking.config);
     // The pinning table goes in first: connections opened from now on are pinned. Loading it
     // is an atomic replace, and the marks live in conntrack, so a restart moves no flow.
     await this.pinning.schedule('start');
@@ -126,12 +128,26 @@ export class Daemon {
     await this.applying;
   }
 
-  /** Feeds one event to the reducer and runs the effects it asks for. Public so tests can drive rounds without sockets. */
+  /**
+   * Feeds one event to the reducer and runs the effects it asks for. An event raised while
+   * effects run waits its turn, so effects run in the order they were decided. After stop,
+   * only the outcome of the apply under way is taken (its logs). Public so tests can drive
+   * rounds without sockets.
+   */
   dispatch(event: TrackEvent): void {
-    if (this.stopped) return;
-    const step = track(this.tracking, event, { wall: this.opts.clocks.wall(), mono: this.opts.clocks.mono() });
-    this.tracking = step.state;
-    for (const effect of step.effects) this.run(effect);
+    if (this.stopped && event.kind !== 'applied' && event.kind !== 'apply-failed') return;
+    this.queue.push(event);
+    if (this.queue.length > 1) return;
+    try {
+      while (this.queue.length) {
+        const step = track(this.tracking, this.queue[0]!, { wall: this.opts.clocks.wall(), mono: this.opts.clocks.mono() });
+        this.tracking = step.state;
+        for (const effect of step.effects) this.run(effect);
+        this.queue.shift();
+      }
+    } finally {
+      this.queue.length = 0;
+    }
   }
 
   private run(e: Effect): void {
@@ -198,9 +214,9 @@ export class Daemon {
       this.applyQueued = false;
       if (this.stopped) return;
       const reasons = this.tracking.reconcile.reasons;
-      this.dispatch({ kind: 'apply-begun' });
-      const state = desiredState(this.tracking, this.opts.links.snapshot());
       try {
+        this.dispatch({ kind: 'apply-begun' });
+        const state = desiredState(this.tracking, this.opts.links.snapshot());
         this.dispatch({ kind: 'applied', report: await this.router.apply(state), reasons });
       } catch (err) {
         this.dispatch({ kind: 'apply-failed', error: errText(err) });
@@ -212,8 +228,8 @@ export class Daemon {
    * routing.hash_policy `set`: multipath spreads new flows by ports too, so one LAN host's
    * connections are shared out by the weights (the default hashes on addresses only).
    */
-  private async setHashPolicy(): Promise<void> {
-    if (this.tracking.config.routing.hashPolicy === 'keep') return;
+  private async setHashPolicy(config: Config): Promise<void> {
+    if (config.routing.hashPolicy === 'keep') return;
     for (const key of HASH_POLICY_KEYS) {
       try {
         const now = await this.opts.sysctl.read(key);
@@ -234,9 +250,8 @@ export class Daemon {
   /** routing.failback.drain, once the route change is in: resets what track/'s drainPlan names. */
   private async drain(uplinks: readonly string[]): Promise<void> {
     await this.applying;
-    if (this.stopped) return;
     const plan = drainPlan(this.tracking, uplinks);
-    if (plan.kind === 'skip') {
+    if (plan.kind === 'skip' || this.stopped) {
       this.log.warn({ event: 'drain', uplinks }, `failback drain of ${uplinks.join(', ')} skipped: the route change did not go through`);
       return;
     }
@@ -306,9 +321,10 @@ export class Daemon {
       throw err;
     }
     const diff = diffConfig(this.tracking.config, next);
+    // The new pinning table is queued first: with a new mark_mask, its marks lead the rules.
+    void this.pinning.schedule('reload', next);
+    await this.setHashPolicy(next);
     this.dispatch({ kind: 'reload', config: next, diff, path, snapshot: this.opts.links.snapshot() });
-    void this.pinning.schedule('reload');
-    if (next.routing.hashPolicy !== 'keep') await this.setHashPolicy();
     await this.applying;
     return { ok: true, reloaded: true, changes: reloadChanges(diff) };
   }
@@ -322,6 +338,7 @@ export class Daemon {
   /** Stops probing and waits for a route change in flight; routes stay (traffic keeps flowing). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pinning.stop();
     for (const timer of this.timers.values()) this.opts.scheduler.clearTimeout(timer);
     this.timers.clear();
     this.opts.routeEvents?.close();
@@ -329,7 +346,7 @@ export class Daemon {
     for (const prober of this.probers.values()) prober.stop();
     this.probers.clear();
     await this.applying;
-    await this.pinning.stop();
+    await this.pinning.done;
     if (this.tracking.config.routing.removeOnExit) {
       try {
         const removed = await this.router.removeAll(ownedBy(this.tracking.config));

@@ -47,14 +47,14 @@ export class PinningKeeper {
   ) {}
 
   /** Loads the table when the config asks for another one, or when it is missing or was changed by someone else. */
-  schedule(why: PinningCause): Promise<void> {
-    this.done = this.done.then(() => this.load(why));
+  schedule(why: PinningCause, config: Config = this.config()): Promise<void> {
+    this.done = this.done.then(() => this.load(why, config));
     return this.done;
   }
 
-  private async load(why: PinningCause): Promise<void> {
+  private async load(why: PinningCause, config: Config): Promise<void> {
     if (this.stopped) return;
-    const spec = pinningSpecFor(this.config());
+    const spec = pinningSpecFor(config);
     const script = pinningRuleset(spec);
     try {
       if (why === 'check' || why === 'deleted' || (why === 'reload' && script === this.loaded)) {
@@ -119,11 +119,10 @@ export class PinningKeeper {
     }, NFT_DEBOUNCE_MS);
   }
 
-  /** No more loads; waits for the one under way. */
-  async stop(): Promise<void> {
+  /** No more loads from now on (the one under way finishes: await `done`), and no timers left. */
+  stop(): void {
     this.stopped = true;
     this.scheduler.clearTimeout(this.retry);
     this.scheduler.clearTimeout(this.debounce);
-    await this.done;
   }
 }

@@ -30,6 +30,7 @@ function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
       const u = t.uplinks.get(e.uplink);
       if (!u) return t;
       const r = applyProbeRound(u, e.round, t.config, now, out);
+      if (r.dropped) return t;
       out.push({ kind: 'prober', uplink: e.uplink, action: 'repace' });
       const next = withUplink(t, r.uplink);
       return r.changed ? resteer(next, now, out) : next;

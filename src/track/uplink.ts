@@ -36,7 +36,8 @@ export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): Trac
     last: kept?.last ?? new Map(),
     linkSeen: kept?.linkSeen ?? false,
     freshSince: kept?.freshSince ?? -Infinity,
-    localError: kept?.localError,
+    // Said again after a retune if it still holds: the new settings may have changed it.
+    localError: undefined,
     damping: kept?.damping ?? NO_DAMPING,
     addresses: kept?.addresses ?? [],
     everLost: kept?.everLost ?? new Set(),
@@ -75,6 +76,8 @@ export interface UplinkUpdate {
   readonly uplink: TrackedUplink;
   /** Some family's state changed: the steering must be looked at again. */
   readonly changed: boolean;
+  /** The round said nothing about the path (stale or cut short): nothing at all was learned. */
+  readonly dropped?: true;
 }
 
 /** Keeps a family's new health and logs its state change; a loss of the last usable family penalises and may flush. */
@@ -172,7 +175,7 @@ function noteLocalError(u: TrackedUplink, local: string | undefined, out: Effect
  * dropped. Heartbeats that could not go out for want of a local resource are not counted.
  */
 export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Config, now: Now, out: Effect[]): UplinkUpdate {
-  if (round.results.some((r) => r.error === HEARTBEAT_CLOSED) || round.startedAt < u.freshSince) return { uplink: u, changed: false };
+  if (round.results.some((r) => r.error === HEARTBEAT_CLOSED) || round.startedAt < u.freshSince) return { uplink: u, changed: false, dropped: true };
   const { counted, localError } = withoutLocalFailures(round.results);
   let next = noteLocalError(u, localError, out);
   const last = new Map(next.last);

@@ -291,7 +291,11 @@ describe('track: which uplinks a failback drain may reset', () => {
     for (const ms of [5000, 6000]) s.round('fiber', ms, [true, true]);
     const drains = (from: number) => s.effects.slice(from).filter((e) => e.kind === 'drain');
     // hold 10 s from 6 s, then 50% at 16 s, 100% at 21 s, drain 30 s after: 51 s.
-    for (const ms of [16_000, 21_000]) s.send({ kind: 'timer', timer: 'steer' }, ms);
+    const steerTimer = (effects: Effect[]) => effects.filter((e) => e.kind === 'timer' && e.timer === 'steer').map((e) => (e as { inMs?: number }).inMs);
+    assert.deepEqual(steerTimer(s.effects).at(-1), 10_000, 'the hold is timed');
+    assert.deepEqual(steerTimer(s.send({ kind: 'timer', timer: 'steer' }, 16_000)), [5000], 'then the next step');
+    assert.equal(s.active(4), 'fiber 50%, dsl 50%');
+    assert.deepEqual(steerTimer(s.send({ kind: 'timer', timer: 'steer' }, 21_000)), [30_000], 'then the drain');
     assert.equal(s.active(4), 'fiber 100%');
     const mark = s.effects.length;
     s.send({ kind: 'timer', timer: 'steer' }, 50_000);
