@@ -36,7 +36,7 @@ import {
 import type { Config, Family } from '../types/index.js';
 import { uplinkMark } from '../types/layout.js';
 import { PinningKeeper } from './pinning-keeper.js';
-import type { Clocks, ConfigLoader, Prober, ProberFactory, Scheduler, TimerHandle } from './ports.js';
+import { type Clocks, type ConfigLoader, errText, type Prober, type ProberFactory, type Scheduler, type TimerHandle } from './ports.js';
 
 export type { Clocks } from './ports.js';
 
@@ -362,10 +362,6 @@ export class Daemon {
     this.opts.kernel.close();
     this.opts.links.close();
   }
-}
-
-function errText(err: unknown): string {
-  return String((err as Error)?.message ?? err);
 }
 
 /** Logs one conntrack deletion as its command; returns how many entries went. */

@@ -15,7 +15,7 @@ import {
 } from '../route/index.js';
 import type { Config } from '../types/index.js';
 import { hex } from '../types/layout.js';
-import type { Scheduler, TimerHandle } from './ports.js';
+import { errText, type Scheduler, type TimerHandle } from './ports.js';
 
 /** Events from nftables within this window are looked at once. */
 const NFT_DEBOUNCE_MS = 50;
@@ -81,7 +81,7 @@ export class PinningKeeper {
       this.onLoaded();
     } catch (err) {
       const wait = pinningRetryMs(this.failures++);
-      const text = String((err as Error)?.message ?? err);
+      const text = errText(err);
       this.log.error({ event: 'pinning', err: text }, `cannot load the nftables table ${TABLE}: ${text}; retrying in ${wait}ms`);
       this.scheduler.clearTimeout(this.retry);
       if (!this.stopped) this.retry = this.scheduler.setTimeout(() => void this.schedule(why === 'start' ? 'reload' : why), wait);

@@ -54,3 +54,8 @@ export function realProbers(clock: () => number): ProberFactory {
 }
 
 export const realConfigLoader: ConfigLoader = loadConfig;
+
+/** The message of an error a port threw, for a log line. */
+export function errText(err: unknown): string {
+  return String((err as Error)?.message ?? err);
+}

@@ -3,8 +3,6 @@
 // managed routes say. Measures only; health/ decides.
 import raw, { type Socket } from 'raw-socket';
 import { type Family, HEARTBEAT_CLOSED } from '../types/index.js';
-
-export { HEARTBEAT_CLOSED };
 import { errnoCode } from './errno.js';
 
 const ICMP_ECHO_REQUEST = 8;

@@ -2,8 +2,8 @@
 // at the pace the daemon asks for, and hands finished rounds on, strictly in the order they
 // were started. Heartbeats are spread, never sent in bursts: uplinks start at different
 // phases of the interval, and the targets of a round go out one after the other.
-import type { HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
-import { HEARTBEAT_CLOSED, IcmpPinger } from './icmp.js';
+import { HEARTBEAT_CLOSED, type HeartbeatResult, type ProbeRound, type UplinkConfig } from '../types/index.js';
+import { IcmpPinger } from './icmp.js';
 import { tcpHeartbeat } from './tcp.js';
 
 export interface ProberOptions {

@@ -2,20 +2,15 @@
 // steering, flap penalties) and what was just read back from the kernel (routes, flows,
 // counters, foreign rules). No I/O and no clock of its own: `now` comes in.
 import type { DampeningStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
-import { combine, type Health, type SampleWindow } from '../health/index.js';
+import { combine, type Health } from '../health/index.js';
 import type { KernelRoute } from '../route/index.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
-import type { Config, Family, HeartbeatResult, UplinkConfig, UplinkState } from '../types/index.js';
+import type { Config, Family, UplinkState } from '../types/index.js';
 import { counterName } from '../types/layout.js';
+import type { TrackedUplink } from '../track/model.js';
 
-/** What uplinkd tracks of one uplink. */
-export interface TrackedUplink {
-  readonly config: UplinkConfig;
-  readonly health: ReadonlyMap<Family, Health>;
-  readonly windows: ReadonlyMap<string, SampleWindow>;
-  readonly last: ReadonlyMap<string, HeartbeatResult>;
-  readonly damping: Damping;
-}
+/** The part of what track/ keeps of an uplink that status shows. */
+export type ShownUplink = Pick<TrackedUplink, 'config' | 'health' | 'windows' | 'last' | 'damping'>;
 
 /** Read from the kernel for this status; null where it could not be read. */
 export interface KernelReadback {
@@ -55,7 +50,7 @@ export function dampingView(damping: Damping, now: number, settings: NonNullable
   };
 }
 
-function targetView(u: TrackedUplink, label: string): TargetStatus {
+function targetView(u: ShownUplink, label: string): TargetStatus {
   const w = u.windows.get(label)!;
   const last = u.last.get(label);
   const rtt = w.rttMs;
@@ -71,7 +66,7 @@ function targetView(u: TrackedUplink, label: string): TargetStatus {
 }
 
 function uplinkView(
-  u: TrackedUplink,
+  u: ShownUplink,
   steering: FamilySteering,
   kernel: KernelReadback,
   freshTotal: number,
@@ -128,7 +123,7 @@ function routeView(config: Config, route: KernelRoute, interfaces: readonly stri
   };
 }
 
-export function statusView(config: Config, uplinks: readonly TrackedUplink[], steering: FamilySteering, kernel: KernelReadback, now: number): StatusReport {
+export function statusView(config: Config, uplinks: readonly ShownUplink[], steering: FamilySteering, kernel: KernelReadback, now: number): StatusReport {
   const freshTotal = kernel.fresh ? [...kernel.fresh.values()].reduce((a, b) => a + b, 0) : 0;
   const damp = config.routing.dampening;
   const fams = [...new Set(config.routing.destinations.map((d) => d.family))];

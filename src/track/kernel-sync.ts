@@ -10,7 +10,7 @@ import { desiredRoutes, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/in
 import type { Config, Family, PinRule } from '../types/index.js';
 import { RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
 import { type Effect, type Now, steeringOf, type Tracking } from './model.js';
-import { stateFor } from './uplink.js';
+import { globalAddresses, stateFor } from './uplink.js';
 
 /** Events within this window are reconciled in one go. */
 export const RECONCILE_DEBOUNCE_MS = 20;
@@ -44,13 +44,7 @@ export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState 
     uplinkRoutes: uplinkRoutes(c),
     markMask: c.routing.markMask,
     pinRules: { 4: pinRules(4), 6: pinRules(6) },
-    ...(c.routing.sourceRules
-      ? {
-          sourceAddresses: c.uplinks.map((u) =>
-            (snapshot.get(u.interface)?.addresses ?? []).filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! })),
-          ),
-        }
-      : {}),
+    ...(c.routing.sourceRules ? { sourceAddresses: c.uplinks.map((u) => globalAddresses(snapshot.get(u.interface))) } : {}),
   };
 }
 

@@ -1,8 +1,7 @@
 // track/: the reducer. Every decision about the uplinks is taken here, as a pure function
 // `(tracking, event, now) -> (tracking, effects)`; daemon/ feeds it events and runs the effects.
 import type { ConfigDiff } from '../config/diff.js';
-import { describeChange } from '../link/snapshot.js';
-import type { LinkSnapshot } from '../link/snapshot.js';
+import { describeChange, type LinkChange, type LinkSnapshot } from '../link/snapshot.js';
 import type { UplinkConfig } from '../types/index.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
 import type { Effect, Now, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
@@ -80,7 +79,7 @@ function startUplink(t: Tracking, u: UplinkConfig, snapshot: LinkSnapshot, now: 
   return tracked;
 }
 
-function linksChanged(t: Tracking, changes: Extract<TrackEvent, { kind: 'links' }>['changes'], snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
+function linksChanged(t: Tracking, changes: readonly LinkChange[], snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
   let touched = false;
   let changed = false;
   let next = t;

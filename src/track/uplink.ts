@@ -16,10 +16,10 @@ import {
   SampleWindow,
   withoutLocalFailures,
 } from '../health/index.js';
-import type { LinkSnapshot } from '../link/snapshot.js';
+import type { LinkInfo, LinkSnapshot } from '../link/snapshot.js';
 import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';
 import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState } from '../types/index.js';
-import type { Effect, Now, TrackedUplink } from './model.js';
+import type { Effect, Now, SourceAddress, TrackedUplink } from './model.js';
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
 function heartbeatFamilies(u: UplinkConfig): Family[] {
@@ -61,6 +61,11 @@ function usable(u: TrackedUplink): boolean {
 export function proberPace(u: TrackedUplink): { intervalMs: number; confirm: boolean } {
   const families = [...u.health.values()];
   return { intervalMs: probePace(families, u.config.probe), confirm: mayConfirm(families) };
+}
+
+/** An interface's global addresses, without prefix length: what sources heartbeats, NAT and `from` rules. */
+export function globalAddresses(info: LinkInfo | undefined): SourceAddress[] {
+  return (info?.addresses ?? []).filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! }));
 }
 
 /** The link monitor's view of one interface, for health/. */
@@ -140,9 +145,7 @@ export function checkLink(u: TrackedUplink, snapshot: LinkSnapshot, config: Conf
   const view = linkView(snapshot, iface, u.linkSeen);
   const info = snapshot.get(iface);
   let next: TrackedUplink = { ...u, linkSeen: u.linkSeen || view.present };
-  if (info?.addresses.length) {
-    next = { ...next, addresses: info.addresses.filter((a) => a.global).map((a) => ({ family: a.family, address: a.prefix.split('/')[0]! })) };
-  }
+  if (info?.addresses.length) next = { ...next, addresses: globalAddresses(info) };
   let changed = false;
   for (const [family, health] of u.health) {
     const r = record(next, family, applyLink(health, linkProblem(iface, view, [family]), iface, now.wall), config, now, out);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
 import { SampleWindow, type Health } from '../../src/health/index.js';
-import { statusView, type KernelReadback, type TrackedUplink } from '../../src/status/view.js';
+import { statusView, type KernelReadback, type ShownUplink } from '../../src/status/view.js';
 import { NO_DAMPING, NO_STEERING, type FamilySteering } from '../../src/steer/index.js';
 import type { Family } from '../../src/types/index.js';
 
@@ -22,7 +22,7 @@ function health(state: Health['state'], reason: string): Health {
   return { state, since: T0, reason, goodStreak: 0, badStreak: 0 };
 }
 
-function tracked(i: number, states: [Family, Health][], rtts: (number | null)[]): TrackedUplink {
+function tracked(i: number, states: [Family, Health][], rtts: (number | null)[]): ShownUplink {
   const u = config.uplinks[i]!;
   const windows = new Map(u.targets.map((t) => [t.label, new SampleWindow()]));
   windows.set(
