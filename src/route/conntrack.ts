@@ -38,13 +38,25 @@ export function liveByMark(listing: string, mask: number): Map<number, number> {
   return out;
 }
 
+/**
+ * conntrack-tools (1.4.7) gives up the whole delete when one entry it listed is gone before its
+ * turn (ENOENT: expired, or an ICMP heartbeat's entry closed by its reply), leaving the rest.
+ */
+const VANISHED = /such conntrack doesn't exist/;
+const DELETE_TRIES = 5;
+
 async function deleteEntries(args: string[]): Promise<DeleteResult> {
   const command = `conntrack ${args.join(' ')}`;
   try {
-    const r = await runCommand('conntrack', args);
-    // conntrack says "N flow entries have been deleted" and exits 1 when N is 0.
-    const n = Number(/(\d+) flow entries/.exec(r.stderr)?.[1] ?? NaN);
-    return Number.isNaN(n) ? { command, error: r.stderr || `exit ${r.code}` } : { command, deleted: n };
+    // Each try lists afresh, so one that gave up on a vanished entry is taken up again; the
+    // count is the last try's (the entries deleted before one gave up are not counted).
+    for (let tries = 1; ; tries++) {
+      const r = await runCommand('conntrack', args);
+      // conntrack says "N flow entries have been deleted" and exits 1 when N is 0.
+      const n = Number(/(\d+) flow entries/.exec(r.stderr)?.[1] ?? NaN);
+      if (!Number.isNaN(n)) return { command, deleted: n };
+      if (!VANISHED.test(r.stderr) || tries === DELETE_TRIES) return { command, error: r.stderr.trim() || `exit ${r.code}` };
+    }
   } catch (err) {
     return { command, error: String((err as Error).message ?? err) };
   }

@@ -52,7 +52,7 @@ describe('routing.conntrack_flush', { timeout: 60_000 }, () => {
     await daemon.waitState('fiber', 'down', 10_000, mark);
     const flushed = await daemon.waitFor((l) => l.event === 'conntrack', 5000, 'a conntrack flush', mark);
     assert.equal(flushed.command, 'conntrack -D -f ipv4 --reply-dst 100.64.1.2');
-    assert.ok(Number(flushed.deleted) >= 1, `entries deleted: ${String(flushed.deleted)}`);
+    assert.ok(Number(flushed.deleted) >= 1, `entries deleted: ${String(flushed.deleted)} (${String(flushed.err ?? '')})`);
     const report = await held.done;
     assert.equal(report.flows[0]!.error, 'ECONNRESET', 'the client learns at once that its flow is gone');
   });
