@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,7 +365,37 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// sendDatagram(path, data): one datagram to a Unix datagram socket (sd_notify's
+// NOTIFY_SOCKET, sd_notify(3)); a path starting with '@' is in the abstract namespace
+// (unix(7)). A new socket per call: notifications are rare. Returns an errno object on failure.
+Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBuffer()) {
+    Napi::TypeError::New(env, "sendDatagram(path, buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) return ErrnoObject(env, EINVAL, "sendto");
+  memcpy(addr.sun_path, path.data(), path.size());
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoObject(env, errno, "socket");
+  ssize_t n;
+  do {
+    n = sendto(fd, data.Data(), data.Length(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n < 0) return ErrnoObject(env, err, "sendto");
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("sendDatagram", Napi::Function::New(env, SendDatagram));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("NetlinkListener", NetlinkListener::Init(env));

@@ -18,6 +18,8 @@ import {
 } from '../types/layout.js';
 import { Checker, entries } from './checker.js';
 import type { ConfigProblem } from './problems.js';
+import { parseHooks } from './hooks-section.js';
+import { parseMetrics } from './metrics-section.js';
 import { parseProbe } from './probe-section.js';
 import {
   checkConnected,
@@ -77,7 +79,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     c.report('YAML_SYNTAX', flat.message, flat.offset);
     return { ok: false, problems: c.problems };
   }
-  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control'], true);
+  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control', 'hooks', 'metrics'], true);
   if (!root) return { ok: false, problems: c.problems };
   const top = entries(root);
 
@@ -181,9 +183,22 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     });
   }
 
+  const hooks = top.has('hooks') ? parseHooks(c, top.get('hooks')!.value) : [];
+  const metrics = top.has('metrics') ? parseMetrics(c, top.get('metrics')!.value) : undefined;
+
   checkConnected(c, table, destinationNodes, uplinks);
   if (c.problems.length > 0) return { ok: false, problems: c.sorted() };
-  return { ok: true, config: deepFreeze({ uplinks, probe, routing: routingSettings, control: { socket, ...(group !== undefined ? { group } : {}) } }) };
+  return {
+    ok: true,
+    config: deepFreeze({
+      uplinks,
+      probe,
+      routing: routingSettings,
+      control: { socket, ...(group !== undefined ? { group } : {}) },
+      hooks,
+      ...(metrics ? { metrics } : {}),
+    }),
+  };
 }
 
 /**

@@ -33,7 +33,8 @@ import {
   reloadChanges,
   track,
 } from '../track/index.js';
-import type { Config, Family } from '../types/index.js';
+import type { OperatorEvent } from '../types/events.js';
+import type { Config, Family, ProbeRound } from '../types/index.js';
 import { uplinkMark } from '../types/layout.js';
 import { PinningKeeper } from './pinning-keeper.js';
 import { type Clocks, type ConfigLoader, errText, type Prober, type ProberFactory, type Scheduler, type TimerHandle } from './ports.js';
@@ -57,6 +58,13 @@ export interface DaemonOptions {
   readonly sysctl: Sysctl;
   readonly routeEvents?: RouteEventSource;
   readonly nftEvents?: NftEventSource;
+  /**
+   * Hears each operator event (types/events.ts) in order, as the tracking decides it: hooks,
+   * metrics and the service manager's status line. Must not block: it is called inline.
+   */
+  readonly onEvent?: (event: OperatorEvent) => void;
+  /** Hears each probe round as it comes (metrics count heartbeats); must not block either. */
+  readonly onRound?: (uplink: string, round: ProbeRound) => void;
 }
 
 /** The multipath hash policy that spreads new flows by ports too (net/ipv4/route.c). */
@@ -181,6 +189,12 @@ export class Daemon {
         );
       case 'count-new-flows':
         return void this.applying.then(() => this.snapshotCounters());
+      case 'notify':
+        try {
+          return this.opts.onEvent?.(e.event);
+        } catch (err) {
+          return this.log.error({ event: 'notify', err: errText(err) }, `an event listener failed: ${errText(err)}`);
+        }
     }
   }
 
@@ -189,7 +203,10 @@ export class Daemon {
     const uplink = this.tracking.config.uplinks.find((u) => u.name === name)!;
     const prober = this.opts.probers({
       uplink,
-      onRound: (round) => this.dispatch({ kind: 'round', uplink: name, round }),
+      onRound: (round) => {
+        this.opts.onRound?.(name, round);
+        this.dispatch({ kind: 'round', uplink: name, round });
+      },
       pace: () => this.pace(name).intervalMs,
       confirmOnFailure: () => this.pace(name).confirm,
       phaseMs,

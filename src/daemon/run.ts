@@ -7,6 +7,13 @@ import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer, groupId } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
 import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
+import { HookRunner } from '../hooks/runner.js';
+import { execaSpawner } from '../hooks/spawn.js';
+import { UplinkMetrics } from '../metrics/registry.js';
+import { MetricsServer } from '../metrics/server.js';
+import { ServiceNotifier, serviceEnvironment } from '../notify/systemd.js';
+import { statusLine } from '../notify/status-line.js';
+import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
 import { realConfigLoader, realProbers, realScheduler } from './ports.js';
@@ -15,11 +22,15 @@ export interface RunOptions {
   readonly configPath: string;
   /** Overrides control.socket (the CLI's --socket). */
   readonly socket?: string;
+  /** The lowest pino level logged (the CLI's --log-level). */
+  readonly logLevel?: string;
+  /** The package's version, for the start line. */
+  readonly version?: string;
 }
 
 /** Resolves with the exit code. */
 export async function run(opts: RunOptions): Promise<number> {
-  const log = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const log = pino({ base: { pid: process.pid }, level: opts.logLevel ?? 'info', timestamp: pino.stdTimeFunctions.isoTime });
   // A bug must not leave a half-working daemon: say what happened and exit 1, so that
   // systemd restarts it (routes stay in place meanwhile).
   const fatal = (err: unknown): void => {
@@ -89,6 +100,10 @@ export async function run(opts: RunOptions): Promise<number> {
     kernel.close();
     links.close();
   };
+  // Listeners of operator events, wired once the daemon exists.
+  const listeners: ((e: OperatorEvent) => void)[] = [];
+  const version = opts.version ?? 'unknown';
+  const metrics = new UplinkMetrics(version);
   const daemon = new Daemon({
     configPath: opts.configPath,
     config,
@@ -105,7 +120,36 @@ export async function run(opts: RunOptions): Promise<number> {
     sysctl: new ProcSysctl(),
     routeEvents,
     nftEvents,
+    onEvent: (e) => {
+      for (const listen of listeners) listen(e);
+    },
+    onRound: (uplink, round) => metrics.onRound(uplink, round),
   });
+  listeners.push((e) => metrics.onEvent(e));
+  const metricsServer = (c: Config): MetricsServer | undefined =>
+    c.metrics
+      ? new MetricsServer(
+          c.metrics,
+          async () => {
+            metrics.update(await daemon.status(), Date.now());
+            return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+          },
+          (message) => log.warn({ event: 'metrics' }, message),
+        )
+      : undefined;
+  let exporter = metricsServer(config);
+  const service = new ServiceNotifier(
+    serviceEnvironment(process.env, process.pid),
+    async () => statusLine(await daemon.status()),
+    (message) => log.warn({ event: 'systemd' }, message),
+  );
+  listeners.push(() => service.changed());
+  const hooks = new HookRunner(
+    () => ({ hooks: daemon.currentConfig.hooks, interfaces: new Map(daemon.currentConfig.uplinks.map((u) => [u.name, u.interface])) }),
+    execaSpawner,
+    log,
+  );
+  listeners.push((e) => hooks.emit(e));
   const controlServer = (c: Config, path: string): ControlServer =>
     new ControlServer({
       path,
@@ -143,10 +187,29 @@ export async function run(opts: RunOptions): Promise<number> {
     log.info({ event: 'reload', socket: want, was: old.path }, `control socket moved from ${old.path} to ${want}`);
     await old.close();
   };
+  /** A reload that changed metrics.listen: the new endpoint first, the old one closed after. */
+  const followMetrics = async (): Promise<void> => {
+    const want = daemon.currentConfig.metrics;
+    if (JSON.stringify(want) === JSON.stringify(exporter?.listen)) return;
+    const next = metricsServer(daemon.currentConfig);
+    try {
+      await next?.start();
+    } catch (err) {
+      log.error(
+        { event: 'metrics', err: String(err) },
+        `cannot listen for metrics on ${next!.address}: ${(err as Error).message}; ${exporter ? `still on ${exporter.address}` : 'no metrics'}`,
+      );
+      return;
+    }
+    const old = exporter;
+    exporter = next;
+    await old?.close();
+    log.info({ event: 'metrics', listen: next?.address ?? null }, next ? `metrics on http://${next.address}/metrics` : 'metrics endpoint closed');
+  };
   const reload = async () => {
     const res = await daemon.reload();
     // Not awaited: the old socket closes once this very request has been answered on it.
-    if (res.ok) void followSocket();
+    if (res.ok) void followSocket().then(followMetrics);
     return res;
   };
   const handle = (req: Parameters<Daemon['handle']>[0]) => (req.cmd === 'reload' ? reload() : daemon.handle(req));
@@ -158,14 +221,28 @@ export async function run(opts: RunOptions): Promise<number> {
     closeWatchers();
     return 1;
   }
-  log.info({ event: 'start', config: opts.configPath, socket: socketPath, uplinks: config.uplinks.map((u) => u.name) }, 'uplinkd started');
+  try {
+    await exporter?.start();
+  } catch (err) {
+    log.fatal({ err: String(err) }, `cannot listen for metrics on ${exporter!.address}: ${(err as Error).message}`);
+    await control.close();
+    closeWatchers();
+    return 1;
+  }
+  if (exporter) log.info({ event: 'metrics', listen: exporter.address }, `metrics on http://${exporter.address}/metrics`);
+  log.info(
+    { event: 'start', version, config: opts.configPath, socket: socketPath, uplinks: config.uplinks.map((u) => u.name) },
+    `uplinkd ${version} started with ${opts.configPath}`,
+  );
   try {
     await daemon.start();
   } catch (err) {
     log.fatal({ err: String(err) }, 'start failed');
-    await Promise.all([daemon.stop(), control.close()]).catch(() => undefined);
+    await Promise.all([daemon.stop(), control.close(), exporter?.close()]).catch(() => undefined);
     return 1;
   }
+  // The first apply is in: systemd may start what comes After= uplinkd.
+  await service.ready();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -174,7 +251,9 @@ export async function run(opts: RunOptions): Promise<number> {
       stopping = true;
       const routes = daemon.currentConfig.routing.removeOnExit ? 'removing routes (routing.remove_on_exit)' : 'routes stay in place';
       log.info({ event: 'stop', signal }, `${signal}: stopping, ${routes}`);
-      void Promise.all([daemon.stop(), control.close()]).then(
+      service.stopping();
+      // Hooks already running end (within their timeouts): a page about a failover still goes out.
+      void Promise.all([daemon.stop(), control.close(), hooks.stop(), exporter?.close()]).then(
         () => resolve(0),
         (err: unknown) => {
           log.error({ err: String(err) }, 'error while stopping');

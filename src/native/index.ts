@@ -27,6 +27,7 @@ export interface PeerCredentials {
 }
 
 interface Addon {
+  sendDatagram(path: string, data: Buffer): NativeErrno | undefined;
   flock(fd: number): NativeErrno | undefined;
   peerCredentials(fd: number): PeerCredentials | NativeErrno;
   tcpConnect(ifname: string, address: string, port: number, timeoutMs: number, callback: (result: TcpConnectResult) => void): TcpConnectResult | undefined;
@@ -80,4 +81,9 @@ export function flock(fd: number): NativeErrno | undefined {
 /** The process at the other end of a Unix socket (SO_PEERCRED), or an errno object. */
 export function peerCredentials(fd: number): PeerCredentials | NativeErrno {
   return addon.peerCredentials(fd);
+}
+
+/** One datagram to a Unix datagram socket (`@name`: abstract namespace), or an errno object. */
+export function sendDatagram(path: string, data: Buffer): NativeErrno | undefined {
+  return addon.sendDatagram(path, data);
 }

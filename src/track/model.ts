@@ -8,6 +8,7 @@ import type { ApplyReport } from '../route/router.js';
 import type { KernelRoute } from '../route/kernel.js';
 import type { RouteEvent } from '../route/watch.js';
 import { type Damping, type FamilySteering, NO_STEER_STATE, type SteerState } from '../steer/index.js';
+import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
 import { NO_NOTICES } from '../route/notices.js';
 
@@ -116,7 +117,9 @@ export type Effect =
   /** routing.failback.drain: once the apply under way is done, reset what is still pinned to these (desired.ts drainPlan). */
   | { readonly kind: 'drain'; readonly uplinks: readonly string[] }
   /** The steering changed: once the apply under way is done, new flows are counted from zero. */
-  | { readonly kind: 'count-new-flows' };
+  | { readonly kind: 'count-new-flows' }
+  /** Something an operator hears of (hooks, metrics, the status line), in the order it happened. */
+  | { readonly kind: 'notify'; readonly event: OperatorEvent };
 
 export interface TrackStep {
   readonly state: Tracking;

@@ -3,6 +3,8 @@
 // drains are taken, and the next timed step is asked for. Also the adoption of routes an
 // earlier run left. Pure.
 import { adoptedSteering, dampAt, nexthopFor, reuseAt, type SteerUplink, steerWithFailback, takeDueDrain } from '../steer/index.js';
+import type { SteerState } from '../steer/index.js';
+import type { FlowShare, SteeringEventName } from '../types/events.js';
 import type { Family } from '../types/index.js';
 import type { Effect, ManagedRoute, Now, TrackedUplink, Tracking } from './model.js';
 import { stateFor } from './uplink.js';
@@ -28,6 +30,26 @@ function decayDamping(t: Tracking, now: Now, out: Effect[]): Tracking {
     uplinks.set(name, { ...u, damping });
   }
   return { ...t, uplinks };
+}
+
+const flowShares = (active: readonly FlowShare[]): FlowShare[] => active.filter((a) => a.share > 0).map((a) => ({ uplink: a.uplink, share: a.share }));
+
+function usableIn(u: TrackedUplink, family: Family): boolean {
+  const state = steerInput(u, family).state;
+  return state === 'up' || state === 'degraded';
+}
+
+/**
+ * Why a family's steering changed from `before` to `after`: no uplink answers; one that carried
+ * new flows was lost; a failback took a step or ended (the schedule of steer/failback.ts);
+ * anything else.
+ */
+export function steeringCause(before: SteerState, after: SteerState, usable: (uplink: string) => boolean): SteeringEventName {
+  if (after.steering.allDown) return 'all-down';
+  if (before.steering.active.some((a) => a.share > 0 && !usable(a.uplink))) return 'failover';
+  if (after.failback && after.steering.active.some((a) => a.share > 0 && after.failback!.to.active.some((t) => t.uplink === a.uplink))) return 'failback-step';
+  if (before.failback && !after.failback) return 'failback-done';
+  return 'steering';
 }
 
 /** What steer/ is told of one uplink in one family. */
@@ -73,12 +95,23 @@ export function resteer(t0: Tracking, now: Now, out: Effect[]): Tracking {
     if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
     steeringChanged = true;
     const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
-    const fields = { event: 'steering', family, active: after.active, all_down: after.allDown, reason: after.reason };
-    out.push(
-      after.allDown
-        ? { kind: 'log', level: 'warn', fields, msg: `IPv${family}: ${after.reason}` }
-        : { kind: 'log', level: 'info', fields, msg: `new IPv${family} flows: ${active} (${after.reason})` },
-    );
+    const cause = steeringCause(t.steer[family], due.state, (name) => {
+      const u = t.uplinks.get(name);
+      return u !== undefined && usableIn(u, family);
+    });
+    const fields = { event: 'steering', family, cause, active: after.active, all_down: after.allDown, reason: after.reason };
+    // A failover and all-down are what `journalctl -p warning` must show; failback steps are routine.
+    const level = cause === 'all-down' || cause === 'failover' ? 'warn' : 'info';
+    const msg = after.allDown
+      ? `IPv${family}: ${after.reason}`
+      : `${cause === 'failover' ? 'failover: ' : ''}new IPv${family} flows: ${active} (${after.reason})`;
+    out.push({ kind: 'log', level, fields, msg });
+    const shares = flowShares(after.active);
+    const was = flowShares(before.active);
+    // Hooks, metrics and the status line hear of who carries new flows, not of a reason's wording.
+    if (after.allDown !== before.allDown || JSON.stringify(shares) !== JSON.stringify(was)) {
+      out.push({ kind: 'notify', event: { event: cause, family, shares, was, reason: after.reason } });
+    }
   }
   // The failback schedule's next step comes by the clock, not by an event.
   const d = c.routing.dampening;

@@ -101,11 +101,13 @@ function record(u: TrackedUplink, family: Family, step: HealthStep, config: Conf
   const who = u.health.size > 1 ? `${name} IPv${family}` : name;
   out.push({
     kind: 'log',
-    level: 'info',
+    // A loss is the cause of a failover: `journalctl -p warning` shows both.
+    level: isLoss(c.to) && !isLoss(c.from) ? 'warn' : 'info',
     uplink: name,
     fields: { event: 'state', family, from: c.from, to: c.to, reason: c.reason, ...(failed ? { failed } : {}) },
     msg: `${who}: ${c.from} -> ${c.to} (${c.reason})`,
   });
+  out.push({ kind: 'notify', event: { event: 'state', uplink: name, interface: u.config.interface, family, from: c.from, to: c.to, reason: c.reason } });
   return { uplink: next, changed: true };
 }
 

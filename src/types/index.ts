@@ -1,7 +1,10 @@
 // Shared data types: what flows between the layers (src/README.md §1). address.ts beside this
 // file holds the pure address helpers every layer may use.
 
+import type { OperatorEvent } from './events.js';
+
 export type Family = 4 | 6;
+type OperatorEventName = OperatorEvent['event'];
 
 /** One heartbeat target of an uplink. */
 export interface Target {
@@ -102,6 +105,20 @@ export interface RoutingSettings {
   readonly dampening?: DampeningSettings;
 }
 
+/** One `hooks:` entry: a command run on operator events (types/events.ts). */
+export interface HookConfig {
+  /** The program (an absolute path) and its arguments; no shell. */
+  readonly run: readonly string[];
+  readonly events: readonly OperatorEventName[];
+  readonly timeoutMs: number;
+}
+
+/** `metrics.listen`: the Prometheus endpoint's address and port. */
+export interface MetricsSettings {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface Config {
   readonly uplinks: readonly UplinkConfig[];
   readonly probe: ProbeSettings;
@@ -111,6 +128,9 @@ export interface Config {
     /** Besides root, members of this group (name or id) may use the control socket. */
     readonly group?: string | number;
   };
+  readonly hooks: readonly HookConfig[];
+  /** Absent: no metrics endpoint. */
+  readonly metrics?: MetricsSettings;
 }
 
 /** Whether an uplink's `fwmark` rule (its pinned connections) should be there, or stay as the kernel has it. */

@@ -124,6 +124,7 @@ export const RANGE = {
   stepInterval: [1, 24 * HOUR],
   drain: [1, 24 * HOUR],
   dampening: [SECOND, 24 * HOUR],
+  hookTimeout: [100, 10 * MINUTE],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** The named counter of new connections through an uplink, in uplinkd's nftables table. */

@@ -490,13 +490,16 @@ export class Lab {
     return file;
   }
 
-  /** Starts `uplinkd run` in the gateway namespace; logs are collected as parsed JSON. */
-  startDaemon(configYaml: string, env: Record<string, string> = {}, socketPath?: string): DaemonHandle {
+  /**
+   * Starts `uplinkd run` in the gateway namespace; logs are collected as parsed JSON. `cli`: the
+   * executable to run (an installed uplinkd), the build's by default.
+   */
+  startDaemon(configYaml: string, env: Record<string, string> = {}, socketPath?: string, cli = CLI): DaemonHandle {
     const config = this.writeFile('uplinkd.yaml', configYaml);
     // `socketPath`: the config's control.socket, so no --socket pins it.
     const socket = socketPath ?? join(this.dir, 'uplinkd.sock');
     const pin = socketPath ? [] : ['--socket', socket];
-    const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, 'run', '--config', config, ...pin], {
+    const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, cli, 'run', '--config', config, ...pin], {
       env,
       reject: false,
       buffer: false,
@@ -504,12 +507,12 @@ export class Lab {
       stderr: 'pipe',
     });
     this.processes.add(proc);
-    return new DaemonHandle(this, proc, config, socket);
+    return new DaemonHandle(this, proc, config, socket, cli);
   }
 
   /** Runs the CLI (in the gateway namespace) and returns its exit code and output. */
-  async cli(args: string[]) {
-    const r = await execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, CLI, ...args], { reject: false });
+  async cli(args: string[], cli = CLI) {
+    const r = await execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, cli, ...args], { reject: false });
     return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -667,6 +670,7 @@ export class DaemonHandle {
     readonly proc: ResultPromise,
     readonly configPath: string,
     public socket: string,
+    readonly cli = CLI,
   ) {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -729,7 +733,7 @@ export class DaemonHandle {
   }
 
   async status(): Promise<{ code: number; json: unknown; stderr: string }> {
-    const r = await this.lab.cli(['status', '--json', '--socket', this.socket]);
+    const r = await this.lab.cli(['status', '--json', '--socket', this.socket], this.cli);
     if (r.code !== 0) throw new Error(`uplinkd status exited ${r.code}: ${r.stderr}; ${this.describeTrouble()}`);
     return { code: r.code, json: JSON.parse(r.stdout) as unknown, stderr: r.stderr };
   }

@@ -463,3 +463,85 @@ describe('track: applies, retries and probers', () => {
     assert.equal(logs(effects, 'reload')[0]?.msg, 'reloaded /etc/uplinkd.yaml: restarted dsl');
   });
 });
+
+describe('track: operator events (hooks, metrics, the status line) and their log levels', () => {
+  const notices = (effects: readonly Effect[], family: Family = 4): string[] =>
+    effects.flatMap((e) => {
+      if (e.kind !== 'notify') return [];
+      const n = e.event;
+      if (n.event === 'state') return n.family === family ? [`state ${n.uplink} ${n.from}->${n.to}`] : [];
+      return n.family === family
+        ? [`${n.event} ${n.shares.map((s) => `${s.uplink} ${s.share}%`).join(', ') || 'none'} (was ${n.was.map((s) => s.uplink).join(', ') || 'none'})`]
+        : [];
+    });
+  const steeringLevel = (effects: readonly Effect[]): string[] =>
+    logs(effects, 'steering')
+      .filter((l) => l.fields.family === 4)
+      .map((l) => l.level);
+
+  // [what happens, events at that time, the family-4 notices, the steering log's level]
+  it('a loss, the failover, the recovery with its hold, both failback steps, then all down', () => {
+    const s = new Session();
+    const rows: [string, () => Effect[], string[], string[]][] = [
+      [
+        'both answer twice: first verdicts, new flows on fiber',
+        () => [
+          ...s.round('fiber', 1000, [true, true]),
+          ...s.round('dsl', 1000, [true]),
+          ...s.round('fiber', 2000, [true, true]),
+          ...s.round('dsl', 2000, [true]),
+        ],
+        ['state fiber init->up', 'steering fiber 100% (was none)', 'state dsl init->up'],
+        ['info'],
+      ],
+      [
+        'fiber fails twice: a loss, then the failover (warn)',
+        () => [...s.round('fiber', 3000, [false, false]), ...s.round('fiber', 4000, [false, false])],
+        ['state fiber up->down', 'failover dsl 100% (was fiber)'],
+        ['warn'],
+      ],
+      [
+        'fiber answers twice: up, but flows stay on dsl for the hold',
+        () => [...s.round('fiber', 5000, [true, true]), ...s.round('fiber', 6000, [true, true])],
+        ['state fiber down->up'],
+        ['info'],
+      ],
+      [
+        'the hold is over: failback step 1 (50%)',
+        () => s.send({ kind: 'timer', timer: 'steer' }, 16_000),
+        ['failback-step fiber 50%, dsl 50% (was dsl)'],
+        ['info'],
+      ],
+      ['the last step: failback done', () => s.send({ kind: 'timer', timer: 'steer' }, 21_000), ['failback-done fiber 100% (was fiber, dsl)'], ['info']],
+      [
+        'both fail: all down (warn), the last route kept',
+        () => [
+          ...s.round('fiber', 22_000, [false, false]),
+          ...s.round('dsl', 22_000, [false]),
+          ...s.round('fiber', 23_000, [false, false]),
+          ...s.round('dsl', 23_000, [false]),
+        ],
+        ['state fiber up->down', 'failover dsl 100% (was fiber)', 'state dsl up->down', 'all-down dsl 100% (was dsl)'],
+        ['warn', 'warn'],
+      ],
+    ];
+    for (const [what, act, expected, levels] of rows) {
+      const effects = act();
+      assert.deepEqual(notices(effects), expected, what);
+      assert.deepEqual(steeringLevel(effects), levels, `${what}: log levels`);
+    }
+    assert.ok(
+      s.effects.some((e) => e.kind === 'log' && e.fields.event === 'state' && e.fields.to === 'down' && e.level === 'warn'),
+      'a loss is a warning',
+    );
+  });
+
+  it('a hold whose countdown changes the reason only says nothing new', () => {
+    const s = new Session();
+    for (const ms of [1000, 2000]) s.round('fiber', ms, [true, true]), s.round('dsl', ms, [true]);
+    for (const ms of [3000, 4000]) s.round('fiber', ms, [false, false]);
+    for (const ms of [5000, 6000]) s.round('fiber', ms, [true, true]);
+    const later = [7000, 8000, 9000].flatMap((ms) => s.round('fiber', ms, [true, true]));
+    assert.deepEqual(notices(later), []);
+  });
+});

@@ -1,0 +1,49 @@
+// hooks/: what a hook is told of an event, as environment variables and as JSON on its
+// standard input (src/README.md §5). Pure.
+import type { FlowShare, OperatorEvent } from '../types/events.js';
+
+const familyName = (f: 4 | 6): string => `ipv${f}`;
+const sharesText = (shares: readonly FlowShare[]): string => shares.map((s) => `${s.uplink}=${s.share}`).join(',');
+
+export interface HookPayload {
+  readonly env: Readonly<Record<string, string>>;
+  readonly json: string;
+}
+
+/**
+ * `interfaces`: each uplink's interface, for steering events (which name uplinks only). For a
+ * state event FROM and TO are states; for a steering event they are the shares before and
+ * after (`fiber=50,dsl=50`), and UPLINK and INTERFACE name the uplinks that carry new flows now.
+ */
+export function hookPayload(e: OperatorEvent, time: string, interfaces: ReadonlyMap<string, string>): HookPayload {
+  if (e.event === 'state') {
+    const env = {
+      UPLINKD_EVENT: e.event,
+      UPLINKD_UPLINK: e.uplink,
+      UPLINKD_INTERFACE: e.interface,
+      UPLINKD_FAMILY: familyName(e.family),
+      UPLINKD_FROM: e.from,
+      UPLINKD_TO: e.to,
+      UPLINKD_REASON: e.reason,
+      UPLINKD_SHARES: '',
+      UPLINKD_TIME: time,
+    };
+    return { env, json: JSON.stringify({ ...e, family: familyName(e.family), time }) };
+  }
+  const carrying = e.shares.map((s) => s.uplink);
+  const env = {
+    UPLINKD_EVENT: e.event,
+    UPLINKD_UPLINK: carrying.join(','),
+    UPLINKD_INTERFACE: carrying.map((u) => interfaces.get(u) ?? '').join(','),
+    UPLINKD_FAMILY: familyName(e.family),
+    UPLINKD_FROM: sharesText(e.was),
+    UPLINKD_TO: sharesText(e.shares),
+    UPLINKD_REASON: e.reason,
+    UPLINKD_SHARES: sharesText(e.shares),
+    UPLINKD_TIME: time,
+  };
+  return { env, json: JSON.stringify({ ...e, family: familyName(e.family), time }) };
+}
+
+/** Hooks of one uplink run one at a time, in order; steering events share one queue. */
+export const queueOf = (e: OperatorEvent): string => (e.event === 'state' ? `uplink ${e.uplink}` : 'steering');

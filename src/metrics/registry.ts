@@ -1,0 +1,114 @@
+// metrics/: uplinkd's Prometheus metrics (prom-client), named as node_exporter names its own:
+// `uplinkd_` prefix, base units (seconds, ratios 0-1), `_total` counters. Gauges are set from a
+// status report read at scrape time (routes, flows and counters read back from the kernel);
+// counters count heartbeats and operator events as they happen.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { StatusReport } from '../control/protocol.js';
+import { LOCAL_ERRNOS } from '../health/machine.js';
+import type { OperatorEvent } from '../types/events.js';
+import type { ProbeRound } from '../types/index.js';
+import { HEARTBEAT_CLOSED } from '../types/index.js';
+
+const STATES = ['init', 'up', 'degraded', 'down', 'detached'] as const;
+
+/** A heartbeat's outcome as a label: `ok`, `timeout`, `local` (EMFILE...: not the path's fault), or `error`. */
+export function heartbeatResult(r: { readonly ok: boolean; readonly error?: string }): string {
+  if (r.ok) return 'ok';
+  if (r.error === 'timeout') return 'timeout';
+  return r.error !== undefined && LOCAL_ERRNOS.has(r.error) ? 'local' : 'error';
+}
+
+export class UplinkMetrics {
+  readonly registry = new Registry();
+  private readonly g: Record<string, Gauge>;
+  private readonly heartbeats: Counter;
+  private readonly transitions: Counter;
+  private readonly steeringChanges: Counter;
+
+  constructor(version: string) {
+    const r = [this.registry];
+    const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name: `uplinkd_${name}`, help, labelNames, registers: r });
+    new Gauge({ name: 'uplinkd_build_info', help: 'uplinkd and Node versions; always 1', labelNames: ['version', 'nodejs'], registers: r }).set(
+      { version, nodejs: process.versions.node },
+      1,
+    );
+    this.g = {
+      state: gauge('uplink_state', 'Health of the uplink: 1 for its current state, 0 for the others', ['uplink', 'interface', 'state']),
+      rtt: gauge('uplink_rtt_seconds', 'Mean heartbeat round-trip time over the window', ['uplink']),
+      jitter: gauge('uplink_jitter_seconds', "Mean of its targets' jitter (mean difference of consecutive RTTs)", ['uplink']),
+      loss: gauge('uplink_loss_ratio', 'Heartbeats lost over the window, 0-1', ['uplink']),
+      share: gauge('uplink_new_flows_share_ratio', 'Share of new flows steered to it now (the intent), 0-1', ['uplink']),
+      measured: gauge('uplink_new_flows_measured_ratio', 'Its share of the new connections the kernel counted since the last steering change, 0-1', ['uplink']),
+      pinned: gauge('uplink_pinned_flows', 'Live connections pinned to it (conntrack entries with its mark)', ['uplink']),
+      since: gauge('uplink_seconds_since_change', 'Seconds since its health last changed', ['uplink']),
+      targetUp: gauge('target_up', 'Whether the target answered its last heartbeat', ['uplink', 'target']),
+      targetRtt: gauge('target_rtt_seconds', 'Mean round-trip time to the target over the window', ['uplink', 'target']),
+      targetLoss: gauge('target_loss_ratio', 'Heartbeats to the target lost over the window, 0-1', ['uplink', 'target']),
+      allDown: gauge('all_down', '1 when no uplink answers (the last routes stay in place)', []),
+      routeNexthops: gauge('route_nexthops', "Next hops of each managed route, read back from the kernel's table", ['destination', 'table']),
+    };
+    this.heartbeats = new Counter({
+      name: 'uplinkd_heartbeats_total',
+      help: 'Heartbeats sent, by result (ok, timeout, error, local)',
+      labelNames: ['uplink', 'target', 'result'],
+      registers: r,
+    });
+    this.transitions = new Counter({
+      name: 'uplinkd_uplink_transitions_total',
+      help: 'Health changes per uplink and address family, by the state entered',
+      labelNames: ['uplink', 'family', 'to'],
+      registers: r,
+    });
+    this.steeringChanges = new Counter({
+      name: 'uplinkd_steering_changes_total',
+      help: 'Changes of which uplinks carry new flows, by cause: failover, failback-step, failback-done, all-down, steering',
+      labelNames: ['family', 'cause'],
+      registers: r,
+    });
+  }
+
+  onRound(uplink: string, round: ProbeRound): void {
+    for (const h of round.results) {
+      // Cut short by a rebind or a stop: never sent to completion, not a heartbeat's result.
+      if (h.error === HEARTBEAT_CLOSED) continue;
+      this.heartbeats.inc({ uplink, target: h.target, result: heartbeatResult(h) });
+    }
+  }
+
+  onEvent(e: OperatorEvent): void {
+    const family = `ipv${e.family}`;
+    if (e.event === 'state') this.transitions.inc({ uplink: e.uplink, family, to: e.to });
+    else this.steeringChanges.inc({ family, cause: e.event });
+  }
+
+  /**
+   * Sets every gauge from a status report read now; uplinks and targets no longer there
+   * disappear, and so does a value not known (no RTT without an answer): absent, never NaN.
+   */
+  update(s: StatusReport, nowMs: number): void {
+    for (const g of Object.values(this.g)) g.reset();
+    const set = (g: Gauge, labels: Record<string, string>, v: number | null, scale = 1): void => {
+      if (v !== null) g.set(labels, v / scale);
+    };
+    for (const u of s.uplinks) {
+      const uplink = { uplink: u.name };
+      for (const state of STATES) this.g.state!.set({ uplink: u.name, interface: u.interface, state }, u.state === state ? 1 : 0);
+      set(this.g.rtt!, uplink, u.rtt_ms, 1000);
+      const jitters = u.targets.map((t) => t.jitter_ms).filter((j): j is number => j !== null);
+      set(this.g.jitter!, uplink, jitters.length ? jitters.reduce((a, b) => a + b, 0) / jitters.length : null, 1000);
+      set(this.g.loss!, uplink, u.loss_pct, 100);
+      set(this.g.share!, uplink, u.weight, 100);
+      set(this.g.measured!, uplink, u.new_flows_pct, 100);
+      set(this.g.pinned!, uplink, u.flows);
+      this.g.since!.set(uplink, Math.max(0, (nowMs - Date.parse(u.since)) / 1000));
+      for (const t of u.targets) {
+        const target = { uplink: u.name, target: t.target };
+        this.g.targetUp!.set(target, t.ok ? 1 : 0);
+        set(this.g.targetRtt!, target, t.rtt_ms, 1000);
+        set(this.g.targetLoss!, target, t.loss_pct, 100);
+      }
+    }
+    this.g.allDown!.set(s.steering.all_down ? 1 : 0);
+    for (const route of s.routes) this.g.routeNexthops!.set({ destination: route.destination, table: String(route.table) }, route.nexthops.length);
+  }
+}

@@ -1,0 +1,157 @@
+// metrics/: the names (node_exporter's conventions), what a status report and events set, a
+// strict parse of the exposition text, and the HTTP endpoint.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StatusReport } from '../../src/control/protocol.js';
+import { heartbeatResult, UplinkMetrics } from '../../src/metrics/registry.js';
+import { MetricsServer } from '../../src/metrics/server.js';
+import { parseExposition, type Sample } from './exposition.js';
+
+const NOW = Date.parse('2026-11-22T10:01:00.000Z');
+const STATUS: StatusReport = {
+  uplinks: [
+    {
+      name: 'fiber',
+      interface: 'wan1',
+      state: 'down',
+      priority: 1,
+      weight: 0,
+      flows: 3,
+      new_flows: 0,
+      new_flows_pct: 0,
+      rtt_ms: null,
+      loss_pct: 100,
+      since: '2026-11-22T10:00:00.000Z',
+      reason: '3 failed rounds',
+      targets: [{ target: 'icmp 198.51.100.10', ok: false, rtt_ms: null, jitter_ms: null, loss_pct: 100, error: 'timeout' }],
+      families: [],
+    },
+    {
+      name: 'lte',
+      interface: 'wwan0',
+      state: 'up',
+      priority: 2,
+      weight: 100,
+      flows: 250,
+      new_flows: 40,
+      new_flows_pct: 100,
+      rtt_ms: 42.5,
+      loss_pct: 5,
+      since: '2026-11-22T09:00:00.000Z',
+      reason: '5 good rounds',
+      targets: [
+        { target: 'icmp 198.51.100.10', ok: true, rtt_ms: 40, jitter_ms: 2, loss_pct: 0 },
+        { target: 'tcp 198.51.100.11:443', ok: true, rtt_ms: 45, jitter_ms: 4, loss_pct: 10 },
+      ],
+      families: [],
+    },
+  ],
+  routes: [{ destination: '0.0.0.0/0', table: 100, nexthops: [{ uplink: 'lte', weight: 100 }] }],
+  steering: { all_down: false, reason: '' },
+  kernel: { refused: [], foreign_rules: [], connected_routes: [] },
+};
+
+const find = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
+  samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+
+describe('metrics', () => {
+  it('heartbeat results as labels', () => {
+    const rows: [{ ok: boolean; error?: string }, string][] = [
+      [{ ok: true }, 'ok'],
+      [{ ok: false, error: 'timeout' }, 'timeout'],
+      [{ ok: false, error: 'ENODEV' }, 'error'],
+      [{ ok: false, error: 'ECONNREFUSED' }, 'error'],
+      [{ ok: false, error: 'EMFILE' }, 'local'],
+      [{ ok: false, error: 'ENOBUFS' }, 'local'],
+    ];
+    for (const [r, want] of rows) assert.equal(heartbeatResult(r), want, JSON.stringify(r));
+  });
+
+  it('a status report, rounds and events give valid exposition text in base units', async () => {
+    const m = new UplinkMetrics('1.2.3');
+    m.onRound('lte', {
+      seq: 1,
+      startedAt: 0,
+      results: [
+        { target: 'icmp 198.51.100.10', ok: true, rttMs: 40 },
+        { target: 'tcp 198.51.100.11:443', ok: false, error: 'timeout' },
+      ],
+    });
+    m.onRound('fiber', { seq: 1, startedAt: 0, results: [{ target: 'icmp 198.51.100.10', ok: false, error: 'closed' }] });
+    m.onEvent({ event: 'state', uplink: 'fiber', interface: 'wan1', family: 4, from: 'up', to: 'down', reason: '' });
+    m.onEvent({ event: 'failover', family: 4, shares: [{ uplink: 'lte', share: 100 }], was: [{ uplink: 'fiber', share: 100 }], reason: '' });
+    m.update(STATUS, NOW);
+    const text = await m.registry.metrics();
+    const s = parseExposition(text);
+    assert.ok(s.every((x) => x.name.startsWith('uplinkd_')));
+    const rows: [string, Record<string, string>, number][] = [
+      ['uplinkd_build_info', { version: '1.2.3' }, 1],
+      ['uplinkd_uplink_state', { uplink: 'fiber', interface: 'wan1', state: 'down' }, 1],
+      ['uplinkd_uplink_state', { uplink: 'fiber', state: 'up' }, 0],
+      ['uplinkd_uplink_state', { uplink: 'lte', state: 'up' }, 1],
+      ['uplinkd_uplink_rtt_seconds', { uplink: 'lte' }, 0.0425],
+      ['uplinkd_uplink_jitter_seconds', { uplink: 'lte' }, 0.003],
+      ['uplinkd_uplink_loss_ratio', { uplink: 'lte' }, 0.05],
+      ['uplinkd_uplink_loss_ratio', { uplink: 'fiber' }, 1],
+      ['uplinkd_uplink_new_flows_share_ratio', { uplink: 'lte' }, 1],
+      ['uplinkd_uplink_new_flows_measured_ratio', { uplink: 'fiber' }, 0],
+      ['uplinkd_uplink_pinned_flows', { uplink: 'lte' }, 250],
+      ['uplinkd_uplink_seconds_since_change', { uplink: 'fiber' }, 60],
+      ['uplinkd_target_up', { uplink: 'lte', target: 'tcp 198.51.100.11:443' }, 1],
+      ['uplinkd_target_loss_ratio', { uplink: 'lte', target: 'tcp 198.51.100.11:443' }, 0.1],
+      ['uplinkd_target_rtt_seconds', { uplink: 'lte', target: 'icmp 198.51.100.10' }, 0.04],
+      ['uplinkd_heartbeats_total', { uplink: 'lte', result: 'ok' }, 1],
+      ['uplinkd_heartbeats_total', { uplink: 'lte', result: 'timeout' }, 1],
+      ['uplinkd_uplink_transitions_total', { uplink: 'fiber', family: 'ipv4', to: 'down' }, 1],
+      ['uplinkd_steering_changes_total', { family: 'ipv4', cause: 'failover' }, 1],
+      ['uplinkd_all_down', {}, 0],
+      ['uplinkd_route_nexthops', { destination: '0.0.0.0/0', table: '100' }, 1],
+    ];
+    for (const [name, labels, want] of rows) assert.equal(find(s, name, labels), want, `${name} ${JSON.stringify(labels)}`);
+    assert.equal(find(s, 'uplinkd_uplink_rtt_seconds', { uplink: 'fiber' }), undefined, 'no RTT: no sample (never NaN)');
+    assert.doesNotMatch(text, /NaN/i);
+    assert.equal(find(s, 'uplinkd_heartbeats_total', { uplink: 'fiber' }), undefined, 'a heartbeat cut short is not counted');
+    assert.match(text, /^# TYPE uplinkd_heartbeats_total counter$/m);
+    assert.match(text, /^# TYPE uplinkd_uplink_state gauge$/m);
+  });
+
+  it('an uplink removed by a reload leaves the gauges', async () => {
+    const m = new UplinkMetrics('1');
+    m.update(STATUS, NOW);
+    m.update({ ...STATUS, uplinks: STATUS.uplinks.slice(1) }, NOW);
+    const s = parseExposition(await m.registry.metrics());
+    assert.equal(find(s, 'uplinkd_uplink_state', { uplink: 'fiber' }), undefined);
+  });
+
+  it('the reader refuses what Prometheus would', () => {
+    for (const bad of ['up 1', 'uplinkd_x{a="1} 1\n', 'uplinkd_x 1\n# TYPE uplinkd_x gauge\n', 'uplinkd-x 1\n', 'uplinkd_x one\n']) {
+      assert.throws(() => parseExposition(bad), Error, bad);
+    }
+  });
+
+  it('serves GET /metrics over HTTP, 404 elsewhere, 405 for other methods', async () => {
+    const m = new UplinkMetrics('1');
+    const server = new MetricsServer(
+      { host: '127.0.0.1', port: 0 },
+      async () => {
+        m.update(STATUS, NOW);
+        return { contentType: m.registry.contentType, body: await m.registry.metrics() };
+      },
+      assert.fail,
+    );
+    // Port 0: the kernel picks one; read it back from the server.
+    await server.start();
+    const port = (server as unknown as { server: import('node:net').Server }).server.address() as import('node:net').AddressInfo;
+    try {
+      const base = `http://127.0.0.1:${port.port}`;
+      const r = await fetch(`${base}/metrics`);
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      assert.ok(parseExposition(await r.text()).length > 20);
+      assert.equal((await fetch(`${base}/other`)).status, 404);
+      assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
+    } finally {
+      await server.close();
+    }
+  });
+});

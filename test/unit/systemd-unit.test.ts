@@ -1,0 +1,42 @@
+// systemd/uplinkd.service: Type=notify with a watchdog, a reload that fails on a rejected
+// file, and an exposure of at most 3.0 by `systemd-analyze security`, with `verify` clean.
+// Needs systemd-analyze (the systemd package): in CI its absence is a failure.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { execa } from 'execa';
+
+const UNIT = join(import.meta.dirname, '../../../systemd/uplinkd.service');
+const text = readFileSync(UNIT, 'utf8');
+const setting = (key: string): string[] => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!);
+
+async function analyze(args: string[]) {
+  const r = await execa('systemd-analyze', args, { reject: false });
+  if (r.failed && r.exitCode === undefined) {
+    if (process.env.CI) assert.fail(`systemd-analyze is missing (apt-get install systemd): ${r.shortMessage}`);
+    return undefined;
+  }
+  return r;
+}
+
+it('is Type=notify with a watchdog, STATUS from uplinkd only, reload through the CLI, documented', () => {
+  assert.deepEqual(setting('Type'), ['notify']);
+  assert.deepEqual(setting('NotifyAccess'), ['main']);
+  assert.match(setting('WatchdogSec')[0] ?? '', /^\d+s$/);
+  assert.deepEqual(setting('ExecReload'), ['/usr/bin/env uplinkd reload']);
+  assert.equal(setting('Documentation').length, 1);
+});
+
+it('systemd-analyze: exposure at most 3.0, verify clean', async (t) => {
+  const security = await analyze(['security', '--offline=true', UNIT]);
+  if (!security) return t.skip('no systemd-analyze here');
+  const m = /Overall exposure level for uplinkd\.service: (\d+\.\d)/.exec(security.stdout);
+  assert.ok(m, security.stdout + security.stderr);
+  const exposure = Number(m[1]);
+  t.diagnostic(`exposure ${exposure}`);
+  assert.ok(exposure <= 3.0, `exposure ${exposure}`);
+  const verify = await analyze(['verify', UNIT]);
+  assert.equal(verify?.exitCode, 0, verify?.stderr);
+  assert.equal(verify?.stderr, '');
+});
