@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET, formatProblem, parseConfig, readConfigFile } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';
-import { ControlAccessError, NoDaemonError, request, type Response, type StatusReport } from '../control/protocol.js';
+import { ControlAccessError, NoDaemonError, type Request, request, type Response, type StatusReport } from '../control/protocol.js';
 import { carriesTraffic } from './check.js';
 import { renderStatus } from './render.js';
 import { VERSION } from './version.js';
@@ -76,6 +76,24 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     options: { socket: SOCKET },
     run: (v) => reload(socketOf(v)),
   },
+  drain: {
+    args: 'UPLINK',
+    summary: 'no new flows on UPLINK while another uplink answers; it keeps probing, pinned flows finish (kept until resume, over reloads and restarts)',
+    options: { now: { type: 'boolean', help: 'also reset the connections pinned to it' }, socket: SOCKET },
+    run: (v, p) => override(socketOf(v), 'drain', p[0], v.now === true),
+  },
+  prefer: {
+    args: 'UPLINK',
+    summary: 'steer new flows to UPLINK above its priority tier while it answers (kept until resume)',
+    options: { socket: SOCKET },
+    run: (v, p) => override(socketOf(v), 'prefer', p[0]),
+  },
+  resume: {
+    args: 'UPLINK',
+    summary: 'lift a drain or prefer of UPLINK',
+    options: { socket: SOCKET },
+    run: (v, p) => override(socketOf(v), 'resume', p[0]),
+  },
   check: {
     summary: "exit 0 when an uplink that answers carries the kernel's managed routes, 1 otherwise (3: no daemon); prints nothing (keepalived track_script)",
     options: { socket: SOCKET },
@@ -136,9 +154,9 @@ async function validate(file: string): Promise<number> {
 }
 
 /** The daemon's answer, or the exit code after saying why there is none. */
-async function ask(socket: string, cmd: 'status' | 'reload', quiet = false): Promise<Response | number> {
+async function ask(socket: string, req: Request, quiet = false): Promise<Response | number> {
   try {
-    return await request(socket, { cmd });
+    return await request(socket, req);
   } catch (err) {
     if (!(err instanceof NoDaemonError) && !(err instanceof ControlAccessError)) throw err;
     if (!quiet) process.stderr.write(`uplinkd: ${err.message}\n`);
@@ -147,7 +165,7 @@ async function ask(socket: string, cmd: 'status' | 'reload', quiet = false): Pro
 }
 
 async function askStatus(socket: string, quiet = false): Promise<StatusReport | number> {
-  const res = await ask(socket, 'status', quiet);
+  const res = await ask(socket, { cmd: 'status' }, quiet);
   if (typeof res === 'number') return res;
   if (!res.ok || !('status' in res)) {
     if (!quiet) process.stderr.write(`uplinkd: ${res.ok ? 'unexpected answer' : res.error}\n`);
@@ -195,7 +213,7 @@ function watchStatus(socket: string, json: boolean): Promise<number> {
 }
 
 async function reload(socket: string): Promise<number> {
-  const res = await ask(socket, 'reload');
+  const res = await ask(socket, { cmd: 'reload' });
   if (typeof res === 'number') return res;
   if (!res.ok) {
     process.stderr.write(`uplinkd: reload rejected: ${res.error}\n`);
@@ -203,6 +221,18 @@ async function reload(socket: string): Promise<number> {
     return EXIT.FAIL;
   }
   process.stdout.write(`reloaded${'changes' in res && res.changes.length ? `: ${res.changes.join(', ')}` : ''}\n`);
+  return EXIT.OK;
+}
+
+async function override(socket: string, cmd: 'drain' | 'prefer' | 'resume', uplink: string | undefined, now = false): Promise<number> {
+  if (!uplink) return usage(cmd, `${cmd} needs an UPLINK`);
+  const res = await ask(socket, cmd === 'drain' && now ? { cmd, uplink, now } : { cmd, uplink });
+  if (typeof res === 'number') return res;
+  if (!res.ok) {
+    process.stderr.write(`uplinkd: ${cmd} ${uplink}: ${res.error}\n`);
+    return EXIT.FAIL;
+  }
+  process.stdout.write(`${'done' in res ? res.done : 'done'}\n`);
   return EXIT.OK;
 }
 

@@ -41,6 +41,12 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
   }
   const out = [table(rows), ''];
   for (const u of s.uplinks) {
+    if (u.override)
+      out.push(
+        `  ${u.name}: ${u.override.kind === 'drain' ? 'drained' : 'preferred'} by ${u.override.by} since ${u.override.since} (uplinkd resume ${u.name})`,
+      );
+  }
+  for (const u of s.uplinks) {
     for (const t of u.targets) {
       out.push(`  ${u.name}  ${t.target}  ${t.ok ? 'ok' : `failing (${t.error ?? 'no answer'})`}  rtt ${ms(t.rtt_ms)}  loss ${Math.round(t.loss_pct)}%`);
     }

@@ -2,8 +2,17 @@
 // connection, one JSON response, each a single line; and the client side that sends them.
 import { connect } from 'node:net';
 
-export type Request = { readonly cmd: 'status' } | { readonly cmd: 'reload' };
-const COMMANDS: readonly string[] = ['status', 'reload'];
+/** `uplinkd drain|resume|prefer UPLINK`: an operator's override (changes the daemon, as reload does). */
+export type OverrideRequest =
+  | { readonly cmd: 'drain'; readonly uplink: string; readonly now?: boolean }
+  | { readonly cmd: 'resume'; readonly uplink: string }
+  | { readonly cmd: 'prefer'; readonly uplink: string };
+
+export type Request = { readonly cmd: 'status' } | { readonly cmd: 'reload' } | OverrideRequest;
+const COMMANDS: readonly string[] = ['status', 'reload', 'drain', 'resume', 'prefer'];
+export const OVERRIDE_COMMANDS: readonly string[] = ['drain', 'resume', 'prefer'];
+/** Commands that change the daemon: only root, the daemon's own user and control.group. */
+export const MUTATING_COMMANDS: readonly string[] = ['reload', ...OVERRIDE_COMMANDS];
 
 /** One request line -> the request, or what is wrong with it (said to the client). */
 export function parseRequest(line: string): Request | { readonly problem: string } {
@@ -14,11 +23,14 @@ export function parseRequest(line: string): Request | { readonly problem: string
     return { problem: 'request is not JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'request must be a JSON object like {"cmd":"status"}' };
-  const cmd = (value as { cmd?: unknown }).cmd;
-  if (typeof cmd !== 'string') return { problem: 'request has no "cmd" string (status or reload)' };
+  const { cmd, uplink, now } = value as { cmd?: unknown; uplink?: unknown; now?: unknown };
+  if (typeof cmd !== 'string') return { problem: `request has no "cmd" string (${COMMANDS.join(', ')})` };
   // Echo a bounded, printable part of what was asked: never the client's bytes unfiltered.
-  if (!COMMANDS.includes(cmd)) return { problem: `unknown command ${JSON.stringify(cmd.slice(0, 40))} (status or reload)` };
-  return { cmd } as Request;
+  if (!COMMANDS.includes(cmd)) return { problem: `unknown command ${JSON.stringify(cmd.slice(0, 40))} (${COMMANDS.join(', ')})` };
+  if (!OVERRIDE_COMMANDS.includes(cmd)) return { cmd } as Request;
+  if (typeof uplink !== 'string' || uplink.length === 0 || uplink.length > 64) return { problem: `${cmd} needs an "uplink" name` };
+  if (now !== undefined && (cmd !== 'drain' || typeof now !== 'boolean')) return { problem: '"now" is a boolean, for drain only' };
+  return (cmd === 'drain' && now !== undefined ? { cmd, uplink, now } : { cmd, uplink }) as Request;
 }
 
 export interface TargetStatus {
@@ -58,6 +70,8 @@ export interface UplinkStatus {
   readonly families: readonly FamilyStatus[];
   /** With routing.dampening: the flap penalty, and whether it holds the uplink out of the routes. */
   readonly dampening?: DampeningStatus;
+  /** An operator's `uplinkd drain` or `prefer`, until `resume`: who set it and when. */
+  readonly override?: { readonly kind: 'drain' | 'prefer'; readonly by: string; readonly since: string };
 }
 
 export interface DampeningStatus {
@@ -103,6 +117,8 @@ export interface StatusReport {
 export type Response =
   | { readonly ok: true; readonly status: StatusReport }
   | { readonly ok: true; readonly reloaded: true; readonly changes: readonly string[] }
+  /** An override was set or lifted: what the daemon did, in words. */
+  | { readonly ok: true; readonly done: string }
   | { readonly ok: false; readonly error: string; readonly problems?: readonly string[] };
 
 export class NoDaemonError extends Error {

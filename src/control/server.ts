@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { flock, peerCredentials, type PeerCredentials } from '../native/index.js';
-import { parseRequest, type Request, type Response } from './protocol.js';
+import { MUTATING_COMMANDS, parseRequest, type Request, type Response } from './protocol.js';
 
 const MAX_REQUEST = 4096;
 export const MAX_CONNECTIONS = 32;
@@ -17,14 +17,13 @@ export const IDLE_MS = 10_000;
 const CHECK_MS = 2000;
 /** How long a closing server waits for the requests it is answering. */
 const CLOSE_GRACE_MS = 2000;
-/** Commands that change the daemon: only root, the daemon's own user and control.group. */
-const MUTATING: readonly string[] = ['reload'];
 
 export interface ControlServerOptions {
   readonly path: string;
   /** Besides root and the daemon's user, this group may use the socket and change things. */
   readonly gid?: number;
-  readonly handle: (req: Request) => Promise<Response>;
+  /** `by`: who asked, for a command that changes the daemon (`root (uid 0)`). */
+  readonly handle: (req: Request, by?: string) => Promise<Response>;
   /** Said when the server had to act on its own (the socket file put back). */
   readonly onNotice?: (message: string) => void;
   readonly maxConnections?: number;
@@ -87,6 +86,23 @@ function groupsOf(pid: number): number[] {
 }
 
 /** May this client change the daemon? Root, the daemon's own user, or a member of the group. */
+/** `root (uid 0)`: the user's name from /etc/passwd when it has one there. */
+export function describePeer(peer: PeerCredentials, passwd = readPasswd): string {
+  const name = passwd()
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((f) => f.length > 2 && Number(f[2]) === peer.uid)?.[0];
+  return name ? `${name} (uid ${peer.uid})` : `uid ${peer.uid}`;
+}
+
+function readPasswd(): string {
+  try {
+    return readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function mayChange(peer: PeerCredentials, ownUid: number, gid: number | undefined, groups: (pid: number) => number[] = groupsOf): boolean {
   if (peer.uid === 0 || peer.uid === ownUid) return true;
   if (gid === undefined) return false;
@@ -230,13 +246,18 @@ export class ControlServer {
       conn.pause();
       const req = parseRequest(line);
       if ('problem' in req) return reply({ ok: false, error: req.problem });
-      if (MUTATING.includes(req.cmd) && !this.allowed(conn)) {
-        return reply({
-          ok: false,
-          error: `permission denied: ${String(req.cmd)} needs root${this.opts.gid !== undefined ? ` or group ${this.opts.gid}` : ''}`,
-        });
+      let by: string | undefined;
+      if (MUTATING_COMMANDS.includes(req.cmd)) {
+        const peer = this.allowed(conn);
+        if (!peer) {
+          return reply({
+            ok: false,
+            error: `permission denied: ${String(req.cmd)} needs root${this.opts.gid !== undefined ? ` or group ${this.opts.gid}` : ''}`,
+          });
+        }
+        by = describePeer(peer);
       }
-      this.opts.handle(req).then(reply, (err: unknown) => reply({ ok: false, error: String((err as Error)?.message ?? err) }));
+      this.opts.handle(req, by).then(reply, (err: unknown) => reply({ ok: false, error: String((err as Error)?.message ?? err) }));
     };
     const onData = (chunk: string): void => {
       buf += chunk;
@@ -257,12 +278,13 @@ export class ControlServer {
     });
   }
 
-  private allowed(conn: Socket): boolean {
+  /** The peer, when it may change the daemon. */
+  private allowed(conn: Socket): PeerCredentials | undefined {
     const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (fd === undefined || fd < 0) return false;
+    if (fd === undefined || fd < 0) return undefined;
     const peer = peerCredentials(fd);
-    if ('code' in peer) return false;
-    return mayChange(peer, process.getuid?.() ?? 0, this.opts.gid);
+    if ('code' in peer) return undefined;
+    return mayChange(peer, process.getuid?.() ?? 0, this.opts.gid) ? peer : undefined;
   }
 
   async close(): Promise<void> {

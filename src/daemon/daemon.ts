@@ -3,7 +3,7 @@
 // effects it returns are run here through injected ports, each with a fake beside it.
 import type { Logger } from 'pino';
 import { ConfigError, diffConfig, formatProblem } from '../config/index.js';
-import type { Request, Response, StatusReport } from '../control/protocol.js';
+import type { OverrideRequest, Request, Response, StatusReport } from '../control/protocol.js';
 import type { LinkSource } from '../link/index.js';
 import {
   type ConntrackTable,
@@ -23,6 +23,7 @@ import {
   drainPlan,
   type Effect,
   initialTracking,
+  overrideProblem,
   ownedBy,
   proberPace,
   type SourceAddress,
@@ -36,6 +37,7 @@ import {
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, ProbeRound } from '../types/index.js';
 import { uplinkMark } from '../types/layout.js';
+import type { OverrideStore } from './override-store.js';
 import { PinningKeeper } from './pinning-keeper.js';
 import { type Clocks, type ConfigLoader, errText, type Prober, type ProberFactory, type Scheduler, type TimerHandle } from './ports.js';
 
@@ -63,6 +65,8 @@ export interface DaemonOptions {
    * metrics and the service manager's status line. Must not block: it is called inline.
    */
   readonly onEvent?: (event: OperatorEvent) => void;
+  /** Where overrides outlive a restart; none: they last while this daemon runs. */
+  readonly overrides?: OverrideStore;
   /** Hears each probe round as it comes (metrics count heartbeats); must not block either. */
   readonly onRound?: (uplink: string, round: ProbeRound) => void;
 }
@@ -132,6 +136,13 @@ export class Daemon {
     } catch (err) {
       this.log.warn({ event: 'adopt', err: errText(err) }, `cannot read the managed routes: ${errText(err)}`);
     }
+    // Drains and preferences an earlier run was told of still hold.
+    try {
+      const kept = (await this.opts.overrides?.load()) ?? new Map();
+      if (kept.size) this.dispatch({ kind: 'restore-overrides', overrides: kept });
+    } catch (err) {
+      this.log.error({ event: 'override', err: errText(err) }, `cannot read the overrides kept by the last run: ${errText(err)}; starting without`);
+    }
     this.dispatch({ kind: 'start', snapshot: links.snapshot() });
     await this.applying;
   }
@@ -184,11 +195,15 @@ export class Daemon {
       case 'flush-conntrack':
         return void this.flushConntrack(e.uplink, e.addresses);
       case 'drain':
-        return void this.drain(e.uplinks).catch((err: unknown) =>
+        return void this.drain(e.uplinks, e.cause ?? 'failback').catch((err: unknown) =>
           this.log.error({ event: 'drain', err: errText(err) }, `failback drain failed: ${errText(err)}`),
         );
       case 'count-new-flows':
         return void this.applying.then(() => this.snapshotCounters());
+      case 'save-overrides':
+        return void this.opts.overrides
+          ?.save(e.overrides)
+          .catch((err: unknown) => this.log.error({ event: 'override', err: errText(err) }, `cannot keep the overrides for a restart: ${errText(err)}`));
       case 'notify':
         try {
           return this.opts.onEvent?.(e.event);
@@ -265,15 +280,15 @@ export class Daemon {
   }
 
   /** routing.failback.drain, once the route change is in: resets what track/'s drainPlan names. */
-  private async drain(uplinks: readonly string[]): Promise<void> {
+  private async drain(uplinks: readonly string[], cause: 'failback' | 'operator'): Promise<void> {
     await this.applying;
     const plan = drainPlan(this.tracking, uplinks);
+    const what = cause === 'failback' ? 'failback drain' : 'drain --now';
     if (plan.kind === 'skip' || this.stopped) {
-      this.log.warn({ event: 'drain', uplinks }, `failback drain of ${uplinks.join(', ')} skipped: the route change did not go through`);
+      this.log.warn({ event: 'drain', uplinks }, `${what} of ${uplinks.join(', ')} skipped: the route change did not go through`);
       return;
     }
-    for (const name of plan.carrying)
-      this.log.info({ event: 'drain', uplink: name, skipped: true }, `failback drain: ${name} carries new flows again; nothing reset`);
+    for (const name of plan.carrying) this.log.info({ event: 'drain', uplink: name, skipped: true }, `${what}: ${name} carries new flows; nothing reset`);
     const mask = this.tracking.config.routing.markMask;
     for (const { uplink, mark } of plan.reset) {
       // Live ones first: the entries deleted include connections that already ended.
@@ -282,7 +297,9 @@ export class Daemon {
       for (const r of await this.opts.conntrack.deleteByMark(mark, mask)) total += logDeleted(this.log, uplink, r);
       this.log.info(
         { uplink, event: 'drain', live, deleted: total },
-        `failback drain: reset ${live} connections still pinned to ${uplink} ${this.tracking.config.routing.failback.drainMs! / 1000}s after the last step (${total} conntrack entries deleted)`,
+        cause === 'failback'
+          ? `failback drain: reset ${live} connections still pinned to ${uplink} ${this.tracking.config.routing.failback.drainMs! / 1000}s after the last step (${total} conntrack entries deleted)`
+          : `drain --now: reset ${live} connections pinned to ${uplink} (${total} conntrack entries deleted)`,
       );
     }
   }
@@ -317,7 +334,7 @@ export class Daemon {
     const foreignRules = await this.router.foreignRules(ownedBy(config));
     const t = this.tracking;
     const kernel = { flows, fresh, routes, foreignRules, refused: t.notices.refused, connected: t.notices.connected };
-    return statusView(config, [...t.uplinks.values()], steeringOf(t), kernel, this.opts.clocks.mono());
+    return statusView(config, [...t.uplinks.values()], steeringOf(t), kernel, this.opts.clocks.mono(), t.overrides);
   }
 
   /**
@@ -346,10 +363,24 @@ export class Daemon {
     return { ok: true, reloaded: true, changes: reloadChanges(diff) };
   }
 
-  async handle(req: Request): Promise<Response> {
+  async handle(req: Request, by = 'uplinkd'): Promise<Response> {
     if (req.cmd === 'status') return { ok: true, status: await this.status() };
     if (req.cmd === 'reload') return this.reload();
+    if (req.cmd === 'drain' || req.cmd === 'prefer' || req.cmd === 'resume') return this.override(req, by);
     return { ok: false, error: `unknown command ${JSON.stringify(String((req as { cmd?: unknown } | null)?.cmd).slice(0, 40))}` };
+  }
+
+  /** `uplinkd drain|prefer|resume UPLINK`: answered once the new routes are in. */
+  private async override(req: OverrideRequest, by: string): Promise<Response> {
+    const problem = overrideProblem(this.tracking, req.uplink, req.cmd === 'resume' ? 'resume' : req.cmd);
+    if (problem) return { ok: false, error: problem };
+    const since = new Date(this.opts.clocks.wall()).toISOString();
+    const override = req.cmd === 'resume' ? undefined : { kind: req.cmd, by, since };
+    this.dispatch({ kind: 'override', uplink: req.uplink, override, flush: req.cmd === 'drain' && req.now === true });
+    await this.idle();
+    const reason = steeringOf(this.tracking)[4].reason;
+    const what = req.cmd === 'resume' ? 'resumed' : req.cmd === 'drain' ? 'drained' : 'preferred';
+    return { ok: true, done: `${req.uplink} ${what}; new flows: ${reason}` };
   }
 
   /** Stops probing and waits for a route change in flight; routes stay (traffic keeps flowing). */

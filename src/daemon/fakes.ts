@@ -1,5 +1,7 @@
 // daemon/: fakes beside the ports (ports.ts): a clock whose timers fire only when a test moves
 // it, probers that record what they were told, and a config loader that reads from memory.
+import type { Override } from '../track/index.js';
+import type { OverrideStore } from './override-store.js';
 import { ConfigError, parseConfig } from '../config/index.js';
 import type { Clocks, ConfigLoader, Prober, ProberFactory, ProberSpec, Scheduler, TimerHandle } from './ports.js';
 
@@ -83,4 +85,14 @@ export function memoryConfigs(): { loader: ConfigLoader; files: Map<string, stri
     return result.config;
   };
   return { loader, files };
+}
+
+/** Overrides kept in memory, as the state file would keep them over a restart. */
+export function memoryOverrides(): OverrideStore & { saved: Record<string, Override>[] } {
+  const saved: Record<string, Override>[] = [];
+  return {
+    saved,
+    load: async () => new Map(Object.entries(saved.at(-1) ?? {})),
+    save: async (o) => void saved.push({ ...o }),
+  };
 }

@@ -16,6 +16,7 @@ import { statusLine } from '../notify/status-line.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
+import { fileOverrideStore, overridesPathFor } from './override-store.js';
 import { realConfigLoader, realProbers, realScheduler } from './ports.js';
 
 export interface RunOptions {
@@ -120,6 +121,7 @@ export async function run(opts: RunOptions): Promise<number> {
     sysctl: new ProcSysctl(),
     routeEvents,
     nftEvents,
+    overrides: fileOverrideStore(overridesPathFor(opts.socket ?? config.control.socket)),
     onEvent: (e) => {
       for (const listen of listeners) listen(e);
     },

@@ -7,7 +7,7 @@ import type { KernelRoute } from '../route/index.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
 import type { Config, Family, UplinkState } from '../types/index.js';
 import { counterName } from '../types/layout.js';
-import type { TrackedUplink } from '../track/model.js';
+import type { Override, TrackedUplink } from '../track/model.js';
 
 /** The part of what track/ keeps of an uplink that status shows. */
 export type ShownUplink = Pick<TrackedUplink, 'config' | 'health' | 'windows' | 'last' | 'damping'>;
@@ -71,6 +71,7 @@ function uplinkView(
   kernel: KernelReadback,
   freshTotal: number,
   dampening: DampeningStatus | undefined,
+  override: Override | undefined,
 ): UplinkStatus {
   const share = (family: Family): number => steering[family].active.find((a) => a.uplink === u.config.name)?.share ?? 0;
   const fresh = kernel.fresh?.get(u.config.name) ?? null;
@@ -103,6 +104,7 @@ function uplinkView(
         : best.reason,
     families,
     ...(dampening ? { dampening } : {}),
+    ...(override ? { override: { kind: override.kind, by: override.by, since: override.since } } : {}),
     targets: u.config.targets.map((t) => targetView(u, t.label)),
   };
 }
@@ -123,12 +125,21 @@ function routeView(config: Config, route: KernelRoute, interfaces: readonly stri
   };
 }
 
-export function statusView(config: Config, uplinks: readonly ShownUplink[], steering: FamilySteering, kernel: KernelReadback, now: number): StatusReport {
+export function statusView(
+  config: Config,
+  uplinks: readonly ShownUplink[],
+  steering: FamilySteering,
+  kernel: KernelReadback,
+  now: number,
+  overrides: ReadonlyMap<string, Override> = new Map(),
+): StatusReport {
   const freshTotal = kernel.fresh ? [...kernel.fresh.values()].reduce((a, b) => a + b, 0) : 0;
   const damp = config.routing.dampening;
   const fams = [...new Set(config.routing.destinations.map((d) => d.family))];
   return {
-    uplinks: uplinks.map((u) => uplinkView(u, steering, kernel, freshTotal, damp ? dampingView(u.damping, now, damp) : undefined)),
+    uplinks: uplinks.map((u) =>
+      uplinkView(u, steering, kernel, freshTotal, damp ? dampingView(u.damping, now, damp) : undefined, overrides.get(u.config.name)),
+    ),
     // Read back from the kernel, not from memory (src/README.md §3).
     routes: kernel.routes.map(({ route, interfaces }) => routeView(config, route, interfaces)),
     steering: {

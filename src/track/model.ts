@@ -58,8 +58,23 @@ export interface ReconcileState {
   readonly armed: boolean;
 }
 
+/**
+ * An operator's override of an uplink (`uplinkd drain|prefer`), until `uplinkd resume`.
+ * `drain`: no new flows while another uplink answers; pinned flows finish. `prefer`: steered
+ * above its tier. Kept over reloads and restarts (a state file beside the control socket).
+ */
+export interface Override {
+  readonly kind: 'drain' | 'prefer';
+  /** Who set it: `root (uid 0)`. */
+  readonly by: string;
+  /** ISO time it was set. */
+  readonly since: string;
+}
+
 export interface Tracking {
   readonly config: Config;
+  /** By uplink name. */
+  readonly overrides: ReadonlyMap<string, Override>;
   readonly uplinks: ReadonlyMap<string, TrackedUplink>;
   /** Per family: what carries new flows, and the failback schedule under way. */
   readonly steer: Readonly<Record<Family, SteerState>>;
@@ -91,6 +106,10 @@ export type TrackEvent =
   | { readonly kind: 'apply-begun' }
   | { readonly kind: 'applied'; readonly report: ApplyReport; readonly reasons: readonly string[] }
   | { readonly kind: 'apply-failed'; readonly error: string }
+  /** `uplinkd drain|prefer` (an override) or `resume` (none); `flush`: also reset its pinned connections (`drain --now`). */
+  | { readonly kind: 'override'; readonly uplink: string; readonly override: Override | undefined; readonly flush: boolean }
+  /** Overrides kept by an earlier run, read back at start (before `start`). */
+  | { readonly kind: 'restore-overrides'; readonly overrides: ReadonlyMap<string, Override> }
   /** A new config, already valid, and how it differs from the running one. */
   | { readonly kind: 'reload'; readonly config: Config; readonly diff: ConfigDiff; readonly path: string; readonly snapshot: LinkSnapshot };
 
@@ -115,9 +134,11 @@ export type Effect =
   /** routing.conntrack_flush: delete the conntrack entries NATed to a lost uplink's addresses. */
   | { readonly kind: 'flush-conntrack'; readonly uplink: string; readonly addresses: readonly SourceAddress[] }
   /** routing.failback.drain: once the apply under way is done, reset what is still pinned to these (desired.ts drainPlan). */
-  | { readonly kind: 'drain'; readonly uplinks: readonly string[] }
+  | { readonly kind: 'drain'; readonly uplinks: readonly string[]; readonly cause?: 'failback' | 'operator' }
   /** The steering changed: once the apply under way is done, new flows are counted from zero. */
   | { readonly kind: 'count-new-flows' }
+  /** The overrides changed: keep them where a restart finds them. */
+  | { readonly kind: 'save-overrides'; readonly overrides: Readonly<Record<string, Override>> }
   /** Something an operator hears of (hooks, metrics, the status line), in the order it happened. */
   | { readonly kind: 'notify'; readonly event: OperatorEvent };
 
@@ -129,6 +150,7 @@ export interface TrackStep {
 export function initialTracking(config: Config): Tracking {
   return {
     config,
+    overrides: new Map(),
     uplinks: new Map(),
     steer: { 4: NO_STEER_STATE, 6: NO_STEER_STATE },
     notices: NO_NOTICES,

@@ -4,7 +4,7 @@ import type { ConfigDiff } from '../config/diff.js';
 import { describeChange, type LinkChange, type LinkSnapshot } from '../link/snapshot.js';
 import type { UplinkConfig } from '../types/index.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
-import type { Effect, Now, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
+import type { Effect, Now, Override, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
 import { adopt, resteer } from './steering.js';
 import { applyProbeRound, checkLink, newUplink } from './uplink.js';
 
@@ -50,7 +50,70 @@ function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
       return noteApplyFailed(t, e.error, out);
     case 'reload':
       return reload(t, e, now, out);
+    case 'override':
+      return override(t, e, now, out);
+    case 'restore-overrides':
+      return restoreOverrides(t, e.overrides, out);
   }
+}
+
+/** Why `uplinkd drain|prefer|resume UPLINK` cannot be done, or undefined (the control reply). */
+export function overrideProblem(t: Tracking, uplink: string, kind: Override['kind'] | 'resume'): string | undefined {
+  if (!t.config.uplinks.some((u) => u.name === uplink)) return `no uplink named "${uplink.slice(0, 40)}" (${t.config.uplinks.map((u) => u.name).join(', ')})`;
+  if (kind === 'resume' && !t.overrides.has(uplink)) return `${uplink} is neither drained nor preferred`;
+  return undefined;
+}
+
+const saveOverrides = (overrides: ReadonlyMap<string, Override>): Effect => ({ kind: 'save-overrides', overrides: Object.fromEntries(overrides) });
+
+function override(t: Tracking, e: Extract<TrackEvent, { kind: 'override' }>, now: Now, out: Effect[]): Tracking {
+  if (overrideProblem(t, e.uplink, e.override?.kind ?? 'resume')) return t;
+  const overrides = new Map(t.overrides);
+  const was = overrides.get(e.uplink);
+  if (e.override) overrides.set(e.uplink, e.override);
+  else overrides.delete(e.uplink);
+  const o = e.override;
+  const msg = !o
+    ? `${e.uplink}: ${was!.kind} lifted (resume)`
+    : o.kind === 'drain'
+      ? `${e.uplink} drained by ${o.by}: no new flows while another uplink answers; ${e.flush ? 'its pinned connections are reset' : 'pinned connections finish'}`
+      : `${e.uplink} preferred by ${o.by}: steered above its tier until resume`;
+  out.push({
+    kind: 'log',
+    level: o?.kind === 'drain' ? 'warn' : 'info',
+    uplink: e.uplink,
+    fields: { event: 'override', override: o?.kind ?? 'resume', by: o?.by ?? null },
+    msg,
+  });
+  out.push(saveOverrides(overrides));
+  const next = resteer({ ...t, overrides }, now, out);
+  if (o?.kind === 'drain' && e.flush) out.push({ kind: 'drain', uplinks: [e.uplink], cause: 'operator' });
+  return next;
+}
+
+function restoreOverrides(t: Tracking, kept: ReadonlyMap<string, Override>, out: Effect[]): Tracking {
+  const known = new Set(t.config.uplinks.map((u) => u.name));
+  const overrides = new Map([...kept].filter(([name]) => known.has(name)));
+  for (const [name, o] of overrides) {
+    out.push({
+      kind: 'log',
+      level: 'warn',
+      uplink: name,
+      fields: { event: 'override', override: o.kind, by: o.by, restored: true },
+      msg: `${name} stays ${o.kind === 'drain' ? 'drained' : 'preferred'} (set by ${o.by} at ${o.since}; uplinkd resume ${name} lifts it)`,
+    });
+  }
+  const gone = [...kept.keys()].filter((n) => !known.has(n));
+  if (gone.length) {
+    out.push({
+      kind: 'log',
+      level: 'info',
+      fields: { event: 'override', dropped: gone },
+      msg: `overrides of uplinks no longer configured dropped: ${gone.join(', ')}`,
+    });
+    out.push(saveOverrides(overrides));
+  }
+  return { ...t, overrides };
 }
 
 function withUplink(t: Tracking, u: TrackedUplink): Tracking {
@@ -136,7 +199,10 @@ function reload(t: Tracking, e: Extract<TrackEvent, { kind: 'reload' }>, now: No
     } else if (diff.retuned.includes(u.name)) uplinks.set(u.name, startUplink(next, u, e.snapshot, now, out, old));
     else uplinks.set(u.name, { ...old, config: u });
   }
+  // Overrides stay with the uplinks that stay.
+  const overrides = new Map([...t.overrides].filter(([name]) => uplinks.has(name)));
+  if (overrides.size !== t.overrides.size) out.push(saveOverrides(overrides));
   const changes = reloadChanges(diff);
   out.push({ kind: 'log', level: 'info', fields: { event: 'reload', changes }, msg: `reloaded ${e.path}: ${changes.join(', ') || 'no changes'}` });
-  return resteer({ ...next, uplinks }, now, out);
+  return resteer({ ...next, uplinks, overrides }, now, out);
 }

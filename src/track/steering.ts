@@ -52,17 +52,46 @@ export function steeringCause(before: SteerState, after: SteerState, usable: (up
   return 'steering';
 }
 
+/** How an override bends what steer/ is told (resteer decides whether a drain holds). */
+export interface Bend {
+  /** Drained, and another uplink answers: steered as if down. */
+  readonly held: boolean;
+  /** Preferred: above every configured tier (priorities start at 0). */
+  readonly preferred: boolean;
+}
+
+const NO_BEND: Bend = { held: false, preferred: false };
+
 /** What steer/ is told of one uplink in one family. */
-export function steerInput(u: TrackedUplink, family: Family): SteerUplink {
+export function steerInput(u: TrackedUplink, family: Family, bend: Bend = NO_BEND): SteerUplink {
   return {
     name: u.config.name,
-    priority: u.config.priority,
+    priority: bend.preferred ? -1 : u.config.priority,
     weight: u.config.weight,
-    // Held out by dampening: steered as if down, whatever its heartbeats say.
-    state: u.damping.suppressed ? 'down' : stateFor(u, family),
+    // Held out by dampening or drained: steered as if down, whatever its heartbeats say.
+    state: u.damping.suppressed || bend.held ? 'down' : stateFor(u, family),
     // Lost in a family it has no targets in means lost in the one it is steered by.
     everLost: u.everLost.has(family) || (!u.health.has(family) && u.everLost.size > 0),
   };
+}
+
+/**
+ * Each uplink's override in one family. A drain holds only while some uplink that is not
+ * drained answers there: draining the last working uplink would cut the site off, so it
+ * carries on (said in the steering reason).
+ */
+function bends(t: Tracking, uplinks: readonly TrackedUplink[], family: Family): { bend: Map<string, Bend>; note: string } {
+  const drained = (u: TrackedUplink) => t.overrides.get(u.config.name)?.kind === 'drain';
+  const others = uplinks.some((u) => !drained(u) && usableIn(u, family));
+  const bend = new Map(
+    uplinks.map((u) => [u.config.name, { held: drained(u) && others, preferred: t.overrides.get(u.config.name)?.kind === 'prefer' }] as const),
+  );
+  const names = (kind: 'drain' | 'prefer') => uplinks.filter((u) => t.overrides.get(u.config.name)?.kind === kind).map((u) => u.config.name);
+  const notes = [
+    ...(names('drain').length ? [others ? `drained: ${names('drain').join(', ')}` : `drained but no other uplink answers: ${names('drain').join(', ')}`] : []),
+    ...(names('prefer').length ? [`preferred: ${names('prefer').join(', ')}`] : []),
+  ];
+  return { bend, note: notes.join('; ') };
 }
 
 /**
@@ -81,13 +110,15 @@ export function resteer(t0: Tracking, now: Now, out: Effect[]): Tracking {
   const held = uplinks.filter((u) => u.damping.suppressed).map((u) => u.config.name);
   for (const family of [4, 6] as const) {
     const before = t.steer[family].steering;
+    const { bend, note } = bends(t, uplinks, family);
     let next = steerWithFailback(
-      uplinks.map((u) => steerInput(u, family)),
+      uplinks.map((u) => steerInput(u, family, bend.get(u.config.name))),
       t.steer[family],
       c.routing.failback,
       now.mono,
     );
     if (held.length) next = { ...next, steering: { ...next.steering, reason: `${next.steering.reason}; held out by flap dampening: ${held.join(', ')}` } };
+    if (note) next = { ...next, steering: { ...next.steering, reason: `${next.steering.reason}; ${note}` } };
     const due = takeDueDrain(next, now.mono);
     steer[family] = due.state;
     for (const u of due.uplinks) drains.add(u);

@@ -1,6 +1,8 @@
 // A Daemon wired to fakes (kernel, links, pinning, conntrack, sysctl, probers, config file) and
 // a fake clock whose timers fire only when the test moves it; its logs are read back as JSON,
 // as pino writes them; rounds of heartbeats are fed by hand.
+import type { OverrideStore } from '../../src/daemon/override-store.js';
+import type { OperatorEvent } from '../../src/types/events.js';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
@@ -22,7 +24,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
 
 const PATH = '/etc/uplinkd/uplinkd.yaml';
 
-export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {}) {
+export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable; overrides?: OverrideStore } = {}) {
   const parsed = parseConfig(config);
   assert.ok(parsed.ok);
   const logs: Record<string, unknown>[] = [];
@@ -46,6 +48,7 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {
   sysctl.values.set('net.ipv4.fib_multipath_hash_policy', '0');
   const probers = fakeProbers();
   const configs = memoryConfigs();
+  const events: OperatorEvent[] = [];
   configs.files.set(PATH, config);
   const daemon = new Daemon({
     configPath: PATH,
@@ -62,6 +65,8 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {
     conntrack,
     sysctl,
     nftEvents,
+    ...(fakes.overrides ? { overrides: fakes.overrides } : {}),
+    onEvent: (e) => events.push(e),
   });
   let seq = 0;
   /** One round of `name`'s heartbeats, a second after the last: `results` as given. */
@@ -91,5 +96,5 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable } = {
     await daemon.idle();
   };
   const writeConfig = (text: string): void => void configs.files.set(PATH, text);
-  return { daemon, kernel, links, logs, round, feed, settle, pass, clock, writeConfig, pinning, conntrack, sysctl, nftEvents, probers: probers.made };
+  return { daemon, kernel, links, logs, round, feed, settle, pass, clock, writeConfig, pinning, conntrack, sysctl, nftEvents, probers: probers.made, events };
 }

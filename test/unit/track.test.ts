@@ -545,3 +545,114 @@ describe('track: operator events (hooks, metrics, the status line) and their log
     assert.deepEqual(notices(later), []);
   });
 });
+
+describe('track: operator overrides (drain, prefer, resume)', () => {
+  const by = 'root (uid 0)';
+  const since = '2026-11-21T10:00:05.000Z';
+  const bothUp = (): Session => {
+    const s = new Session();
+    for (const ms of [1000, 2000]) s.round('fiber', ms, [true, true]), s.round('dsl', ms, [true]);
+    return s;
+  };
+  const saved = (effects: readonly Effect[]) =>
+    effects.filter((e) => e.kind === 'save-overrides').map((e) => Object.keys((e as { overrides: object }).overrides).join(','));
+
+  // [what, actions after both are up, new IPv4 flows, the steering reason contains]
+  const rows: [string, (s: Session) => void, string, RegExp][] = [
+    [
+      'drain the primary: new flows leave it at once',
+      (s) => s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: false }, 5000),
+      'dsl 100%',
+      /drained: fiber/,
+    ],
+    [
+      'drain the only uplink that answers: it carries on, said so',
+      (s) => {
+        s.round('dsl', 3000, [false]);
+        s.round('dsl', 4000, [false]);
+        s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: false }, 5000);
+      },
+      'fiber 100%',
+      /drained but no other uplink answers: fiber/,
+    ],
+    [
+      'prefer the backup: above its tier',
+      (s) => s.send({ kind: 'override', uplink: 'dsl', override: { kind: 'prefer', by, since }, flush: false }, 5000),
+      'dsl 100%',
+      /preferred: dsl/,
+    ],
+    [
+      'resume: back to the configured order',
+      (s) => {
+        s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: false }, 5000);
+        s.send({ kind: 'override', uplink: 'fiber', override: undefined, flush: false }, 6000);
+      },
+      'fiber 100%',
+      /^(?!.*drained)/,
+    ],
+  ];
+  for (const [what, act, flows, reason] of rows) {
+    it(what, () => {
+      const s = bothUp();
+      assert.equal(s.active(4), 'fiber 100%');
+      act(s);
+      assert.equal(s.active(4), flows);
+      assert.match(steeringOf(s.t)[4].reason, reason);
+    });
+  }
+
+  it('a drained uplink keeps its pinned-flow rule (its connections finish) and its probing', () => {
+    const s = bothUp();
+    const effects = s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: false }, 5000);
+    assert.equal(s.state('fiber'), 'up');
+    assert.ok(!effects.some((e) => e.kind === 'prober' && e.uplink === 'fiber'), 'the prober is left alone');
+    assert.ok(!effects.some((e) => e.kind === 'drain'), 'nothing reset without --now');
+    assert.deepEqual(saved(effects), ['fiber']);
+    const log = effects.find((e) => e.kind === 'log' && e.fields.event === 'override');
+    assert.equal(log?.kind === 'log' && log.level, 'warn');
+  });
+
+  it('drain --now resets its pinned connections once the route has moved', () => {
+    const s = bothUp();
+    const effects = s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: true }, 5000);
+    const applyAt = effects.findIndex((e) => e.kind === 'apply');
+    const drainAt = effects.findIndex((e) => e.kind === 'drain');
+    assert.ok(applyAt >= 0 && drainAt > applyAt);
+    assert.deepEqual(effects[drainAt], { kind: 'drain', uplinks: ['fiber'], cause: 'operator' });
+  });
+
+  it('kept over a reload for the uplinks that stay, restored at start, unknown ones dropped', () => {
+    const s = bothUp();
+    s.send({ kind: 'override', uplink: 'dsl', override: { kind: 'prefer', by, since }, flush: false }, 5000);
+    const parsed = parseConfig(TWO.replace('priority: 1,', 'priority: 1, weight: 2,'));
+    assert.ok(parsed.ok);
+    s.send(
+      {
+        kind: 'reload',
+        config: parsed.config,
+        diff: { added: [], removed: [], changed: [], retuned: [], reweighted: ['fiber'], routingChanged: false, socketChanged: false },
+        path: 'x',
+        snapshot: s.snapshot(),
+      },
+      6000,
+    );
+    assert.equal(s.t.overrides.get('dsl')?.kind, 'prefer');
+    assert.equal(s.active(4), 'dsl 100%');
+
+    const restarted = new Session();
+    const effects = restarted.send(
+      {
+        kind: 'restore-overrides',
+        overrides: new Map([
+          ['fiber', { kind: 'drain', by, since }],
+          ['lte', { kind: 'drain', by, since }],
+        ]),
+      },
+      100,
+    );
+    assert.deepEqual([...restarted.t.overrides.keys()], ['fiber']);
+    assert.deepEqual(saved(effects), ['fiber']);
+    for (const ms of [1000, 2000]) restarted.round('fiber', ms, [true, true]), restarted.round('dsl', ms, [true]);
+    assert.equal(restarted.active(4), 'dsl 100%');
+  });
+});
