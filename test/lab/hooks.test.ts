@@ -1,7 +1,8 @@
 // Lab: hooks see every event, in order per queue, with the right variables and the same event
 // as JSON on stdin; a hook that never ends is killed at its timeout, and failover does not wait
 // for it. Two hooks take every event: one records it, one sleeps forever (2 s timeout), so
-// each queue is busy while the primary fails.
+// each queue is busy while the primary fails. Queues run side by side, so each hook appends
+// its line in one write.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ const PREFIX = `/tmp/uplinkd-hooks-${process.pid}`;
 const ENV_FILE = `${PREFIX}.env`;
 const JSON_FILE = `${PREFIX}.json`;
 const CONFIG = `${labConfig()}hooks:
-  - run: ['/bin/sh', '-c', 'printf "%s|%s|%s|%s|%s|%s|%s\\n" ${VARS} >> ${ENV_FILE}; cat >> ${JSON_FILE}; echo >> ${JSON_FILE}']
+  - run: ['/bin/sh', '-c', 'printf "%s|%s|%s|%s|%s|%s|%s\\n" ${VARS} >> ${ENV_FILE}; j=$(cat); printf "%s\\n" "$j" >> ${JSON_FILE}']
   - run: [/bin/sleep, '100000']
     timeout: 2s
 `;
