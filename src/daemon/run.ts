@@ -156,7 +156,7 @@ export async function run(opts: RunOptions): Promise<number> {
     new ControlServer({
       path,
       ...(c.control.group !== undefined ? { gid: groupId(c.control.group) } : {}),
-      handle: (req) => handle(req),
+      handle: (req, by) => handle(req, by),
       onNotice: (message) => log.warn({ event: 'control', socket: path }, message),
     });
   let control: ControlServer;
@@ -214,7 +214,7 @@ export async function run(opts: RunOptions): Promise<number> {
     if (res.ok) void followSocket().then(followMetrics);
     return res;
   };
-  const handle = (req: Parameters<Daemon['handle']>[0]) => (req.cmd === 'reload' ? reload() : daemon.handle(req));
+  const handle = (req: Parameters<Daemon['handle']>[0], by?: string) => (req.cmd === 'reload' ? reload() : daemon.handle(req, by));
   const socketPath = control.path;
   try {
     await control.listen();

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labConfig } from '../lab/config.js';
+import { startPair } from '../lab/ha.js';
 import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
 
@@ -290,6 +291,42 @@ async function failback(trials: number): Promise<Record<string, unknown>> {
   };
 }
 
+/**
+ * The HA pair (test/lab/ha.ts): every uplink of gateway A blackholed at once; the LAN stream's
+ * longest outage until it flows through gateway B (uplinkd's all-down, its hook to keepalived,
+ * VRRP moving the LAN address). A takes the address back between trials.
+ */
+async function haPair(trials: number): Promise<Record<string, unknown>> {
+  const pair = await startPair();
+  const gaps: number[] = [];
+  try {
+    for (let t = 0; t < trials; t++) {
+      const mark = pair.daemons.gw.logs.length;
+      const stream = pair.lab.stream(10_000 / STREAM_INTERVAL_MS, STREAM_INTERVAL_MS);
+      await sleep(1500 + Math.random() * 500);
+      await Promise.all([pair.lab.blackhole(1), pair.lab.blackhole(2)]);
+      await pair.daemons.gw.waitFor((l) => l.event === 'steering' && l.all_down === true, 15_000, 'A all down', mark);
+      const result = await stream;
+      gaps.push(result.longestOutageMs);
+      process.stdout.write(
+        `  HA pair trial ${t + 1}/${trials}: outage ${r1(result.longestOutageMs)} ms (${result.received}/${result.sent} packets, ${result.receivedAfterGap} after the longest gap), held by ${await pair.holder()}\n`,
+      );
+      await Promise.all([pair.lab.heal(1), pair.lab.heal(2)]);
+      await waitUntil(async () => (await pair.holder()) === 'gw', 30_000, 'A holds the LAN address again');
+      // Both of A's uplinks proven again before the next trial.
+      await sleep(3000);
+    }
+  } finally {
+    await pair.destroy();
+  }
+  return {
+    setup:
+      'two gateways, keepalived (VRRP advert 1 s, track_script uplinkd check every 1 s, track_file written by an all-down hook); uplinkd at interval 200ms, down 3',
+    trials,
+    longest_outage_ms: summary(gaps),
+  };
+}
+
 async function main(): Promise<void> {
   // BENCH_ONLY=name,name runs a part (for development); the figures file wants a full run.
   const only = process.env.BENCH_ONLY?.split(',');
@@ -306,6 +343,7 @@ async function main(): Promise<void> {
     failback_300_flows: !only || only.includes('failback') ? await failback(Number(process.env.BENCH_FAILBACK_TRIALS ?? 5)) : undefined,
     rtt_accuracy: !only || only.includes('rtt') ? await rttAccuracy() : undefined,
     load_32x4_5hz: !only || only.includes('load') ? await load(Number(process.env.BENCH_LOAD_SECONDS ?? 60)) : undefined,
+    ha_pair_all_uplinks_lost: !only || only.includes('ha') ? await haPair(Number(process.env.BENCH_HA_TRIALS ?? 5)) : undefined,
   };
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
     const g = (figures[fault.name] as { longest_outage_ms: { median: number; max: number } }).longest_outage_ms;

@@ -28,7 +28,8 @@ export const TARGETS6 = ['2001:db8::10', '2001:db8::11', '2001:db8::12'];
 export const SINK = '203.0.113.10';
 export const SINK_PORT = 9999;
 
-export type Role = 'gw' | 'inet' | 'lan' | `isp${number}` | `vps${number}`;
+/** `gw2` and `sw` (the LAN's switch) only in a pair lab. */
+export type Role = 'gw' | 'gw2' | 'sw' | 'inet' | 'lan' | `isp${number}` | `vps${number}`;
 
 export interface Isp {
   readonly index: number;
@@ -125,6 +126,12 @@ export interface LabOptions {
    * OpenMPTCProuter-style gateway has: point-to-point uplinks without a gateway address.
    */
   readonly tunnels?: boolean;
+  /**
+   * Two gateways on one LAN (a bridge in `sw`), as an HA pair has them: `gw` with ISPs 1 and 2,
+   * `gw2` with ISPs 3 and 4, each calling its uplinks wan1 and wan2. Their LAN addresses are
+   * 100.64.100.3 and .4; the LAN host's default route is 100.64.100.1, the address VRRP moves.
+   */
+  readonly pair?: boolean;
 }
 
 export class Lab {
@@ -137,12 +144,13 @@ export class Lab {
   private constructor(
     readonly ispCount: number,
     readonly tunnels = false,
+    readonly pair = false,
   ) {}
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
     hookExit();
     sweep();
-    const lab = new Lab(opts.isps ?? 2, opts.tunnels ?? false);
+    const lab = new Lab(opts.pair ? 4 : (opts.isps ?? 2), opts.tunnels ?? false, opts.pair ?? false);
     live.add(lab);
     try {
       await lab.build();
@@ -180,6 +188,7 @@ export class Lab {
     const addr6 = (role: Role, prefix: string, dev: string) => this.addr6(role, prefix, dev);
     const roles: Role[] = [
       'gw',
+      ...(this.pair ? (['gw2', 'sw'] as const) : []),
       'inet',
       'lan',
       ...Array.from({ length: this.ispCount }, (_, i) => `isp${i + 1}` as Role),
@@ -194,23 +203,25 @@ export class Lab {
       await this.sysctl(r, 'net.ipv4.ip_forward', '1');
       await this.sysctl(r, 'net.ipv6.conf.all.forwarding', '1');
     }
-    // LAN <-> gateway
-    await ip(['-n', this.ns('gw'), 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns('lan')]);
-    await ip(['-n', this.ns('gw'), 'addr', 'add', '100.64.100.1/24', 'dev', 'lan0']);
-    await ip(['-n', this.ns('gw'), 'link', 'set', 'lan0', 'up']);
-    await ip(['-n', this.ns('lan'), 'addr', 'add', '100.64.100.2/24', 'dev', 'eth0']);
-    await ip(['-n', this.ns('lan'), 'link', 'set', 'eth0', 'up']);
-    await ip(['-n', this.ns('lan'), 'route', 'add', 'default', 'via', '100.64.100.1']);
-    await addr6('gw', '2001:db8:100::1/64', 'lan0');
-    await addr6('lan', '2001:db8:100::2/64', 'eth0');
-    await ip(['-n', this.ns('lan'), '-6', 'route', 'add', 'default', 'via', '2001:db8:100::1']);
+    if (this.pair) await this.buildSharedLan();
+    else {
+      // LAN <-> gateway
+      await ip(['-n', this.ns('gw'), 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns('lan')]);
+      await ip(['-n', this.ns('gw'), 'addr', 'add', '100.64.100.1/24', 'dev', 'lan0']);
+      await ip(['-n', this.ns('gw'), 'link', 'set', 'lan0', 'up']);
+      await ip(['-n', this.ns('lan'), 'addr', 'add', '100.64.100.2/24', 'dev', 'eth0']);
+      await ip(['-n', this.ns('lan'), 'link', 'set', 'eth0', 'up']);
+      await ip(['-n', this.ns('lan'), 'route', 'add', 'default', 'via', '100.64.100.1']);
+      await addr6('gw', '2001:db8:100::1/64', 'lan0');
+      await addr6('lan', '2001:db8:100::2/64', 'eth0');
+      await ip(['-n', this.ns('lan'), '-6', 'route', 'add', 'default', 'via', '2001:db8:100::1']);
+    }
     // The internet: heartbeat targets and the traffic sink live on its loopback.
     for (const a of [...TARGETS, SINK]) await ip(['-n', this.ns('inet'), 'addr', 'add', `${a}/32`, 'dev', 'lo']);
     for (const a of TARGETS6) await ip(['-n', this.ns('inet'), '-6', 'addr', 'add', `${a}/128`, 'dev', 'lo']);
     for (let i = 1; i <= this.ispCount; i++) {
       const isp = `isp${i}` as Role;
-      const wan = `wan${i}`;
-      this.isps.push({ index: i, wan, gatewayAddress: `100.64.${i}.1`, wanAddress: `100.64.${i}.2` });
+      this.isps.push({ index: i, wan: this.wanOf(i).wan, gatewayAddress: `100.64.${i}.1`, wanAddress: `100.64.${i}.2` });
       await this.sysctl(isp, 'net.ipv4.ip_forward', '1');
       await ip(['-n', this.ns(isp), 'link', 'add', 'tonet', 'type', 'veth', 'peer', 'name', `isp${i}`, 'netns', this.ns('inet')]);
       await ip(['-n', this.ns(isp), 'addr', 'add', `100.64.${10 + i}.1/24`, 'dev', 'tonet']);
@@ -227,7 +238,9 @@ export class Lab {
       await this.createWan(i);
     }
     // NAT per uplink on the gateway, as a home or branch router has it.
-    await this.nft('gw', 'table ip lab { chain post { type nat hook postrouting priority 100; oifname "wan*" masquerade; }; }');
+    for (const gw of this.pair ? (['gw', 'gw2'] as const) : (['gw'] as const)) {
+      await this.nft(gw, 'table ip lab { chain post { type nat hook postrouting priority 100; oifname "wan*" masquerade; }; }');
+    }
     // Each ISP drops what its customer sends from someone else's address (BCP 38), as real
     // ISPs do: a NATed flow moved to the other uplink dies instead of limping on.
     if (this.tunnels) for (const isp of this.isps) await this.createTunnel(isp.index);
@@ -282,16 +295,39 @@ export class Lab {
     await this.nft(vps, 'table ip vps { chain post { type nat hook postrouting priority 100; oifname "toinet" masquerade; }; }');
   }
 
+  /** Which gateway ISP i serves, and the name of that uplink there. */
+  private wanOf(i: number): { gw: 'gw' | 'gw2'; wan: string } {
+    return this.pair && i > 2 ? { gw: 'gw2', wan: `wan${i - 2}` } : { gw: 'gw', wan: `wan${i}` };
+  }
+
   /** The gateway's link to ISP i (also used to bring a deleted NIC back). */
   private async createWan(i: number): Promise<void> {
-    const wan = `wan${i}`;
-    await ip(['-n', this.ns('gw'), 'link', 'add', wan, 'type', 'veth', 'peer', 'name', 'togw', 'netns', this.ns(`isp${i}`)]);
-    await ip(['-n', this.ns('gw'), 'addr', 'add', `100.64.${i}.2/24`, 'dev', wan]);
-    await ip(['-n', this.ns('gw'), 'link', 'set', wan, 'up']);
+    const { gw, wan } = this.wanOf(i);
+    await ip(['-n', this.ns(gw), 'link', 'add', wan, 'type', 'veth', 'peer', 'name', 'togw', 'netns', this.ns(`isp${i}`)]);
+    await ip(['-n', this.ns(gw), 'addr', 'add', `100.64.${i}.2/24`, 'dev', wan]);
+    await ip(['-n', this.ns(gw), 'link', 'set', wan, 'up']);
     await ip(['-n', this.ns(`isp${i}`), 'addr', 'add', `100.64.${i}.1/24`, 'dev', 'togw']);
     await ip(['-n', this.ns(`isp${i}`), 'link', 'set', 'togw', 'up']);
-    await this.addr6('gw', `2001:db8:${i}::2/64`, wan);
+    await this.addr6(gw, `2001:db8:${i}::2/64`, wan);
     await this.addr6(`isp${i}`, `2001:db8:${i}::1/64`, 'togw');
+  }
+
+  /** The pair's LAN: a bridge in `sw`, a port each for the two gateways and the LAN host. */
+  private async buildSharedLan(): Promise<void> {
+    await ip(['-n', this.ns('sw'), 'link', 'add', 'br0', 'type', 'bridge']);
+    await ip(['-n', this.ns('sw'), 'link', 'set', 'br0', 'up']);
+    const ports: [Role, string, string][] = [
+      ['gw', 'lan0', '100.64.100.3/24'],
+      ['gw2', 'lan0', '100.64.100.4/24'],
+      ['lan', 'eth0', '100.64.100.2/24'],
+    ];
+    for (const [role, dev, address] of ports) {
+      await ip(['-n', this.ns('sw'), 'link', 'add', `p-${role}`, 'type', 'veth', 'peer', 'name', dev, 'netns', this.ns(role)]);
+      await ip(['-n', this.ns('sw'), 'link', 'set', `p-${role}`, 'master', 'br0', 'up']);
+      await ip(['-n', this.ns(role), 'addr', 'add', address, 'dev', dev]);
+      await ip(['-n', this.ns(role), 'link', 'set', dev, 'up']);
+    }
+    await ip(['-n', this.ns('lan'), 'route', 'add', 'default', 'via', '100.64.100.1']);
   }
 
   /** An IPv6 address without duplicate address detection, usable at once. */
@@ -494,12 +530,13 @@ export class Lab {
    * Starts `uplinkd run` in the gateway namespace; logs are collected as parsed JSON. `cli`: the
    * executable to run (an installed uplinkd), the build's by default.
    */
-  startDaemon(configYaml: string, env: Record<string, string> = {}, socketPath?: string, cli = CLI): DaemonHandle {
-    const config = this.writeFile('uplinkd.yaml', configYaml);
+  startDaemon(configYaml: string, env: Record<string, string> = {}, socketPath?: string, cli = CLI, role: 'gw' | 'gw2' = 'gw'): DaemonHandle {
+    const name = role === 'gw' ? 'uplinkd' : `uplinkd-${role}`;
+    const config = this.writeFile(`${name}.yaml`, configYaml);
     // `socketPath`: the config's control.socket, so no --socket pins it.
-    const socket = socketPath ?? join(this.dir, 'uplinkd.sock');
+    const socket = socketPath ?? join(this.dir, `${name}.sock`);
     const pin = socketPath ? [] : ['--socket', socket];
-    const proc = execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, cli, 'run', '--config', config, ...pin], {
+    const proc = execa('ip', ['netns', 'exec', this.ns(role), process.execPath, cli, 'run', '--config', config, ...pin], {
       env,
       reject: false,
       buffer: false,
@@ -507,12 +544,12 @@ export class Lab {
       stderr: 'pipe',
     });
     this.processes.add(proc);
-    return new DaemonHandle(this, proc, config, socket, cli);
+    return new DaemonHandle(this, proc, config, socket, cli, role);
   }
 
   /** Runs the CLI (in the gateway namespace) and returns its exit code and output. */
-  async cli(args: string[], cli = CLI) {
-    const r = await execa('ip', ['netns', 'exec', this.ns('gw'), process.execPath, cli, ...args], { reject: false });
+  async cli(args: string[], cli = CLI, role: 'gw' | 'gw2' = 'gw') {
+    const r = await execa('ip', ['netns', 'exec', this.ns(role), process.execPath, cli, ...args], { reject: false });
     return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -671,6 +708,7 @@ export class DaemonHandle {
     readonly configPath: string,
     public socket: string,
     readonly cli = CLI,
+    readonly role: 'gw' | 'gw2' = 'gw',
   ) {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -733,7 +771,7 @@ export class DaemonHandle {
   }
 
   async status(): Promise<{ code: number; json: unknown; stderr: string }> {
-    const r = await this.lab.cli(['status', '--json', '--socket', this.socket], this.cli);
+    const r = await this.lab.cli(['status', '--json', '--socket', this.socket], this.cli, this.role);
     if (r.code !== 0) throw new Error(`uplinkd status exited ${r.code}: ${r.stderr}; ${this.describeTrouble()}`);
     return { code: r.code, json: JSON.parse(r.stdout) as unknown, stderr: r.stderr };
   }
