@@ -27,6 +27,8 @@ function labMissing(): string | undefined {
     ['nft', ['--version']],
     ['ping', ['-V']],
     ['conntrack', ['--version']],
+    ['keepalived', ['--version']],
+    ['python3', ['--version']],
   ] as const) {
     try {
       execFileSync(cmd, args, { stdio: 'ignore' });

@@ -24,3 +24,9 @@ it("the README's config example is valid", async () => {
   const r = await validate(block[1]!);
   assert.equal(r.code, 0, r.lines.join('\n'));
 });
+
+it('the two-uplink example with hooks and metrics (systemd/) is valid', async () => {
+  const r = await validate(readFileSync(resolve(ROOT, 'systemd/uplinkd.two-uplinks.yaml'), 'utf8'));
+  assert.equal(r.code, 0, r.lines.join('\n'));
+  assert.match(r.stdout, /valid \(2 uplinks\)/);
+});

@@ -4,7 +4,7 @@
 // file that uplinkd's hooks write at once: 1 on all-down, 0 when an uplink carries again.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import type { ResultPromise } from 'execa';
 import { labConfig } from './config.js';
 import { CLI, type DaemonHandle, Lab } from './lab.js';
 import { waitUntil } from './wait.js';
@@ -77,7 +77,7 @@ export interface Pair {
 /** Builds the pair and waits until both uplinkds are settled and `gw` (priority 150) holds the address. */
 export async function startPair(): Promise<Pair> {
   const lab = await Lab.create({ pair: true });
-  const keepalived: ReturnType<typeof execa>[] = [];
+  const keepalived: ResultPromise[] = [];
   const daemons = {} as Record<Gateway, DaemonHandle>;
   const holder = async (): Promise<Gateway | undefined> => {
     for (const gw of ['gw', 'gw2'] as const) {

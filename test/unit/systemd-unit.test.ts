@@ -26,6 +26,8 @@ it('is Type=notify with a watchdog, STATUS from uplinkd only, reload through the
   assert.match(setting('WatchdogSec')[0] ?? '', /^\d+s$/);
   assert.deepEqual(setting('ExecReload'), ['/usr/bin/env uplinkd reload']);
   assert.equal(setting('Documentation').length, 1);
+  // Overrides and keepalived's track file outlive a stop and a restart.
+  assert.deepEqual(setting('RuntimeDirectoryPreserve'), ['yes']);
 });
 
 it('systemd-analyze: exposure at most 3.0, verify clean', async (t) => {
