@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/file.h>
@@ -362,7 +363,34 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   o.Set("pid", Napi::Number::New(env, cred.pid));
   o.Set("uid", Napi::Number::New(env, cred.uid));
   o.Set("gid", Napi::Number::New(env, cred.gid));
+  // The peer's supplementary groups as they were at connect (SO_PEERGROUPS, Linux 4.13):
+  // unlike /proc/PID/status, readable under systemd's ProtectProc=invisible.
+  std::vector<gid_t> groups(64);
+  socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
+  if (rc < 0 && errno == ERANGE) {
+    groups.resize(glen / sizeof(gid_t) + 1);
+    glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
+  }
+  if (rc == 0) {
+    Napi::Array list = Napi::Array::New(env);
+    for (size_t i = 0; i < glen / sizeof(gid_t); i++) list.Set(static_cast<uint32_t>(i), Napi::Number::New(env, groups[i]));
+    o.Set("groups", list);
+  }
   return o;
+}
+
+// setCloseOnExec(fd): FD_CLOEXEC on a descriptor some library opened without it (raw-socket's
+// sockets), so that a hook uplinkd runs does not inherit it. Returns an errno object on failure.
+Napi::Value SetCloseOnExec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArgument(info, "setCloseOnExec(fd)", &fd)) return env.Undefined();
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return ErrnoObject(env, errno, "fcntl");
+  if (!(flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return ErrnoObject(env, errno, "fcntl");
+  return env.Undefined();
 }
 
 // sendDatagram(path, data): one datagram to a Unix datagram socket (sd_notify's
@@ -386,7 +414,8 @@ Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
   if (fd < 0) return ErrnoObject(env, errno, "socket");
   ssize_t n;
   do {
-    n = sendto(fd, data.Data(), data.Length(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+    // Never wait on systemd: a full notify queue is an error (EAGAIN) to log, not a stall.
+    n = sendto(fd, data.Data(), data.Length(), MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), len);
   } while (n < 0 && errno == EINTR);
   int err = errno;
   close(fd);
@@ -398,6 +427,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendDatagram", Napi::Function::New(env, SendDatagram));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
+  exports.Set("setCloseOnExec", Napi::Function::New(env, SetCloseOnExec));
   exports.Set("NetlinkListener", NetlinkListener::Init(env));
   exports.Set("tcpConnect", Napi::Function::New(env, TcpConnect));
   return exports;

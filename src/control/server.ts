@@ -75,17 +75,24 @@ export function groupId(group: string | number, etcGroup = '/etc/group'): number
   throw new ControlSocketError(`control.group "${group}": no such group in ${etcGroup}`);
 }
 
+/**
+ * The `Groups:` line of /proc/PID/status. Its value may be empty: the match stays on its line
+ * (`\s*` would run on into `NStgid:`, the pid, and take it for a group).
+ */
+export function parseGroups(status: string): number[] {
+  const value = /^Groups:[ \t]*(.*)$/m.exec(status)?.[1]?.trim();
+  return value ? value.split(/\s+/).map(Number) : [];
+}
+
 /** The supplementary groups of a process (/proc/PID/status), empty when it is gone. */
 function groupsOf(pid: number): number[] {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Groups:\s*(.*)$/m);
-    return line?.[1]?.trim() ? line[1].trim().split(/\s+/).map(Number) : [];
+    return parseGroups(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return [];
   }
 }
 
-/** May this client change the daemon? Root, the daemon's own user, or a member of the group. */
 /** `root (uid 0)`: the user's name from /etc/passwd when it has one there. */
 export function describePeer(peer: PeerCredentials, passwd = readPasswd): string {
   const name = passwd()
@@ -103,10 +110,14 @@ function readPasswd(): string {
   }
 }
 
+/**
+ * May this client change the daemon? Root, the daemon's own user, or a member of the group:
+ * by its primary group, or a supplementary one (SO_PEERGROUPS, else /proc/PID/status).
+ */
 export function mayChange(peer: PeerCredentials, ownUid: number, gid: number | undefined, groups: (pid: number) => number[] = groupsOf): boolean {
   if (peer.uid === 0 || peer.uid === ownUid) return true;
   if (gid === undefined) return false;
-  return peer.gid === gid || groups(peer.pid).includes(gid);
+  return peer.gid === gid || (peer.groups ?? groups(peer.pid)).includes(gid);
 }
 
 export class ControlServer {

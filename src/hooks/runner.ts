@@ -17,8 +17,8 @@ export interface HookOutcome {
   readonly error?: string;
 }
 
-/** Starts one hook process: real (execa, spawn.ts) or a fake in tests. */
-export type HookSpawner = (argv: readonly string[], payload: HookPayload, timeoutMs: number) => Promise<HookOutcome>;
+/** Starts one hook process: real (execa, spawn.ts) or a fake in tests; `cancel` kills it at once. */
+export type HookSpawner = (argv: readonly string[], payload: HookPayload, timeoutMs: number, cancel?: AbortSignal) => Promise<HookOutcome>;
 
 export interface HookLog {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -29,6 +29,8 @@ export interface HookLog {
 export const MAX_QUEUED = 64;
 /** Output kept in the log line, per stream. */
 const OUTPUT_CHARS = 2000;
+/** On stop, how long running hooks may go on before they are killed (systemd waits 90 s). */
+export const STOP_GRACE_MS = 5000;
 
 interface Job {
   readonly hook: HookConfig;
@@ -40,6 +42,7 @@ export class HookRunner {
   private readonly queues = new Map<string, Job[]>();
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
+  private readonly cancel = new AbortController();
 
   constructor(
     private readonly current: () => { readonly hooks: readonly HookConfig[]; readonly interfaces: ReadonlyMap<string, string> },
@@ -66,14 +69,28 @@ export class HookRunner {
       );
     }
     this.queues.set(key, queue);
-    if (!this.running.has(key)) this.running.set(key, this.drain(key));
+    // Started on the next turn of the event loop: the route change the event came with goes
+    // out first, and forking never delays it.
+    if (!this.running.has(key))
+      this.running.set(
+        key,
+        new Promise<void>((r) => setImmediate(r)).then(() => this.drain(key)),
+      );
   }
 
-  /** No new hooks; resolves once those running have ended (each within its timeout). */
-  async stop(): Promise<void> {
+  /** No new hooks; those running get `graceMs` to end, then are killed. */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopped = true;
-    this.queues.clear();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((r) => {
+      timer = setTimeout(() => {
+        this.cancel.abort();
+        r();
+      }, graceMs);
+    });
+    await Promise.race([Promise.all(this.running.values()), grace]);
     await Promise.all(this.running.values());
+    clearTimeout(timer);
   }
 
   /** Resolves when every queue is empty (tests). */
@@ -85,6 +102,7 @@ export class HookRunner {
     const queue = this.queues.get(key)!;
     let job: Job | undefined;
     while (!this.stopped && (job = queue.shift())) await this.runOne(job);
+    // Events that came while it ran wait in `queue`; on stop they are dropped.
     this.queues.delete(key);
     this.running.delete(key);
   }
@@ -93,7 +111,7 @@ export class HookRunner {
     const started = this.now();
     let outcome: HookOutcome;
     try {
-      outcome = await this.spawn(hook.run, payload, hook.timeoutMs);
+      outcome = await this.spawn(hook.run, payload, hook.timeoutMs, this.cancel.signal);
     } catch (err) {
       outcome = { exitCode: null, timedOut: false, stdout: '', stderr: '', error: (err as Error).message };
     }

@@ -24,9 +24,12 @@ export interface PeerCredentials {
   readonly pid: number;
   readonly uid: number;
   readonly gid: number;
+  /** Supplementary groups at connect (SO_PEERGROUPS); absent where the kernel has no such option. */
+  readonly groups?: readonly number[];
 }
 
 interface Addon {
+  setCloseOnExec(fd: number): NativeErrno | undefined;
   sendDatagram(path: string, data: Buffer): NativeErrno | undefined;
   flock(fd: number): NativeErrno | undefined;
   peerCredentials(fd: number): PeerCredentials | NativeErrno;
@@ -86,4 +89,9 @@ export function peerCredentials(fd: number): PeerCredentials | NativeErrno {
 /** One datagram to a Unix datagram socket (`@name`: abstract namespace), or an errno object. */
 export function sendDatagram(path: string, data: Buffer): NativeErrno | undefined {
   return addon.sendDatagram(path, data);
+}
+
+/** FD_CLOEXEC on `fd`, so child processes do not inherit it; an errno object on failure. */
+export function setCloseOnExec(fd: number): NativeErrno | undefined {
+  return addon.setCloseOnExec(fd);
 }

@@ -86,9 +86,26 @@ function override(t: Tracking, e: Extract<TrackEvent, { kind: 'override' }>, now
     msg,
   });
   out.push(saveOverrides(overrides));
-  const next = resteer({ ...t, overrides }, now, out);
+  const next = resteer(operatorDecides(t, e.uplink, overrides), now, out);
   if (o?.kind === 'drain' && e.flush) out.push({ kind: 'drain', uplinks: [e.uplink], cause: 'operator' });
   return next;
+}
+
+/**
+ * An operator's override takes effect at once: the uplink has nothing to prove where it answers
+ * now (no `hold`, no steps, whatever it went through before), and a failback under way is
+ * dropped (a pending drain stays).
+ */
+function operatorDecides(t: Tracking, uplink: string, overrides: ReadonlyMap<string, Override>): Tracking {
+  const u = t.uplinks.get(uplink)!;
+  const healthy = [...u.health].filter(([, h]) => h.state === 'up' || h.state === 'degraded').map(([f]) => f);
+  const everLost = new Set([...u.everLost].filter((f) => !healthy.includes(f)));
+  const steer = { ...t.steer };
+  for (const f of [4, 6] as const) {
+    const st = t.steer[f];
+    if (st.failback) steer[f] = { steering: st.steering, ...(st.drain ? { drain: st.drain, nextAt: st.drain.at } : {}) };
+  }
+  return { ...t, overrides, steer, uplinks: new Map(t.uplinks).set(uplink, { ...u, everLost }) };
 }
 
 function restoreOverrides(t: Tracking, kept: ReadonlyMap<string, Override>, out: Effect[]): Tracking {

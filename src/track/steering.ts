@@ -46,6 +46,8 @@ function usableIn(u: TrackedUplink, family: Family): boolean {
  */
 export function steeringCause(before: SteerState, after: SteerState, usable: (uplink: string) => boolean): SteeringEventName {
   if (after.steering.allDown) return 'all-down';
+  // Out of all-down, the kept routes' uplinks were lost long ago: a recovery, not a failover.
+  if (before.steering.allDown) return 'steering';
   if (before.steering.active.some((a) => a.share > 0 && !usable(a.uplink))) return 'failover';
   if (after.failback && after.steering.active.some((a) => a.share > 0 && after.failback!.to.active.some((t) => t.uplink === a.uplink))) return 'failback-step';
   if (before.failback && !after.failback) return 'failback-done';
@@ -126,9 +128,10 @@ export function resteer(t0: Tracking, now: Now, out: Effect[]): Tracking {
     if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
     steeringChanged = true;
     const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
+    // An uplink a reload removed is not lost: its flows moving is a steering change.
     const cause = steeringCause(t.steer[family], due.state, (name) => {
       const u = t.uplinks.get(name);
-      return u !== undefined && usableIn(u, family);
+      return u === undefined || usableIn(u, family);
     });
     const fields = { event: 'steering', family, cause, active: after.active, all_down: after.allDown, reason: after.reason };
     // A failover and all-down are what `journalctl -p warning` must show; failback steps are routine.

@@ -80,6 +80,32 @@ describe('reload', { timeout: 120_000 }, () => {
   });
 });
 
+describe('reload: the config file swapped for a FIFO (issue 10, reproduction 6)', { timeout: 60_000 }, () => {
+  let lab: Lab;
+  let daemon: DaemonHandle;
+  settledLab(BASE, (r) => ({ lab, daemon } = r));
+
+  it('five SIGHUPs and a reload are refused at once; status answers; SIGTERM exits 0 promptly', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { renameSync } = await import('node:fs');
+    renameSync(daemon.configPath, `${daemon.configPath}.real`);
+    execFileSync('mkfifo', [daemon.configPath]);
+    const mark = daemon.logs.length;
+    for (let i = 0; i < 5; i++) daemon.proc.kill('SIGHUP');
+    await waitUntil(async () => daemon.logs.slice(mark).filter((l) => l.event === 'reload' && l.level === 50).length >= 5, 10_000, 'five reloads refused');
+    const r = await lab.cli(['reload', '--socket', daemon.socket]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not a regular file \(a FIFO\)/);
+    assert.equal((await lab.cli(['status', '--socket', daemon.socket])).code, 0, 'status still answers');
+    assert.deepEqual(await lab.defaultVia(100), ['wan1'], 'the running config and its routes are kept');
+    const started = Date.now();
+    assert.equal(await daemon.stop(), 0);
+    assert.ok(Date.now() - started < 5000, `SIGTERM took ${Date.now() - started} ms`);
+    // The after hook's stop finds it exited (0); the lab's file goes back for its cleanup.
+    renameSync(`${daemon.configPath}.real`, daemon.configPath);
+  });
+});
+
 describe('reload: a new control.socket', { timeout: 60_000 }, () => {
   let lab: Lab;
   let daemon: DaemonHandle;

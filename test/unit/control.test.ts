@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { ControlServer, mayChange } from '../../src/control/server.js';
+import { ControlServer, mayChange, parseGroups } from '../../src/control/server.js';
 import { request, type Request, type Response } from '../../src/control/protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uplinkd-control-'));
@@ -147,8 +147,11 @@ describe('control connections', () => {
 describe('who may change the daemon', () => {
   it("root, the daemon's own user, and members of control.group", () => {
     const groups = (pid: number): number[] => (pid === 7 ? [20, 44] : []);
-    const table: [{ pid: number; uid: number; gid: number }, number | undefined, boolean][] = [
+    const table: [{ pid: number; uid: number; gid: number; groups?: number[] }, number | undefined, boolean][] = [
       [{ pid: 1, uid: 0, gid: 0 }, undefined, true],
+      // SO_PEERGROUPS: what the socket says wins over /proc (hidden by ProtectProc=invisible).
+      [{ pid: 9, uid: 1000, gid: 1000, groups: [44] }, 44, true],
+      [{ pid: 7, uid: 1000, gid: 1000, groups: [] }, 44, false],
       [{ pid: 1, uid: 1000, gid: 1000 }, undefined, false],
       [{ pid: 1, uid: 1000, gid: 44 }, 44, true], // primary group
       [{ pid: 7, uid: 1000, gid: 1000 }, 44, true], // supplementary group
@@ -171,5 +174,41 @@ describe('who may change the daemon', () => {
     assert.match(r.stderr, /permission denied on .* run as root or as a member of control.group/);
     assert.equal(r.status, 1);
     await s.close();
+  });
+});
+
+describe('peer credentials', () => {
+  it('/proc/PID/status: an empty Groups line is no group, never the pid on the next line', () => {
+    assert.deepEqual(parseGroups('Gid:\t0\t0\t0\t0\nGroups:\t \nNStgid:\t44\n'), []);
+    assert.deepEqual(parseGroups('Groups:\t20 44 \nNStgid:\t7\n'), [20, 44]);
+  });
+
+  it('name the peer and its supplementary groups (SO_PEERGROUPS), as the kernel has them', async () => {
+    const { createServer, connect } = await import('node:net');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { peerCredentials } = await import('../../src/native/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'uplinkd-peer-'));
+    const path = join(dir, 'p.sock');
+    try {
+      const got = new Promise<ReturnType<typeof peerCredentials>>((resolve) => {
+        const server = createServer((conn) => {
+          const fd = (conn as unknown as { _handle: { fd: number } })._handle.fd;
+          resolve(peerCredentials(fd));
+          conn.destroy();
+          server.close();
+        }).listen(path, () => connect(path).on('error', () => undefined));
+      });
+      const peer = await got;
+      assert.ok(!('code' in peer));
+      assert.equal(peer.uid, process.getuid!());
+      // The kernel's list, as /proc has it (process.getgroups() adds the effective gid).
+      const { readFileSync } = await import('node:fs');
+      const mine = /^Groups:[ \t]*(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!.trim().split(/\s+/).filter(Boolean).map(Number);
+      assert.deepEqual([...(peer.groups ?? [])].sort(), mine.sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,7 @@
 // blocking the caller, bounded), the log of each run, and the real spawner's timeout, which
 // kills the hook's whole process group.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,6 +219,48 @@ describe('hooks: the real spawner', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('gives up on output that a process outside its group holds open, after the timeout and grace', async () => {
+    const started = Date.now();
+    const r = await execaSpawner(['/bin/sh', '-c', 'setsid sleep 30 & sleep 100'], hookPayload(down, TIME, IFACES), 300);
+    const took = Date.now() - started;
+    assert.equal(r.timedOut, true);
+    assert.ok(took < 5000, `returned after ${took} ms`);
+    spawnSync('pkill', ['-f', '^sleep 30$']);
+  });
+
+  it("inherits neither systemd's variables for uplinkd nor its sockets", async () => {
+    const raw = (await import('raw-socket')).default;
+    const socket = raw.createSocket({ protocol: raw.Protocol.ICMP });
+    process.env.NOTIFY_SOCKET = '/run/systemd/notify';
+    try {
+      const r = await execaSpawner(['/bin/sh', '-c', 'echo "${NOTIFY_SOCKET:-none}"; ls -l /proc/self/fd/'], hookPayload(down, TIME, IFACES), 5000);
+      const [first, ...fds] = r.stdout.split('\n');
+      assert.equal(first, 'none');
+      assert.deepEqual(
+        // 0-2 are the hook's own stdio (socket pairs from libuv); nothing above them.
+        fds.filter((l) => / ([3-9]|\d\d+) -> socket:\[/.test(l)),
+        [],
+        'no socket of uplinkd leaks into a hook',
+      );
+    } finally {
+      delete process.env.NOTIFY_SOCKET;
+      socket.close();
+    }
+  });
+
+  it('on stop, running hooks get a grace period, then are killed', async () => {
+    const runner = new HookRunner(
+      () => ({ hooks: [hook('/bin/sleep')].map((h) => ({ ...h, run: ['/bin/sleep', '100'], timeoutMs: 600_000 })), interfaces: IFACES }),
+      execaSpawner,
+      logger(),
+    );
+    runner.emit(down);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await runner.stop(300);
+    assert.ok(Date.now() - started < 3000, `stopped after ${Date.now() - started} ms`);
   });
 
   it('a program that is not there: an error, not an exception', async () => {

@@ -536,6 +536,16 @@ describe('track: operator events (hooks, metrics, the status line) and their log
     );
   });
 
+  it('out of all-down an uplink that answers again is a steering change, not a failover', () => {
+    const s = new Session();
+    for (const ms of [1000, 2000]) s.round('fiber', ms, [true, true]), s.round('dsl', ms, [true]);
+    for (const ms of [3000, 4000]) s.round('fiber', ms, [false, false]), s.round('dsl', ms, [false]);
+    assert.equal(steeringOf(s.t)[4].allDown, true);
+    const back = [5000, 6000].flatMap((ms) => s.round('dsl', ms, [true]));
+    assert.deepEqual(notices(back), ['state dsl down->up', 'steering dsl 100% (was dsl)']);
+    assert.deepEqual(steeringLevel(back), ['info']);
+  });
+
   it('a hold whose countdown changes the reason only says nothing new', () => {
     const s = new Session();
     for (const ms of [1000, 2000]) s.round('fiber', ms, [true, true]), s.round('dsl', ms, [true]);
@@ -600,6 +610,25 @@ describe('track: operator overrides (drain, prefer, resume)', () => {
       assert.match(steeringOf(s.t)[4].reason, reason);
     });
   }
+
+  it('prefer and resume act at once, even for an uplink that was lost before (no hold, no steps)', () => {
+    const s = bothUp();
+    // fiber lost and back: a failback with a 10 s hold is under way, dsl carries.
+    for (const ms of [3000, 4000]) s.round('fiber', ms, [false, false]);
+    for (const ms of [5000, 6000]) s.round('fiber', ms, [true, true]);
+    assert.equal(s.active(4), 'dsl 100%');
+    assert.match(steeringOf(s.t)[4].reason, /proving itself/);
+    s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'prefer', by, since }, flush: false }, 7000);
+    assert.equal(s.active(4), 'fiber 100%', 'prefer: at once');
+    // dsl lost and back too, then preferred: at once.
+    for (const ms of [8000, 9000]) s.round('dsl', ms, [false]);
+    for (const ms of [10_000, 11_000]) s.round('dsl', ms, [true]);
+    s.send({ kind: 'override', uplink: 'fiber', override: undefined, flush: false }, 12_000);
+    s.send({ kind: 'override', uplink: 'dsl', override: { kind: 'prefer', by, since }, flush: false }, 13_000);
+    assert.equal(s.active(4), 'dsl 100%');
+    s.send({ kind: 'override', uplink: 'dsl', override: undefined, flush: false }, 14_000);
+    assert.equal(s.active(4), 'fiber 100%', 'resume: back to fiber at once');
+  });
 
   it('a drained uplink keeps its pinned-flow rule (its connections finish) and its probing', () => {
     const s = bothUp();
