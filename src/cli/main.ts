@@ -5,7 +5,6 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET, formatProblem, parseConfig, readConfigFile } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';
 import { ControlAccessError, NoDaemonError, type Request, request, type Response, type StatusReport } from '../control/protocol.js';
-import { carriesTraffic } from './check.js';
 import { renderStatus } from './render.js';
 import { VERSION } from './version.js';
 
@@ -154,9 +153,12 @@ async function validate(file: string): Promise<number> {
 }
 
 /** The daemon's answer, or the exit code after saying why there is none. */
+/** A reload or an override waits for the new routes to be in: longer than a status read. */
+const CHANGE_TIMEOUT_MS = 30_000;
+
 async function ask(socket: string, req: Request, quiet = false): Promise<Response | number> {
   try {
-    return await request(socket, req);
+    return await request(socket, req, req.cmd === 'status' || req.cmd === 'check' ? undefined : CHANGE_TIMEOUT_MS);
   } catch (err) {
     if (!(err instanceof NoDaemonError) && !(err instanceof ControlAccessError)) throw err;
     if (!quiet) process.stderr.write(`uplinkd: ${err.message}\n`);
@@ -237,9 +239,9 @@ async function override(socket: string, cmd: 'drain' | 'prefer' | 'resume', upli
 }
 
 async function check(socket: string): Promise<number> {
-  const s = await askStatus(socket, true);
-  if (typeof s === 'number') return s;
-  return carriesTraffic(s) ? EXIT.OK : EXIT.FAIL;
+  const res = await ask(socket, { cmd: 'check' }, true);
+  if (typeof res === 'number') return res;
+  return res.ok && 'check' in res && res.check.carrying ? EXIT.OK : EXIT.FAIL;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -251,7 +253,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'help' || command === '--help' || command === '-h') {
     const about = rest[0];
-    process.stdout.write(`${about && COMMANDS[about] ? commandHelp(about) : overview()}\n`);
+    if (about !== undefined && !Object.hasOwn(COMMANDS, about)) return usage(undefined, `no command "${about}"`);
+    process.stdout.write(`${about ? commandHelp(about) : overview()}\n`);
     return EXIT.OK;
   }
   const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;

@@ -8,8 +8,8 @@ export type OverrideRequest =
   | { readonly cmd: 'resume'; readonly uplink: string }
   | { readonly cmd: 'prefer'; readonly uplink: string };
 
-export type Request = { readonly cmd: 'status' } | { readonly cmd: 'reload' } | OverrideRequest;
-const COMMANDS: readonly string[] = ['status', 'reload', 'drain', 'resume', 'prefer'];
+export type Request = { readonly cmd: 'status' } | { readonly cmd: 'check' } | { readonly cmd: 'reload' } | OverrideRequest;
+const COMMANDS: readonly string[] = ['status', 'check', 'reload', 'drain', 'resume', 'prefer'];
 export const OVERRIDE_COMMANDS: readonly string[] = ['drain', 'resume', 'prefer'];
 /** Commands that change the daemon: only root, the daemon's own user and control.group. */
 export const MUTATING_COMMANDS: readonly string[] = ['reload', ...OVERRIDE_COMMANDS];
@@ -119,6 +119,8 @@ export type Response =
   | { readonly ok: true; readonly reloaded: true; readonly changes: readonly string[] }
   /** An override was set or lifted: what the daemon did, in words. */
   | { readonly ok: true; readonly done: string }
+  /** `uplinkd check`: whether an uplink that answers carries the managed routes, and why. */
+  | { readonly ok: true; readonly check: { readonly carrying: boolean; readonly reason: string } }
   | { readonly ok: false; readonly error: string; readonly problems?: readonly string[] };
 
 export class NoDaemonError extends Error {

@@ -17,7 +17,8 @@ import {
   TABLE_FAMILY,
   TABLE_NAME,
 } from '../route/index.js';
-import { newFlowsSince, statusView } from '../status/view.js';
+import { checkView } from '../status/check.js';
+import { newFlowsSince, routeView, statusView } from '../status/view.js';
 import {
   desiredState,
   drainPlan,
@@ -87,6 +88,9 @@ export class Daemon {
   /** New-flow counters at the last steering change: status shows what came since. */
   private counterBase = new Map<string, number>();
   private stopped = false;
+  private savingOverrides: Promise<void> = Promise.resolve();
+  /** Monotonic ms the apply under way began at. */
+  private applyStartedAt: number | undefined;
   private readonly log: Logger;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -112,9 +116,9 @@ export class Daemon {
   /** Resolves once no apply or pinning load is queued or under way (tests, reload, stop). */
   async idle(): Promise<void> {
     for (;;) {
-      const [a, p] = [this.applying, this.pinning.done];
-      await Promise.all([a, p]);
-      if (a === this.applying && p === this.pinning.done) return;
+      const [a, p, o] = [this.applying, this.pinning.done, this.savingOverrides];
+      await Promise.all([a, p, o]);
+      if (a === this.applying && p === this.pinning.done && o === this.savingOverrides) return;
     }
   }
 
@@ -200,10 +204,17 @@ export class Daemon {
         );
       case 'count-new-flows':
         return void this.applying.then(() => this.snapshotCounters());
-      case 'save-overrides':
-        return void this.opts.overrides
-          ?.save(e.overrides)
-          .catch((err: unknown) => this.log.error({ event: 'override', err: errText(err) }, `cannot keep the overrides for a restart: ${errText(err)}`));
+      case 'save-overrides': {
+        const store = this.opts.overrides;
+        if (!store) return;
+        // One write at a time, in order: the file always ends as the last state said.
+        this.savingOverrides = this.savingOverrides.then(() =>
+          store
+            .save(e.overrides)
+            .catch((err: unknown) => this.log.error({ event: 'override', err: errText(err) }, `cannot keep the overrides for a restart: ${errText(err)}`)),
+        );
+        return;
+      }
       case 'notify':
         try {
           return this.opts.onEvent?.(e.event);
@@ -246,14 +257,22 @@ export class Daemon {
       this.applyQueued = false;
       if (this.stopped) return;
       const reasons = this.tracking.reconcile.reasons;
+      this.applyStartedAt = this.opts.clocks.mono();
       try {
         this.dispatch({ kind: 'apply-begun' });
         const state = desiredState(this.tracking, this.opts.links.snapshot());
         this.dispatch({ kind: 'applied', report: await this.router.apply(state), reasons });
       } catch (err) {
         this.dispatch({ kind: 'apply-failed', error: errText(err) });
+      } finally {
+        this.applyStartedAt = undefined;
       }
     });
+  }
+
+  /** How long the apply under way has been running (0 when none is): the watchdog's measure of a hung daemon. */
+  applyRunningMs(): number {
+    return this.applyStartedAt === undefined ? 0 : this.opts.clocks.mono() - this.applyStartedAt;
   }
 
   /**
@@ -337,6 +356,22 @@ export class Daemon {
     return statusView(config, [...t.uplinks.values()], steeringOf(t), kernel, this.opts.clocks.mono(), t.overrides);
   }
 
+  /** `uplinkd check`: health from memory, the managed routes from the kernel, nothing else read. */
+  async check(): Promise<{ carrying: boolean; reason: string }> {
+    const t = this.tracking;
+    const routes = (await this.router.managedRoutes(t.config.routing)).map(({ route, interfaces }) => routeView(t.config, route, interfaces));
+    const steering = steeringOf(t);
+    const adopted = new Set([4, 6].flatMap((f) => (steering[f as Family].adopted ? steering[f as Family].active.map((a) => a.uplink) : [])));
+    return checkView({ uplinks: this.summary().uplinks, routes, adopted });
+  }
+
+  /** Status from memory alone (no kernel read): health and the intended shares, for the service manager's status line. */
+  summary(): StatusReport {
+    const t = this.tracking;
+    const kernel = { flows: null, fresh: null, routes: [], foreignRules: [], refused: t.notices.refused, connected: t.notices.connected };
+    return statusView(t.config, [...t.uplinks.values()], steeringOf(t), kernel, this.opts.clocks.mono(), t.overrides);
+  }
+
   /**
    * Reads the config file again and swaps it in only when it is wholly valid (as keepalived
    * does); uplinks whose settings did not change keep their probes and health.
@@ -365,6 +400,7 @@ export class Daemon {
 
   async handle(req: Request, by = 'uplinkd'): Promise<Response> {
     if (req.cmd === 'status') return { ok: true, status: await this.status() };
+    if (req.cmd === 'check') return { ok: true, check: await this.check() };
     if (req.cmd === 'reload') return this.reload();
     if (req.cmd === 'drain' || req.cmd === 'prefer' || req.cmd === 'resume') return this.override(req, by);
     return { ok: false, error: `unknown command ${JSON.stringify(String((req as { cmd?: unknown } | null)?.cmd).slice(0, 40))}` };
@@ -378,7 +414,8 @@ export class Daemon {
     const override = req.cmd === 'resume' ? undefined : { kind: req.cmd, by, since };
     this.dispatch({ kind: 'override', uplink: req.uplink, override, flush: req.cmd === 'drain' && req.now === true });
     await this.idle();
-    const reason = steeringOf(this.tracking)[4].reason;
+    const family = this.tracking.config.routing.destinations[0]?.family ?? 4;
+    const reason = steeringOf(this.tracking)[family].reason;
     const what = req.cmd === 'resume' ? 'resumed' : req.cmd === 'drain' ? 'drained' : 'preferred';
     return { ok: true, done: `${req.uplink} ${what}; new flows: ${reason}` };
   }
@@ -395,6 +432,7 @@ export class Daemon {
     this.probers.clear();
     await this.applying;
     await this.pinning.done;
+    await this.savingOverrides;
     if (this.tracking.config.routing.removeOnExit) {
       try {
         const removed = await this.router.removeAll(ownedBy(this.tracking.config));

@@ -11,7 +11,7 @@ import { HookRunner } from '../hooks/runner.js';
 import { execaSpawner } from '../hooks/spawn.js';
 import { UplinkMetrics } from '../metrics/registry.js';
 import { MetricsServer } from '../metrics/server.js';
-import { ServiceNotifier, serviceEnvironment } from '../notify/systemd.js';
+import { APPLY_STUCK_MS, ServiceNotifier, serviceEnvironment } from '../notify/systemd.js';
 import { statusLine } from '../notify/status-line.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family } from '../types/index.js';
@@ -142,8 +142,13 @@ export async function run(opts: RunOptions): Promise<number> {
   let exporter = metricsServer(config);
   const service = new ServiceNotifier(
     serviceEnvironment(process.env, process.pid),
-    async () => statusLine(await daemon.status()),
+    // From memory: every operator event refreshes it, and a kernel read each time would be waste.
+    async () => statusLine(daemon.summary()),
     (message) => log.warn({ event: 'systemd' }, message),
+    () => {
+      const ms = daemon.applyRunningMs();
+      return ms > APPLY_STUCK_MS ? `an apply has been running for ${Math.round(ms / 1000)}s` : undefined;
+    },
   );
   listeners.push(() => service.changed());
   const hooks = new HookRunner(
@@ -211,7 +216,10 @@ export async function run(opts: RunOptions): Promise<number> {
   const reload = async () => {
     const res = await daemon.reload();
     // Not awaited: the old socket closes once this very request has been answered on it.
-    if (res.ok) void followSocket().then(followMetrics);
+    if (res.ok) {
+      void followSocket().then(followMetrics);
+      void metrics.retain(daemon.currentConfig.uplinks.map((u) => ({ name: u.name, targets: u.targets.map((t) => t.label) })));
+    }
     return res;
   };
   const handle = (req: Parameters<Daemon['handle']>[0], by?: string) => (req.cmd === 'reload' ? reload() : daemon.handle(req, by));

@@ -75,6 +75,20 @@ export class UplinkMetrics {
     }
   }
 
+  /**
+   * After a reload: the counters of uplinks and targets no longer configured are dropped, so
+   * renames do not pile up series for ever (Prometheus sees those series end).
+   */
+  async retain(uplinks: readonly { readonly name: string; readonly targets: readonly string[] }[]): Promise<void> {
+    const keep = new Map(uplinks.map((u) => [u.name, new Set(u.targets)]));
+    for (const counter of [this.heartbeats, this.transitions]) {
+      for (const { labels } of (await counter.get()).values) {
+        const targets = keep.get(String(labels.uplink));
+        if (!targets || (labels.target !== undefined && !targets.has(String(labels.target)))) counter.remove(labels);
+      }
+    }
+  }
+
   onEvent(e: OperatorEvent): void {
     const family = `ipv${e.family}`;
     if (e.event === 'state') this.transitions.inc({ uplink: e.uplink, family, to: e.to });

@@ -49,11 +49,15 @@ export function serviceEnvironment(env: NodeJS.ProcessEnv, pid: number, manager 
 /** sd_watchdog_enabled(3) advises a ping at half the timeout: one late tick must not kill us. */
 export const watchdogPeriod = (watchdogMs: number): number => Math.max(1, Math.floor(watchdogMs / 2));
 
+/** An apply running this long is stuck (a netlink answer that never came): the watchdog stops. */
+export const APPLY_STUCK_MS = 30_000;
+
 /**
  * Keeps systemd told: READY=1 with the first status line once the first apply is in, a new
  * STATUS= when an operator event changes the picture (refreshed at most every `refreshMs`),
- * WATCHDOG=1 at half of WatchdogSec from the event loop (a hung loop stops it, and systemd
- * restarts uplinkd; routes stay meanwhile), STOPPING=1 on the way out.
+ * WATCHDOG=1 at half of WatchdogSec from the event loop while `alive()` (a hung loop, or an
+ * apply stuck for APPLY_STUCK_MS, stops it, and systemd restarts uplinkd; routes stay
+ * meanwhile), STOPPING=1 on the way out.
  */
 export class ServiceNotifier {
   private lastStatus = '';
@@ -66,6 +70,7 @@ export class ServiceNotifier {
     private readonly service: ServiceEnvironment,
     private readonly statusLine: () => Promise<string>,
     private readonly onError: (message: string) => void,
+    private readonly alive: () => string | undefined = () => undefined,
     private readonly refreshMs = 200,
   ) {}
 
@@ -79,9 +84,23 @@ export class ServiceNotifier {
     this.send({ READY: '1', STATUS: this.lastStatus });
     const ms = this.service.watchdogMs;
     if (ms !== undefined && !this.stopped) {
-      this.send({ WATCHDOG: '1' });
-      this.watchdog = setInterval(() => this.send({ WATCHDOG: '1' }), watchdogPeriod(ms));
+      this.ping();
+      this.watchdog = setInterval(() => this.ping(), watchdogPeriod(ms));
       this.watchdog.unref();
+    }
+  }
+
+  private withheld = false;
+
+  /** WATCHDOG=1, unless `alive()` says what is stuck (said once; systemd then restarts uplinkd). */
+  private ping(): void {
+    const stuck = this.alive();
+    if (stuck === undefined) {
+      this.withheld = false;
+      this.send({ WATCHDOG: '1' });
+    } else if (!this.withheld) {
+      this.withheld = true;
+      this.onError(`watchdog: not pinging, ${stuck}; systemd restarts uplinkd at WatchdogSec`);
     }
   }
 

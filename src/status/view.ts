@@ -110,7 +110,7 @@ function uplinkView(
 }
 
 /** One entry per uplink and route (a route written by hand may name one twice: weights add up). */
-function routeView(config: Config, route: KernelRoute, interfaces: readonly string[]): RouteStatus {
+export function routeView(config: Config, route: KernelRoute, interfaces: readonly string[]): RouteStatus {
   const byInterface = new Map(config.uplinks.map((u) => [u.interface, u.name]));
   const total = route.nexthops.reduce((a, n) => a + n.weight, 0);
   const perUplink = new Map<string, number>();

@@ -139,6 +139,11 @@ export type PinRule = 'on' | 'off' | 'as-is';
 /** Health verdict of one uplink (status `state`, src/README.md §3). */
 export type UplinkState = 'init' | 'up' | 'degraded' | 'down' | 'detached';
 
+/** States in which an uplink carries traffic (degraded: over a quality threshold, still answering). */
+export function usableState(state: UplinkState | undefined): boolean {
+  return state === 'up' || state === 'degraded';
+}
+
 /** What one heartbeat to one target came back with. */
 export interface HeartbeatResult {
   readonly target: string;

@@ -299,6 +299,7 @@ async function failback(trials: number): Promise<Record<string, unknown>> {
 async function haPair(trials: number): Promise<Record<string, unknown>> {
   const pair = await startPair();
   const gaps: number[] = [];
+  let heldByB = 0;
   try {
     for (let t = 0; t < trials; t++) {
       const mark = pair.daemons.gw.logs.length;
@@ -308,8 +309,10 @@ async function haPair(trials: number): Promise<Record<string, unknown>> {
       await pair.daemons.gw.waitFor((l) => l.event === 'steering' && l.all_down === true, 15_000, 'A all down', mark);
       const result = await stream;
       gaps.push(result.longestOutageMs);
+      const holder = await pair.holder();
+      if (holder === 'gw2') heldByB++;
       process.stdout.write(
-        `  HA pair trial ${t + 1}/${trials}: outage ${r1(result.longestOutageMs)} ms (${result.received}/${result.sent} packets, ${result.receivedAfterGap} after the longest gap), held by ${await pair.holder()}\n`,
+        `  HA pair trial ${t + 1}/${trials}: outage ${r1(result.longestOutageMs)} ms (${result.received}/${result.sent} packets, ${result.receivedAfterGap} after the longest gap), held by ${holder}\n`,
       );
       await Promise.all([pair.lab.heal(1), pair.lab.heal(2)]);
       await waitUntil(async () => (await pair.holder()) === 'gw', 30_000, 'A holds the LAN address again');
@@ -321,8 +324,9 @@ async function haPair(trials: number): Promise<Record<string, unknown>> {
   }
   return {
     setup:
-      'two gateways, keepalived (VRRP advert 1 s, track_script uplinkd check every 1 s, track_file written by an all-down hook); uplinkd at interval 200ms, down 3',
+      'two gateways, keepalived (VRRP advert 1 s, track_script uplinkd check every 1 s, fall 3, track_file written by an all-down hook); uplinkd at interval 200ms, down 3',
     trials,
+    taken_over_by_b: heldByB,
     longest_outage_ms: summary(gaps),
   };
 }

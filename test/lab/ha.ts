@@ -20,10 +20,10 @@ export function pairConfig(lab: Lab, gw: Gateway): string {
   const base = gw === 'gw' ? labConfig() : labConfig().replace('100.64.1.1', '100.64.3.1').replace('100.64.2.1', '100.64.4.1');
   const track = trackFile(lab, gw);
   return `${base}hooks:
-  - run: [/bin/sh, -c, 'echo 1 > ${track}']
+  - run: [/bin/sh, -c, '[ "$UPLINKD_FAMILY" = ipv4 ] || exit 0; echo 1 > ${track}']
     events: [all-down]
     timeout: 2s
-  - run: [/bin/sh, -c, 'echo 0 > ${track}']
+  - run: [/bin/sh, -c, '[ "$UPLINKD_FAMILY" = ipv4 ] || exit 0; echo 0 > ${track}']
     events: [steering, failover, failback-step, failback-done]
     timeout: 2s
 `;
@@ -41,7 +41,7 @@ vrrp_script uplinkd_check {
   script "${process.execPath} ${CLI} check --socket ${socket}"
   interval 1
   timeout 2
-  fall 2
+  fall 3
   rise 2
 }
 vrrp_track_file uplinkd_hooks {

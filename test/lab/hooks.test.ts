@@ -1,6 +1,6 @@
 // Lab: hooks see every event, in order per queue, with the right variables and the same event
 // as JSON on stdin; a hook that never ends is killed at its timeout, and failover does not wait
-// for it. Two hooks take every event: one records it, one sleeps forever (2 s timeout), so
+// for it. Two hooks take every event: one records it, one sleeps forever (4 s timeout), so
 // each queue is busy while the primary fails. Queues run side by side, so each hook appends
 // its line in one write.
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ const JSON_FILE = `${PREFIX}.json`;
 const CONFIG = `${labConfig()}hooks:
   - run: ['/bin/sh', '-c', 'printf "%s|%s|%s|%s|%s|%s|%s\\n" ${VARS} >> ${ENV_FILE}; j=$(cat); printf "%s\\n" "$j" >> ${JSON_FILE}']
   - run: [/bin/sleep, '100000']
-    timeout: 2s
+    timeout: 4s
 `;
 
 describe('hooks', { timeout: 180_000 }, () => {
@@ -40,21 +40,25 @@ describe('hooks', { timeout: 180_000 }, () => {
     const mark = daemon.logs.length;
     const t0 = Date.now();
     await lab.blackhole(1);
-    // 3 failed rounds at 200 ms: about a second; the sleeping hooks hold their queues for 2 s each.
+    // 3 failed rounds at 200 ms: about a second; the sleeping hooks hold their queues for 4 s each.
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan2', 2500, 'route via wan2 while hooks sleep');
     const failoverMs = Date.now() - t0;
-    const killed = await daemon.waitFor((l) => l.event === 'hook' && l.timed_out === true, 10_000, 'a sleeping hook killed', mark);
-    assert.ok(Number(killed.duration_ms) >= 2000 && Number(killed.duration_ms) < 5000, `killed after ${killed.duration_ms} ms`);
+    const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2/.test(String(l.command)))!;
+    const movedAt = Date.parse(String(moved.time));
+    const killed = await daemon.waitFor((l) => l.event === 'hook' && l.timed_out === true && Date.parse(String(l.time)) > movedAt, 15_000, 'a sleeping hook killed');
+    assert.ok(Number(killed.duration_ms) >= 4000 && Number(killed.duration_ms) < 7000, `killed after ${killed.duration_ms} ms`);
     assert.equal(killed.level, 40);
+    // That hook was running when the route moved: the failover did not wait for it.
+    assert.ok(Date.parse(String(killed.time)) - Number(killed.duration_ms) < movedAt, 'a sleeping hook was running at the failover');
     assert.ok(failoverMs < 2500, `failover took ${failoverMs} ms`);
   });
 
   it('every event reaches the hooks, in order per uplink and for steering, with its variables and JSON', async () => {
     await lab.heal(1);
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 20_000, 'back on wan1');
-    // Each event is held 2 s by the sleeping hook in its queue: fiber 3, dsl 1, steering 3 (or
+    // Each event is held 4 s by the sleeping hook in its queue: fiber 3, dsl 1, steering 3 (or
     // 4, when dsl answered first at start and fiber's first verdict then took the flows).
-    await waitUntil(async () => lines(ENV_FILE).some((l) => l.startsWith('failback-done|')), 60_000, 'the failback recorded');
+    await waitUntil(async () => lines(ENV_FILE).some((l) => l.startsWith('failback-done|')), 90_000, 'the failback recorded');
     await waitUntil(async () => lines(ENV_FILE).filter((l) => l.startsWith('state|fiber')).length >= 3, 30_000, "fiber's three states recorded");
     const env = lines(ENV_FILE);
     const of = (prefix: string) => env.filter((l) => l.startsWith(prefix));

@@ -6,9 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { execa } from 'execa';
-import { carriesTraffic } from '../../src/cli/check.js';
 import { VERSION } from '../../src/cli/version.js';
-import type { StatusReport, UplinkStatus } from '../../src/control/protocol.js';
 
 const CLI = join(import.meta.dirname, '../../src/cli/main.js');
 const cli = (args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false });
@@ -46,6 +44,8 @@ describe('cli: version and help', () => {
     ['run without --config', ['run'], /run needs --config FILE/],
     ['run with a bad log level', ['run', '--config', '/x', '--log-level', 'loud'], /--log-level must be one of debug, info, warn, error/],
     ['validate without a file', ['validate'], /validate needs a FILE/],
+    ['help about a command there is not', ['help', 'restart'], /no command "restart"/],
+    ['drain without an uplink', ['drain'], /drain needs an UPLINK/],
   ];
   for (const [what, args, message] of usage) {
     it(`usage error, exit 2: ${what}`, async () => {
@@ -74,81 +74,6 @@ describe('cli: status --watch', () => {
 });
 
 describe('cli: check (keepalived track_script)', () => {
-  const uplink = (name: string, state: UplinkStatus['state']): UplinkStatus => ({
-    name,
-    interface: name,
-    state,
-    priority: 1,
-    weight: 0,
-    flows: null,
-    new_flows: null,
-    new_flows_pct: null,
-    rtt_ms: null,
-    loss_pct: 0,
-    since: '',
-    reason: '',
-    targets: [],
-    families: [],
-  });
-  const status = (states: [string, UplinkStatus['state']][], route: [string, number][]): StatusReport => ({
-    uplinks: states.map(([n, s]) => uplink(n, s)),
-    routes: route.length ? [{ destination: '0.0.0.0/0', table: 100, nexthops: route.map(([u, weight]) => ({ uplink: u, weight })) }] : [],
-    steering: { all_down: false, reason: '' },
-    kernel: { refused: [], foreign_rules: [], connected_routes: [] },
-  });
-  const rows: [string, StatusReport, boolean][] = [
-    [
-      'the kernel routes through an uplink that is up',
-      status(
-        [
-          ['fiber', 'up'],
-          ['dsl', 'up'],
-        ],
-        [['fiber', 100]],
-      ),
-      true,
-    ],
-    ['a degraded uplink still carries', status([['fiber', 'degraded']], [['fiber', 100]]), true],
-    [
-      'every uplink lost: the last route stays, but nothing gets out',
-      status(
-        [
-          ['fiber', 'down'],
-          ['dsl', 'detached'],
-        ],
-        [['fiber', 100]],
-      ),
-      false,
-    ],
-    ['no managed route in the kernel (not yet written, or removed)', status([['fiber', 'up']], []), false],
-    [
-      'up, but the route goes through a lost one',
-      status(
-        [
-          ['fiber', 'down'],
-          ['dsl', 'up'],
-        ],
-        [['fiber', 100]],
-      ),
-      false,
-    ],
-    [
-      'a failback step: one of the two answers',
-      status(
-        [
-          ['fiber', 'down'],
-          ['dsl', 'up'],
-        ],
-        [
-          ['fiber', 10],
-          ['dsl', 90],
-        ],
-      ),
-      true,
-    ],
-  ];
-  for (const [what, s, want] of rows) it(what, () => assert.equal(carriesTraffic(s), want));
-
   it('exits 3, quietly, when no daemon answers', async () => {
     const r = await cli(['check', '--socket', '/nonexistent/uplinkd.sock']);
     assert.deepEqual([r.exitCode, r.stdout, r.stderr], [3, '', '']);

@@ -235,7 +235,11 @@ describe('hooks: the real spawner', () => {
     const socket = raw.createSocket({ protocol: raw.Protocol.ICMP });
     process.env.NOTIFY_SOCKET = '/run/systemd/notify';
     try {
-      const r = await execaSpawner(['/bin/sh', '-c', 'test -n "$NOTIFY_SOCKET" && echo set || echo none; ls -l /proc/self/fd/'], hookPayload(down, TIME, IFACES), 5000);
+      const r = await execaSpawner(
+        ['/bin/sh', '-c', 'test -n "$NOTIFY_SOCKET" && echo set || echo none; ls -l /proc/self/fd/'],
+        hookPayload(down, TIME, IFACES),
+        5000,
+      );
       const [first, ...fds] = r.stdout.split('\n');
       assert.equal(first, 'none');
       assert.deepEqual(

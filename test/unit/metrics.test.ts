@@ -115,6 +115,22 @@ describe('metrics', () => {
     assert.match(text, /^# TYPE uplinkd_uplink_state gauge$/m);
   });
 
+  it('counters of uplinks and targets a reload removed are dropped; the rest count on', async () => {
+    const m = new UplinkMetrics('1');
+    const round = (uplink: string, target: string) => m.onRound(uplink, { seq: 1, startedAt: 0, results: [{ target, ok: true, rttMs: 1 }] });
+    round('fiber', 'icmp 198.51.100.10');
+    round('fiber', 'icmp 198.51.100.99');
+    round('lte', 'icmp 198.51.100.10');
+    m.onEvent({ event: 'state', uplink: 'lte', interface: 'wwan0', family: 4, from: 'up', to: 'down', reason: '' });
+    await m.retain([{ name: 'fiber', targets: ['icmp 198.51.100.10'] }]);
+    const s = parseExposition(await m.registry.metrics());
+    assert.deepEqual(
+      s.filter((x) => x.name === 'uplinkd_heartbeats_total').map((x) => `${x.labels.uplink} ${x.labels.target} ${x.value}`),
+      ['fiber icmp 198.51.100.10 1'],
+    );
+    assert.equal(find(s, 'uplinkd_uplink_transitions_total', { uplink: 'lte' }), undefined);
+  });
+
   it('an uplink removed by a reload leaves the gauges', async () => {
     const m = new UplinkMetrics('1');
     m.update(STATUS, NOW);
@@ -126,6 +142,33 @@ describe('metrics', () => {
   it('the reader refuses what Prometheus would', () => {
     for (const bad of ['up 1', 'uplinkd_x{a="1} 1\n', 'uplinkd_x 1\n# TYPE uplinkd_x gauge\n', 'uplinkd-x 1\n', 'uplinkd_x one\n']) {
       assert.throws(() => parseExposition(bad), Error, bad);
+    }
+  });
+
+  it('reads once for scrapes that come together, and reuses the answer for a second', async () => {
+    let reads = 0;
+    let now = 0;
+    const server = new MetricsServer(
+      { host: '127.0.0.1', port: 0 },
+      async () => {
+        reads++;
+        await new Promise((r) => setTimeout(r, 50));
+        return { contentType: 'text/plain', body: `reads ${reads}\n` };
+      },
+      assert.fail,
+      () => now,
+    );
+    await server.start();
+    const port = ((server as unknown as { server: import('node:net').Server }).server.address() as import('node:net').AddressInfo).port;
+    try {
+      const get = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.deepEqual(await Promise.all([get(), get(), get()]), ['reads 1\n', 'reads 1\n', 'reads 1\n']);
+      now = 999;
+      assert.equal(await get(), 'reads 1\n');
+      now = 1000;
+      assert.equal(await get(), 'reads 2\n');
+    } finally {
+      await server.close();
     }
   });
 

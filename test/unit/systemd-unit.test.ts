@@ -38,7 +38,8 @@ it('systemd-analyze: exposure at most 3.0, verify clean', async (t) => {
   const exposure = Number(m[1]);
   t.diagnostic(`exposure ${exposure}`);
   assert.ok(exposure <= 3.0, `exposure ${exposure}`);
-  const verify = await analyze(['verify', UNIT]);
+  // --man=no: whether the man pages Documentation= names are installed is the host's business.
+  const verify = await analyze(['verify', '--man=no', UNIT]);
   assert.equal(verify?.exitCode, 0, verify?.stderr);
   assert.equal(verify?.stderr, '');
 });
