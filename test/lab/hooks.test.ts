@@ -45,7 +45,11 @@ describe('hooks', { timeout: 180_000 }, () => {
     const failoverMs = Date.now() - t0;
     const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2/.test(String(l.command)))!;
     const movedAt = Date.parse(String(moved.time));
-    const killed = await daemon.waitFor((l) => l.event === 'hook' && l.timed_out === true && Date.parse(String(l.time)) > movedAt, 15_000, 'a sleeping hook killed');
+    const killed = await daemon.waitFor(
+      (l) => l.event === 'hook' && l.timed_out === true && Date.parse(String(l.time)) > movedAt,
+      15_000,
+      'a sleeping hook killed',
+    );
     assert.ok(Number(killed.duration_ms) >= 4000 && Number(killed.duration_ms) < 7000, `killed after ${killed.duration_ms} ms`);
     assert.equal(killed.level, 40);
     // That hook was running when the route moved: the failover did not wait for it.
