@@ -361,7 +361,7 @@ export class Daemon {
     const t = this.tracking;
     const routes = (await this.router.managedRoutes(t.config.routing)).map(({ route, interfaces }) => routeView(t.config, route, interfaces));
     const steering = steeringOf(t);
-    const adopted = new Set([4, 6].flatMap((f) => (steering[f as Family].adopted ? steering[f as Family].active.map((a) => a.uplink) : [])));
+    const adopted = new Set(([4, 6] as const).flatMap((f) => (steering[f].adopted ? steering[f].active.map((a) => a.uplink) : [])));
     return checkView({ uplinks: this.summary().uplinks, routes, adopted });
   }
 

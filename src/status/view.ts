@@ -104,7 +104,7 @@ function uplinkView(
         : best.reason,
     families,
     ...(dampening ? { dampening } : {}),
-    ...(override ? { override: { kind: override.kind, by: override.by, since: override.since } } : {}),
+    ...(override ? { override } : {}),
     targets: u.config.targets.map((t) => targetView(u, t.label)),
   };
 }

@@ -4,7 +4,7 @@
 // from are due to be reset. Failover is always immediate; any failure of the recovering tier
 // cancels the failback, and its next recovery starts a new hold. A tier that was never lost
 // (its first verdict) takes its flows at once.
-import type { FailbackSettings } from '../types/index.js';
+import { type FailbackSettings, usableState } from '../types/index.js';
 import { NO_STEERING, percentShares, steer, type ActiveUplink, type SteerUplink, type Steering } from './steer.js';
 
 export interface Failback {
@@ -63,6 +63,12 @@ export function steerWithFailback(uplinks: readonly SteerUplink[], prev: SteerSt
   return next;
 }
 
+/** An operator decided where flows go: a failback under way is dropped (a pending drain stays). */
+export function cancelFailback(state: SteerState): SteerState {
+  if (!state.failback) return state;
+  return { steering: state.steering, ...(state.drain ? { drain: state.drain, nextAt: state.drain.at } : {}) };
+}
+
 /** A drain that is due now: the state without it, and the uplinks whose connections go. */
 export function takeDueDrain(state: SteerState, now: number): { state: SteerState; uplinks: readonly string[] } {
   if (!state.drain || state.drain.at > now) return { state, uplinks: [] };
@@ -73,7 +79,7 @@ export function takeDueDrain(state: SteerState, now: number): { state: SteerStat
 
 function schedule(uplinks: readonly SteerUplink[], prev: SteerState, settings: FailbackSettings, now: number): SteerState {
   const target = steer(uplinks, prev.steering);
-  const usable = (name: string): boolean => uplinks.some((u) => u.name === name && (u.state === 'up' || u.state === 'degraded'));
+  const usable = (name: string): boolean => uplinks.some((u) => u.name === name && usableState(u.state));
   // What carries traffic as the schedule sees it: the failback's origin while one runs.
   const base = prev.failback?.from ?? prev.steering;
   // Routes adopted from the kernel at start (or kept over a reload) stay until their uplinks

@@ -2,3 +2,5 @@
 export * from './steer.js';
 export * from './failback.js';
 export * from './dampening.js';
+export * from './overrides.js';
+export * from './cause.js';

@@ -1,5 +1,14 @@
 // steer/: pure. Uplink states + priorities -> which uplinks carry new flows, and with what share.
-import type { Config, DesiredRoute, Family, PinRule, RouteNexthop, UplinkConfig, UplinkState } from '../types/index.js';
+import {
+  type Config,
+  type DesiredRoute,
+  type Family,
+  type PinRule,
+  type RouteNexthop,
+  type UplinkConfig,
+  type UplinkState,
+  usableState,
+} from '../types/index.js';
 
 /** States that lose an uplink its traffic: the next `up` after one is a recovery that must prove itself. */
 export function isLoss(state: UplinkState): boolean {
@@ -13,7 +22,7 @@ export function isLoss(state: UplinkState): boolean {
  * has it, so a restart moves nothing.
  */
 export function pinRuleFor(state: UplinkState): PinRule {
-  if (state === 'up' || state === 'degraded') return 'on';
+  if (usableState(state)) return 'on';
   return state === 'init' ? 'as-is' : 'off';
 }
 

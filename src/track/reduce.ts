@@ -2,7 +2,8 @@
 // `(tracking, event, now) -> (tracking, effects)`; daemon/ feeds it events and runs the effects.
 import type { ConfigDiff } from '../config/diff.js';
 import { describeChange, type LinkChange, type LinkSnapshot } from '../link/snapshot.js';
-import type { UplinkConfig } from '../types/index.js';
+import { cancelFailback } from '../steer/index.js';
+import { type UplinkConfig, usableState } from '../types/index.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
 import type { Effect, Now, Override, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
 import { adopt, resteer } from './steering.js';
@@ -98,13 +99,9 @@ function override(t: Tracking, e: Extract<TrackEvent, { kind: 'override' }>, now
  */
 function operatorDecides(t: Tracking, uplink: string, overrides: ReadonlyMap<string, Override>): Tracking {
   const u = t.uplinks.get(uplink)!;
-  const healthy = [...u.health].filter(([, h]) => h.state === 'up' || h.state === 'degraded').map(([f]) => f);
+  const healthy = [...u.health].filter(([, h]) => usableState(h.state)).map(([f]) => f);
   const everLost = new Set([...u.everLost].filter((f) => !healthy.includes(f)));
-  const steer = { ...t.steer };
-  for (const f of [4, 6] as const) {
-    const st = t.steer[f];
-    if (st.failback) steer[f] = { steering: st.steering, ...(st.drain ? { drain: st.drain, nextAt: st.drain.at } : {}) };
-  }
+  const steer = { 4: cancelFailback(t.steer[4]), 6: cancelFailback(t.steer[6]) };
   return { ...t, overrides, steer, uplinks: new Map(t.uplinks).set(uplink, { ...u, everLost }) };
 }
 

@@ -1,11 +1,20 @@
 // track/: where new flows go, from the tracked uplinks: flap dampening forces a held-out uplink
-// `down`, an uplink with no targets in a family is steered by its other family's verdict, due
-// drains are taken, and the next timed step is asked for. Also the adoption of routes an
-// earlier run left. Pure.
-import { adoptedSteering, dampAt, nexthopFor, reuseAt, type SteerUplink, steerWithFailback, takeDueDrain } from '../steer/index.js';
-import type { SteerState } from '../steer/index.js';
-import type { FlowShare, SteeringEventName } from '../types/events.js';
-import type { Family } from '../types/index.js';
+// `down`, an uplink with no targets in a family is steered by its other family's verdict,
+// operator overrides bend the input (steer/overrides.ts), due drains are taken, and the next
+// timed step is asked for. Also the adoption of routes an earlier run left. Pure.
+import {
+  adoptedSteering,
+  dampAt,
+  nexthopFor,
+  reuseAt,
+  type SteerUplink,
+  steeringCause,
+  steerWithFailback,
+  takeDueDrain,
+  withOverrides,
+} from '../steer/index.js';
+import type { FlowShare } from '../types/events.js';
+import { type Family, usableState } from '../types/index.js';
 import type { Effect, ManagedRoute, Now, TrackedUplink, Tracking } from './model.js';
 import { stateFor } from './uplink.js';
 
@@ -34,66 +43,17 @@ function decayDamping(t: Tracking, now: Now, out: Effect[]): Tracking {
 
 const flowShares = (active: readonly FlowShare[]): FlowShare[] => active.filter((a) => a.share > 0).map((a) => ({ uplink: a.uplink, share: a.share }));
 
-function usableIn(u: TrackedUplink, family: Family): boolean {
-  const state = steerInput(u, family).state;
-  return state === 'up' || state === 'degraded';
-}
-
-/**
- * Why a family's steering changed from `before` to `after`: no uplink answers; one that carried
- * new flows was lost; a failback took a step or ended (the schedule of steer/failback.ts);
- * anything else.
- */
-export function steeringCause(before: SteerState, after: SteerState, usable: (uplink: string) => boolean): SteeringEventName {
-  if (after.steering.allDown) return 'all-down';
-  // Out of all-down, the kept routes' uplinks were lost long ago: a recovery, not a failover.
-  if (before.steering.allDown) return 'steering';
-  if (before.steering.active.some((a) => a.share > 0 && !usable(a.uplink))) return 'failover';
-  if (after.failback && after.steering.active.some((a) => a.share > 0 && after.failback!.to.active.some((t) => t.uplink === a.uplink))) return 'failback-step';
-  if (before.failback && !after.failback) return 'failback-done';
-  return 'steering';
-}
-
-/** How an override bends what steer/ is told (resteer decides whether a drain holds). */
-export interface Bend {
-  /** Drained, and another uplink answers: steered as if down. */
-  readonly held: boolean;
-  /** Preferred: above every configured tier (priorities start at 0). */
-  readonly preferred: boolean;
-}
-
-const NO_BEND: Bend = { held: false, preferred: false };
-
 /** What steer/ is told of one uplink in one family. */
-export function steerInput(u: TrackedUplink, family: Family, bend: Bend = NO_BEND): SteerUplink {
+export function steerInput(u: TrackedUplink, family: Family): SteerUplink {
   return {
     name: u.config.name,
-    priority: bend.preferred ? -1 : u.config.priority,
+    priority: u.config.priority,
     weight: u.config.weight,
-    // Held out by dampening or drained: steered as if down, whatever its heartbeats say.
-    state: u.damping.suppressed || bend.held ? 'down' : stateFor(u, family),
+    // Held out by dampening: steered as if down, whatever its heartbeats say.
+    state: u.damping.suppressed ? 'down' : stateFor(u, family),
     // Lost in a family it has no targets in means lost in the one it is steered by.
     everLost: u.everLost.has(family) || (!u.health.has(family) && u.everLost.size > 0),
   };
-}
-
-/**
- * Each uplink's override in one family. A drain holds only while some uplink that is not
- * drained answers there: draining the last working uplink would cut the site off, so it
- * carries on (said in the steering reason).
- */
-function bends(t: Tracking, uplinks: readonly TrackedUplink[], family: Family): { bend: Map<string, Bend>; note: string } {
-  const drained = (u: TrackedUplink) => t.overrides.get(u.config.name)?.kind === 'drain';
-  const others = uplinks.some((u) => !drained(u) && usableIn(u, family));
-  const bend = new Map(
-    uplinks.map((u) => [u.config.name, { held: drained(u) && others, preferred: t.overrides.get(u.config.name)?.kind === 'prefer' }] as const),
-  );
-  const names = (kind: 'drain' | 'prefer') => uplinks.filter((u) => t.overrides.get(u.config.name)?.kind === kind).map((u) => u.config.name);
-  const notes = [
-    ...(names('drain').length ? [others ? `drained: ${names('drain').join(', ')}` : `drained but no other uplink answers: ${names('drain').join(', ')}`] : []),
-    ...(names('prefer').length ? [`preferred: ${names('prefer').join(', ')}`] : []),
-  ];
-  return { bend, note: notes.join('; ') };
 }
 
 /**
@@ -110,15 +70,12 @@ export function resteer(t0: Tracking, now: Now, out: Effect[]): Tracking {
   // Families no route can follow (no destination, or no uplink with a next hop) stay quiet in the log.
   const managed = new Set(c.routing.destinations.map((d) => d.family).filter((f) => c.uplinks.some((u) => nexthopFor(u, f, 1))));
   const held = uplinks.filter((u) => u.damping.suppressed).map((u) => u.config.name);
+  const overrideKinds = new Map([...t.overrides].map(([name, o]) => [name, o.kind]));
   for (const family of [4, 6] as const) {
     const before = t.steer[family].steering;
-    const { bend, note } = bends(t, uplinks, family);
-    let next = steerWithFailback(
-      uplinks.map((u) => steerInput(u, family, bend.get(u.config.name))),
-      t.steer[family],
-      c.routing.failback,
-      now.mono,
-    );
+    const inputs = uplinks.map((u) => steerInput(u, family));
+    const { uplinks: bent, note } = withOverrides(inputs, overrideKinds);
+    let next = steerWithFailback(bent, t.steer[family], c.routing.failback, now.mono);
     if (held.length) next = { ...next, steering: { ...next.steering, reason: `${next.steering.reason}; held out by flap dampening: ${held.join(', ')}` } };
     if (note) next = { ...next, steering: { ...next.steering, reason: `${next.steering.reason}; ${note}` } };
     const due = takeDueDrain(next, now.mono);
@@ -128,10 +85,10 @@ export function resteer(t0: Tracking, now: Now, out: Effect[]): Tracking {
     if (!managed.has(family) || JSON.stringify(before) === JSON.stringify(after)) continue;
     steeringChanged = true;
     const active = after.active.map((a) => `${a.uplink} ${a.share}%`).join(', ') || 'none';
-    // An uplink a reload removed is not lost: its flows moving is a steering change.
+    // Answering by its heartbeats (a drain is no loss); one a reload removed is not lost either.
     const cause = steeringCause(t.steer[family], due.state, (name) => {
-      const u = t.uplinks.get(name);
-      return u === undefined || usableIn(u, family);
+      const input = inputs.find((u) => u.name === name);
+      return input === undefined || usableState(input.state);
     });
     const fields = { event: 'steering', family, cause, active: after.active, all_down: after.allDown, reason: after.reason };
     // A failover and all-down are what `journalctl -p warning` must show; failback steps are routine.

@@ -18,7 +18,7 @@ import {
 } from '../health/index.js';
 import type { LinkInfo, LinkSnapshot } from '../link/snapshot.js';
 import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';
-import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState } from '../types/index.js';
+import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState, usableState } from '../types/index.js';
 import type { Effect, Now, SourceAddress, TrackedUplink } from './model.js';
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -54,7 +54,7 @@ export function stateFor(u: TrackedUplink, family: Family): UplinkState {
 
 /** Whether any family of the uplink could carry traffic. */
 function usable(u: TrackedUplink): boolean {
-  return [...u.health.values()].some((h) => h.state === 'up' || h.state === 'degraded');
+  return [...u.health.values()].some((h) => usableState(h.state));
 }
 
 /** How often the prober sends now (faster while a verdict is pending), and whether a failure is confirmed at once. */

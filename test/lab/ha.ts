@@ -10,8 +10,8 @@ import { CLI, type DaemonHandle, Lab } from './lab.js';
 import { waitUntil } from './wait.js';
 
 export const VIP = '100.64.100.1';
-/** The address each gateway's first uplink NATs to: which gateway a LAN flow left by. */
-export const VIA = { gw: '100.64.1.2', gw2: '100.64.3.2' } as const;
+/** The address a gateway's first uplink NATs to (ISP 1 for gw, ISP 3 for gw2): which gateway a LAN flow left by. */
+export const natAddress = (lab: Lab, gw: Gateway): string => lab.isps[gw === 'gw' ? 0 : 2]!.wanAddress;
 
 type Gateway = 'gw' | 'gw2';
 

@@ -13,8 +13,6 @@ const PORT = 7100;
 const FLOWS = 200;
 const PROBES = 100;
 const EVERY_MS = 1000;
-const WAN1 = '100.64.1.2';
-const WAN2 = '100.64.2.2';
 const CONFIG = labConfig();
 
 const broken = (r: HeldFlows) => r.flows.filter((f) => f.error || f.longestWaitMs > 3 * EVERY_MS);
@@ -23,6 +21,8 @@ describe('overrides: drain, resume, prefer', { timeout: 240_000 }, () => {
   let lab: Lab;
   let running: RunningLab;
   const daemon = (): DaemonHandle => running.daemon;
+  /** The address ISP i's uplink NATs to: which uplink a new connection left by. */
+  const wan = (i: 1 | 2): string => lab.isps[i - 1]!.wanAddress;
   settledLab(
     CONFIG,
     (r) => ({ lab } = running = r),
@@ -43,11 +43,11 @@ describe('overrides: drain, resume, prefer', { timeout: 240_000 }, () => {
 
   it('drain: new flows leave within a second, the pinned ones run on; resume brings new flows back', async (t) => {
     const held = lab.holdFlows(SINK, PORT, FLOWS, 120_000, EVERY_MS);
-    assert.deepEqual(new Set(await held.ready), new Set([WAN1]));
+    assert.deepEqual(new Set(await held.ready), new Set([wan(1)]));
     const mark = daemon().logs.length;
     assert.match(await cli('drain', 'fiber'), /^fiber drained; new flows: .*drained: fiber/);
     // The reply comes once the route is in: every new connection from now on takes dsl.
-    assert.deepEqual(await newFlowsVia(), { [WAN2]: PROBES });
+    assert.deepEqual(await newFlowsVia(), { [wan(2)]: PROBES });
     const set = daemon()
       .logs.slice(mark)
       .find((l) => l.event === 'override')!;
@@ -65,7 +65,7 @@ describe('overrides: drain, resume, prefer', { timeout: 240_000 }, () => {
     assert.equal(daemon().stateChanges('fiber').slice(-1)[0]?.to, 'up', 'still probed, still up');
 
     assert.match(await cli('resume', 'fiber'), /^fiber resumed/);
-    assert.deepEqual(await newFlowsVia(), { [WAN1]: PROBES });
+    assert.deepEqual(await newFlowsVia(), { [wan(1)]: PROBES });
     assert.equal(await override('fiber'), undefined);
 
     // drain --now: the connections pinned to fiber are reset.
@@ -77,12 +77,12 @@ describe('overrides: drain, resume, prefer', { timeout: 240_000 }, () => {
 
   it('prefer: the backup takes new flows, and keeps them over a reload and a SIGKILL restart', async () => {
     assert.match(await cli('prefer', 'dsl'), /^dsl preferred/);
-    assert.deepEqual(await newFlowsVia(), { [WAN2]: PROBES });
+    assert.deepEqual(await newFlowsVia(), { [wan(2)]: PROBES });
     // A reload that changes something: the preference stays.
     const { readFileSync, writeFileSync } = await import('node:fs');
     writeFileSync(daemon().configPath, readFileSync(daemon().configPath, 'utf8').replace('timeout: 200ms', 'timeout: 150ms'));
     assert.match(await cli('reload'), /^reloaded: retuned fiber, retuned dsl/);
-    assert.deepEqual(await newFlowsVia(), { [WAN2]: PROBES });
+    assert.deepEqual(await newFlowsVia(), { [wan(2)]: PROBES });
     // SIGKILL and start again on the same socket: the state file beside it holds the preference.
     daemon().proc.kill('SIGKILL');
     await daemon().proc;
@@ -92,7 +92,7 @@ describe('overrides: drain, resume, prefer', { timeout: 240_000 }, () => {
     assert.ok(daemon().logs.some((l) => l.event === 'override' && l.restored === true));
     await new Promise((r) => setTimeout(r, 1000));
     assert.deepEqual(await lab.defaultVia(100), ['wan2']);
-    assert.deepEqual(await newFlowsVia(), { [WAN2]: PROBES });
+    assert.deepEqual(await newFlowsVia(), { [wan(2)]: PROBES });
     assert.equal((await override('dsl'))?.kind, 'prefer');
     await cli('resume', 'dsl');
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'back on wan1');

@@ -2,7 +2,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { adoptedSteering, desiredRoutes, isLoss, percentShares, pinRuleFor, steer, uplinkRoutes, type SteerUplink } from '../../src/steer/index.js';
+import {
+  adoptedSteering,
+  cancelFailback,
+  desiredRoutes,
+  isLoss,
+  type OverrideKind,
+  percentShares,
+  pinRuleFor,
+  type SteerState,
+  steer,
+  steeringCause,
+  type SteerUplink,
+  uplinkRoutes,
+  withOverrides,
+} from '../../src/steer/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 const U = (name: string, priority: number, state: UplinkState, weight = 1): SteerUplink => ({ name, priority, weight, state });
@@ -141,5 +155,99 @@ describe('pinned connections and losses, per state', () => {
       assert.equal(pinRuleFor(state), rule, `${state}: rule`);
       assert.equal(isLoss(state), loss, `${state}: a loss`);
     }
+  });
+});
+
+describe('steer: operator overrides bend the input', () => {
+  const up = (name: string, priority: number, state: UplinkState = 'up'): SteerUplink => ({ name, priority, weight: 1, state });
+  const rows: [string, SteerUplink[], [string, OverrideKind][], string, string][] = [
+    ['no override: as given', [up('fiber', 1), up('dsl', 2)], [], 'fiber:1:up dsl:2:up', ''],
+    ['drained while another answers: steered as down', [up('fiber', 1), up('dsl', 2)], [['fiber', 'drain']], 'fiber:1:down dsl:2:up', 'drained: fiber'],
+    [
+      'drained, but the only one that answers: carries on',
+      [up('fiber', 1), up('dsl', 2, 'down')],
+      [['fiber', 'drain']],
+      'fiber:1:up dsl:2:down',
+      'drained but no other uplink answers: fiber',
+    ],
+    [
+      'two drained: neither is "another uplink" for the other',
+      [up('fiber', 1), up('dsl', 2)],
+      [
+        ['fiber', 'drain'],
+        ['dsl', 'drain'],
+      ],
+      'fiber:1:up dsl:2:up',
+      'drained but no other uplink answers: fiber, dsl',
+    ],
+    [
+      'preferred: above every tier, its state as it is',
+      [up('fiber', 1), up('dsl', 2, 'init')],
+      [['dsl', 'prefer']],
+      'fiber:1:up dsl:-1:init',
+      'preferred: dsl',
+    ],
+  ];
+  for (const [what, uplinks, overrides, want, note] of rows) {
+    it(what, () => {
+      const r = withOverrides(uplinks, new Map(overrides));
+      assert.equal(r.uplinks.map((u) => `${u.name}:${u.priority}:${u.state}`).join(' '), want);
+      assert.equal(r.note, note);
+    });
+  }
+});
+
+describe('steer: why the steering changed', () => {
+  const st = (active: [string, number][], extra: Partial<SteerState> = {}, allDown = false): SteerState => ({
+    steering: { active: active.map(([uplink, share]) => ({ uplink, share, weight: share })), allDown, reason: '' },
+    ...extra,
+  });
+  const fb = { to: st([['fiber', 100]]).steering, from: st([['dsl', 100]]).steering, holdUntil: 0 };
+  // lte stopped answering; fiber and dsl answer.
+  const answering = new Set(['fiber', 'dsl']);
+  const rows: [string, SteerState, SteerState, string][] = [
+    ['nothing answers any more', st([['dsl', 100]]), st([['dsl', 100]], {}, true), 'all-down'],
+    ['out of all-down', st([['fiber', 100]], {}, true), st([['dsl', 100]]), 'steering'],
+    ['the carrying uplink was lost', st([['lte', 100]]), st([['dsl', 100]]), 'failover'],
+    [
+      'a step of the failback',
+      st([['dsl', 100]], { failback: fb }),
+      st(
+        [
+          ['fiber', 10],
+          ['dsl', 90],
+        ],
+        { failback: fb },
+      ),
+      'failback-step',
+    ],
+    [
+      'the failback done',
+      st(
+        [
+          ['fiber', 50],
+          ['dsl', 50],
+        ],
+        { failback: fb },
+      ),
+      st([['fiber', 100]]),
+      'failback-done',
+    ],
+    ['a first verdict', st([]), st([['dsl', 100]]), 'steering'],
+  ];
+  for (const [what, before, after, want] of rows) {
+    it(what, () =>
+      assert.equal(
+        steeringCause(before, after, (u) => answering.has(u)),
+        want,
+      ),
+    );
+  }
+
+  it('an operator drops a failback under way, keeping a pending drain', () => {
+    const drain = { at: 90_000, uplinks: ['dsl'] };
+    assert.deepEqual(cancelFailback(st([['dsl', 100]], { failback: fb, nextAt: 5000, drain })), st([['dsl', 100]], { drain, nextAt: 90_000 }));
+    const plain = st([['fiber', 100]]);
+    assert.equal(cancelFailback(plain), plain);
   });
 });
