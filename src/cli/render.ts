@@ -51,6 +51,15 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
       out.push(`  ${u.name}  ${t.target}  ${t.ok ? 'ok' : `failing (${t.error ?? 'no answer'})`}  rtt ${ms(t.rtt_ms)}  loss ${Math.round(t.loss_pct)}%`);
     }
   }
+  for (const u of s.uplinks) {
+    if (u.mptcp === undefined) continue;
+    if (u.mptcp === null) {
+      out.push(`  ${u.name}  mptcp: cannot be read`);
+      continue;
+    }
+    const eps = u.mptcp.endpoints.map((e) => `id ${e.id} ${e.address} ${e.flags}`).join(', ') || 'no endpoint';
+    out.push(`  ${u.name}  mptcp: ${eps}; ${u.mptcp.subflows} subflows (${u.mptcp.backup_subflows} backup)`);
+  }
   out.push('');
   if (s.routes.length === 0) out.push('routes: none managed yet');
   for (const r of s.routes) {

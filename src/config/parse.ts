@@ -19,6 +19,7 @@ import {
 import { Checker, entries } from './checker.js';
 import type { ConfigProblem } from './problems.js';
 import { parseHooks } from './hooks-section.js';
+import { parseMptcp } from './mptcp-section.js';
 import { parseMetrics } from './metrics-section.js';
 import { parseProbe } from './probe-section.js';
 import {
@@ -79,7 +80,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     c.report('YAML_SYNTAX', flat.message, flat.offset);
     return { ok: false, problems: c.problems };
   }
-  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control', 'hooks', 'metrics'], true);
+  const root = c.map(doc.contents, 'the config', ['uplinks', 'probe', 'routing', 'control', 'hooks', 'metrics', 'mptcp'], true);
   if (!root) return { ok: false, problems: c.problems };
   const top = entries(root);
 
@@ -103,7 +104,8 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     markMask: routing.has('mark_mask') ? parseMarkMask(c, routing.get('mark_mask')!.value) : DEFAULT_MARK_MASK,
     hashPolicy: routing.has('hash_policy') ? parseHashPolicy(c, routing.get('hash_policy')!.value) : 'set',
     removeOnExit: flag('remove_on_exit'),
-    sourceRules: flag('source_rules'),
+    // Required under mptcp: (checked below).
+    sourceRules: flag('source_rules') || top.has('mptcp'),
     conntrackFlush: flag('conntrack_flush'),
     ...(routing.has('dampening') ? { dampening: parseDampening(c, routing.get('dampening')!.value) } : {}),
   };
@@ -185,6 +187,15 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
 
   const hooks = top.has('hooks') ? parseHooks(c, top.get('hooks')!.value) : [];
   const metrics = top.has('metrics') ? parseMetrics(c, top.get('metrics')!.value) : undefined;
+  const uplinkCount = isSeq(uplinksNode?.value) ? uplinksNode.value.items.length : 0;
+  const mptcp = top.has('mptcp') ? parseMptcp(c, top.get('mptcp')!.value, uplinkCount) : undefined;
+  // A subflow bound to an uplink's address must leave through that uplink (src/README.md §4).
+  if (top.has('mptcp') && routing.has('source_rules') && !routingSettings.sourceRules)
+    c.report(
+      'BAD_VALUE',
+      'routing.source_rules cannot be false with mptcp: each subflow must leave through the uplink its address belongs to',
+      routing.get('source_rules')!.value as Node,
+    );
 
   checkConnected(c, table, destinationNodes, uplinks);
   if (c.problems.length > 0) return { ok: false, problems: c.sorted() };
@@ -197,6 +208,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
       control: { socket, ...(group !== undefined ? { group } : {}) },
       hooks,
       ...(metrics ? { metrics } : {}),
+      ...(mptcp ? { mptcp } : {}),
     }),
   };
 }

@@ -72,6 +72,17 @@ export interface UplinkStatus {
   readonly dampening?: DampeningStatus;
   /** An operator's `uplinkd drain` or `prefer`, until `resume`: who set it and when. */
   readonly override?: { readonly kind: 'drain' | 'prefer'; readonly by: string; readonly since: string };
+  /** With `mptcp:`: its path-manager endpoints and the gateway's subflows on it, read from the kernel (null: could not be read). */
+  readonly mptcp?: MptcpStatus | null;
+}
+
+export interface MptcpStatus {
+  /** Its endpoints as the kernel has them: `flags` in `ip mptcp` words (`subflow backup`). */
+  readonly endpoints: readonly { readonly id: number; readonly address: string; readonly flags: string }[];
+  /** The gateway's MPTCP subflows leaving from its addresses. */
+  readonly subflows: number;
+  /** Of those, the ones the gateway has flagged backup. */
+  readonly backup_subflows: number;
 }
 
 export interface DampeningStatus {

@@ -12,8 +12,11 @@ import {
   type PinningTable,
   type RouteEventSource,
   type RouteKernel,
+  type MptcpKernel,
+  MptcpEndpoints,
   Router,
   type Sysctl,
+  type UplinkMptcp,
   TABLE_FAMILY,
   TABLE_NAME,
 } from '../route/index.js';
@@ -37,8 +40,9 @@ import {
 } from '../track/index.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, ProbeRound } from '../types/index.js';
-import { uplinkMark } from '../types/layout.js';
+import { endpointId, uplinkMark } from '../types/layout.js';
 import type { OverrideStore } from './override-store.js';
+import { MptcpWatch } from './mptcp-watch.js';
 import { PinningKeeper } from './pinning-keeper.js';
 import { type Clocks, type ConfigLoader, errText, type Prober, type ProberFactory, type Scheduler, type TimerHandle } from './ports.js';
 
@@ -59,6 +63,8 @@ export interface DaemonOptions {
   readonly pinning: PinningTable;
   readonly conntrack: ConntrackTable;
   readonly sysctl: Sysctl;
+  /** The MPTCP path manager (`mptcp:`); used only while the config has that section. */
+  readonly mptcp?: MptcpKernel;
   readonly routeEvents?: RouteEventSource;
   readonly nftEvents?: NftEventSource;
   /**
@@ -74,6 +80,8 @@ export interface DaemonOptions {
 
 /** The multipath hash policy that spreads new flows by ports too (net/ipv4/route.c). */
 const HASH_POLICY_KEYS = ['net.ipv4.fib_multipath_hash_policy', 'net.ipv6.fib_multipath_hash_policy'];
+/** MPTCP sockets fall back to plain TCP while this is 0 (Documentation/networking/mptcp-sysctl.rst). */
+const MPTCP_ENABLED_KEY = 'net.mptcp.enabled';
 
 export class Daemon {
   private tracking: Tracking;
@@ -92,11 +100,21 @@ export class Daemon {
   /** Monotonic ms the apply under way began at. */
   private applyStartedAt: number | undefined;
   private readonly log: Logger;
+  private readonly mptcpWatch: MptcpWatch | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.tracking = initialTracking(opts.config);
     this.log = opts.log;
-    this.router = new Router(opts.kernel, (command) => this.log.info({ event: 'route', command }, command), opts.families);
+    const endpoints = opts.mptcp ? new MptcpEndpoints(opts.mptcp, (command) => this.log.info({ event: 'mptcp', command }, command)) : undefined;
+    this.router = new Router(opts.kernel, (command) => this.log.info({ event: 'route', command }, command), opts.families, endpoints);
+    this.mptcpWatch = endpoints
+      ? new MptcpWatch(
+          opts.scheduler,
+          () => this.mptcpDrift(endpoints),
+          (drift) => this.dispatch({ kind: 'route-events', events: [{ kind: 'mptcp', deleted: false, drift: drift.join('; ') }] }),
+          opts.log,
+        )
+      : undefined;
     this.pinning = new PinningKeeper(
       opts.pinning,
       () => this.tracking.config,
@@ -149,6 +167,15 @@ export class Daemon {
     }
     this.dispatch({ kind: 'start', snapshot: links.snapshot() });
     await this.applying;
+    this.mptcpWatch?.start();
+  }
+
+  /** Endpoints changed behind uplinkd's back; none while an apply is queued or under way (it may be mid-change). */
+  private async mptcpDrift(endpoints: MptcpEndpoints): Promise<string[]> {
+    if (!this.tracking.config.mptcp || this.applyQueued || this.applyStartedAt !== undefined) return [];
+    const links = await this.opts.kernel.links();
+    if (this.applyQueued || this.applyStartedAt !== undefined) return [];
+    return endpoints.drift(desiredState(this.tracking, this.opts.links.snapshot()).mptcp, links);
   }
 
   /**
@@ -278,10 +305,11 @@ export class Daemon {
   /**
    * routing.hash_policy `set`: multipath spreads new flows by ports too, so one LAN host's
    * connections are shared out by the weights (the default hashes on addresses only).
+   * `mptcp:`: MPTCP on, or the gateway's multipath sockets are plain TCP.
    */
   private async setHashPolicy(config: Config): Promise<void> {
-    if (config.routing.hashPolicy === 'keep') return;
-    for (const key of HASH_POLICY_KEYS) {
+    const keys = [...(config.routing.hashPolicy === 'set' ? HASH_POLICY_KEYS : []), ...(config.mptcp ? [MPTCP_ENABLED_KEY] : [])];
+    for (const key of keys) {
       try {
         const now = await this.opts.sysctl.read(key);
         if (now === undefined || now === '1') continue;
@@ -352,8 +380,28 @@ export class Daemon {
     const routes = await this.router.managedRoutes(config.routing);
     const foreignRules = await this.router.foreignRules(ownedBy(config));
     const t = this.tracking;
-    const kernel = { flows, fresh, routes, foreignRules, refused: t.notices.refused, connected: t.notices.connected };
+    const mptcp = config.mptcp ? await this.mptcpView(config) : undefined;
+    const kernel = { flows, fresh, routes, foreignRules, refused: t.notices.refused, connected: t.notices.connected, ...(config.mptcp ? { mptcp } : {}) };
     return statusView(config, [...t.uplinks.values()], steeringOf(t), kernel, this.opts.clocks.mono(), t.overrides);
+  }
+
+  /** Each uplink's endpoints (its IDs) and subflows (its addresses now), from the kernel; null when they cannot be read. */
+  private async mptcpView(config: Config): Promise<Map<string, UplinkMptcp> | null> {
+    const base = config.mptcp?.idBase;
+    if (base === undefined || !this.router.mptcp) return null;
+    const snapshot = this.opts.links.snapshot();
+    const uplinks = new Map(
+      config.uplinks.map((u, i) => [
+        u.name,
+        { ids: [endpointId(base, i, 4), endpointId(base, i, 6)], addresses: (snapshot.get(u.interface)?.addresses ?? []).map((a) => a.prefix.split('/')[0]!) },
+      ]),
+    );
+    try {
+      return await this.router.mptcp.view(uplinks);
+    } catch (err) {
+      this.log.warn({ event: 'status', err: errText(err) }, `cannot read the MPTCP endpoints and subflows: ${errText(err)}`);
+      return null;
+    }
   }
 
   /** `uplinkd check`: health from memory, the managed routes from the kernel, nothing else read. */
@@ -424,6 +472,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     this.pinning.stop();
+    this.mptcpWatch?.stop();
     for (const timer of this.timers.values()) this.opts.scheduler.clearTimeout(timer);
     this.timers.clear();
     this.opts.routeEvents?.close();
@@ -436,6 +485,7 @@ export class Daemon {
     if (this.tracking.config.routing.removeOnExit) {
       try {
         const removed = await this.router.removeAll(ownedBy(this.tracking.config));
+        removed.push(...((await this.router.mptcp?.removeAll(desiredState(this.tracking, this.opts.links.snapshot()).mptcp)) ?? []));
         await this.opts.pinning.remove();
         this.log.info({ event: 'pinning', command: `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}` }, `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}`);
         this.log.info({ event: 'stop', removed: removed.length }, `routing.remove_on_exit: removed ${removed.length} routes and rules, and the nftables table`);
@@ -446,6 +496,7 @@ export class Daemon {
     // Without remove_on_exit the table stays, unowned, and keeps pinning until the next run.
     this.opts.pinning.release();
     this.opts.kernel.close();
+    this.opts.mptcp?.close();
     this.opts.links.close();
   }
 }

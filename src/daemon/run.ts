@@ -6,7 +6,7 @@ import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer, groupId } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
-import { NetlinkKernel, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
+import { NetlinkKernel, NetlinkMptcp, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
 import { HookRunner } from '../hooks/runner.js';
 import { execaSpawner } from '../hooks/spawn.js';
 import { UplinkMetrics } from '../metrics/registry.js';
@@ -119,6 +119,8 @@ export async function run(opts: RunOptions): Promise<number> {
     pinning: new NftPinningTable(),
     conntrack: new ToolConntrackTable(),
     sysctl: new ProcSysctl(),
+    // Opens its sockets on first use: without mptcp: in the config, never.
+    mptcp: new NetlinkMptcp(),
     routeEvents,
     nftEvents,
     overrides: fileOverrideStore(overridesPathFor(opts.socket ?? config.control.socket)),

@@ -11,3 +11,7 @@ export * from './sysctl.js';
 export * from './command.js';
 export * from './table-owner.js';
 export * from './notices.js';
+export * from './mptcp-plan.js';
+export * from './mptcp-kernel.js';
+export * from './mptcp.js';
+export { FakeMptcp } from './mptcp-fake.js';

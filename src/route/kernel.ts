@@ -121,7 +121,7 @@ function prefixParts(prefix: string): { address: string; length: number } {
   return { address: address!, length: Number(len) };
 }
 
-function errnoOf(err: unknown): string {
+export function errnoOf(err: unknown): string {
   const m = /Request rejected: (\w+)/.exec(String((err as Error)?.message ?? err));
   return m ? m[1]! : String((err as Error)?.message ?? err);
 }

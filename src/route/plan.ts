@@ -23,6 +23,7 @@ import {
   uplinkMark,
 } from '../types/layout.js';
 import type { KernelNexthop, KernelRoute, KernelRule } from './kernel.js';
+import type { DesiredMptcp } from './mptcp-plan.js';
 
 export interface DesiredState {
   /** The managed table and the destinations uplinkd owns in it. */
@@ -51,6 +52,8 @@ export interface DesiredState {
    * sourced from one leaves through that uplink (services reachable on each address).
    */
   readonly sourceAddresses?: readonly (readonly { readonly family: Family; readonly address: string }[])[];
+  /** `mptcp:`: the path-manager endpoints uplinkd owns (route/mptcp-plan.ts); absent: none. */
+  readonly mptcp?: DesiredMptcp;
 }
 
 /** What the kernel has, as read before planning. */

@@ -3,6 +3,7 @@
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
 import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
+import type { MptcpEndpoints } from './mptcp.js';
 import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type DesiredState, type Operation, type Owned } from './plan.js';
 
 /** An operation the kernel refused, as the `ip` command and the errno name. */
@@ -44,6 +45,8 @@ export class Router {
     private readonly kernel: RouteKernel,
     private readonly log: (command: string) => void,
     private readonly families: readonly Family[] = [4, 6],
+    /** `mptcp:`: the path manager's endpoints, kept with the routes. */
+    readonly mptcp?: MptcpEndpoints,
   ) {}
 
   private async names(): Promise<{ links: Map<string, number>; names: Map<number, string> }> {
@@ -105,10 +108,13 @@ export class Router {
     }
     // Something no longer owned that is still there is tried again next time: remember it.
     if (deferred.length === 0) this.owned = ownedBy(state);
+    // After the routes: a subflow re-added for a recovered uplink finds its source rule in.
+    // (An endpoint whose interface vanished in between is no next hop: the next apply sees it.)
+    const mp = (await this.mptcp?.apply(state.mptcp, links)) ?? { changes: [], refused: [], missing: [] };
     return {
-      changes,
+      changes: [...changes, ...mp.changes],
       missing,
-      refused,
+      refused: [...refused, ...mp.refused],
       foreign: foreign.map((r) => describeRule('add', r)),
       connected: connected.map((op) => describe(op, names)),
       deferred,

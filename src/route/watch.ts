@@ -31,11 +31,14 @@ import {
 const GROUPS = RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV6_RULE;
 
 export interface RouteEvent {
-  readonly kind: 'route' | 'rule';
+  /** `mptcp`: uplinkd's path-manager endpoints differ from what it wrote (the daemon's periodic look: no event exists for them). */
+  readonly kind: 'route' | 'rule' | 'mptcp';
   readonly deleted: boolean;
   /** Routes and rules: the table; rules: their priority. */
   readonly table?: number;
   readonly priority?: number;
+  /** `mptcp`: the commands that would put it back. */
+  readonly drift?: string;
 }
 
 export interface RouteEventSource {

@@ -1,9 +1,9 @@
 // status/: `uplinkd status` as a pure function of what uplinkd tracks (health, windows,
 // steering, flap penalties) and what was just read back from the kernel (routes, flows,
 // counters, foreign rules). No I/O and no clock of its own: `now` comes in.
-import type { DampeningStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
+import type { DampeningStatus, MptcpStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
 import { combine, type Health } from '../health/index.js';
-import type { KernelRoute } from '../route/index.js';
+import type { KernelRoute, UplinkMptcp } from '../route/index.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
 import type { Config, Family, UplinkState } from '../types/index.js';
 import { counterName } from '../types/layout.js';
@@ -24,6 +24,8 @@ export interface KernelReadback {
   /** From the last apply: what the kernel refused, and connected routes left alone. */
   readonly refused: readonly string[];
   readonly connected: readonly string[];
+  /** `mptcp:`: each uplink's endpoints and subflows (null: could not be read); absent without mptcp:. */
+  readonly mptcp?: ReadonlyMap<string, UplinkMptcp> | null;
 }
 
 /** Best first: an uplink's summary state is that of its best family. */
@@ -63,6 +65,10 @@ function targetView(u: ShownUplink, label: string): TargetStatus {
     loss_pct: round3(w.lossPct),
     ...(last && !last.ok ? { error: last.error ?? 'failed' } : {}),
   };
+}
+
+function mptcpView(m: UplinkMptcp | undefined): MptcpStatus | null {
+  return m ? { endpoints: m.endpoints, subflows: m.subflows, backup_subflows: m.backupSubflows } : null;
 }
 
 function uplinkView(
@@ -105,6 +111,7 @@ function uplinkView(
     families,
     ...(dampening ? { dampening } : {}),
     ...(override ? { override } : {}),
+    ...(kernel.mptcp !== undefined ? { mptcp: mptcpView(kernel.mptcp?.get(u.config.name)) } : {}),
     targets: u.config.targets.map((t) => targetView(u, t.label)),
   };
 }

@@ -4,3 +4,4 @@ export * from './failback.js';
 export * from './dampening.js';
 export * from './overrides.js';
 export * from './cause.js';
+export * from './mptcp.js';

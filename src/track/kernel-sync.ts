@@ -3,13 +3,15 @@
 // back and the limiter for when someone keeps undoing them, and the drain plan. Pure.
 import type { LinkSnapshot } from '../link/snapshot.js';
 import { APPLY_RETRY_MS, noteApply } from '../route/notices.js';
+import type { DesiredEndpoint, DesiredMptcp } from '../route/mptcp-plan.js';
 import type { DesiredState } from '../route/plan.js';
 import type { ApplyReport } from '../route/router.js';
 import type { RouteEvent } from '../route/watch.js';
-import { desiredRoutes, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
-import type { Config, Family, PinRule } from '../types/index.js';
-import { RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
+import { desiredRoutes, endpointRoles, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
+import type { Config, Family, MptcpSettings, PinRule } from '../types/index.js';
+import { endpointId, endpointIdRange, MPTCP_SUBFLOWS_MAX, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
 import { type Effect, type Now, steeringOf, type Tracking } from './model.js';
+import { steerInput } from './steering.js';
 import { globalAddresses, stateFor } from './uplink.js';
 
 /** Events within this window are reconciled in one go. */
@@ -45,6 +47,43 @@ export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState 
     markMask: c.routing.markMask,
     pinRules: { 4: pinRules(4), 6: pinRules(6) },
     ...(c.routing.sourceRules ? { sourceAddresses: c.uplinks.map((u) => globalAddresses(snapshot.get(u.interface))) } : {}),
+    ...(c.mptcp ? { mptcp: desiredMptcp(t, snapshot, c.mptcp) } : {}),
+  };
+}
+
+/**
+ * `mptcp:`: an endpoint per uplink and family it has an address and a next hop in, with the
+ * role steer/ gives it (endpointRoles); a removed one is simply left out, so it is deleted.
+ * `limits subflows` must let every uplink of a family have a subflow of its own.
+ */
+export function desiredMptcp(t: Tracking, snapshot: LinkSnapshot, settings: MptcpSettings): DesiredMptcp {
+  const c = t.config;
+  const endpoints: DesiredEndpoint[] = [];
+  for (const family of [4, 6] as const) {
+    const tracked = [...t.uplinks.values()].filter((u) => nexthopFor(u.config, family, 1));
+    const roles = endpointRoles(
+      t.steer[family],
+      tracked.map((u) => steerInput(u, family)),
+    );
+    for (const u of tracked) {
+      const role = roles.get(u.config.name);
+      const address = globalAddresses(snapshot.get(u.config.interface)).find((a) => a.family === family)?.address;
+      if (role === undefined || role === 'removed' || address === undefined) continue;
+      const index = c.uplinks.findIndex((x) => x.name === u.config.name);
+      endpoints.push({
+        id: endpointId(settings.idBase, index, family),
+        family,
+        address,
+        interface: u.config.interface,
+        uplink: u.config.name,
+        backup: role === 'standby',
+      });
+    }
+  }
+  return {
+    ids: endpointIdRange(settings.idBase, c.uplinks.length),
+    endpoints,
+    subflows: Math.min(MPTCP_SUBFLOWS_MAX, c.uplinks.length),
   };
 }
 
@@ -54,13 +93,18 @@ export function noteRouteEvents(t: Tracking, events: readonly RouteEvent[], now:
   const tables = new Set([c.routing.table, ...c.uplinks.map((u) => u.table)]);
   const mine = events.filter(
     (e) =>
+      e.kind === 'mptcp' ||
       (e.kind === 'route' && (e.table === undefined || tables.has(e.table))) ||
       (e.kind === 'rule' && e.priority !== undefined && e.priority >= RULE_PRIORITY_MIN && e.priority <= RULE_PRIORITY_MAX),
   );
   if (mine.length === 0) return t;
   const reasons = [...t.reconcile.reasons];
   for (const e of mine)
-    reasons.push(`${e.kind === 'route' ? `a route in table ${e.table ?? '?'}` : `rule ${e.priority}`} ${e.deleted ? 'deleted' : 'changed'}`);
+    reasons.push(
+      e.kind === 'mptcp'
+        ? `MPTCP endpoints differ (${e.drift})`
+        : `${e.kind === 'route' ? `a route in table ${e.table ?? '?'}` : `rule ${e.priority}`} ${e.deleted ? 'deleted' : 'changed'}`,
+    );
   if (t.reconcile.armed) return { ...t, reconcile: { ...t.reconcile, reasons } };
   out.push({ kind: 'timer', timer: 'reconcile', inMs: Math.max(RECONCILE_DEBOUNCE_MS, t.reconcile.pausedUntil - now.mono) });
   return { ...t, reconcile: { ...t.reconcile, reasons, armed: true } };

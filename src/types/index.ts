@@ -131,6 +131,13 @@ export interface Config {
   readonly hooks: readonly HookConfig[];
   /** Absent: no metrics endpoint. */
   readonly metrics?: MetricsSettings;
+  /** Absent: uplinkd leaves MPTCP alone. */
+  readonly mptcp?: MptcpSettings;
+}
+
+/** `mptcp:`: uplinkd owns one path-manager endpoint per uplink and family, IDs from `idBase` (types/layout.ts endpointId). */
+export interface MptcpSettings {
+  readonly idBase: number;
 }
 
 /** Whether an uplink's `fwmark` rule (its pinned connections) should be there, or stay as the kernel has it. */

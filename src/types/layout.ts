@@ -131,3 +131,22 @@ export const RANGE = {
 export function counterName(uplink: string): string {
   return `new_${uplink}`;
 }
+
+// ---- MPTCP path-manager endpoints (mptcp:, include/uapi/linux/mptcp_pm.h) ----
+
+/** Endpoint IDs are a u8; 0 is the initial subflow's address and never an endpoint's. */
+export const MPTCP_ID_MAX = 255;
+/** Uplink i's IPv4 endpoint is base + 2i, its IPv6 one base + 2i + 1. */
+export const DEFAULT_MPTCP_ID_BASE = 100;
+/** The in-kernel path manager's ceiling for `limits subflows` (MPTCP_PM_ADDR_MAX, net/mptcp/pm_netlink.c). */
+export const MPTCP_SUBFLOWS_MAX = 8;
+
+/** The endpoint ID of uplink number `index` in `family`. */
+export function endpointId(base: number, index: number, family: 4 | 6): number {
+  return base + 2 * index + (family === 6 ? 1 : 0);
+}
+
+/** The IDs uplinkd owns for `uplinks` uplinks: [first, last]. */
+export function endpointIdRange(base: number, uplinks: number): readonly [number, number] {
+  return [base, base + 2 * uplinks - 1];
+}

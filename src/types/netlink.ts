@@ -101,3 +101,49 @@ export function attrString(buf: Buffer, from: number, type: number): string | un
   for (const a of attributes(buf, from)) if (a.type === type) return a.value.toString('utf8').replace(/\0+$/, '');
   return undefined;
 }
+
+// include/uapi/linux/mptcp_pm.h (generic netlink family "mptcp_pm", version 1)
+export const MPTCP_PM_NAME = 'mptcp_pm';
+export const MPTCP_PM_VER = 1;
+export const MPTCP_PM_CMD_ADD_ADDR = 1;
+export const MPTCP_PM_CMD_DEL_ADDR = 2;
+export const MPTCP_PM_CMD_GET_ADDR = 3;
+export const MPTCP_PM_CMD_SET_LIMITS = 5;
+export const MPTCP_PM_CMD_GET_LIMITS = 6;
+export const MPTCP_PM_CMD_SET_FLAGS = 7;
+export const MPTCP_PM_ATTR_ADDR = 1;
+export const MPTCP_PM_ATTR_RCV_ADD_ADDRS = 2;
+export const MPTCP_PM_ATTR_SUBFLOWS = 3;
+export const MPTCP_PM_ADDR_ATTR_FAMILY = 1;
+export const MPTCP_PM_ADDR_ATTR_ID = 2;
+export const MPTCP_PM_ADDR_ATTR_ADDR4 = 3;
+export const MPTCP_PM_ADDR_ATTR_ADDR6 = 4;
+export const MPTCP_PM_ADDR_ATTR_FLAGS = 6;
+export const MPTCP_PM_ADDR_ATTR_IF_IDX = 7;
+export const NLA_F_NESTED = 0x8000;
+
+// include/uapi/linux/sock_diag.h, inet_diag.h, mptcp.h: TCP sockets and their MPTCP subflow info
+export const NETLINK_SOCK_DIAG = 4;
+export const SOCK_DIAG_BY_FAMILY = 20;
+export const IPPROTO_TCP = 6;
+/** struct inet_diag_req_v2 and struct inet_diag_msg: the address fields sit at the same offsets in both. */
+export const INET_DIAG_REQ_V2_LEN = 56;
+export const INET_DIAG_MSG_LEN = 72;
+export const INET_DIAG_INFO = 2;
+export const INET_DIAG_ULP_INFO = 19;
+export const INET_ULP_INFO_NAME = 1;
+export const INET_ULP_INFO_MPTCP = 3;
+export const MPTCP_SUBFLOW_ATTR_FLAGS = 8;
+export const MPTCP_SUBFLOW_FLAG_BKUP_LOC = 1 << 5;
+/** include/net/tcp_states.h; idiag_states is a bit mask of these. */
+export const TCP_ESTABLISHED = 1;
+
+/** One netlink attribute (struct nlattr), padded to 4 bytes. */
+export function nlattr(type: number, payload: Uint8Array): Buffer {
+  const len = 4 + payload.length;
+  const buf = Buffer.alloc((len + 3) & ~3);
+  buf.writeUInt16LE(len, 0);
+  buf.writeUInt16LE(type, 2);
+  buf.set(payload, 4);
+  return buf;
+}

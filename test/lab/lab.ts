@@ -29,7 +29,7 @@ export const SINK = '203.0.113.10';
 export const SINK_PORT = 9999;
 
 /** `gw2` and `sw` (the LAN's switch) only in a pair lab. */
-export type Role = 'gw' | 'gw2' | 'sw' | 'inet' | 'lan' | `isp${number}` | `vps${number}`;
+export type Role = 'gw' | 'gw2' | 'sw' | 'inet' | 'lan' | `isp${number}` | `vps${number}` | 'agg';
 
 export interface Isp {
   readonly index: number;

@@ -1,0 +1,53 @@
+// route/: an in-memory MPTCP path manager beside the real one (mptcp-kernel.ts), with the
+// kernel's answers that matter: one endpoint per ID and per address (EBUSY), unknown IDs (EINVAL).
+import { KernelError } from './kernel.js';
+import type { MptcpKernel, Subflow } from './mptcp-kernel.js';
+import { type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP } from './mptcp-plan.js';
+
+export class FakeMptcp implements MptcpKernel {
+  endpointList: Endpoint[] = [];
+  limitValues: EndpointLimits = { subflows: 2, addAddrAccepted: 0 };
+  subflowList: Subflow[] = [];
+  /** Every mutating call, in order, as its `ip mptcp` words. */
+  readonly calls: string[] = [];
+  /** Calls (as in `calls`) refused, with the errno name. */
+  readonly refuse = new Map<string, string>();
+
+  private record(call: string): void {
+    this.calls.push(call);
+    const code = this.refuse.get(call);
+    if (code) throw new KernelError(code, call);
+  }
+
+  async endpoints(): Promise<Endpoint[]> {
+    return [...this.endpointList];
+  }
+  async addEndpoint(e: Endpoint): Promise<void> {
+    this.record(`add ${e.id} ${e.address}`);
+    if (this.endpointList.some((x) => x.id === e.id || x.address === e.address)) throw new KernelError('EBUSY', `add ${e.id}`);
+    this.endpointList.push(e);
+  }
+  async deleteEndpoint(id: number): Promise<void> {
+    this.record(`delete ${id}`);
+    if (!this.endpointList.some((x) => x.id === id)) throw new KernelError('EINVAL', `delete ${id}`);
+    this.endpointList = this.endpointList.filter((x) => x.id !== id);
+  }
+  async setBackup(id: number, backup: boolean): Promise<void> {
+    this.record(`${backup ? 'backup' : 'nobackup'} ${id}`);
+    const e = this.endpointList.find((x) => x.id === id);
+    if (!e) throw new KernelError('EINVAL', `change ${id}`);
+    const flags = backup ? e.flags | MPTCP_FLAG_BACKUP : e.flags & ~MPTCP_FLAG_BACKUP;
+    this.endpointList = this.endpointList.map((x) => (x.id === id ? { ...x, flags } : x));
+  }
+  async limits(): Promise<EndpointLimits> {
+    return this.limitValues;
+  }
+  async setLimits(l: EndpointLimits): Promise<void> {
+    this.record(`limits ${l.subflows} ${l.addAddrAccepted}`);
+    this.limitValues = l;
+  }
+  async subflows(): Promise<Subflow[]> {
+    return [...this.subflowList];
+  }
+  close(): void {}
+}

@@ -1,0 +1,196 @@
+// Lab (issue 13): the gateway's own MPTCP connection to an aggregation VPS survives every
+// failover without a reconnect. uplinkd keeps an endpoint per uplink (fiber `subflow`, dsl
+// `subflow backup`), removes a lost uplink's endpoint at once so its data is reinjected on the
+// backup's subflow, brings it back as backup through the failback's hold and steps, and hands it
+// the data when the failback completes. Defaults throughout: 1 s heartbeats, 30 s hold, steps
+// of 10 s.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StatusReport } from '../../src/control/protocol.js';
+import { assertStatusContract } from './contract.js';
+import { type DaemonHandle, type Lab, TARGETS } from './lab.js';
+import { AGG, dataPacketsFrom, longestGap, mptcpClient, startAggregation } from './mptcp.js';
+import { type RunningLab, settledLab } from './running.js';
+import { sleep, waitUntil } from './wait.js';
+
+const CONFIG = `uplinks:
+  - name: fiber
+    interface: wan1
+    gateway: 100.64.1.1
+    priority: 1
+    targets: [{ icmp: ${TARGETS[0]} }, { icmp: ${TARGETS[1]} }]
+  - name: dsl
+    interface: wan2
+    gateway: 100.64.2.1
+    priority: 2
+    targets: [{ icmp: ${TARGETS[0]} }, { icmp: ${TARGETS[1]} }]
+routing:
+  table: 100
+mptcp: {}
+`;
+const FIBER = '100.64.1.2';
+const DSL = '100.64.2.2';
+
+describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
+  let lab: Lab;
+  let daemon: DaemonHandle;
+  let running: RunningLab;
+  settledLab(
+    CONFIG,
+    (r) => {
+      running = r;
+      ({ lab, daemon } = r);
+    },
+    startAggregation,
+  );
+
+  const endpoints = async (): Promise<string[]> =>
+    (await lab.exec('gw', 'ip', ['mptcp', 'endpoint', 'show'])).stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .sort();
+  const status = async (): Promise<StatusReport> => {
+    const json = (await daemon.status()).json;
+    assertStatusContract(json);
+    return json as StatusReport;
+  };
+  const mptcpOf = async (name: string) => (await status()).uplinks.find((u) => u.name === name)!.mptcp!;
+  const command = (c: string, from: number, ms = 10_000) => daemon.waitFor((l) => l.event === 'mptcp' && l.command === c, ms, c, from);
+  /** Both uplinks carry a subflow of the connection (the backup's joins a moment after the first). */
+  const bothSubflows = () =>
+    waitUntil(async () => (await mptcpOf('fiber')).subflows >= 1 && (await mptcpOf('dsl')).subflows >= 1, 10_000, 'a subflow on each uplink');
+
+  it('starts with fiber carrying and dsl on standby, limits raised, each logged as its ip mptcp command', async () => {
+    assert.deepEqual(await endpoints(), [`${FIBER} id 100 subflow dev wan1`, `${DSL} id 102 subflow backup dev wan2`]);
+    // Both come in as standby while no uplink has a verdict; fiber takes the data once it is up.
+    for (const c of [
+      `ip mptcp endpoint add ${FIBER} id 100 dev wan1 subflow backup`,
+      `ip mptcp endpoint add ${DSL} id 102 dev wan2 subflow backup`,
+      'ip mptcp endpoint change id 100 nobackup',
+    ])
+      await command(c, 0);
+    const fiber = await mptcpOf('fiber');
+    assert.deepEqual(fiber.endpoints, [{ id: 100, address: FIBER, flags: 'subflow' }]);
+    assert.deepEqual((await mptcpOf('dsl')).endpoints, [{ id: 102, address: DSL, flags: 'subflow backup' }]);
+    // Subflows need their source rules: required under mptcp:.
+    const rules = (await lab.exec('gw', 'ip', ['rule', 'show'])).stdout;
+    assert.match(rules, new RegExp(`^9300:\\s+from ${FIBER} lookup 1100`, 'm'));
+    assert.match(rules, new RegExp(`^9301:\\s+from ${DSL} lookup 1101`, 'm'));
+  });
+
+  it('(a) blackhole of the primary: no byte lost, the longest echo gap within the verdict time + 50 ms; (c) after the hold the data moves back to fiber and dsl stays open as standby', async () => {
+    const client = mptcpClient(lab, 150);
+    assert.equal(await client.connected, FIBER, 'the connection starts on the primary');
+    await bothSubflows();
+    await sleep(1000);
+    let mark = daemon.logs.length;
+    const faultAt = Date.now();
+    await lab.blackhole(1);
+    const down = await daemon.waitState('fiber', 'down', 15_000, mark);
+    const verdictMs = Date.parse(down.time as string) - faultAt;
+    await command('ip mptcp endpoint change id 102 nobackup', mark);
+    await command('ip mptcp endpoint delete id 100', mark);
+    await sleep(1000);
+    assert.deepEqual(await endpoints(), [`${DSL} id 102 subflow dev wan2`]);
+    assert.equal((await mptcpOf('fiber')).subflows, 0, "the lost uplink's subflows are closed");
+
+    // (c) Recovery: back as backup through the hold and the steps, then it takes the data.
+    mark = daemon.logs.length;
+    await lab.heal(1);
+    await daemon.waitState('fiber', 'up', 20_000, mark);
+    await command(`ip mptcp endpoint add ${FIBER} id 100 dev wan1 subflow backup`, mark);
+    await waitUntil(async () => (await mptcpOf('fiber')).subflows >= 1, 10_000, 'a new subflow on fiber');
+    const during = await dataPacketsFrom(lab);
+    await sleep(3000);
+    const during2 = await dataPacketsFrom(lab);
+    assert.ok(
+      during2[FIBER]! - during[FIBER]! < 10,
+      `during the hold the data stays on dsl (fiber got ${during2[FIBER]! - during[FIBER]!} data packets in 3 s)`,
+    );
+    const done = await command('ip mptcp endpoint change id 100 nobackup', mark, 90_000);
+    await command('ip mptcp endpoint change id 102 backup', mark);
+    const failbackMs = Date.parse(done.time as string) - faultAt;
+    await sleep(1000);
+    const before = await dataPacketsFrom(lab);
+    await sleep(3000);
+    const after = await dataPacketsFrom(lab);
+    const viaFiber = after[FIBER]! - before[FIBER]!;
+    const viaDsl = after[DSL]! - before[DSL]!;
+    assert.ok(viaFiber > 100, `the VPS gets the data from fiber's address again (${viaFiber} data packets in 3 s)`);
+    assert.ok(viaDsl < viaFiber / 20, `and hardly any from dsl's (${viaDsl})`);
+    const dsl = await mptcpOf('dsl');
+    assert.ok(dsl.subflows >= 1 && dsl.backup_subflows >= 1, `dsl's subflow stays open as standby: ${JSON.stringify(dsl)}`);
+    assert.deepEqual(await endpoints(), [`${FIBER} id 100 subflow dev wan1`, `${DSL} id 102 subflow backup dev wan2`]);
+
+    client.stop();
+    const r = await client.done;
+    assert.equal(r.bad, 0, 'no echo lost or out of order');
+    assert.ok(r.sent > 1000 && r.echoed === r.sent, `every message echoed: ${r.echoed}/${r.sent}`);
+    const gap = longestGap(r);
+    assert.ok(!gap || gap.ms <= verdictMs + 50, `longest echo gap ${gap?.ms} ms, verdict ${verdictMs} ms (failback done at +${failbackMs} ms)`);
+    console.log(`# blackhole: verdict ${verdictMs} ms, longest echo gap ${gap?.ms ?? 0} ms; failback done ${Math.round(failbackMs / 1000)} s after the fault`);
+  });
+
+  it('(e) SIGKILL and restart: the endpoints stay as they are and the connection runs on', async () => {
+    const client = mptcpClient(lab, 30);
+    await client.connected;
+    await bothSubflows();
+    const before = await endpoints();
+    assert.equal(await daemon.stop('SIGKILL'), -1);
+    await sleep(500);
+    daemon = running.daemon = lab.startDaemon(CONFIG);
+    await daemon.waitState('fiber', 'up', 20_000);
+    await daemon.waitState('dsl', 'up', 20_000);
+    await sleep(2000);
+    assert.deepEqual(await endpoints(), before);
+    assert.deepEqual(
+      daemon.logs.filter((l) => l.event === 'mptcp' && l.command).map((l) => l.command),
+      [],
+      'the restarted daemon changed no endpoint',
+    );
+    client.stop();
+    const r = await client.done;
+    assert.equal(r.bad, 0);
+    assert.equal(r.echoed, r.sent);
+    const gap = longestGap(r);
+    assert.ok(!gap || gap.ms < 100, `the connection ran on (longest echo gap ${gap?.ms} ms)`);
+  });
+
+  it('(d) an endpoint deleted or changed by hand comes back', async () => {
+    let mark = daemon.logs.length;
+    await lab.exec('gw', 'ip', ['mptcp', 'endpoint', 'delete', 'id', '102']);
+    await command(`ip mptcp endpoint add ${DSL} id 102 dev wan2 subflow backup`, mark, 10_000);
+    const why = await daemon.waitFor((l) => l.event === 'reconcile', 5000, 'the reconcile line', mark);
+    assert.match(JSON.stringify(why), /MPTCP endpoints differ/);
+    mark = daemon.logs.length;
+    await lab.exec('gw', 'ip', ['mptcp', 'endpoint', 'change', 'id', '100', 'backup']);
+    await command('ip mptcp endpoint change id 100 nobackup', mark, 10_000);
+    // One not in uplinkd's range is somebody else's: left alone.
+    await lab.exec('gw', 'ip', ['mptcp', 'endpoint', 'add', '100.64.100.1', 'id', '7', 'signal']);
+    await sleep(3000);
+    assert.deepEqual(await endpoints(), [`${FIBER} id 100 subflow dev wan1`, `${DSL} id 102 subflow backup dev wan2`, '100.64.100.1 id 7 signal'].sort());
+    await lab.exec('gw', 'ip', ['mptcp', 'endpoint', 'delete', 'id', '7']);
+  });
+
+  it('(b) NIC deleted: the longest echo gap is at most 50 ms', async () => {
+    const client = mptcpClient(lab, 30);
+    await client.connected;
+    await bothSubflows();
+    await sleep(1000);
+    const mark = daemon.logs.length;
+    const faultAt = Date.now();
+    await lab.deleteNic(1);
+    const gone = await command('ip mptcp endpoint delete id 100', mark, 5000);
+    await sleep(1000);
+    client.stop();
+    const r = await client.done;
+    assert.equal(r.bad, 0);
+    assert.equal(r.echoed, r.sent);
+    const gap = longestGap(r);
+    assert.ok(!gap || gap.ms <= 50, `longest echo gap ${gap?.ms} ms`);
+    console.log(`# NIC deleted: endpoint gone ${Date.parse(gone.time as string) - faultAt} ms after, longest echo gap ${gap?.ms ?? 0} ms (to ${AGG})`);
+    await lab.restoreNic(1);
+    await daemon.waitState('fiber', 'up', 20_000, mark);
+  });
+});
