@@ -13,6 +13,8 @@ export interface ConfigDiff {
   readonly reweighted: readonly string[];
   readonly routingChanged: boolean;
   readonly socketChanged: boolean;
+  /** `mptcp:` added, removed or its ID range moved: the next apply rewrites the endpoints. */
+  readonly mptcpChanged: boolean;
 }
 
 /** What identifies an uplink's path: a change here makes its verdict meaningless. */
@@ -44,5 +46,6 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
     reweighted,
     routingChanged: !isDeepStrictEqual(before.routing, after.routing),
     socketChanged: before.control.socket !== after.control.socket,
+    mptcpChanged: !isDeepStrictEqual(before.mptcp, after.mptcp),
   };
 }

@@ -190,11 +190,13 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const uplinkCount = isSeq(uplinksNode?.value) ? uplinksNode.value.items.length : 0;
   const mptcp = top.has('mptcp') ? parseMptcp(c, top.get('mptcp')!.value, uplinkCount) : undefined;
   // A subflow bound to an uplink's address must leave through that uplink (src/README.md §4).
-  if (top.has('mptcp') && routing.has('source_rules') && !routingSettings.sourceRules)
+  // sourceRules is forced on above, so the value as written is what is checked (a non-boolean has its WRONG_TYPE).
+  const sourceRulesNode = routing.get('source_rules')?.value;
+  if (top.has('mptcp') && isScalar(sourceRulesNode) && sourceRulesNode.value === false)
     c.report(
       'BAD_VALUE',
       'routing.source_rules cannot be false with mptcp: each subflow must leave through the uplink its address belongs to',
-      routing.get('source_rules')!.value as Node,
+      sourceRulesNode,
     );
 
   checkConnected(c, table, destinationNodes, uplinks);

@@ -194,6 +194,7 @@ export function reloadChanges(diff: ConfigDiff): string[] {
     ...diff.reweighted.map((n) => `reweighted ${n}`),
     ...(diff.routingChanged ? ['routing changed'] : []),
     ...(diff.socketChanged ? ['control socket moved'] : []),
+    ...(diff.mptcpChanged ? ['mptcp changed'] : []),
   ];
 }
 

@@ -6,6 +6,7 @@ import { labConfig } from '../lab/config.js';
 import { startPair } from '../lab/ha.js';
 import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
+import { mptcpGaps } from './mptcp.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 7);
 const LINK_TRIALS = Number(process.env.BENCH_LINK_TRIALS ?? 10);
@@ -348,6 +349,7 @@ async function main(): Promise<void> {
     rtt_accuracy: !only || only.includes('rtt') ? await rttAccuracy() : undefined,
     load_32x4_5hz: !only || only.includes('load') ? await load(Number(process.env.BENCH_LOAD_SECONDS ?? 60)) : undefined,
     ha_pair_all_uplinks_lost: !only || only.includes('ha') ? await haPair(Number(process.env.BENCH_HA_TRIALS ?? 5)) : undefined,
+    mptcp_echo_gap: !only || only.includes('mptcp') ? await mptcpGaps(Number(process.env.BENCH_MPTCP_TRIALS ?? 5)) : undefined,
   };
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
     const g = (figures[fault.name] as { longest_outage_ms: { median: number; max: number } }).longest_outage_ms;

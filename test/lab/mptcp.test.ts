@@ -128,8 +128,8 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     assert.equal(r.bad, 0, 'no echo lost or out of order');
     assert.ok(r.sent > 1000 && r.echoed === r.sent, `every message echoed: ${r.echoed}/${r.sent}`);
     const gap = longestGap(r);
-    assert.ok(!gap || gap.ms <= verdictMs + 50, `longest echo gap ${gap?.ms} ms, verdict ${verdictMs} ms (failback done at +${failbackMs} ms)`);
-    console.log(`# blackhole: verdict ${verdictMs} ms, longest echo gap ${gap?.ms ?? 0} ms; failback done ${Math.round(failbackMs / 1000)} s after the fault`);
+    assert.ok(gap.ms <= verdictMs + 50, `longest echo gap ${gap.ms} ms, verdict ${verdictMs} ms (failback done at +${failbackMs} ms)`);
+    console.log(`# blackhole: verdict ${verdictMs} ms, longest echo gap ${gap.ms} ms; failback done ${Math.round(failbackMs / 1000)} s after the fault`);
   });
 
   it('(e) SIGKILL and restart: the endpoints stay as they are and the connection runs on', async () => {
@@ -154,7 +154,7 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     assert.equal(r.bad, 0);
     assert.equal(r.echoed, r.sent);
     const gap = longestGap(r);
-    assert.ok(!gap || gap.ms < 100, `the connection ran on (longest echo gap ${gap?.ms} ms)`);
+    assert.ok(gap.ms < 100, `the connection ran on (longest echo gap ${gap.ms} ms)`);
   });
 
   it('(d) an endpoint deleted or changed by hand comes back', async () => {
@@ -188,8 +188,8 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     assert.equal(r.bad, 0);
     assert.equal(r.echoed, r.sent);
     const gap = longestGap(r);
-    assert.ok(!gap || gap.ms <= 50, `longest echo gap ${gap?.ms} ms`);
-    console.log(`# NIC deleted: endpoint gone ${Date.parse(gone.time as string) - faultAt} ms after, longest echo gap ${gap?.ms ?? 0} ms (to ${AGG})`);
+    assert.ok(gap.ms <= 50, `longest echo gap ${gap.ms} ms`);
+    console.log(`# NIC deleted: endpoint gone ${Date.parse(gone.time as string) - faultAt} ms after, longest echo gap ${gap.ms} ms (to ${AGG})`);
     await lab.restoreNic(1);
     await daemon.waitState('fiber', 'up', 20_000, mark);
   });

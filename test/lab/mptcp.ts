@@ -63,7 +63,10 @@ export interface ClientResult {
   readonly echoed: number;
   /** Echoes that came back different from what was sent, or out of order: bytes lost or mixed. */
   readonly bad: number;
+  /** Every gap between two echoes over 30 ms. */
   readonly gaps: readonly EchoGap[];
+  /** The longest gap between two echoes (null: fewer than two echoes). */
+  readonly longest: EchoGap | null;
 }
 
 export interface MptcpClient {
@@ -100,7 +103,8 @@ export function mptcpClient(lab: Lab, seconds: number, intervalMs = 10): MptcpCl
   return { connected, done, stop: () => proc.kill('SIGTERM') };
 }
 
-/** The longest gap between two echoes, 0 when none was over 30 ms. */
-export function longestGap(r: ClientResult): EchoGap | undefined {
-  return [...r.gaps].sort((a, b) => b.ms - a.ms)[0];
+/** The longest gap between two echoes. */
+export function longestGap(r: ClientResult): EchoGap {
+  if (!r.longest) throw new Error(`the mptcp client got ${r.echoed} echoes: no gap to measure`);
+  return r.longest;
 }

@@ -6,8 +6,8 @@ the gateway that sends a numbered 200-byte message every INTERVAL ms and times t
   mptcp_peer.py client ADDRESS PORT SECONDS INTERVAL_MS
 
 Both stop after SECONDS (bounded), or on SIGTERM. The client prints one JSON line: messages
-sent and echoed, echoes that came back wrong or out of order, and every gap between two
-echoes longer than 30 ms, with the wall-clock times (ms) it began and ended."""
+sent and echoed, echoes that came back wrong or out of order, the longest gap between two
+echoes and every one over 30 ms, with the wall-clock times (ms) it began and ended."""
 import json
 import selectors
 import signal
@@ -75,7 +75,8 @@ def client(address, port, seconds, interval_ms):
     sent = echoed = bad = 0
     buf = b''
     gaps = []
-    last_echo = time.time()
+    longest = None
+    last_echo = None
     next_send = start
     pending = b''
     # After SECONDS, 3 s more for the echoes still on their way.
@@ -107,12 +108,16 @@ def client(address, port, seconds, interval_ms):
                 bad += 1
             echoed += 1
             t = time.time()
-            if (t - last_echo) * 1000 > 30:
-                gaps.append({'from': round(last_echo * 1000, 1), 'to': round(t * 1000, 1), 'ms': round((t - last_echo) * 1000, 1)})
+            if last_echo is not None:
+                gap = {'from': round(last_echo * 1000, 1), 'to': round(t * 1000, 1), 'ms': round((t - last_echo) * 1000, 1)}
+                if longest is None or gap['ms'] > longest['ms']:
+                    longest = gap
+                if gap['ms'] > 30:
+                    gaps.append(gap)
             last_echo = t
         time.sleep(0.001)
     c.close()
-    print(json.dumps({'sent': sent, 'echoed': echoed, 'bad': bad, 'gaps': gaps}), flush=True)
+    print(json.dumps({'sent': sent, 'echoed': echoed, 'bad': bad, 'gaps': gaps, 'longest': longest}), flush=True)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ function config(text: string): Config {
   return r.config;
 }
 
-const NONE: ConfigDiff = { added: [], removed: [], changed: [], retuned: [], reweighted: [], routingChanged: false, socketChanged: false };
+const NONE: ConfigDiff = { added: [], removed: [], changed: [], retuned: [], reweighted: [], routingChanged: false, socketChanged: false, mptcpChanged: false };
 
 describe('config diff', () => {
   const rows: [string, string, string, Partial<ConfigDiff>][] = [
@@ -60,6 +60,7 @@ describe('config diff', () => {
     ['routing.failback.hold: routing changed', BASE, `${BASE}routing:\n  failback:\n    hold: 1m\n`, { routingChanged: true }],
     ['routing written out as its defaults: no change', BASE, `${BASE}routing:\n  table: 100\n  destinations: [default]\n`, {}],
     ['control.socket moved', BASE, `${BASE}control:\n  socket: /run/uplinkd/other.sock\n`, { socketChanged: true }],
+    ['mptcp: added', BASE, `${BASE}mptcp: {}\n`, { mptcpChanged: true, routingChanged: true }],
     [
       'several at once: added in the new order, removed in the old',
       `uplinks:\n${uplink('a', 'wan1')}${uplink('b', 'wan2')}${uplink('c', 'wan3')}${uplink('d', 'wan4')}`,

@@ -448,7 +448,7 @@ describe('track: applies, retries and probers', () => {
     for (const ms of [3000, 4000]) s.round('dsl', ms, [false]);
     const next = parseConfig(TWO.replace('icmp: 198.51.100.10] }\nprobe', 'icmp: 198.51.100.12] }\nprobe'));
     assert.ok(next.ok);
-    const diff = { added: [], removed: [], changed: ['dsl'], retuned: [], reweighted: [], routingChanged: false, socketChanged: false };
+    const diff = { added: [], removed: [], changed: ['dsl'], retuned: [], reweighted: [], routingChanged: false, socketChanged: false, mptcpChanged: false };
     const effects = s.send({ kind: 'reload', config: next.config, diff, path: '/etc/uplinkd.yaml', snapshot: s.snapshot() }, 5000);
     assert.deepEqual(
       effects.filter((e) => e.kind === 'prober' || e.kind === 'prober-start'),
@@ -659,7 +659,7 @@ describe('track: operator overrides (drain, prefer, resume)', () => {
       {
         kind: 'reload',
         config: parsed.config,
-        diff: { added: [], removed: [], changed: [], retuned: [], reweighted: ['fiber'], routingChanged: false, socketChanged: false },
+        diff: { added: [], removed: [], changed: [], retuned: [], reweighted: ['fiber'], routingChanged: false, socketChanged: false, mptcpChanged: false },
         path: 'x',
         snapshot: s.snapshot(),
       },
