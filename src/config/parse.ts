@@ -187,8 +187,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
 
   const hooks = top.has('hooks') ? parseHooks(c, top.get('hooks')!.value) : [];
   const metrics = top.has('metrics') ? parseMetrics(c, top.get('metrics')!.value) : undefined;
-  const uplinkCount = isSeq(uplinksNode?.value) ? uplinksNode.value.items.length : 0;
-  const mptcp = top.has('mptcp') ? parseMptcp(c, top.get('mptcp')!.value, uplinkCount) : undefined;
+  const mptcp = top.has('mptcp') ? parseMptcp(c, top.get('mptcp')!.value, uplinks) : undefined;
   // A subflow bound to an uplink's address must leave through that uplink (src/README.md §4).
   // sourceRules is forced on above, so the value as written is what is checked (a non-boolean has its WRONG_TYPE).
   const sourceRulesNode = routing.get('source_rules')?.value;

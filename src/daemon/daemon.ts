@@ -27,6 +27,7 @@ import {
   drainPlan,
   type Effect,
   initialTracking,
+  mptcpOwners,
   overrideProblem,
   ownedBy,
   proberPace,
@@ -40,7 +41,7 @@ import {
 } from '../track/index.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, ProbeRound } from '../types/index.js';
-import { endpointId, uplinkMark } from '../types/layout.js';
+import { uplinkMark } from '../types/layout.js';
 import type { OverrideStore } from './override-store.js';
 import { MptcpWatch } from './mptcp-watch.js';
 import { PinningKeeper } from './pinning-keeper.js';
@@ -99,6 +100,8 @@ export class Daemon {
   private savingOverrides: Promise<void> = Promise.resolve();
   /** Monotonic ms the apply under way began at. */
   private applyStartedAt: number | undefined;
+  /** Applies begun so far (the MPTCP watch drops a look an apply overlapped). */
+  private applyCount = 0;
   private readonly log: Logger;
   private readonly mptcpWatch: MptcpWatch | undefined;
 
@@ -148,7 +151,7 @@ export class Daemon {
     routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
     nftEvents?.on('change', (deleted) => this.pinning.onEvent(deleted));
     nftEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `nftables event monitor: ${err.message}`));
-    await this.setHashPolicy(this.tracking.config);
+    await this.setSysctls(this.tracking.config);
     // The pinning table goes in first: connections opened from now on are pinned. Loading it
     // is an atomic replace, and the marks live in conntrack, so a restart moves no flow.
     await this.pinning.schedule('start');
@@ -170,12 +173,16 @@ export class Daemon {
     this.mptcpWatch?.start();
   }
 
-  /** Endpoints changed behind uplinkd's back; none while an apply is queued or under way (it may be mid-change). */
+  /**
+   * Endpoints changed behind uplinkd's back. None while an apply is queued or under way, or
+   * when one began during the look: the kernel may be mid-change, not changed by hand.
+   */
   private async mptcpDrift(endpoints: MptcpEndpoints): Promise<string[]> {
-    if (!this.tracking.config.mptcp || this.applyQueued || this.applyStartedAt !== undefined) return [];
-    const links = await this.opts.kernel.links();
-    if (this.applyQueued || this.applyStartedAt !== undefined) return [];
-    return endpoints.drift(desiredState(this.tracking, this.opts.links.snapshot()).mptcp, links);
+    const quiet = (): boolean => !this.applyQueued && this.applyStartedAt === undefined;
+    if (!this.tracking.config.mptcp || !quiet()) return [];
+    const applies = this.applyCount;
+    const drift = await endpoints.drift(desiredState(this.tracking, this.opts.links.snapshot()).mptcp, await this.opts.kernel.links());
+    return quiet() && applies === this.applyCount ? drift : [];
   }
 
   /**
@@ -285,6 +292,7 @@ export class Daemon {
       if (this.stopped) return;
       const reasons = this.tracking.reconcile.reasons;
       this.applyStartedAt = this.opts.clocks.mono();
+      this.applyCount++;
       try {
         this.dispatch({ kind: 'apply-begun' });
         const state = desiredState(this.tracking, this.opts.links.snapshot());
@@ -307,7 +315,7 @@ export class Daemon {
    * connections are shared out by the weights (the default hashes on addresses only).
    * `mptcp:`: MPTCP on, or the gateway's multipath sockets are plain TCP.
    */
-  private async setHashPolicy(config: Config): Promise<void> {
+  private async setSysctls(config: Config): Promise<void> {
     const keys = [...(config.routing.hashPolicy === 'set' ? HASH_POLICY_KEYS : []), ...(config.mptcp ? [MPTCP_ENABLED_KEY] : [])];
     for (const key of keys) {
       try {
@@ -385,19 +393,11 @@ export class Daemon {
     return statusView(config, [...t.uplinks.values()], steeringOf(t), kernel, this.opts.clocks.mono(), t.overrides);
   }
 
-  /** Each uplink's endpoints (its IDs) and subflows (its addresses now), from the kernel; null when they cannot be read. */
+  /** Each uplink's endpoints and subflows, from the kernel; null when they cannot be read. */
   private async mptcpView(config: Config): Promise<Map<string, UplinkMptcp> | null> {
-    const base = config.mptcp?.idBase;
-    if (base === undefined || !this.router.mptcp) return null;
-    const snapshot = this.opts.links.snapshot();
-    const uplinks = new Map(
-      config.uplinks.map((u, i) => [
-        u.name,
-        { ids: [endpointId(base, i, 4), endpointId(base, i, 6)], addresses: (snapshot.get(u.interface)?.addresses ?? []).map((a) => a.prefix.split('/')[0]!) },
-      ]),
-    );
+    if (!config.mptcp || !this.router.mptcp) return null;
     try {
-      return await this.router.mptcp.view(uplinks);
+      return await this.router.mptcp.view(mptcpOwners(config, config.mptcp, this.opts.links.snapshot()));
     } catch (err) {
       this.log.warn({ event: 'status', err: errText(err) }, `cannot read the MPTCP endpoints and subflows: ${errText(err)}`);
       return null;
@@ -440,7 +440,7 @@ export class Daemon {
     const diff = diffConfig(this.tracking.config, next);
     // The new pinning table is queued first: with a new mark_mask, its marks lead the rules.
     void this.pinning.schedule('reload', next);
-    await this.setHashPolicy(next);
+    await this.setSysctls(next);
     this.dispatch({ kind: 'reload', config: next, diff, path, snapshot: this.opts.links.snapshot() });
     await this.applying;
     return { ok: true, reloaded: true, changes: reloadChanges(diff) };
@@ -485,10 +485,12 @@ export class Daemon {
     if (this.tracking.config.routing.removeOnExit) {
       try {
         const removed = await this.router.removeAll(ownedBy(this.tracking.config));
-        removed.push(...((await this.router.mptcp?.removeAll(desiredState(this.tracking, this.opts.links.snapshot()).mptcp)) ?? []));
         await this.opts.pinning.remove();
         this.log.info({ event: 'pinning', command: `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}` }, `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}`);
-        this.log.info({ event: 'stop', removed: removed.length }, `routing.remove_on_exit: removed ${removed.length} routes and rules, and the nftables table`);
+        this.log.info(
+          { event: 'stop', removed: removed.length },
+          `routing.remove_on_exit: removed ${removed.length} routes, rules and MPTCP endpoints, and the nftables table`,
+        );
       } catch (err) {
         this.log.error({ event: 'stop', err: errText(err) }, `could not remove everything on exit: ${errText(err)}`);
       }

@@ -46,6 +46,15 @@ export class UplinkMetrics {
       targetLoss: gauge('target_loss_ratio', 'Heartbeats to the target lost over the window, 0-1', ['uplink', 'target']),
       allDown: gauge('all_down', '1 when no uplink answers (the last routes stay in place)', []),
       routeNexthops: gauge('route_nexthops', "Next hops of each managed route, read back from the kernel's table", ['destination', 'table']),
+      mptcpSubflows: gauge(
+        'uplink_mptcp_subflows',
+        "The gateway's established MPTCP subflows from its addresses (with mptcp:), by whether the gateway flags them backup",
+        ['uplink', 'backup'],
+      ),
+      mptcpEndpoints: gauge('uplink_mptcp_endpoints', 'Its MPTCP path-manager endpoints in the kernel (with mptcp:), by whether they are backup', [
+        'uplink',
+        'backup',
+      ]),
     };
     this.heartbeats = new Counter({
       name: 'uplinkd_heartbeats_total',
@@ -114,6 +123,13 @@ export class UplinkMetrics {
       set(this.g.share!, uplink, u.weight, 100);
       set(this.g.measured!, uplink, u.new_flows_pct, 100);
       set(this.g.pinned!, uplink, u.flows);
+      if (u.mptcp) {
+        this.g.mptcpSubflows!.set({ uplink: u.name, backup: 'true' }, u.mptcp.backup_subflows);
+        this.g.mptcpSubflows!.set({ uplink: u.name, backup: 'false' }, u.mptcp.subflows - u.mptcp.backup_subflows);
+        const backups = u.mptcp.endpoints.filter((e) => e.flags.split(' ').includes('backup')).length;
+        this.g.mptcpEndpoints!.set({ uplink: u.name, backup: 'true' }, backups);
+        this.g.mptcpEndpoints!.set({ uplink: u.name, backup: 'false' }, u.mptcp.endpoints.length - backups);
+      }
       this.g.since!.set(uplink, Math.max(0, (nowMs - Date.parse(u.since)) / 1000));
       for (const t of u.targets) {
         const target = { uplink: u.name, target: t.target };

@@ -121,7 +121,7 @@ function prefixParts(prefix: string): { address: string; length: number } {
   return { address: address!, length: Number(len) };
 }
 
-export function errnoOf(err: unknown): string {
+function errnoOf(err: unknown): string {
   const m = /Request rejected: (\w+)/.exec(String((err as Error)?.message ?? err));
   return m ? m[1]! : String((err as Error)?.message ?? err);
 }
@@ -171,33 +171,40 @@ function otherSelectors(m: { data: object; attrs: object }): { other?: string } 
   return words.length ? { other: words.join(' ') } : {};
 }
 
-/** The real kernel through rtnetlink (the `netlink` package). */
-export class NetlinkKernel implements RouteKernel {
-  private readonly sock = netlink.createRtNetlink();
-  /** One request at a time: the netlink package mixes up replies of concurrent dumps. */
+/**
+ * Netlink requests one at a time (the netlink package mixes up replies of concurrent dumps),
+ * each failure a KernelError naming what was asked.
+ */
+export class SerialCalls {
   private queue: Promise<unknown> = Promise.resolve();
 
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
       try {
         return await fn();
       } catch (err) {
-        throw new KernelError(errnoOf(err), what);
+        throw err instanceof KernelError ? err : new KernelError(errnoOf(err), what);
       }
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** The real kernel through rtnetlink (the `netlink` package). */
+export class NetlinkKernel implements RouteKernel {
+  private readonly sock = netlink.createRtNetlink();
+  private readonly calls = new SerialCalls();
 
   async links(): Promise<Map<string, number>> {
-    const links = await this.call('dump links', () => this.sock.getLinks());
+    const links = await this.calls.run('dump links', () => this.sock.getLinks());
     const out = new Map<string, number>();
     for (const l of links) if (l.attrs.ifname && l.data.index) out.set(l.attrs.ifname, l.data.index);
     return out;
   }
 
   async routes(family: Family): Promise<KernelRoute[]> {
-    const msgs = await this.call('dump routes', () => this.sock.getRoutes({ family: AF[family] }));
+    const msgs = await this.calls.run('dump routes', () => this.sock.getRoutes({ family: AF[family] }));
     const out: KernelRoute[] = [];
     for (const m of msgs) {
       const f = familyOf(m.data.family);
@@ -250,20 +257,20 @@ export class NetlinkKernel implements RouteKernel {
 
   async replaceRoute(route: KernelRoute): Promise<void> {
     const { data, attrs } = this.routeMessage(route);
-    await this.call(`replace ${route.prefix}`, () => this.sock.newRoute(data as never, attrs, { flags: NLM_F_REPLACE | NLM_F_CREATE }));
+    await this.calls.run(`replace ${route.prefix}`, () => this.sock.newRoute(data as never, attrs, { flags: NLM_F_REPLACE | NLM_F_CREATE }));
   }
 
   async deleteRoute(route: KernelRoute): Promise<void> {
     const { address, length } = prefixParts(route.prefix);
     const attrs: Record<string, unknown> = { table: route.table };
     if (length > 0) attrs.dst = addressBytes(address);
-    await this.call(`delete ${route.prefix}`, () =>
+    await this.calls.run(`delete ${route.prefix}`, () =>
       this.sock.delRoute({ family: AF[route.family], dstLen: length, table: route.table < 256 ? route.table : RT_TABLE_COMPAT }, attrs),
     );
   }
 
   async rules(family: Family): Promise<KernelRule[]> {
-    const msgs = await this.call('dump rules', () => this.sock.getRules({ family: AF[family] }));
+    const msgs = await this.calls.run('dump rules', () => this.sock.getRules({ family: AF[family] }));
     const out: KernelRule[] = [];
     for (const m of msgs) {
       const f = familyOf(m.data.family);
@@ -308,12 +315,12 @@ export class NetlinkKernel implements RouteKernel {
 
   async addRule(rule: KernelRule): Promise<void> {
     const { data, attrs } = this.ruleMessage(rule);
-    await this.call(`add rule ${rule.priority}`, () => this.sock.newRule(data as never, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }));
+    await this.calls.run(`add rule ${rule.priority}`, () => this.sock.newRule(data as never, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }));
   }
 
   async deleteRule(rule: KernelRule): Promise<void> {
     const { data, attrs } = this.ruleMessage(rule);
-    await this.call(`delete rule ${rule.priority}`, () => this.sock.delRule(data as never, attrs));
+    await this.calls.run(`delete rule ${rule.priority}`, () => this.sock.delRule(data as never, attrs));
   }
 
   portId(): number {

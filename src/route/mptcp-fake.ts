@@ -1,5 +1,5 @@
 // route/: an in-memory MPTCP path manager beside the real one (mptcp-kernel.ts), with the
-// kernel's answers that matter: one endpoint per ID and per address (EBUSY), unknown IDs (EINVAL).
+// kernel's answers that matter: one endpoint per ID (EBUSY) and per address (EEXIST), unknown IDs (EINVAL).
 import { KernelError } from './kernel.js';
 import type { MptcpKernel, Subflow } from './mptcp-kernel.js';
 import { type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP } from './mptcp-plan.js';
@@ -24,7 +24,8 @@ export class FakeMptcp implements MptcpKernel {
   }
   async addEndpoint(e: Endpoint): Promise<void> {
     this.record(`add ${e.id} ${e.address}`);
-    if (this.endpointList.some((x) => x.id === e.id || x.address === e.address)) throw new KernelError('EBUSY', `add ${e.id}`);
+    if (this.endpointList.some((x) => x.id === e.id)) throw new KernelError('EBUSY', `add ${e.id}`);
+    if (this.endpointList.some((x) => x.address === e.address)) throw new KernelError('EEXIST', `add ${e.id}`);
     this.endpointList.push(e);
   }
   async deleteEndpoint(id: number): Promise<void> {

@@ -40,7 +40,7 @@ import {
   SOCK_DIAG_BY_FAMILY,
   TCP_ESTABLISHED,
 } from '../types/netlink.js';
-import { errnoOf, KernelError } from './kernel.js';
+import { KernelError, SerialCalls } from './kernel.js';
 import { type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP } from './mptcp-plan.js';
 
 /** One of the gateway's MPTCP subflows (a TCP socket under the mptcp ULP). */
@@ -101,8 +101,11 @@ function parseSubflow(d: Buffer): Subflow | undefined {
   const family: Family = d[0] === AF_INET ? 4 : 6;
   // A subflow being closed (its FIN unanswered on a dead path, say) carries nothing any more.
   if (d[1] !== TCP_ESTABLISHED) return undefined;
-  // struct inet_diag_sockid: idiag_src at offset 8 of the message (16 bytes, IPv4 in the first 4).
-  const local = bytesToAddress(d.subarray(8, family === 4 ? 12 : 24));
+  // struct inet_diag_msg: idiag_src at offset 8 (16 bytes, IPv4 in the first 4).
+  const raw = bytesToAddress(d.subarray(8, family === 4 ? 12 : 24));
+  // An IPv6 socket's IPv4 subflow shows its address v4-mapped (RFC 4291 §2.5.5.2).
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(raw);
+  const local = mapped ? mapped[1]! : raw;
   for (const a of attributes(d, INET_DIAG_MSG_LEN)) {
     if (a.type !== INET_DIAG_ULP_INFO) continue;
     let mptcp = false;
@@ -112,7 +115,7 @@ function parseSubflow(d: Buffer): Subflow | undefined {
       else if (u.type === INET_ULP_INFO_MPTCP)
         for (const s of attributes(u.value)) if (s.type === MPTCP_SUBFLOW_ATTR_FLAGS && s.value.length >= 4) flags = s.value.readUInt32LE(0);
     }
-    return mptcp ? { family, local, backup: (flags & MPTCP_SUBFLOW_FLAG_BKUP_LOC) !== 0 } : undefined;
+    return mptcp ? { family: mapped ? 4 : family, local, backup: (flags & MPTCP_SUBFLOW_FLAG_BKUP_LOC) !== 0 } : undefined;
   }
   return undefined;
 }
@@ -122,20 +125,7 @@ export class NetlinkMptcp implements MptcpKernel {
   private genl: ReturnType<typeof netlink.createGenericNetlink> | undefined;
   private diag: ReturnType<typeof netlink.createNetlink> | undefined;
   private familyId: number | undefined;
-  /** One request at a time, as in kernel.ts. */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        throw err instanceof KernelError ? err : new KernelError(errnoOf(err), what);
-      }
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+  private readonly calls = new SerialCalls();
 
   /** The family's id, looked up once; a kernel without MPTCP has none. */
   private async family(): Promise<{ sock: ReturnType<typeof netlink.createGenericNetlink>; id: number }> {
@@ -150,7 +140,7 @@ export class NetlinkMptcp implements MptcpKernel {
   }
 
   private request(what: string, cmd: number, attrs: Buffer[], dump = false) {
-    return this.call(what, async () => {
+    return this.calls.run(what, async () => {
       const { sock, id } = await this.family();
       const [msgs] = await sock.request(id, cmd, MPTCP_PM_VER, attrs, dump ? { flags: netlink.FlagsGet.DUMP } : {});
       return msgs;
@@ -212,7 +202,7 @@ export class NetlinkMptcp implements MptcpKernel {
       req.writeUInt8(IPPROTO_TCP, 1);
       req.writeUInt8(1 << (INET_DIAG_INFO - 1), 2);
       req.writeUInt32LE(1 << TCP_ESTABLISHED, 4);
-      const msgs = await this.call('ss -tni', async () => (await diag.request(SOCK_DIAG_BY_FAMILY, [req], { flags: netlink.FlagsGet.DUMP }))[0]);
+      const msgs = await this.calls.run('ss -tni', async () => (await diag.request(SOCK_DIAG_BY_FAMILY, [req], { flags: netlink.FlagsGet.DUMP }))[0]);
       for (const m of msgs) {
         const s = parseSubflow(m.data);
         if (s) out.push(s);

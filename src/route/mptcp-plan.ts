@@ -39,6 +39,8 @@ export interface DesiredMptcp {
   /** The IDs uplinkd owns, inclusive: anything there that is not desired goes. */
   readonly ids: readonly [number, number];
   readonly endpoints: readonly DesiredEndpoint[];
+  /** IDs of uplinks with no verdict yet (a restart): the kernel's endpoint stays as it is, and none is added. */
+  readonly kept?: readonly number[];
   /** `limits subflows` at least this (never lowered). */
   readonly subflows: number;
 }
@@ -82,7 +84,8 @@ export function planMptcp(desired: DesiredMptcp | undefined, observed: MptcpObse
   if (desired && observed.limits.subflows < desired.subflows)
     ops.push({ kind: 'limits', limits: { subflows: desired.subflows, addAddrAccepted: observed.limits.addAddrAccepted } });
   const ranges = desired ? [desired.ids, ...owned] : owned;
-  const mine = observed.endpoints.filter((e) => ranges.some((r) => inRange(e.id, r)));
+  const kept = new Set(desired?.kept ?? []);
+  const mine = observed.endpoints.filter((e) => ranges.some((r) => inRange(e.id, r)) && !kept.has(e.id));
   const wanted = new Map<number, Endpoint & { interface: string }>();
   for (const d of desired?.endpoints ?? []) {
     const ifindex = observed.links.get(d.interface);
@@ -103,10 +106,10 @@ export function planMptcp(desired: DesiredMptcp | undefined, observed: MptcpObse
     else if ((have.flags & MPTCP_FLAG_BACKUP) !== (want.flags & MPTCP_FLAG_BACKUP))
       flips.push({ endpoint: have, backup: (want.flags & MPTCP_FLAG_BACKUP) !== 0 });
   }
-  const kept = new Set(mine.filter((e) => !deletes.includes(e)).map((e) => e.id));
-  for (const want of wanted.values()) if (!kept.has(want.id)) adds.push(want);
-  // The path manager takes an address once (EBUSY): an endpoint of ours that holds an address
-  // an add needs goes first.
+  const staying = new Set(mine.filter((e) => !deletes.includes(e)).map((e) => e.id));
+  for (const want of wanted.values()) if (!staying.has(want.id)) adds.push(want);
+  // The path manager takes an address once (EEXIST) and an ID once (EBUSY): an endpoint of
+  // ours that holds what an add needs goes first.
   const addresses = new Set(adds.map((a) => a.address));
   const freeing = deletes.filter((d) => addresses.has(d.address) || adds.some((a) => a.id === d.id));
   for (const d of freeing) ops.push({ kind: 'delete', endpoint: d });

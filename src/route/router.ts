@@ -3,7 +3,7 @@
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
 import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
-import type { MptcpEndpoints } from './mptcp.js';
+import type { MptcpEndpoints, MptcpReport } from './mptcp.js';
 import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type DesiredState, type Operation, type Owned } from './plan.js';
 
 /** An operation the kernel refused, as the `ip` command and the errno name. */
@@ -110,7 +110,7 @@ export class Router {
     if (deferred.length === 0) this.owned = ownedBy(state);
     // After the routes: a subflow re-added for a recovered uplink finds its source rule in.
     // (An endpoint whose interface vanished in between is no next hop: the next apply sees it.)
-    const mp = (await this.mptcp?.apply(state.mptcp, links)) ?? { changes: [], refused: [], missing: [] };
+    const mp = (await this.applyMptcp(state, links)) ?? { changes: [], refused: [], missing: [] };
     return {
       changes: [...changes, ...mp.changes],
       missing,
@@ -119,6 +119,16 @@ export class Router {
       connected: connected.map((op) => describe(op, names)),
       deferred,
     };
+  }
+
+  /** The endpoints; a path manager that cannot be read (a kernel without MPTCP) is one refusal, never the routes' failure. */
+  private async applyMptcp(state: DesiredState, links: ReadonlyMap<string, number>): Promise<MptcpReport | undefined> {
+    try {
+      return await this.mptcp?.apply(state.mptcp, links);
+    } catch (err) {
+      if (!(err instanceof KernelError)) throw err;
+      return { changes: [], refused: [{ command: err.command, code: err.code, managed: false }], missing: [] };
+    }
   }
 
   /**

@@ -28,6 +28,7 @@ import {
   NLMSG_HDRLEN,
   NFT_TABLE_F_OWNER,
   NFT_TABLE_F_PERSIST,
+  nlattr,
 } from '../types/netlink.js';
 
 /** How long the kernel may take to answer one request. */
@@ -57,16 +58,6 @@ function errnoName(errno: number): string {
   return hit ? hit[0] : `errno ${errno}`;
 }
 
-/** struct nlattr with its payload, padded to 4 bytes. */
-function attr(type: number, value: Buffer): Buffer {
-  const len = 4 + value.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  value.copy(out, 4);
-  return out;
-}
-
 /** nlmsghdr + nfgenmsg (family, version 0, res_id in network order) + attributes. */
 export function nfMessage(type: number, flags: number, seq: number, family: number, body: Buffer, resId = 0): Buffer {
   const out = Buffer.alloc(NLMSG_HDRLEN + 4 + body.length);
@@ -82,11 +73,11 @@ export function nfMessage(type: number, flags: number, seq: number, family: numb
 
 /** NFTA_TABLE_NAME, and NFTA_TABLE_FLAGS (big-endian, as nf_tables expects) when given. */
 export function tableBody(name: string, flags?: number): Buffer {
-  const parts = [attr(NFTA_TABLE_NAME, Buffer.from(`${name}\0`))];
+  const parts = [nlattr(NFTA_TABLE_NAME, Buffer.from(`${name}\0`))];
   if (flags !== undefined) {
     const f = Buffer.alloc(4);
     f.writeUInt32BE(flags, 0);
-    parts.push(attr(NFTA_TABLE_FLAGS, f));
+    parts.push(nlattr(NFTA_TABLE_FLAGS, f));
   }
   return Buffer.concat(parts);
 }

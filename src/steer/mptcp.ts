@@ -10,27 +10,29 @@ import type { SteerUplink } from './steer.js';
 
 /**
  * `active`: carries data (`subflow`); `standby`: healthy but not carrying new flows, its
- * subflows kept open (`subflow backup`); `removed`: lost while another uplink answers, so its
- * endpoint goes and its subflows close.
+ * subflows kept open (`subflow backup`); `removed`: lost, so its endpoint goes and its subflows
+ * close; `keep`: no verdict yet (a restart): whatever the kernel has stays, nothing is added.
  */
-export type EndpointRole = 'active' | 'standby' | 'removed';
+export type EndpointRole = 'active' | 'standby' | 'removed' | 'keep';
 
 /**
  * One family's endpoint roles. An uplink carrying new flows is active, except the tier a
  * failback is bringing back: that one stays standby through the hold and the steps, and takes
  * the data when the failback completes (MPTCP moves whole connections, not a share of them).
- * A lost uplink is removed only when another one is usable: with all of them lost, closing
- * every subflow would leave the connections nothing to resume on.
+ * A lost uplink is removed, except the ones still carrying when every uplink is lost: closing
+ * their subflows would leave the connections nothing to resume on, and one that recovers
+ * first comes back with an endpoint of its own.
  */
 export function endpointRoles(state: SteerState, uplinks: readonly SteerUplink[]): Map<string, EndpointRole> {
   const carrying = new Set(state.steering.active.filter((a) => a.share > 0).map((a) => a.uplink));
   const ramping = new Set(state.failback?.to.active.map((a) => a.uplink) ?? []);
-  const lost = (u: SteerUplink): boolean => u.state === 'down' || u.state === 'detached';
-  const othersUsable = (u: SteerUplink): boolean => uplinks.some((o) => o.name !== u.name && usableState(o.state));
+  const anyUsable = uplinks.some((u) => usableState(u.state));
   const roles = new Map<string, EndpointRole>();
   for (const u of uplinks) {
-    if (lost(u) && othersUsable(u)) roles.set(u.name, 'removed');
-    else if (carrying.has(u.name) && !ramping.has(u.name) && !lost(u)) roles.set(u.name, 'active');
+    const lost = u.state === 'down' || u.state === 'detached';
+    if (lost) roles.set(u.name, carrying.has(u.name) && !anyUsable ? 'active' : 'removed');
+    else if (u.state === 'init') roles.set(u.name, carrying.has(u.name) ? 'active' : 'keep');
+    else if (carrying.has(u.name) && !ramping.has(u.name)) roles.set(u.name, 'active');
     else roles.set(u.name, 'standby');
   }
   return roles;

@@ -53,12 +53,14 @@ export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState 
 
 /**
  * `mptcp:`: an endpoint per uplink and family it has an address and a next hop in, with the
- * role steer/ gives it (endpointRoles); a removed one is simply left out, so it is deleted.
+ * role steer/ gives it (endpointRoles); a removed one is left out, so it is deleted, and one
+ * with no verdict yet is kept as the kernel has it (a restart changes nothing).
  * `limits subflows` must let every uplink of a family have a subflow of its own.
  */
 export function desiredMptcp(t: Tracking, snapshot: LinkSnapshot, settings: MptcpSettings): DesiredMptcp {
   const c = t.config;
   const endpoints: DesiredEndpoint[] = [];
+  const kept: number[] = [];
   for (const family of [4, 6] as const) {
     const tracked = [...t.uplinks.values()].filter((u) => nexthopFor(u.config, family, 1));
     const roles = endpointRoles(
@@ -67,11 +69,16 @@ export function desiredMptcp(t: Tracking, snapshot: LinkSnapshot, settings: Mptc
     );
     for (const u of tracked) {
       const role = roles.get(u.config.name);
+      const id = endpointId(
+        settings.idBase,
+        c.uplinks.findIndex((x) => x.name === u.config.name),
+        family,
+      );
+      if (role === 'keep') kept.push(id);
       const address = globalAddresses(snapshot.get(u.config.interface)).find((a) => a.family === family)?.address;
-      if (role === undefined || role === 'removed' || address === undefined) continue;
-      const index = c.uplinks.findIndex((x) => x.name === u.config.name);
+      if (role === undefined || role === 'removed' || role === 'keep' || address === undefined) continue;
       endpoints.push({
-        id: endpointId(settings.idBase, index, family),
+        id,
         family,
         address,
         interface: u.config.interface,
@@ -83,8 +90,22 @@ export function desiredMptcp(t: Tracking, snapshot: LinkSnapshot, settings: Mptc
   return {
     ids: endpointIdRange(settings.idBase, c.uplinks.length),
     endpoints,
+    kept,
     subflows: Math.min(MPTCP_SUBFLOWS_MAX, c.uplinks.length),
   };
+}
+
+/** Which endpoint IDs and local addresses (now) are each uplink's, for status to sort the kernel's endpoints and subflows by. */
+export function mptcpOwners(c: Config, settings: MptcpSettings, snapshot: LinkSnapshot): Map<string, { ids: number[]; addresses: string[] }> {
+  return new Map(
+    c.uplinks.map((u, i) => [
+      u.name,
+      {
+        ids: [endpointId(settings.idBase, i, 4), endpointId(settings.idBase, i, 6)],
+        addresses: (snapshot.get(u.interface)?.addresses ?? []).map((a) => a.prefix.split('/')[0]!),
+      },
+    ]),
+  );
 }
 
 /** Route events on uplinkd's tables or rule range are outside changes: put back after a short debounce (longer while paused). */

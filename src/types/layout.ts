@@ -138,8 +138,12 @@ export function counterName(uplink: string): string {
 export const MPTCP_ID_MAX = 255;
 /** Uplink i's IPv4 endpoint is base + 2i, its IPv6 one base + 2i + 1. */
 export const DEFAULT_MPTCP_ID_BASE = 100;
-/** The in-kernel path manager's ceiling for `limits subflows` (MPTCP_PM_ADDR_MAX, net/mptcp/pm_netlink.c). */
+/**
+ * The in-kernel path manager's ceiling for `limits subflows`, and for the endpoints of a
+ * network namespace (MPTCP_PM_ADDR_MAX, net/mptcp/pm_netlink.c: a ninth is ERANGE).
+ */
 export const MPTCP_SUBFLOWS_MAX = 8;
+export const MPTCP_ENDPOINTS_MAX = 8;
 
 /** The endpoint ID of uplink number `index` in `family`. */
 export function endpointId(base: number, index: number, family: 4 | 6): number {

@@ -126,7 +126,7 @@ export const NLA_F_NESTED = 0x8000;
 export const NETLINK_SOCK_DIAG = 4;
 export const SOCK_DIAG_BY_FAMILY = 20;
 export const IPPROTO_TCP = 6;
-/** struct inet_diag_req_v2 and struct inet_diag_msg: the address fields sit at the same offsets in both. */
+/** Sizes of struct inet_diag_req_v2 (its socket id left zero: every socket) and struct inet_diag_msg. */
 export const INET_DIAG_REQ_V2_LEN = 56;
 export const INET_DIAG_MSG_LEN = 72;
 export const INET_DIAG_INFO = 2;

@@ -17,9 +17,9 @@ const HAND_ENDPOINTS = [
 ];
 
 /** One figure: `trials` faults on the primary, each on a fresh connection, healed in between. */
-async function gaps(managed: boolean, fault: MptcpFault, trials: number): Promise<{ gaps: number[]; verdicts: number[] }> {
+async function gaps(managed: boolean, fault: MptcpFault, trials: number) {
   const lab = await Lab.create();
-  const out = { gaps: [] as number[], verdicts: [] as number[] };
+  const out = { gaps: [] as number[], verdicts: [] as number[], deletes: [] as number[], unechoed: 0, bad: 0 };
   try {
     await startAggregation(lab);
     // Source rules either way: without them a subflow from wan2's address leaves through wan1.
@@ -48,10 +48,15 @@ async function gaps(managed: boolean, fault: MptcpFault, trials: number): Promis
       const r = await client.done;
       const gap = longestGap(r).ms;
       const verdictMs = Date.parse(String(verdict.time)) - injectedAt;
+      const deleted = daemon.logs.slice(mark).find((l) => l.event === 'mptcp' && l.command === 'ip mptcp endpoint delete id 100');
+      const deleteMs = deleted ? Date.parse(String(deleted.time)) - injectedAt : NaN;
       out.gaps.push(gap);
       out.verdicts.push(verdictMs);
+      if (managed) out.deletes.push(deleteMs);
+      out.unechoed += r.sent - r.echoed;
+      out.bad += r.bad;
       process.stdout.write(
-        `  mptcp ${fault} (${managed ? 'uplinkd' : 'kernel alone'}) trial ${t + 1}/${trials}: longest echo gap ${r1(gap)} ms, ${r.echoed}/${r.sent} echoed, ${r.bad} bad; verdict ${verdictMs} ms\n`,
+        `  mptcp ${fault} (${managed ? 'uplinkd' : 'kernel alone'}) trial ${t + 1}/${trials}: longest echo gap ${r1(gap)} ms, ${r.echoed}/${r.sent} echoed, ${r.bad} bad; verdict ${verdictMs} ms${managed ? `, endpoint deleted ${deleteMs} ms` : ''} after the fault\n`,
       );
       const back = daemon.logs.length;
       await (fault === 'blackhole' ? lab.heal(1) : lab.restoreNic(1));
@@ -82,6 +87,9 @@ export async function mptcpGaps(trials: number): Promise<Record<string, unknown>
       figures[`${fault}_${managed ? 'uplinkd' : 'kernel_alone'}`] = {
         longest_echo_gap_ms: { median: r1(median(m.gaps)), max: r1(Math.max(...m.gaps)), all: m.gaps.map(r1) },
         verdict_ms: { median: r1(median(m.verdicts)), max: r1(Math.max(...m.verdicts)) },
+        ...(managed ? { endpoint_deleted_ms: { median: r1(median(m.deletes)), max: r1(Math.max(...m.deletes)) } } : {}),
+        messages_not_echoed: m.unechoed,
+        echoes_wrong_or_out_of_order: m.bad,
       };
     }
   }

@@ -696,6 +696,20 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
+/** Calls `fn` with each whole line a child process writes. */
+export function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let buf = '';
+  stream.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      fn(line);
+    }
+  });
+}
+
 /** A running `uplinkd run` inside the lab, with its JSON log lines. */
 export class DaemonHandle {
   readonly logs: LogLine[] = [];
@@ -710,26 +724,19 @@ export class DaemonHandle {
     readonly cli = CLI,
     readonly role: 'gw' | 'gw2' = 'gw',
   ) {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let parsed: LogLine;
-        try {
-          parsed = JSON.parse(line) as LogLine;
-        } catch {
-          continue;
-        }
-        this.logs.push(parsed);
-        this.waiters = this.waiters.filter((w) => {
-          if (!w.test(parsed)) return true;
-          w.resolve(parsed);
-          return false;
-        });
+    eachLine(proc.stdout!, (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        return;
       }
+      this.logs.push(parsed);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.test(parsed)) return true;
+        w.resolve(parsed);
+        return false;
+      });
     });
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
   }

@@ -63,13 +63,16 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
 
   it('starts with fiber carrying and dsl on standby, limits raised, each logged as its ip mptcp command', async () => {
     assert.deepEqual(await endpoints(), [`${FIBER} id 100 subflow dev wan1`, `${DSL} id 102 subflow backup dev wan2`]);
-    // Both come in as standby while no uplink has a verdict; fiber takes the data once it is up.
-    for (const c of [
-      `ip mptcp endpoint add ${FIBER} id 100 dev wan1 subflow backup`,
-      `ip mptcp endpoint add ${DSL} id 102 dev wan2 subflow backup`,
-      'ip mptcp endpoint change id 100 nobackup',
+    // Added once each uplink has its first verdict (as standby or carrying, by which answered first).
+    for (const [address, id, dev] of [
+      [FIBER, 100, 'wan1'],
+      [DSL, 102, 'wan2'],
     ])
-      await command(c, 0);
+      await daemon.waitFor(
+        (l) => l.event === 'mptcp' && new RegExp(`^ip mptcp endpoint add ${address} id ${id} dev ${dev} subflow( backup)?$`).test(String(l.command)),
+        5000,
+        `endpoint ${id} added`,
+      );
     const fiber = await mptcpOf('fiber');
     assert.deepEqual(fiber.endpoints, [{ id: 100, address: FIBER, flags: 'subflow' }]);
     assert.deepEqual((await mptcpOf('dsl')).endpoints, [{ id: 102, address: DSL, flags: 'subflow backup' }]);
@@ -90,7 +93,7 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     const down = await daemon.waitState('fiber', 'down', 15_000, mark);
     const verdictMs = Date.parse(down.time as string) - faultAt;
     await command('ip mptcp endpoint change id 102 nobackup', mark);
-    await command('ip mptcp endpoint delete id 100', mark);
+    const deleted = await command('ip mptcp endpoint delete id 100', mark);
     await sleep(1000);
     assert.deepEqual(await endpoints(), [`${DSL} id 102 subflow dev wan2`]);
     assert.equal((await mptcpOf('fiber')).subflows, 0, "the lost uplink's subflows are closed");
@@ -128,6 +131,9 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     assert.equal(r.bad, 0, 'no echo lost or out of order');
     assert.ok(r.sent > 1000 && r.echoed === r.sent, `every message echoed: ${r.echoed}/${r.sent}`);
     const gap = longestGap(r);
+    // Once uplinkd has acted, the data flows: no stall starts after its delete.
+    const stalls = r.gaps.filter((g) => g.from >= Date.parse(deleted.time as string) && g.ms > 50);
+    assert.deepEqual(stalls, [], 'no echo gap over 50 ms after the endpoint went');
     assert.ok(gap.ms <= verdictMs + 50, `longest echo gap ${gap.ms} ms, verdict ${verdictMs} ms (failback done at +${failbackMs} ms)`);
     console.log(`# blackhole: verdict ${verdictMs} ms, longest echo gap ${gap.ms} ms; failback done ${Math.round(failbackMs / 1000)} s after the fault`);
   });
@@ -171,6 +177,36 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     await sleep(3000);
     assert.deepEqual(await endpoints(), [`${FIBER} id 100 subflow dev wan1`, `${DSL} id 102 subflow backup dev wan2`, '100.64.100.1 id 7 signal'].sort());
     await lab.exec('gw', 'ip', ['mptcp', 'endpoint', 'delete', 'id', '7']);
+  });
+
+  it("every uplink lost, then fiber back first: fiber gets an endpoint again, dsl's goes, the connection resumes on fiber with no byte lost", async () => {
+    const client = mptcpClient(lab, 60);
+    await client.connected;
+    await bothSubflows();
+    let mark = daemon.logs.length;
+    await lab.blackhole(1);
+    await command('ip mptcp endpoint delete id 100', mark, 15_000);
+    mark = daemon.logs.length;
+    await lab.blackhole(2);
+    await daemon.waitFor((l) => l.event === 'steering' && l.all_down === true, 15_000, 'all down', mark);
+    await sleep(500);
+    assert.deepEqual(await endpoints(), [`${DSL} id 102 subflow dev wan2`], "the last carrier's endpoint stays");
+    mark = daemon.logs.length;
+    await lab.heal(1);
+    await command(`ip mptcp endpoint add ${FIBER} id 100 dev wan1 subflow`, mark, 20_000);
+    await command('ip mptcp endpoint delete id 102', mark, 5000);
+    await waitUntil(async () => (await mptcpOf('fiber')).subflows >= 1, 10_000, 'a subflow on fiber again');
+    const before = await dataPacketsFrom(lab);
+    await sleep(2000);
+    const now = await dataPacketsFrom(lab);
+    assert.ok(now[FIBER]! - before[FIBER]! > 100, `the data flows through fiber (${now[FIBER]! - before[FIBER]!} data packets in 2 s)`);
+    mark = daemon.logs.length;
+    await lab.heal(2);
+    await command(`ip mptcp endpoint add ${DSL} id 102 dev wan2 subflow backup`, mark, 20_000);
+    client.stop();
+    const r = await client.done;
+    assert.equal(r.bad, 0, 'no echo lost or out of order');
+    assert.equal(r.echoed, r.sent);
   });
 
   it('(b) NIC deleted: the longest echo gap is at most 50 ms', async () => {

@@ -4,7 +4,7 @@
 // the gateway's uplink addresses (nftables counters), so a test sees which subflow carries it.
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { type Lab, ROOT } from './lab.js';
+import { eachLine, type Lab, ROOT } from './lab.js';
 
 export const AGG = '203.0.113.20';
 export const AGG_PORT = 7000;
@@ -81,19 +81,12 @@ export interface MptcpClient {
 export function mptcpClient(lab: Lab, seconds: number, intervalMs = 10): MptcpClient {
   const proc: ResultPromise = lab.exec('gw', 'python3', [PEER, 'client', AGG, String(AGG_PORT), String(seconds), String(intervalMs)], { reject: false });
   const lines: string[] = [];
-  let buf = '';
   let onConnect: (local: string) => void = () => undefined;
   const connected = new Promise<string>((resolve) => (onConnect = resolve));
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      lines.push(line);
-      const parsed = JSON.parse(line) as { connected?: boolean; local?: string };
-      if (parsed.connected) onConnect(parsed.local!);
-    }
+  eachLine(proc.stdout!, (line) => {
+    lines.push(line);
+    const parsed = JSON.parse(line) as { connected?: boolean; local?: string };
+    if (parsed.connected) onConnect(parsed.local!);
   });
   const done = proc.then((r) => {
     const last = lines.find((l) => l.includes('"sent"'));

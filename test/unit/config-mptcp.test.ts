@@ -60,18 +60,18 @@ describe('config: mptcp', () => {
     });
   }
 
-  it('the default id_base: room for 78 uplinks (100..255), not 79, reported at the section', () => {
-    const many = (n: number): string =>
-      `uplinks:\n${Array.from({ length: n }, (_, i) => `  - { name: u${i}, interface: wan${i}, targets: [icmp: 198.51.100.10] }\n`).join('')}` +
-      `routing: { mark_mask: 0xff00 }\nmptcp: {}\n`;
-    const fits = parseConfig(many(78));
+  it("the kernel's 8 endpoints: 8 IPv4 uplinks fit, 4 tunnels (both families each) fit, a fifth does not", () => {
+    const text = (lines: string[]): string => `uplinks:\n${lines.join('')}mptcp: {}\n`;
+    const v4 = Array.from({ length: 8 }, (_, i) => `  - { name: u${i}, interface: wan${i}, gateway: 100.64.${i}.1, targets: [icmp: 198.51.100.10] }\n`);
+    const fits = parseConfig(text(v4));
     assert.ok(fits.ok, fits.ok ? '' : JSON.stringify(fits.problems));
-    assert.deepEqual(fits.config.mptcp, { idBase: 100 });
-    const over = parseConfig(many(79));
+    const tunnels = Array.from({ length: 5 }, (_, i) => `  - { name: t${i}, interface: tun${i}, targets: [icmp: 198.51.100.10] }\n`);
+    assert.ok(parseConfig(text(tunnels.slice(0, 4))).ok);
+    const over = parseConfig(text(tunnels));
     assert.ok(!over.ok);
     assert.deepEqual(
       over.problems.map((p) => `${p.line}:${p.col} ${p.code} ${p.message}`),
-      ['82:8 BAD_VALUE mptcp: 79 uplinks need 158 endpoint IDs; set mptcp.id_base to at most 98'],
+      [`7:8 BAD_VALUE mptcp: these uplinks need 10 endpoints (one per uplink and family with a next hop), more than the 8 the kernel's path manager holds`],
     );
   });
 

@@ -44,6 +44,7 @@ const STATUS: StatusReport = {
         { target: 'tcp 198.51.100.11:443', ok: true, rtt_ms: 45, jitter_ms: 4, loss_pct: 10 },
       ],
       families: [],
+      mptcp: { endpoints: [{ id: 102, address: '100.64.2.2', flags: 'subflow' }], subflows: 3, backup_subflows: 1 },
     },
   ],
   routes: [{ destination: '0.0.0.0/0', table: 100, nexthops: [{ uplink: 'lte', weight: 100 }] }],
@@ -106,7 +107,13 @@ describe('metrics', () => {
       ['uplinkd_steering_changes_total', { family: 'ipv4', cause: 'failover' }, 1],
       ['uplinkd_all_down', {}, 0],
       ['uplinkd_route_nexthops', { destination: '0.0.0.0/0', table: '100' }, 1],
+      ['uplinkd_uplink_mptcp_subflows', { uplink: 'lte', backup: 'false' }, 2],
+      ['uplinkd_uplink_mptcp_subflows', { uplink: 'lte', backup: 'true' }, 1],
+      ['uplinkd_uplink_mptcp_endpoints', { uplink: 'lte', backup: 'false' }, 1],
+      ['uplinkd_uplink_mptcp_endpoints', { uplink: 'lte', backup: 'true' }, 0],
     ];
+    // Without mptcp: no MPTCP series at all.
+    assert.equal(find(s, 'uplinkd_uplink_mptcp_subflows', { uplink: 'fiber' }), undefined);
     for (const [name, labels, want] of rows) assert.equal(find(s, name, labels), want, `${name} ${JSON.stringify(labels)}`);
     assert.equal(find(s, 'uplinkd_uplink_rtt_seconds', { uplink: 'fiber' }), undefined, 'no RTT: no sample (never NaN)');
     assert.doesNotMatch(text, /NaN/i);

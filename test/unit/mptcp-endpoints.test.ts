@@ -1,7 +1,7 @@
 // route/: MptcpEndpoints on the in-memory path manager: what it runs, logs, reports and reads back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type DesiredMptcp, endpointFlags, FakeMptcp, MptcpEndpoints } from '../../src/route/index.js';
+import { type DesiredMptcp, type DesiredState, endpointFlags, FakeKernel, FakeMptcp, KernelError, MptcpEndpoints, Router } from '../../src/route/index.js';
 
 const LINKS = new Map([
   ['wan1', 11],
@@ -27,6 +27,32 @@ function setup() {
 const kernelView = (fake: FakeMptcp): string[] => fake.endpointList.map((e) => `${e.id} ${e.address} ${e.flags} ${e.ifindex}`);
 
 describe('MptcpEndpoints', () => {
+  it('a kernel without MPTCP: the routes still go in and the path manager is one refusal (Router)', async () => {
+    const fake = new FakeMptcp();
+    fake.endpoints = async () => {
+      throw new KernelError('EOPNOTSUPP', 'no mptcp_pm generic netlink family: this kernel has no MPTCP');
+    };
+    const kernel = new FakeKernel();
+    kernel.linkIndex.set('wan1', 11);
+    const router = new Router(kernel, () => undefined, [4], new MptcpEndpoints(fake, () => undefined));
+    const state: DesiredState = {
+      table: 100,
+      destinations: [],
+      managed: [],
+      uplinkRoutes: [],
+      uplinkTables: [{ table: 1100, interface: 'wan1', uplink: 'fiber' }],
+      markMask: 0x3f00,
+      pinRules: { 4: new Map(), 6: new Map() },
+      mptcp: DESIRED,
+    };
+    const report = await router.apply(state);
+    assert.deepEqual(report.refused, [{ command: 'no mptcp_pm generic netlink family: this kernel has no MPTCP', code: 'EOPNOTSUPP', managed: false }]);
+    assert.ok(
+      report.changes.some((c) => c.startsWith('ip rule add pref 9000 oif wan1 lookup 1100')),
+      report.changes.join('\n'),
+    );
+  });
+
   it('apply adds the endpoints and logs each command', async () => {
     const { fake, logged, endpoints } = setup();
     const report = await endpoints.apply(DESIRED, LINKS);

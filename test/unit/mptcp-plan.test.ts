@@ -145,6 +145,11 @@ describe('planMptcp', () => {
     assert.deepEqual(commands(undefined, [], [[100, 105]], { subflows: 0, addAddrAccepted: 0 }), []);
   });
 
+  it("kept IDs (no verdict yet): the kernel's endpoint stays whatever its flags, and none is added", () => {
+    const desired = { ...want([D(102, '100.64.2.2', true)]), kept: [100, 104] };
+    assert.deepEqual(commands(desired, [K(100, '100.64.1.2', true), K(102, '100.64.2.2')]), ['ip mptcp endpoint change id 102 backup']);
+  });
+
   it('an interface that does not exist: reported missing, no operation', () => {
     const desired = want([D(100, '100.64.1.2'), { ...D(102, '100.64.2.2'), interface: 'wan9', uplink: 'lte' }]);
     const plan = planMptcp(desired, { endpoints: [], limits: LIMITS, links: LINKS }, []);

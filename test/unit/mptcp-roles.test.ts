@@ -33,10 +33,16 @@ describe('endpointRoles', () => {
       roles: ['fiber removed', 'dsl active'],
     },
     {
-      name: 'all lost: nothing removed, the kept steering carries nothing',
+      name: 'all lost: the last carrier keeps its endpoint (nothing else to resume on), the one lost before stays removed',
       state: { steering: { ...S('dsl 100'), allDown: true } },
       uplinks: [U('fiber', 1, 'down'), U('dsl', 2, 'down')],
-      roles: ['fiber standby', 'dsl standby'],
+      roles: ['fiber removed', 'dsl active'],
+    },
+    {
+      name: 'all lost, then the primary recovers first: it carries, the lost backup is removed',
+      state: { steering: S('fiber 100') },
+      uplinks: [U('fiber', 1, 'up'), U('dsl', 2, 'down')],
+      roles: ['fiber active', 'dsl removed'],
     },
     {
       name: 'failback hold: the recovered primary stands by, the backup carries',
@@ -63,10 +69,16 @@ describe('endpointRoles', () => {
       roles: ['a active', 'b active'],
     },
     {
-      name: 'init with no steering yet: all standby',
+      name: 'init with no steering yet (a restart): kept as the kernel has them',
       state: { steering: NO_STEERING },
       uplinks: [U('fiber', 1, 'init'), U('dsl', 2, 'init')],
-      roles: ['fiber standby', 'dsl standby'],
+      roles: ['fiber keep', 'dsl keep'],
+    },
+    {
+      name: 'init on routes adopted from the kernel: the adopted carrier stays active, the other is kept',
+      state: { steering: { ...S('fiber 100'), adopted: true } },
+      uplinks: [U('fiber', 1, 'init'), U('dsl', 2, 'init')],
+      roles: ['fiber active', 'dsl keep'],
     },
     {
       name: 'a drained uplink (usable, share 0) stands by',
@@ -87,10 +99,10 @@ describe('endpointRoles', () => {
       roles: ['fiber standby', 'dsl active'],
     },
     {
-      name: 'a lost uplink beside one in init only: kept (nothing else answers)',
+      name: 'a lost uplink that carries nothing beside one in init: removed, the other kept',
       state: { steering: NO_STEERING },
       uplinks: [U('fiber', 1, 'down'), U('dsl', 2, 'init')],
-      roles: ['fiber standby', 'dsl standby'],
+      roles: ['fiber removed', 'dsl keep'],
     },
   ];
   for (const row of rows) {
