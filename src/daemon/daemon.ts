@@ -23,6 +23,7 @@ import {
 import { checkView } from '../status/check.js';
 import { newFlowsSince, routeView, statusView } from '../status/view.js';
 import {
+  desiredMptcp,
   desiredState,
   drainPlan,
   type Effect,
@@ -179,9 +180,14 @@ export class Daemon {
    */
   private async mptcpDrift(endpoints: MptcpEndpoints): Promise<string[]> {
     const quiet = (): boolean => !this.applyQueued && this.applyStartedAt === undefined;
-    if (!this.tracking.config.mptcp || !quiet()) return [];
+    const settings = this.tracking.config.mptcp;
+    if (!settings || !quiet()) return [];
     const applies = this.applyCount;
-    const drift = await endpoints.drift(desiredState(this.tracking, this.opts.links.snapshot()).mptcp, await this.opts.kernel.links());
+    // Every 2 s: only the endpoints are worked out, and the ifindexes come from the link
+    // monitor's snapshot rather than a dump of every link.
+    const snapshot = this.opts.links.snapshot();
+    const links = new Map([...snapshot].map(([name, info]) => [name, info.index]));
+    const drift = await endpoints.drift(desiredMptcp(this.tracking, snapshot, settings), links);
     return quiet() && applies === this.applyCount ? drift : [];
   }
 

@@ -34,9 +34,7 @@ export class MptcpEndpoints {
   /** Brings the path manager to `desired` (undefined: uplinkd owns no endpoint now). */
   async apply(desired: DesiredMptcp | undefined, links: ReadonlyMap<string, number>): Promise<MptcpReport> {
     if (!desired && this.owned.length === 0) return { changes: [], refused: [], missing: [] };
-    const [endpoints, limits] = await Promise.all([this.kernel.endpoints(), this.kernel.limits()]);
-    const { operations, missing } = planMptcp(desired, { endpoints, limits, links }, this.owned);
-    const names = new Map([...links].map(([n, i]) => [i, n]));
+    const { operations, missing, names } = await this.plan(desired, links);
     const changes: string[] = [];
     const refused: Refusal[] = [];
     for (const op of operations) {
@@ -75,9 +73,14 @@ export class MptcpEndpoints {
    */
   async drift(desired: DesiredMptcp | undefined, links: ReadonlyMap<string, number>): Promise<string[]> {
     if (!desired) return [];
+    const { operations, names } = await this.plan(desired, links);
+    return operations.map((op) => describeMptcp(op, names));
+  }
+
+  /** What the path manager has now, planned against `desired`; `names`: ifindex -> interface, for the log lines. */
+  private async plan(desired: DesiredMptcp | undefined, links: ReadonlyMap<string, number>) {
     const [endpoints, limits] = await Promise.all([this.kernel.endpoints(), this.kernel.limits()]);
-    const names = new Map([...links].map(([n, i]) => [i, n]));
-    return planMptcp(desired, { endpoints, limits, links }, this.owned).operations.map((op) => describeMptcp(op, names));
+    return { ...planMptcp(desired, { endpoints, limits, links }, this.owned), names: new Map([...links].map(([n, i]) => [i, n])) };
   }
 
   /** Every endpoint in the ranges uplinkd owns (routing.remove_on_exit). */
