@@ -61,7 +61,7 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
   const bothSubflows = () =>
     waitUntil(async () => (await mptcpOf('fiber')).subflows >= 1 && (await mptcpOf('dsl')).subflows >= 1, 10_000, 'a subflow on each uplink');
 
-  it('starts with fiber carrying and dsl on standby, limits raised, each logged as its ip mptcp command', async () => {
+  it('starts with fiber carrying and dsl on standby, each endpoint logged as its ip mptcp command, source rules in', async () => {
     assert.deepEqual(await endpoints(), [`${FIBER} id 100 subflow dev wan1`, `${DSL} id 102 subflow backup dev wan2`]);
     // Added once each uplink has its first verdict (as standby or carrying, by which answered first).
     for (const [address, id, dev] of [
