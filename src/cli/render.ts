@@ -48,8 +48,25 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
   }
   for (const u of s.uplinks) {
     for (const t of u.targets) {
-      out.push(`  ${u.name}  ${t.target}  ${t.ok ? 'ok' : `failing (${t.error ?? 'no answer'})`}  rtt ${ms(t.rtt_ms)}  loss ${Math.round(t.loss_pct)}%`);
+      out.push(
+        `  ${u.name}  ${t.target}  ${t.ok ? 'ok' : `failing (${t.error ?? 'no answer'})`}  rtt ${ms(t.rtt_ms)}  loss ${Math.round(t.loss_pct)}%  timeout ${t.timeout_ms ?? '-'}ms`,
+      );
     }
+  }
+  // Older daemons send no `passive`.
+  for (const u of s.uplinks) {
+    const p = u.passive;
+    if (!p) continue;
+    if (!p.enabled) {
+      out.push(`  ${u.name}  traffic: not watched (probe.passive: false)`);
+      continue;
+    }
+    const answer = p.last_answer_ms_ago === null ? 'no answer yet' : `last answer ${p.last_answer_ms_ago}ms ago`;
+    const silent = p.silent_ms > 0 ? `, sending unanswered for ${p.silent_ms}ms (confirms at ${p.span_ms}ms)` : '';
+    const held = p.holdoff_ms > 0 ? `, next confirmation in ${p.holdoff_ms}ms at the earliest` : '';
+    out.push(
+      `  ${u.name}  traffic: ${p.sent_pps} pkt/s out, ${p.answers_pps} pkt/s back, ${answer}${silent}; ${p.confirmations} confirmations (${p.refuted} refuted)${held}`,
+    );
   }
   for (const u of s.uplinks) {
     if (u.mptcp === undefined) continue;

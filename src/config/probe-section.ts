@@ -1,5 +1,5 @@
 // The probe block (top-level `probe` and each uplink's own): heartbeat timing and quality thresholds.
-import type { Node } from 'yaml';
+import { isScalar, type Node } from 'yaml';
 import type { ProbeSettings } from '../types/index.js';
 import { RANGE } from '../types/layout.js';
 import { formatDuration } from './duration.js';
@@ -8,6 +8,7 @@ import { type Checker, entries } from './checker.js';
 const PROBE_KEYS = [
   'interval',
   'timeout',
+  'passive',
   'down',
   'up',
   'reliability',
@@ -31,7 +32,8 @@ export function parseProbe(c: Checker, node: unknown, path: string, base: ProbeS
   const percent = (key: string) => (v: unknown) => c.number(v, `${path}.${key}`, 0, 100);
   let p: ProbeSettings = {
     intervalMs: pick('interval', (v) => c.duration(v, `${path}.interval`, RANGE.interval), base.intervalMs),
-    timeoutMs: pick('timeout', (v) => c.duration(v, `${path}.timeout`, RANGE.timeout), base.timeoutMs),
+    timeoutMs: pick('timeout', (v) => (isScalar(v) && v.value === 'auto' ? 'auto' : c.duration(v, `${path}.timeout`, RANGE.timeout)), base.timeoutMs),
+    passive: pick('passive', (v) => c.boolean(v, `${path}.passive`), base.passive),
     down: pick('down', (v) => c.integer(v, `${path}.down`, 1, 1000), base.down),
     up: pick('up', (v) => c.integer(v, `${path}.up`, 1, 1000), base.up),
     reliability: pick('reliability', (v) => c.integer(v, `${path}.reliability`, 1, 1000), base.reliability),
@@ -63,8 +65,8 @@ export function parseProbe(c: Checker, node: unknown, path: string, base: ProbeS
     else if (r >= m) c.report('BAD_VALUE', `${path}.${rec} (${r}) must be below ${max} (${m})`, at as Node);
   };
   // A heartbeat still waited for when the next round is due would overlap it. A timeout this
-  // block does not set follows a shorter interval down.
-  if (p.timeoutMs > p.intervalMs) {
+  // block does not set follows a shorter interval down. `auto` stays within RTO_MAX_MS.
+  if (p.timeoutMs !== 'auto' && p.timeoutMs > p.intervalMs) {
     if (e.has('timeout')) {
       c.report(
         'BAD_VALUE',

@@ -42,6 +42,29 @@ export interface TargetStatus {
   readonly loss_pct: number;
   /** Why the last heartbeat failed (`timeout`, `ENODEV`, ...); absent when it answered. */
   readonly error?: string;
+  /** How long a heartbeat to it sent now is waited for: `timeout`, or what `auto` makes of its RTT. */
+  readonly timeout_ms: number;
+}
+
+/** The users' traffic through an uplink, each way (the passive signal, `probe.passive`). */
+export interface PassiveStatus {
+  readonly enabled: boolean;
+  /** Over the last second: packets and bytes per second sent through it, and answered from it. */
+  readonly sent_pps: number;
+  readonly sent_bps: number;
+  readonly answers_pps: number;
+  readonly answers_bps: number;
+  /** Ms since the last answer came (a packet from the uplink in a connection this side opened); null: none yet. */
+  readonly last_answer_ms_ago: number | null;
+  /** Ms it has been sending without an answer (0: answered, or not sending). */
+  readonly silent_ms: number;
+  /** The silence that starts a confirmation by heartbeats. */
+  readonly span_ms: number;
+  /** Confirmations it started since uplinkd started, and how many of them the heartbeats refuted. */
+  readonly confirmations: number;
+  readonly refuted: number;
+  /** Ms until the next confirmation may start (held off after refuted ones); 0: at once. */
+  readonly holdoff_ms: number;
 }
 
 export interface UplinkStatus {
@@ -74,6 +97,9 @@ export interface UplinkStatus {
   readonly override?: { readonly kind: 'drain' | 'prefer'; readonly by: string; readonly since: string };
   /** With `mptcp:`: its path-manager endpoints and the gateway's subflows on it, read from the kernel (null: could not be read). */
   readonly mptcp?: MptcpStatus | null;
+  /** The longest time a heartbeat sent now is waited for, over its targets (`timeout`, or `auto`'s figure). */
+  readonly timeout_ms: number;
+  readonly passive: PassiveStatus;
 }
 
 export interface MptcpStatus {

@@ -7,6 +7,7 @@ import type { OverrideRequest, Request, Response, StatusReport } from '../contro
 import type { LinkSource } from '../link/index.js';
 import {
   type ConntrackTable,
+  type CounterReader,
   type DeleteResult,
   type NftEventSource,
   type PinningTable,
@@ -27,6 +28,8 @@ import {
   desiredState,
   drainPlan,
   type Effect,
+  heartbeatTimeout,
+  listenMs,
   initialTracking,
   mptcpOwners,
   overrideProblem,
@@ -42,10 +45,11 @@ import {
 } from '../track/index.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, ProbeRound } from '../types/index.js';
-import { uplinkMark } from '../types/layout.js';
+import { RTO_INITIAL_MS, uplinkMark } from '../types/layout.js';
 import type { OverrideStore } from './override-store.js';
 import { MptcpWatch } from './mptcp-watch.js';
 import { PinningKeeper } from './pinning-keeper.js';
+import { TrafficSampler } from './traffic-sampler.js';
 import { type Clocks, type ConfigLoader, errText, type Prober, type ProberFactory, type Scheduler, type TimerHandle } from './ports.js';
 
 export type { Clocks } from './ports.js';
@@ -67,6 +71,8 @@ export interface DaemonOptions {
   readonly sysctl: Sysctl;
   /** The MPTCP path manager (`mptcp:`); used only while the config has that section. */
   readonly mptcp?: MptcpKernel;
+  /** The passive signal's counters in uplinkd's nftables table; none: heartbeats alone. */
+  readonly counters?: CounterReader;
   readonly routeEvents?: RouteEventSource;
   readonly nftEvents?: NftEventSource;
   /**
@@ -105,6 +111,7 @@ export class Daemon {
   private applyCount = 0;
   private readonly log: Logger;
   private readonly mptcpWatch: MptcpWatch | undefined;
+  private readonly sampler: TrafficSampler | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.tracking = initialTracking(opts.config);
@@ -116,6 +123,15 @@ export class Daemon {
           opts.scheduler,
           () => this.mptcpDrift(endpoints),
           (drift) => this.dispatch({ kind: 'route-events', events: [{ kind: 'mptcp', deleted: false, drift: drift.join('; ') }] }),
+          opts.log,
+        )
+      : undefined;
+    this.sampler = opts.counters
+      ? new TrafficSampler(
+          opts.counters,
+          opts.scheduler,
+          () => this.tracking.config.uplinks,
+          (counters) => this.dispatch({ kind: 'traffic', counters }),
           opts.log,
         )
       : undefined;
@@ -172,6 +188,7 @@ export class Daemon {
     this.dispatch({ kind: 'start', snapshot: links.snapshot() });
     await this.applying;
     this.mptcpWatch?.start();
+    this.sampler?.start();
   }
 
   /**
@@ -276,6 +293,12 @@ export class Daemon {
       pace: () => this.pace(name).intervalMs,
       confirmOnFailure: () => this.pace(name).confirm,
       phaseMs,
+      timeoutFor: (target) => {
+        const u = this.tracking.uplinks.get(name);
+        return u ? heartbeatTimeout(u, target, this.opts.clocks.mono()) : RTO_INITIAL_MS;
+      },
+      listenMs: listenMs(uplink),
+      onLate: (target, rttMs) => this.dispatch({ kind: 'late', uplink: name, target, rttMs }),
     });
     this.probers.set(name, prober);
     // Only once the apply under way has put in the uplink's table and `oif` rule.
@@ -479,6 +502,7 @@ export class Daemon {
     this.stopped = true;
     this.pinning.stop();
     this.mptcpWatch?.stop();
+    this.sampler?.stop();
     for (const timer of this.timers.values()) this.opts.scheduler.clearTimeout(timer);
     this.timers.clear();
     this.opts.routeEvents?.close();
@@ -505,6 +529,7 @@ export class Daemon {
     this.opts.pinning.release();
     this.opts.kernel.close();
     this.opts.mptcp?.close();
+    this.opts.counters?.close();
     this.opts.links.close();
   }
 }

@@ -66,6 +66,9 @@ export class FakeProber implements Prober {
   repace(): void {
     this.calls.push('repace');
   }
+  confirm(): void {
+    this.calls.push('confirm');
+  }
 }
 
 /** A prober factory that keeps every prober it made, newest last. */

@@ -27,6 +27,8 @@ export interface Prober {
   rebind(): void;
   /** The pace may have changed: take it from the next round on. */
   repace(): void;
+  /** A round now, and the heartbeats in flight judged by the timeout in force now (the passive signal fired). */
+  confirm(): void;
 }
 
 export interface ProberSpec {
@@ -37,6 +39,12 @@ export interface ProberSpec {
   /** Whether a failure after an answer starts fast confirmation at once. */
   readonly confirmOnFailure: () => boolean;
   readonly phaseMs: number;
+  /** Ms a heartbeat to this target, sent now, is waited for. */
+  readonly timeoutFor: (target: string) => number;
+  /** Ms an answer is listened for after its heartbeat counted as lost. */
+  readonly listenMs: number;
+  /** A late answer's RTT. */
+  readonly onLate: (target: string, rttMs: number) => void;
 }
 
 export type ProberFactory = (spec: ProberSpec) => Prober;

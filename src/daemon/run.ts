@@ -6,7 +6,17 @@ import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer, groupId } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
-import { NetlinkKernel, NetlinkMptcp, NftPinningTable, NftWatcher, ProcSysctl, RouteWatcher, TABLE_NAME, ToolConntrackTable } from '../route/index.js';
+import {
+  NetlinkCounters,
+  NetlinkKernel,
+  NetlinkMptcp,
+  NftPinningTable,
+  NftWatcher,
+  ProcSysctl,
+  RouteWatcher,
+  TABLE_NAME,
+  ToolConntrackTable,
+} from '../route/index.js';
 import { HookRunner } from '../hooks/runner.js';
 import { execaSpawner } from '../hooks/spawn.js';
 import { UplinkMetrics } from '../metrics/registry.js';
@@ -121,6 +131,7 @@ export async function run(opts: RunOptions): Promise<number> {
     sysctl: new ProcSysctl(),
     // Opens its sockets on first use: without mptcp: in the config, never.
     mptcp: new NetlinkMptcp(),
+    counters: new NetlinkCounters(),
     routeEvents,
     nftEvents,
     overrides: fileOverrideStore(overridesPathFor(opts.socket ?? config.control.socket)),

@@ -224,9 +224,14 @@ export interface PaceSettings {
  */
 export function probePace(families: readonly Health[], p: PaceSettings): number {
   const confirming = families.some((h) => h.badStreak > 0 && (h.state === 'up' || h.state === 'degraded' || h.state === 'init'));
-  if (confirming) return p.failureIntervalMs ?? p.intervalMs;
+  if (confirming) return confirmationPace(p);
   if (families.length > 0 && families.every((h) => h.state === 'down' || h.state === 'detached')) return p.recoveryIntervalMs ?? p.intervalMs;
   return p.intervalMs;
+}
+
+/** The pace of a confirmation: `failure_interval`, never slower than the healthy interval. */
+export function confirmationPace(p: PaceSettings): number {
+  return Math.min(p.failureIntervalMs ?? p.intervalMs, p.intervalMs);
 }
 
 /** Whether a failing heartbeat should start fast confirmation: some family awaits a verdict or may lose one. */

@@ -24,6 +24,9 @@ export class UplinkMetrics {
   private readonly heartbeats: Counter;
   private readonly transitions: Counter;
   private readonly steeringChanges: Counter;
+  private readonly confirmations: Counter;
+  /** The confirmation counts status said last, per uplink and outcome: the counter grows by the difference. */
+  private readonly confirmationsSeen = new Map<string, number>();
 
   constructor(version: string) {
     const r = [this.registry];
@@ -51,6 +54,22 @@ export class UplinkMetrics {
         "The gateway's established MPTCP subflows from its addresses (with mptcp:), by whether the gateway flags them backup",
         ['uplink', 'backup'],
       ),
+      timeout: gauge(
+        'uplink_heartbeat_timeout_seconds',
+        'How long a heartbeat sent now is waited for (timeout, or what auto makes of the RTT), longest over its targets',
+        ['uplink'],
+      ),
+      targetTimeout: gauge('target_heartbeat_timeout_seconds', 'How long a heartbeat to the target sent now is waited for', ['uplink', 'target']),
+      trafficPackets: gauge(
+        'uplink_traffic_packets_per_second',
+        "The users' packets through it over the last second: sent, and answers received (the passive signal)",
+        ['uplink', 'direction'],
+      ),
+      trafficBytes: gauge('uplink_traffic_bytes_per_second', "The users' bytes through it over the last second: sent, and answers received", [
+        'uplink',
+        'direction',
+      ]),
+      lastAnswer: gauge('uplink_last_answer_age_seconds', 'Seconds since a packet last came back from it in a connection this side opened', ['uplink']),
       mptcpEndpoints: gauge('uplink_mptcp_endpoints', 'Its MPTCP path-manager endpoints in the kernel (with mptcp:), by whether they are backup', [
         'uplink',
         'backup',
@@ -60,6 +79,12 @@ export class UplinkMetrics {
       name: 'uplinkd_heartbeats_total',
       help: 'Heartbeats sent, by result (ok, timeout, error, local)',
       labelNames: ['uplink', 'target', 'result'],
+      registers: r,
+    });
+    this.confirmations = new Counter({
+      name: 'uplinkd_passive_confirmations_total',
+      help: "Confirmations by heartbeats the users' traffic started (silence while sending), by outcome: started, refuted (the heartbeats answered)",
+      labelNames: ['uplink', 'outcome'],
       registers: r,
     });
     this.transitions = new Counter({
@@ -90,12 +115,21 @@ export class UplinkMetrics {
    */
   async retain(uplinks: readonly { readonly name: string; readonly targets: readonly string[] }[]): Promise<void> {
     const keep = new Map(uplinks.map((u) => [u.name, new Set(u.targets)]));
-    for (const counter of [this.heartbeats, this.transitions]) {
+    for (const counter of [this.heartbeats, this.transitions, this.confirmations]) {
       for (const { labels } of (await counter.get()).values) {
         const targets = keep.get(String(labels.uplink));
         if (!targets || (labels.target !== undefined && !targets.has(String(labels.target)))) counter.remove(labels);
       }
     }
+  }
+
+  /** Status counts since the uplink was first tracked; a smaller figure (tracked anew) counts from zero. */
+  private countConfirmations(uplink: string, outcome: 'started' | 'refuted', n: number): void {
+    const key = `${uplink}\0${outcome}`;
+    const seen = this.confirmationsSeen.get(key) ?? 0;
+    const grew = n >= seen ? n - seen : n;
+    this.confirmationsSeen.set(key, n);
+    this.confirmations.inc({ uplink, outcome }, grew);
   }
 
   onEvent(e: OperatorEvent): void {
@@ -130,12 +164,24 @@ export class UplinkMetrics {
         this.g.mptcpEndpoints!.set({ uplink: u.name, backup: 'true' }, backups);
         this.g.mptcpEndpoints!.set({ uplink: u.name, backup: 'false' }, u.mptcp.endpoints.length - backups);
       }
+      set(this.g.timeout!, uplink, u.timeout_ms, 1000);
+      const p = u.passive;
+      if (p?.enabled) {
+        this.g.trafficPackets!.set({ uplink: u.name, direction: 'sent' }, p.sent_pps);
+        this.g.trafficPackets!.set({ uplink: u.name, direction: 'answers' }, p.answers_pps);
+        this.g.trafficBytes!.set({ uplink: u.name, direction: 'sent' }, p.sent_bps);
+        this.g.trafficBytes!.set({ uplink: u.name, direction: 'answers' }, p.answers_bps);
+        set(this.g.lastAnswer!, uplink, p.last_answer_ms_ago, 1000);
+        this.countConfirmations(u.name, 'started', p.confirmations);
+        this.countConfirmations(u.name, 'refuted', p.refuted);
+      }
       this.g.since!.set(uplink, Math.max(0, (nowMs - Date.parse(u.since)) / 1000));
       for (const t of u.targets) {
         const target = { uplink: u.name, target: t.target };
         this.g.targetUp!.set(target, t.ok ? 1 : 0);
         set(this.g.targetRtt!, target, t.rtt_ms, 1000);
         set(this.g.targetLoss!, target, t.loss_pct, 100);
+        set(this.g.targetTimeout!, target, t.timeout_ms, 1000);
       }
     }
     this.g.allDown!.set(s.steering.all_down ? 1 : 0);

@@ -2,8 +2,9 @@
 // at the pace the daemon asks for, and hands finished rounds on, strictly in the order they
 // were started. Heartbeats are spread, never sent in bursts: uplinks start at different
 // phases of the interval, and the targets of a round go out one after the other.
-import { HEARTBEAT_CLOSED, type HeartbeatResult, type ProbeRound, type UplinkConfig } from '../types/index.js';
-import { IcmpPinger } from './icmp.js';
+import { HEARTBEAT_CLOSED, type HeartbeatResult, type ProbeRound, type Target, type UplinkConfig } from '../types/index.js';
+import { RTO_INITIAL_MS } from '../types/layout.js';
+import { type HeartbeatOutcome, IcmpPinger } from './icmp.js';
 import { tcpHeartbeat } from './tcp.js';
 
 export interface ProberOptions {
@@ -20,6 +21,21 @@ export interface ProberOptions {
    * confirmation now, without waiting for the round to end (health/'s mayConfirm).
    */
   readonly confirmOnFailure?: () => boolean;
+  /** Ms a heartbeat to this target, sent now, is waited for (`timeout`, or `auto`'s figure); default `timeout`. */
+  readonly timeoutFor?: (target: string) => number;
+  /** Ms an answer is listened for after its heartbeat counted as lost, so `auto` learns a slower path; default `timeout`. */
+  readonly listenMs?: number;
+  /** An answer came after its heartbeat had counted as lost: its RTT. */
+  readonly onLate?: (target: string, rttMs: number) => void;
+}
+
+/** A heartbeat whose answer is still waited for. */
+interface InFlight {
+  readonly target: string;
+  readonly sentAt: number;
+  deadline: number;
+  timer: NodeJS.Timeout | undefined;
+  settle(r: HeartbeatOutcome): void;
 }
 
 export class UplinkProber {
@@ -31,6 +47,7 @@ export class UplinkProber {
   /** Sends the rest of the round in flight at once (set while it spreads its heartbeats). */
   private hurry: (() => void) | undefined;
   private readonly answeredLast = new Map<string, boolean>();
+  private readonly inFlight = new Set<InFlight>();
   private delivered: Promise<void> = Promise.resolve();
   private stopped = true;
 
@@ -50,12 +67,58 @@ export class UplinkProber {
     return this.opts.pace?.() ?? this.opts.uplink.probe.intervalMs;
   }
 
-  /** Fast confirmation: the rest of the round in flight goes out now, and a new round starts. */
-  private confirm(): void {
+  /**
+   * Fast confirmation: the rest of the round in flight goes out now, and a new round starts.
+   * Heartbeats still waited for are judged by the timeout in force now (a path gone silent
+   * waits no longer than its RTT says), so their rounds do not hold back the new ones.
+   */
+  confirm(): void {
     if (this.stopped) return;
     this.hurry?.();
+    for (const f of this.inFlight) this.arm(f, Math.min(f.deadline, f.sentAt + this.timeoutFor(f.target)));
     clearTimeout(this.timer);
     this.tick(true);
+  }
+
+  private timeoutFor(target: string): number {
+    const t = this.opts.uplink.probe.timeoutMs;
+    return this.opts.timeoutFor?.(target) ?? (t === 'auto' ? RTO_INITIAL_MS : t);
+  }
+
+  private arm(f: InFlight, deadline: number): void {
+    f.deadline = deadline;
+    clearTimeout(f.timer);
+    // When the deadline passes, an answer already in the socket is read first: setImmediate
+    // runs after the event loop's poll phase, so a busy loop does not turn answers into losses.
+    f.timer = setTimeout(() => setImmediate(() => f.settle({ ok: false, error: 'timeout' })), Math.max(0, deadline - this.opts.clock()));
+  }
+
+  /** One heartbeat, judged by its deadline; the socket listens on for a late answer. */
+  private heartbeat(t: Target): Promise<HeartbeatOutcome> {
+    const { uplink, clock } = this.opts;
+    const configured = uplink.probe.timeoutMs;
+    const listenMs = this.opts.listenMs ?? (configured === 'auto' ? RTO_INITIAL_MS : configured);
+    const sentAt = clock();
+    const answer = t.kind === 'tcp' ? tcpHeartbeat(uplink.interface, t.host, t.port!, listenMs) : this.pingers[t.family].echo(t.host, listenMs);
+    return new Promise((resolve) => {
+      const f: InFlight = {
+        target: t.label,
+        sentAt,
+        deadline: Infinity,
+        timer: undefined,
+        settle: (r) => {
+          if (!this.inFlight.delete(f)) return;
+          clearTimeout(f.timer);
+          resolve(r);
+        },
+      };
+      this.inFlight.add(f);
+      this.arm(f, sentAt + this.timeoutFor(t.label));
+      void answer.then((r) => {
+        if (this.inFlight.has(f)) f.settle(r);
+        else if (r.ok && r.rttMs !== undefined && !this.stopped) this.opts.onLate?.(t.label, r.rttMs);
+      });
+    });
   }
 
   /**
@@ -94,7 +157,7 @@ export class UplinkProber {
     this.lastStart = startedAt;
     // The round's heartbeats are spread over the pace: one goes out every pace/n. A round that
     // confirms a failure packs them into a quarter of the failure pace: a verdict is due.
-    const fast = uplink.probe.failureIntervalMs ?? uplink.probe.intervalMs;
+    const fast = Math.min(uplink.probe.failureIntervalMs ?? uplink.probe.intervalMs, uplink.probe.intervalMs);
     const spacing = (confirming ? fast / 4 : this.paceMs()) / uplink.targets.length;
     const waits = new Set<() => void>();
     this.hurry = () => {
@@ -115,10 +178,7 @@ export class UplinkProber {
           });
         }
         if (this.stopped) return { target: t.label, ok: false, error: HEARTBEAT_CLOSED };
-        const r =
-          t.kind === 'tcp'
-            ? await tcpHeartbeat(uplink.interface, t.host, t.port!, uplink.probe.timeoutMs)
-            : await this.pingers[t.family].echo(t.host, uplink.probe.timeoutMs);
+        const r = await this.heartbeat(t);
         const answeredBefore = this.answeredLast.get(t.label) ?? true;
         this.answeredLast.set(t.label, r.ok);
         // A target that just stopped answering: confirm now rather than at the next round.
@@ -141,6 +201,7 @@ export class UplinkProber {
   stop(): void {
     this.stopped = true;
     this.hurry?.(); // heartbeats still waiting for their slot end as HEARTBEAT_CLOSED at once
+    for (const f of [...this.inFlight]) f.settle({ ok: false, error: HEARTBEAT_CLOSED });
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.pingers[4].close();

@@ -15,3 +15,5 @@ export * from './mptcp-plan.js';
 export * from './mptcp-kernel.js';
 export * from './mptcp.js';
 export { FakeMptcp } from './mptcp-fake.js';
+export * from './nft-counters.js';
+export { FakeCounters } from './counters-fake.js';

@@ -9,7 +9,7 @@
 import { constants as osConstants } from 'node:os';
 import { runCommand, type CommandResult } from './command.js';
 import type { Config } from '../types/index.js';
-import { counterName, hex, uplinkMark } from '../types/layout.js';
+import { counterName, hex, trafficCounterNames, uplinkMark } from '../types/layout.js';
 import { NFT_TABLE_F_PERSIST } from '../types/netlink.js';
 import { NetlinkError, NetlinkTableOwner, type TableOwner } from './table-owner.js';
 
@@ -62,15 +62,25 @@ export function pinningRuleset(spec: PinningSpec): string {
       ? [`add rule ${t} postrouting ${f === 4 ? 'ip' : 'ip6'} daddr . tcp dport { ${[...new Set(list)].join(', ')} } fib saddr type local return`]
       : [];
   });
+  // The passive signal (health/passive.ts): the users' packets each way per uplink, in
+  // connections this side opened. ICMP is left out: heartbeats are the confirmation, not the signal.
+  const traffic = (dir: 'tx' | 'rx'): string[] => {
+    const map = spec.uplinks.map((u) => `"${u.interface}" : "${trafficCounterNames(u.name)[dir]}"`).join(', ');
+    const match = dir === 'tx' ? 'ct direction original counter name oifname' : 'ct direction reply counter name iifname';
+    return map ? [`add rule ${t} ${dir === 'tx' ? 'postrouting' : 'prerouting'} meta l4proto != { icmp, ipv6-icmp } ${match} map { ${map} }`] : [];
+  };
   return [
     ...spec.uplinks.map((u) => `add counter ${t} ${counterName(u.name)}`),
+    ...spec.uplinks.flatMap((u) => Object.values(trafficCounterNames(u.name)).map((c) => `add counter ${t} ${c}`)),
     `add chain ${t} prerouting { type filter hook prerouting priority mangle; policy accept; }`,
+    ...traffic('rx'),
     // Replies coming in from an uplink are never marked: they are routed to the LAN as usual.
     ...(ifaces ? [`add rule ${t} prerouting iifname { ${ifaces} } return`] : []),
     ...restore('prerouting'),
     `add chain ${t} output { type route hook output priority mangle; policy accept; }`,
     ...restore('output'),
     `add chain ${t} postrouting { type filter hook postrouting priority mangle; policy accept; }`,
+    ...traffic('tx'),
     `add rule ${t} postrouting ct state != new return`,
     `add rule ${t} postrouting meta l4proto { icmp, ipv6-icmp } return`,
     ...skipTcp,
@@ -99,7 +109,7 @@ export interface TableContents {
 export function expectedShape(spec: PinningSpec): TableShape {
   const n = spec.uplinks.length;
   const skipTcp = new Set(spec.tcpTargets.map((t) => t.family)).size;
-  return { chains: 3, rules: (n ? 1 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: n };
+  return { chains: 3, rules: (n ? 3 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: 3 * n };
 }
 
 export interface TableShape {

@@ -1,8 +1,8 @@
 // status/: `uplinkd status` as a pure function of what uplinkd tracks (health, windows,
 // steering, flap penalties) and what was just read back from the kernel (routes, flows,
 // counters, foreign rules). No I/O and no clock of its own: `now` comes in.
-import type { DampeningStatus, MptcpStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
-import { combine, type Health } from '../health/index.js';
+import type { DampeningStatus, MptcpStatus, PassiveStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
+import { combine, type Health, passiveSpanMs, silentMs, timeoutInForce } from '../health/index.js';
 import type { KernelRoute, UplinkMptcp } from '../route/index.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
 import type { Config, Family, UplinkState } from '../types/index.js';
@@ -10,7 +10,7 @@ import { counterName } from '../types/layout.js';
 import type { Override, TrackedUplink } from '../track/model.js';
 
 /** The part of what track/ keeps of an uplink that status shows. */
-export type ShownUplink = Pick<TrackedUplink, 'config' | 'health' | 'windows' | 'last' | 'damping'>;
+export type ShownUplink = Pick<TrackedUplink, 'config' | 'health' | 'windows' | 'last' | 'damping' | 'rtt' | 'passive'>;
 
 /** Read from the kernel for this status; null where it could not be read. */
 export interface KernelReadback {
@@ -52,7 +52,7 @@ export function dampingView(damping: Damping, now: number, settings: NonNullable
   };
 }
 
-function targetView(u: ShownUplink, label: string): TargetStatus {
+function targetView(u: ShownUplink, label: string, now: number, spanMs: number): TargetStatus {
   const w = u.windows.get(label)!;
   const last = u.last.get(label);
   const rtt = w.rttMs;
@@ -64,6 +64,24 @@ function targetView(u: ShownUplink, label: string): TargetStatus {
     jitter_ms: jitter === null ? null : round3(jitter),
     loss_pct: round3(w.lossPct),
     ...(last && !last.ok ? { error: last.error ?? 'failed' } : {}),
+    timeout_ms: Math.round(timeoutInForce(u.config.probe.timeoutMs, u.rtt.get(label), u.passive, now, spanMs)),
+  };
+}
+
+function passiveView(u: ShownUplink, now: number, spanMs: number): PassiveStatus {
+  const p = u.passive;
+  return {
+    enabled: u.config.probe.passive,
+    sent_pps: p.rate.txPackets,
+    sent_bps: p.rate.txBytes,
+    answers_pps: p.rate.rxPackets,
+    answers_bps: p.rate.rxBytes,
+    last_answer_ms_ago: p.lastRxAt === undefined ? null : Math.round(now - p.lastRxAt),
+    silent_ms: Math.round(silentMs(p, now)),
+    span_ms: Math.round(spanMs),
+    confirmations: p.started,
+    refuted: p.refuted,
+    holdoff_ms: Math.max(0, Math.round(p.holdoffUntil - now)),
   };
 }
 
@@ -78,7 +96,13 @@ function uplinkView(
   freshTotal: number,
   dampening: DampeningStatus | undefined,
   override: Override | undefined,
+  now: number,
 ): UplinkStatus {
+  const spanMs = passiveSpanMs(
+    u.config.targets.map((t) => t.label),
+    u.rtt,
+  );
+  const targets = u.config.targets.map((t) => targetView(u, t.label, now, spanMs));
   const share = (family: Family): number => steering[family].active.find((a) => a.uplink === u.config.name)?.share ?? 0;
   const fresh = kernel.fresh?.get(u.config.name) ?? null;
   const q = combine([...u.windows.values()]);
@@ -112,7 +136,9 @@ function uplinkView(
     ...(dampening ? { dampening } : {}),
     ...(override ? { override } : {}),
     ...(kernel.mptcp !== undefined ? { mptcp: mptcpView(kernel.mptcp?.get(u.config.name)) } : {}),
-    targets: u.config.targets.map((t) => targetView(u, t.label)),
+    timeout_ms: Math.max(...targets.map((t) => t.timeout_ms)),
+    passive: passiveView(u, now, spanMs),
+    targets,
   };
 }
 
@@ -145,7 +171,7 @@ export function statusView(
   const fams = [...new Set(config.routing.destinations.map((d) => d.family))];
   return {
     uplinks: uplinks.map((u) =>
-      uplinkView(u, steering, kernel, freshTotal, damp ? dampingView(u.damping, now, damp) : undefined, overrides.get(u.config.name)),
+      uplinkView(u, steering, kernel, freshTotal, damp ? dampingView(u.damping, now, damp) : undefined, overrides.get(u.config.name), now),
     ),
     // Read back from the kernel, not from memory (src/README.md §3).
     routes: kernel.routes.map(({ route, interfaces }) => routeView(config, route, interfaces)),

@@ -12,5 +12,5 @@ export {
   RECONCILE_FIGHT_LIMIT,
   RECONCILE_FIGHT_WINDOW_MS,
 } from './kernel-sync.js';
-export { linkView, proberPace, stateFor } from './uplink.js';
+export { heartbeatTimeout, linkView, listenMs, passiveSpan, proberPace, stateFor } from './uplink.js';
 export { steerInput } from './steering.js';

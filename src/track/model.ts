@@ -1,7 +1,7 @@
 // track/: what uplinkd knows of its uplinks, the events that change it and the effects it
 // asks for, as plain data (src/README.md §1). The reducer (reduce.ts) is the only writer.
 import type { ConfigDiff } from '../config/diff.js';
-import type { Health, SampleWindow } from '../health/index.js';
+import type { Health, PassiveState, RttEstimate, SampleWindow, TrafficCounters } from '../health/index.js';
 import type { LinkChange, LinkSnapshot } from '../link/snapshot.js';
 import type { NoticeState } from '../route/notices.js';
 import type { ApplyReport } from '../route/router.js';
@@ -44,6 +44,10 @@ export interface TrackedUplink {
   readonly addresses: readonly SourceAddress[];
   /** Families in which it has been lost since start: its next `up` there is a recovery. */
   readonly everLost: ReadonlySet<Family>;
+  /** Each target's smoothed RTT and variation (RFC 6298), by label: `timeout: auto` and the passive span. */
+  readonly rtt: ReadonlyMap<string, RttEstimate>;
+  /** The users' traffic through it, each way, and the confirmations it started (health/passive.ts). */
+  readonly passive: PassiveState;
 }
 
 /** Routes or rules changed by someone else, waiting to be put back. */
@@ -97,6 +101,10 @@ export type TrackEvent =
   /** The managed routes an earlier run left: they are the steering to start from. */
   | { readonly kind: 'adopt'; readonly routes: readonly ManagedRoute[] }
   | { readonly kind: 'round'; readonly uplink: string; readonly round: ProbeRound }
+  /** A sample of each uplink's traffic counters (every PASSIVE_SAMPLE_MS), by uplink name. */
+  | { readonly kind: 'traffic'; readonly counters: ReadonlyMap<string, TrafficCounters> }
+  /** An answer came after its heartbeat had counted as lost: `timeout: auto` learns from it. */
+  | { readonly kind: 'late'; readonly uplink: string; readonly target: string; readonly rttMs: number }
   | { readonly kind: 'links'; readonly changes: readonly LinkChange[]; readonly snapshot: LinkSnapshot }
   /** A timer asked for by a `timer` effect fired. */
   | { readonly kind: 'timer'; readonly timer: TimerName }
@@ -129,8 +137,11 @@ export type Effect =
   | { readonly kind: 'timer'; readonly timer: TimerName; readonly inMs: number | undefined }
   /** Start an uplink's prober once the apply under way is done (its table and `oif` rule are in). */
   | { readonly kind: 'prober-start'; readonly uplink: string; readonly phaseMs: number }
-  /** `rebind`: its interface was created again (new ifindex); `repace`: its cadence may have changed. */
-  | { readonly kind: 'prober'; readonly uplink: string; readonly action: 'stop' | 'rebind' | 'repace' }
+  /**
+   * `rebind`: its interface was created again (new ifindex); `repace`: its cadence may have
+   * changed; `confirm`: a round now, then the failure pace (the passive signal fired).
+   */
+  | { readonly kind: 'prober'; readonly uplink: string; readonly action: 'stop' | 'rebind' | 'repace' | 'confirm' }
   /** routing.conntrack_flush: delete the conntrack entries NATed to a lost uplink's addresses. */
   | { readonly kind: 'flush-conntrack'; readonly uplink: string; readonly addresses: readonly SourceAddress[] }
   /** routing.failback.drain: once the apply under way is done, reset what is still pinned to these (desired.ts drainPlan). */

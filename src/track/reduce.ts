@@ -7,7 +7,7 @@ import { type UplinkConfig, usableState } from '../types/index.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
 import type { Effect, Now, Override, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
 import { adopt, resteer } from './steering.js';
-import { applyProbeRound, checkLink, newUplink } from './uplink.js';
+import { applyProbeRound, checkLink, lateAnswer, newUplink, observeUplinkTraffic } from './uplink.js';
 
 export function track(t: Tracking, event: TrackEvent, now: Now): TrackStep {
   const out: Effect[] = [];
@@ -34,6 +34,20 @@ function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
       out.push({ kind: 'prober', uplink: e.uplink, action: 'repace' });
       const next = withUplink(t, r.uplink);
       return r.changed ? resteer(next, now, out) : next;
+    }
+    case 'traffic': {
+      let uplinks: Map<string, TrackedUplink> | undefined;
+      for (const [name, counters] of e.counters) {
+        const u = t.uplinks.get(name);
+        if (!u) continue;
+        uplinks ??= new Map(t.uplinks);
+        uplinks.set(name, observeUplinkTraffic(u, counters, now, out));
+      }
+      return uplinks ? { ...t, uplinks } : t;
+    }
+    case 'late': {
+      const u = t.uplinks.get(e.uplink);
+      return u ? withUplink(t, lateAnswer(u, e.target, e.rttMs)) : t;
     }
     case 'links':
       return linksChanged(t, e.changes, e.snapshot, now, out);

@@ -6,6 +6,13 @@ import {
   applyQuality,
   applyRound,
   combine,
+  confirmationPace,
+  endConfirmation,
+  INITIAL_PASSIVE,
+  nextEstimate,
+  observeTraffic,
+  passiveSpanMs,
+  type TrafficCounters,
   type HealthStep,
   initialHealth,
   LINK_ERRNOS,
@@ -14,11 +21,13 @@ import {
   mayConfirm,
   probePace,
   SampleWindow,
+  timeoutInForce,
   withoutLocalFailures,
 } from '../health/index.js';
 import type { LinkInfo, LinkSnapshot } from '../link/snapshot.js';
 import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';
 import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState, usableState } from '../types/index.js';
+import { RTO_MAX_MS } from '../types/layout.js';
 import type { Effect, Now, SourceAddress, TrackedUplink } from './model.js';
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -41,6 +50,8 @@ export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): Trac
     damping: kept?.damping ?? NO_DAMPING,
     addresses: kept?.addresses ?? [],
     everLost: kept?.everLost ?? new Set(),
+    rtt: kept?.rtt ?? new Map(),
+    passive: kept?.passive ?? INITIAL_PASSIVE,
   };
 }
 
@@ -60,7 +71,63 @@ function usable(u: TrackedUplink): boolean {
 /** How often the prober sends now (faster while a verdict is pending), and whether a failure is confirmed at once. */
 export function proberPace(u: TrackedUplink): { intervalMs: number; confirm: boolean } {
   const families = [...u.health.values()];
-  return { intervalMs: probePace(families, u.config.probe), confirm: mayConfirm(families) };
+  // A confirmation the passive signal started already runs at the failure pace: a loss in it
+  // starts no second one (its heartbeats would go out in step, and count twice).
+  const confirming = u.passive.confirmingSince !== undefined;
+  return { intervalMs: confirming ? confirmationPace(u.config.probe) : probePace(families, u.config.probe), confirm: !confirming && mayConfirm(families) };
+}
+
+/** The silence that starts a confirmation (health/rto.ts passiveSpanMs). */
+export function passiveSpan(u: TrackedUplink): number {
+  return passiveSpanMs(
+    u.config.targets.map((t) => t.label),
+    u.rtt,
+  );
+}
+
+/** How long a heartbeat to `target` sent now is waited for (health/rto.ts timeoutInForce). */
+export function heartbeatTimeout(u: TrackedUplink, target: string, now: number): number {
+  return timeoutInForce(u.config.probe.timeoutMs, u.rtt.get(target), u.passive, now, passiveSpan(u));
+}
+
+/** How long an answer is listened for after its heartbeat counted as lost: `auto` learns from late ones. */
+export function listenMs(u: UplinkConfig): number {
+  return u.probe.timeoutMs === 'auto' ? RTO_MAX_MS : u.probe.timeoutMs;
+}
+
+/** A late answer: the estimate learns the slower path; the verdict stands. */
+export function lateAnswer(u: TrackedUplink, target: string, rttMs: number): TrackedUplink {
+  if (!u.config.targets.some((t) => t.label === target)) return u;
+  return { ...u, rtt: new Map(u.rtt).set(target, nextEstimate(u.rtt.get(target), rttMs)) };
+}
+
+/** Longest a confirmation the passive signal started may wait for its rounds (a stopped prober, dropped rounds). */
+const CONFIRMATION_MAX_MS = 2 * RTO_MAX_MS;
+
+/**
+ * One sample of the uplink's traffic counters. When the path has gone silent, a confirmation
+ * starts: a round now, then the failure pace (a `prober confirm` effect), and the log says why.
+ */
+export function observeUplinkTraffic(u: TrackedUplink, counters: TrafficCounters, now: Now, out: Effect[]): TrackedUplink {
+  const p = u.config.probe;
+  let passive = u.passive;
+  if (passive.confirmingSince !== undefined && now.mono - passive.confirmingSince > CONFIRMATION_MAX_MS)
+    passive = endConfirmation(passive, 'refuted', now.mono, p.intervalMs);
+  const spanMs = passiveSpan(u);
+  const step = observeTraffic(passive, counters, now.mono, spanMs, p.passive && usable(u));
+  const next = { ...u, passive: step.state };
+  if (step.silentForMs === undefined) return next;
+  const name = u.config.name;
+  const sent = counters.txPackets - (step.state.silentFromTx ?? counters.txPackets);
+  out.push({
+    kind: 'log',
+    level: 'info',
+    uplink: name,
+    fields: { event: 'passive', silent_ms: Math.round(step.silentForMs), sent, span_ms: Math.round(spanMs) },
+    msg: `${name}: ${sent} packets sent in ${Math.round(step.silentForMs)} ms without an answer (span ${Math.round(spanMs)} ms): confirming with heartbeats`,
+  });
+  out.push({ kind: 'prober', uplink: name, action: 'confirm' });
+  return next;
 }
 
 /** An interface's global addresses, without prefix length: what sources heartbeats, NAT and `from` rules. */
@@ -93,6 +160,7 @@ function record(u: TrackedUplink, family: Family, step: HealthStep, config: Conf
   if (!c) return { uplink: next, changed: false };
   const name = u.config.name;
   if (isLoss(c.to) && !u.everLost.has(family)) next = { ...next, everLost: new Set([...next.everLost, family]) };
+  if (isLoss(c.to)) next = { ...next, passive: endConfirmation(next.passive, 'confirmed', now.mono, u.config.probe.intervalMs) };
   if (usable(u) && !usable(next)) {
     next = penalise(next, config, now, out);
     if (config.routing.conntrackFlush) out.push({ kind: 'flush-conntrack', uplink: name, addresses: next.addresses });
@@ -185,6 +253,7 @@ export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Con
   let next = noteLocalError(u, localError, out);
   const last = new Map(next.last);
   const windows = new Map(next.windows);
+  const rtt = new Map(next.rtt);
   if (localError) for (const r of round.results) last.set(r.target, r);
   const familyOf = new Map(u.config.targets.map((t) => [t.label, t.family]));
   const byFamily = new Map<Family, { answered: number; total: number; linkError?: string; failed: string[] }>();
@@ -200,13 +269,26 @@ export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Con
         const w = windows.get(r.target);
         if (w) windows.set(r.target, w.push(r.ok ? (r.rttMs ?? 0) : null));
       }
+      if (r.ok && r.rttMs !== undefined) rtt.set(r.target, nextEstimate(rtt.get(r.target), r.rttMs));
       last.set(r.target, r);
       if (r.ok) answered++;
     }
     const failed = results.filter((r) => !r.ok).map((r) => `${r.target}: ${r.error ?? 'failed'}`);
     byFamily.set(family, { answered, total: results.length, ...(linkError ? { linkError } : {}), failed });
   }
-  next = { ...next, last, windows };
+  next = { ...next, last, windows, rtt };
+  // A heartbeat sent during the passive signal's confirmation was answered: the path is alive.
+  const since = next.passive.confirmingSince;
+  if (since !== undefined && round.startedAt >= since && counted.some((r) => r.ok)) {
+    next = { ...next, passive: endConfirmation(next.passive, 'refuted', now.mono, u.config.probe.intervalMs) };
+    out.push({
+      kind: 'log',
+      level: 'info',
+      uplink: u.config.name,
+      fields: { event: 'passive', refuted: true, holdoff_ms: Math.round(next.passive.holdoffUntil - now.mono) },
+      msg: `${u.config.name}: heartbeats answer; the silence was not a failure (next passive confirmation in ${Math.round(next.passive.holdoffUntil - now.mono)} ms at the earliest)`,
+    });
+  }
   let changed = false;
   for (const [family, { failed, ...summary }] of byFamily) {
     // `reliability` counts targets of the uplink; a family with fewer needs all of its own.

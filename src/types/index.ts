@@ -18,7 +18,10 @@ export interface Target {
 
 export interface ProbeSettings {
   readonly intervalMs: number;
-  readonly timeoutMs: number;
+  /** One heartbeat's timeout; `auto`: from its target's measured RTT (health/rto.ts, RFC 6298). */
+  readonly timeoutMs: number | 'auto';
+  /** Whether the users' traffic through the uplink may start a confirmation (health/passive.ts). */
+  readonly passive: boolean;
   /** Consecutive failed rounds that make an uplink `down`. */
   readonly down: number;
   /** Consecutive good rounds that make an uplink `up`. */

@@ -77,7 +77,10 @@ export function hex(n: number): string {
 export const DEFAULT_SOCKET = '/run/uplinkd/uplinkd.sock';
 export const DEFAULT_PROBE: ProbeSettings = Object.freeze({
   intervalMs: 1000,
-  timeoutMs: 1000,
+  timeoutMs: 'auto',
+  passive: true,
+  // Confirmation heartbeats every 50 ms: `down` of them span 100 ms, then one timeout.
+  failureIntervalMs: 50,
   down: 3,
   up: 5,
   reliability: 1,
@@ -89,6 +92,23 @@ export const DEFAULT_FAILBACK: FailbackSettings = Object.freeze({
   stepIntervalMs: 10_000,
 });
 export const DEFAULT_TABLE = 100;
+
+// ---- `timeout: auto` (health/rto.ts, RFC 6298) ----
+
+/**
+ * The floor: a 1 ms fiber is judged in tens of milliseconds, not in one, because answers also
+ * wait for this gateway's event loop and the target's scheduler. Also the least silence the
+ * passive signal waits for (Linux delays an ACK up to 40 ms; RFC 1122 §4.2.3.2 allows 500).
+ */
+export const RTO_MIN_MS = 50;
+/** The ceiling: a geostationary satellite link under load answers within it. */
+export const RTO_MAX_MS = 3000;
+/** Before the first answer (RFC 6298 §2.1). */
+export const RTO_INITIAL_MS = 1000;
+/** While the users' traffic is answered, a heartbeat is waited for at least this long (health/passive.ts `answering`). */
+export const ANSWERING_TIMEOUT_MIN_MS = 1000;
+/** How often the passive signal's counters are read. */
+export const PASSIVE_SAMPLE_MS = 10;
 
 export const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
   penalty: 1000,
@@ -130,6 +150,11 @@ export const RANGE = {
 /** The named counter of new connections through an uplink, in uplinkd's nftables table. */
 export function counterName(uplink: string): string {
   return `new_${uplink}`;
+}
+
+/** The named counters of the users' packets sent through an uplink and answered from it (the passive signal). */
+export function trafficCounterNames(uplink: string): { readonly tx: string; readonly rx: string } {
+  return { tx: `tx_${uplink}`, rx: `rx_${uplink}` };
 }
 
 // ---- MPTCP path-manager endpoints (mptcp:, include/uapi/linux/mptcp_pm.h) ----

@@ -13,6 +13,8 @@ export const NLMSG_ERROR = 2;
 export const NLMSG_HDRLEN = 16;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
+/** NLM_F_ROOT | NLM_F_MATCH: every object, as a multipart answer. */
+export const NLM_F_DUMP = 0x300;
 export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
@@ -78,6 +80,18 @@ export const NFT_TABLE_F_OWNER = 0x2;
 export const NFT_TABLE_F_PERSIST = 0x4;
 export const NFPROTO_UNSPEC = 0;
 export const NFPROTO_INET = 1;
+/** nfnetlink.h: struct nfgenmsg's version field. */
+export const NFNETLINK_V0 = 0;
+// nf_tables.h: stateful objects (named counters); NFTA_OBJ_TYPE is a big-endian u32, the
+// counter's values big-endian u64s nested in NFTA_OBJ_DATA.
+export const NFT_MSG_GETOBJ = 19;
+export const NFTA_OBJ_TABLE = 1;
+export const NFTA_OBJ_NAME = 2;
+export const NFTA_OBJ_TYPE = 3;
+export const NFTA_OBJ_DATA = 4;
+export const NFT_OBJECT_COUNTER = 1;
+export const NFTA_COUNTER_BYTES = 1;
+export const NFTA_COUNTER_PACKETS = 2;
 
 /** The attributes in `buf` from `from` to `to`, as type (flags masked off) and payload. */
 export function* attributes(buf: Buffer, from = 0, to = buf.length): Generator<{ type: number; value: Buffer }> {

@@ -27,6 +27,8 @@ export const TARGETS = ['198.51.100.10', '198.51.100.11', '198.51.100.12'];
 export const TARGETS6 = ['2001:db8::10', '2001:db8::11', '2001:db8::12'];
 export const SINK = '203.0.113.10';
 export const SINK_PORT = 9999;
+/** The UDP echo server's port on SINK (`echoStream`). */
+export const ECHO_PORT = 9998;
 
 /** `gw2` and `sw` (the LAN's switch) only in a pair lab. */
 export type Role = 'gw' | 'gw2' | 'sw' | 'inet' | 'lan' | `isp${number}` | `vps${number}` | 'agg';
@@ -368,11 +370,14 @@ export class Lab {
     });
   }
 
-  /** Echo replies to the gateway's address on ISP i come `ms` late (needs startResponder). */
-  latency(i: number, ms: number): void {
+  /**
+   * Echo replies to the gateway's address on ISP i come `ms` late, give or take up to
+   * `jitterMs` (uniformly at random, never below 0), each on its own (needs startResponder).
+   */
+  latency(i: number, ms: number, jitterMs = 0): void {
     const file = join(this.dir, 'delays.json');
-    const delays = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
-    delays[`100.64.${i}.2`] = ms;
+    const delays = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number | { ms: number; jitter: number }>;
+    delays[`100.64.${i}.2`] = jitterMs ? { ms, jitter: jitterMs } : ms;
     writeFileSync(file, JSON.stringify(delays));
   }
 
@@ -626,6 +631,33 @@ export class Lab {
     return JSON.parse(lines[lines.length - 1]!) as StreamResult;
   }
 
+  /**
+   * A bounded two-way UDP flow from the LAN host: `count` packets, one every `intervalMs`, to
+   * an echo server on the sink address, which sends each one back. Resolves when the sender
+   * has reported, 1 s after its last packet; a packet counts as lost if its echo never came.
+   */
+  async echoStream(count: number, intervalMs: number): Promise<EchoStreamResult> {
+    const durationMs = count * intervalMs + 3000;
+    const echo = this.exec('inet', process.execPath, [TRAFFIC, 'echo', SINK, String(ECHO_PORT), String(durationMs)], { reject: false });
+    this.processes.add(echo);
+    try {
+      // The echo server prints "ready" once bound; only then does the sender start.
+      await new Promise<void>((resolveReady, reject) => {
+        echo.stdout!.once('data', () => resolveReady());
+        echo.once('exit', () => reject(new Error('traffic echo server exited early')));
+      });
+      const ping = this.exec('lan', process.execPath, [TRAFFIC, 'ping', SINK, String(ECHO_PORT), String(count), String(intervalMs)]);
+      this.processes.add(ping);
+      const p = await ping.finally(() => this.processes.delete(ping));
+      const lines = p.stdout.trim().split('\n');
+      return JSON.parse(lines[lines.length - 1]!) as EchoStreamResult;
+    } finally {
+      echo.kill('SIGTERM');
+      await echo;
+      this.processes.delete(echo);
+    }
+  }
+
   async destroy(): Promise<void> {
     this.destroySync();
   }
@@ -682,6 +714,20 @@ export interface StreamResult {
   longestGapAtMs: number;
   /** Packets that arrived after the longest gap. */
   receivedAfterGap: number;
+}
+
+export interface EchoStreamResult {
+  sent: number;
+  /** Packets whose echo came back (each counted once). */
+  echoed: number;
+  /**
+   * Longest span of send times around a run of packets whose echo never came, between the
+   * echoed packets on either side (as StreamResult's); a run at the very start or end has no
+   * such span and shows only in `lostSpans` and `sent - echoed`.
+   */
+  longestOutageMs: number;
+  /** Runs of packets whose echo never came, those at the start or end included. */
+  lostSpans: number;
 }
 
 export interface LogLine {

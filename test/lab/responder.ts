@@ -1,13 +1,18 @@
 // The lab's ICMP echo responder, run in the internet namespace with the kernel's own echo
 // replies turned off (net.ipv4.icmp_echo_ignore_all=1). It answers each echo request after
 // a delay chosen by the request's source address, read from a JSON file it watches:
-// {"100.64.1.2": 300} delays fiber's heartbeats by 300 ms. That is how the lab injects
-// latency without netem. Bounded by its duration.
+// {"100.64.1.2": 300} delays fiber's heartbeats by 300 ms, {"100.64.1.2": {"ms": 300,
+// "jitter": 50}} each by 250 to 350 ms (uniformly at random, never below 0; replies may then
+// overtake each other, as with netem's jitter). That is how the lab injects latency without
+// netem. Bounded by its duration.
 import { readFileSync, statSync } from 'node:fs';
 import raw from 'raw-socket';
 
+/** Milliseconds, or milliseconds give or take up to `jitter`. */
+type Delay = number | { ms: number; jitter?: number };
+
 const [delaysFile, durationText] = process.argv.slice(2);
-let delays: Record<string, number> = {};
+let delays: Record<string, Delay> = {};
 let mtime = 0;
 
 function delayFor(source: string): number {
@@ -15,12 +20,15 @@ function delayFor(source: string): number {
     const m = statSync(delaysFile!).mtimeMs;
     if (m !== mtime) {
       mtime = m;
-      delays = JSON.parse(readFileSync(delaysFile!, 'utf8')) as Record<string, number>;
+      delays = JSON.parse(readFileSync(delaysFile!, 'utf8')) as Record<string, Delay>;
     }
   } catch {
     delays = {};
   }
-  return delays[source] ?? 0;
+  const d = delays[source] ?? 0;
+  if (typeof d === 'number') return d;
+  const jitter = d.jitter ?? 0;
+  return Math.max(0, d.ms + (Math.random() * 2 - 1) * jitter);
 }
 
 function checksum(buf: Buffer): number {

@@ -48,6 +48,20 @@ const uplink = (name: string, state: UplinkStatus['state'], weight: number): Upl
   reason: '',
   targets: [],
   families: [],
+  timeout_ms: 1000,
+  passive: {
+    enabled: true,
+    sent_pps: 0,
+    sent_bps: 0,
+    answers_pps: 0,
+    answers_bps: 0,
+    last_answer_ms_ago: null,
+    silent_ms: 0,
+    span_ms: 50,
+    confirmations: 0,
+    refuted: 0,
+    holdoff_ms: 0,
+  },
 });
 const report = (uplinks: UplinkStatus[], allDown = false): StatusReport => ({
   uplinks,

@@ -51,6 +51,19 @@ describe('the pinning table', () => {
     assert.equal(lines.filter((l) => / (prerouting|output) ct mark and 0x3f00 == 0 return$/.test(l)).length, 2);
     // Counters come before the rules that name them.
     assert.ok(lines.indexOf(`add counter ${t} new_lte`) < lines.findIndex((l) => l.includes('"new_lte"')));
+    // The passive signal: the users' packets each way, first in their chains (ICMP, the
+    // heartbeats' protocol, left out), counted per interface through one map lookup.
+    const pre = lines.findIndex((l) => l.startsWith(`add rule ${t} prerouting`));
+    assert.equal(
+      lines[pre],
+      `add rule ${t} prerouting meta l4proto != { icmp, ipv6-icmp } ct direction reply counter name iifname map { "wan1" : "rx_fiber", "wwan0" : "rx_lte" }`,
+    );
+    const post = lines.findIndex((l) => l.startsWith(`add rule ${t} postrouting`));
+    assert.equal(
+      lines[post],
+      `add rule ${t} postrouting meta l4proto != { icmp, ipv6-icmp } ct direction original counter name oifname map { "wan1" : "tx_fiber", "wwan0" : "tx_lte" }`,
+    );
+    assert.ok(lines.indexOf(`add counter ${t} rx_lte`) < pre && lines.indexOf(`add counter ${t} tx_fiber`) < pre);
   });
 
   it('empties what the table holds now, rules first, in front of the new contents', () => {
@@ -64,9 +77,10 @@ describe('the pinning table', () => {
   });
 
   it('knows its own shape, so a changed table is seen', () => {
-    // iifname; per restoring chain a fast exit and one rule an uplink; postrouting's two
-    // exits, the TCP heartbeats, one rule an uplink.
-    assert.deepEqual(expectedShape(spec), { chains: 3, rules: 1 + 2 * (1 + 2) + 2 + 1 + 2, counters: 2 });
+    // The two traffic counters (passive signal); iifname; per restoring chain a fast exit and
+    // one rule an uplink; postrouting's two exits, the TCP heartbeats, one rule an uplink.
+    // Three counters an uplink: new connections, and the users' packets each way.
+    assert.deepEqual(expectedShape(spec), { chains: 3, rules: 2 + 1 + 2 * (1 + 2) + 2 + 1 + 2, counters: 6 });
   });
 });
 

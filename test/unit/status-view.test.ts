@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { SampleWindow, type Health } from '../../src/health/index.js';
+import { INITIAL_PASSIVE, SampleWindow, type Health } from '../../src/health/index.js';
 import { statusView, type KernelReadback, type ShownUplink } from '../../src/status/view.js';
 import { NO_DAMPING, NO_STEERING, type FamilySteering } from '../../src/steer/index.js';
 import type { Family } from '../../src/types/index.js';
@@ -29,7 +29,7 @@ function tracked(i: number, states: [Family, Health][], rtts: (number | null)[])
     u.targets[0]!.label,
     rtts.reduce((w, r) => w.push(r), new SampleWindow()),
   );
-  return { config: u, health: new Map(states), windows, last: new Map(), damping: NO_DAMPING };
+  return { config: u, health: new Map(states), windows, last: new Map(), damping: NO_DAMPING, rtt: new Map(), passive: INITIAL_PASSIVE };
 }
 
 const STEERING: FamilySteering = {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { type Health, initialHealth } from '../../src/health/index.js';
+import { type Health, INITIAL_PASSIVE, initialHealth } from '../../src/health/index.js';
 import { upLink, type LinkInfo } from '../../src/link/index.js';
 import type { ApplyReport } from '../../src/route/index.js';
 import { NO_DAMPING } from '../../src/steer/index.js';
@@ -152,6 +152,8 @@ describe('track: what steer/ is told of an uplink (family fallback, dampening fo
       damping: { ...NO_DAMPING, suppressed },
       addresses: [],
       everLost: new Set(everLost),
+      rtt: new Map(),
+      passive: INITIAL_PASSIVE,
     };
   };
   // health per family, families lost before, suppressed?, steered family -> state, everLost

@@ -1,0 +1,53 @@
+// health/: how long a heartbeat is waited for under `timeout: auto`. TCP's retransmission
+// timer (RFC 6298) per target, from the RTTs its answers measured. Pure: samples in, ms out.
+import { ANSWERING_TIMEOUT_MIN_MS, RTO_INITIAL_MS, RTO_MAX_MS, RTO_MIN_MS } from '../types/layout.js';
+import { answering, type PassiveState } from './passive.js';
+
+export { RTO_INITIAL_MS, RTO_MAX_MS, RTO_MIN_MS };
+
+/** A target's smoothed RTT and its variation (RFC 6298 §2: SRTT, RTTVAR). */
+export interface RttEstimate {
+  readonly srttMs: number;
+  readonly rttvarMs: number;
+}
+
+/** G in RFC 6298 §2: the granularity the RTTs are measured with (the event loop's). */
+const GRANULARITY_MS = 10;
+/** RFC 6298 §2.3: alpha = 1/8, beta = 1/4, K = 4. */
+const ALPHA = 1 / 8;
+const BETA = 1 / 4;
+const K = 4;
+
+/** Feeds one answered heartbeat's RTT (RFC 6298 §2.2, §2.3). Echo replies name their request, so Karn's ambiguity does not arise. */
+export function nextEstimate(e: RttEstimate | undefined, rttMs: number): RttEstimate {
+  if (!e) return { srttMs: rttMs, rttvarMs: rttMs / 2 };
+  const rttvarMs = (1 - BETA) * e.rttvarMs + BETA * Math.abs(e.srttMs - rttMs);
+  const srttMs = (1 - ALPHA) * e.srttMs + ALPHA * rttMs;
+  return { srttMs, rttvarMs };
+}
+
+/** The retransmission timeout an estimate gives (RFC 6298 §2.3), between the floor and the ceiling. */
+export function rtoMs(e: RttEstimate | undefined): number {
+  if (!e) return RTO_INITIAL_MS;
+  const rto = e.srttMs + Math.max(GRANULARITY_MS, K * e.rttvarMs);
+  return Math.min(RTO_MAX_MS, Math.max(RTO_MIN_MS, rto));
+}
+
+/**
+ * The silence the passive signal waits for: a few round trips, as the slowest target's
+ * retransmission timeout has them (never under RTO_MIN_MS).
+ */
+export function passiveSpanMs(targets: readonly string[], rtt: ReadonlyMap<string, RttEstimate>): number {
+  return Math.max(RTO_MIN_MS, ...targets.map((t) => rtoMs(rtt.get(t))));
+}
+
+/**
+ * How long a heartbeat sent now is waited for: the configured `timeout`, or under `auto` its
+ * target's retransmission timeout; at least ANSWERING_TIMEOUT_MIN_MS while the users' traffic
+ * is answered (a slow heartbeat then is queued behind it, not lost: bufferbloat).
+ */
+export function timeoutInForce(configured: number | 'auto', estimate: RttEstimate | undefined, passive: PassiveState, now: number, spanMs: number): number {
+  if (configured !== 'auto') return configured;
+  const rto = rtoMs(estimate);
+  return answering(passive, now, spanMs) ? Math.min(RTO_MAX_MS, Math.max(rto, ANSWERING_TIMEOUT_MIN_MS)) : rto;
+}
