@@ -65,7 +65,7 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
     const silent = p.silent_ms > 0 ? `, sending unanswered for ${p.silent_ms}ms (confirms at ${p.span_ms}ms)` : '';
     const held = p.holdoff_ms > 0 ? `, next confirmation in ${p.holdoff_ms}ms at the earliest` : '';
     out.push(
-      `  ${u.name}  traffic: ${p.sent_pps} pkt/s out, ${p.answers_pps} pkt/s back, ${answer}${silent}; ${p.confirmations} confirmations (${p.refuted} refuted)${held}`,
+      `  ${u.name}  traffic: ${p.sent_packets_per_s} pkt/s out, ${p.answer_packets_per_s} pkt/s back, ${answer}${silent}; ${p.confirmations} confirmations (${p.refuted} refuted)${held}`,
     );
   }
   for (const u of s.uplinks) {

@@ -50,10 +50,10 @@ export interface TargetStatus {
 export interface PassiveStatus {
   readonly enabled: boolean;
   /** Over the last second: packets and bytes per second sent through it, and answered from it. */
-  readonly sent_pps: number;
-  readonly sent_bps: number;
-  readonly answers_pps: number;
-  readonly answers_bps: number;
+  readonly sent_packets_per_s: number;
+  readonly sent_bytes_per_s: number;
+  readonly answer_packets_per_s: number;
+  readonly answer_bytes_per_s: number;
   /** Ms since the last answer came (a packet from the uplink in a connection this side opened); null: none yet. */
   readonly last_answer_ms_ago: number | null;
   /** Ms it has been sending without an answer (0: answered, or not sending). */

@@ -38,8 +38,6 @@ export interface PassiveState {
   /** Counters at the start of the rate window, and the rates of the last full one (per second). */
   readonly window?: { readonly at: number; readonly counters: TrafficCounters };
   readonly rate: TrafficCounters;
-  /** Packets and bytes seen since start, summed over counter resets (a reloaded table starts at zero). */
-  readonly total: TrafficCounters;
   /** Monotonic ms the confirmation this signal started began, while it runs. */
   readonly confirmingSince?: number;
   /** Refuted confirmations in a row, and until when the next one is held off. */
@@ -51,7 +49,7 @@ export interface PassiveState {
   readonly refuted: number;
 }
 
-export const INITIAL_PASSIVE: PassiveState = Object.freeze({ rate: NO_TRAFFIC, total: NO_TRAFFIC, falseAlarms: 0, holdoffUntil: 0, started: 0, refuted: 0 });
+export const INITIAL_PASSIVE: PassiveState = Object.freeze({ rate: NO_TRAFFIC, falseAlarms: 0, holdoffUntil: 0, started: 0, refuted: 0 });
 
 export interface PassiveStep {
   readonly state: PassiveState;
@@ -65,7 +63,6 @@ const minus = (a: TrafficCounters, b: TrafficCounters): TrafficCounters => ({
   rxPackets: a.rxPackets - b.rxPackets,
   rxBytes: a.rxBytes - b.rxBytes,
 });
-const plus = (a: TrafficCounters, b: TrafficCounters): TrafficCounters => minus(a, minus(NO_TRAFFIC, b));
 
 /**
  * Feeds one sample of the counters. The signal: packets went out in this sample, nothing has
@@ -81,7 +78,7 @@ export function observeTraffic(s: PassiveState, counters: TrafficCounters, now: 
     return { state: { ...rest, counters, sampledAt: now, window: { at: now, counters } } };
   }
   const d = minus(counters, prev);
-  let next: PassiveState = { ...s, counters, sampledAt: now, total: plus(s.total, d) };
+  let next: PassiveState = { ...s, counters, sampledAt: now };
   const window = s.window ?? { at: now, counters };
   if (now - window.at >= RATE_WINDOW_MS) {
     const w = minus(counters, window.counters);
@@ -107,15 +104,18 @@ export function observeTraffic(s: PassiveState, counters: TrafficCounters, now: 
 }
 
 /**
- * The confirmation this signal started is over: `refuted` (a heartbeat sent during it was
+ * The confirmation this signal started is over: `abandoned` (no round said anything for too
+ * long) holds the next one off for the interval; `refuted` (a heartbeat sent during it was
  * answered) holds the next one off for the healthy interval, doubling with each refutation in
  * a row up to PASSIVE_HOLDOFF_MAX_MS; after a quiet time of twice the last holdoff the count
  * starts over. `confirmed` (a verdict) clears the count.
  */
-export function endConfirmation(s: PassiveState, outcome: 'refuted' | 'confirmed', now: number, intervalMs: number): PassiveState {
+export function endConfirmation(s: PassiveState, outcome: 'refuted' | 'confirmed' | 'abandoned', now: number, intervalMs: number): PassiveState {
   if (s.confirmingSince === undefined) return s;
   const { confirmingSince: _, ...rest } = s;
   if (outcome === 'confirmed') return { ...rest, falseAlarms: 0, holdoffUntil: 0 };
+  // No round told anything (all dropped, or failed for a local reason): not a refutation.
+  if (outcome === 'abandoned') return { ...rest, holdoffUntil: now + intervalMs };
   const lastHoldoff = holdoffMs(s.falseAlarms, intervalMs);
   const inARow = s.lastFalseAlarmAt !== undefined && now - s.lastFalseAlarmAt <= 2 * lastHoldoff + intervalMs ? s.falseAlarms : 0;
   const falseAlarms = inARow + 1;

@@ -34,11 +34,13 @@ export function rtoMs(e: RttEstimate | undefined): number {
 }
 
 /**
- * The silence the passive signal waits for: a few round trips, as the slowest target's
- * retransmission timeout has them (never under RTO_MIN_MS).
+ * The silence the passive signal waits for: a few round trips, as the slowest answering
+ * target's retransmission timeout has them (never under RTO_MIN_MS). A target that never
+ * answered has no RTT to go by: RTO_INITIAL_MS only while none has answered.
  */
 export function passiveSpanMs(targets: readonly string[], rtt: ReadonlyMap<string, RttEstimate>): number {
-  return Math.max(RTO_MIN_MS, ...targets.map((t) => rtoMs(rtt.get(t))));
+  const known = targets.map((t) => rtt.get(t)).filter((e): e is RttEstimate => e !== undefined);
+  return known.length ? Math.max(RTO_MIN_MS, ...known.map((e) => rtoMs(e))) : RTO_INITIAL_MS;
 }
 
 /**

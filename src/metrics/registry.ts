@@ -167,10 +167,10 @@ export class UplinkMetrics {
       set(this.g.timeout!, uplink, u.timeout_ms, 1000);
       const p = u.passive;
       if (p?.enabled) {
-        this.g.trafficPackets!.set({ uplink: u.name, direction: 'sent' }, p.sent_pps);
-        this.g.trafficPackets!.set({ uplink: u.name, direction: 'answers' }, p.answers_pps);
-        this.g.trafficBytes!.set({ uplink: u.name, direction: 'sent' }, p.sent_bps);
-        this.g.trafficBytes!.set({ uplink: u.name, direction: 'answers' }, p.answers_bps);
+        this.g.trafficPackets!.set({ uplink: u.name, direction: 'sent' }, p.sent_packets_per_s);
+        this.g.trafficPackets!.set({ uplink: u.name, direction: 'answers' }, p.answer_packets_per_s);
+        this.g.trafficBytes!.set({ uplink: u.name, direction: 'sent' }, p.sent_bytes_per_s);
+        this.g.trafficBytes!.set({ uplink: u.name, direction: 'answers' }, p.answer_bytes_per_s);
         set(this.g.lastAnswer!, uplink, p.last_answer_ms_ago, 1000);
         this.countConfirmations(u.name, 'started', p.confirmations);
         this.countConfirmations(u.name, 'refuted', p.refuted);

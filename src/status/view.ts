@@ -72,10 +72,10 @@ function passiveView(u: ShownUplink, now: number, spanMs: number): PassiveStatus
   const p = u.passive;
   return {
     enabled: u.config.probe.passive,
-    sent_pps: p.rate.txPackets,
-    sent_bps: p.rate.txBytes,
-    answers_pps: p.rate.rxPackets,
-    answers_bps: p.rate.rxBytes,
+    sent_packets_per_s: p.rate.txPackets,
+    sent_bytes_per_s: p.rate.txBytes,
+    answer_packets_per_s: p.rate.rxPackets,
+    answer_bytes_per_s: p.rate.rxBytes,
     last_answer_ms_ago: p.lastRxAt === undefined ? null : Math.round(now - p.lastRxAt),
     silent_ms: Math.round(silentMs(p, now)),
     span_ms: Math.round(spanMs),

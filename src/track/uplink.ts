@@ -104,17 +104,29 @@ export function lateAnswer(u: TrackedUplink, target: string, rttMs: number): Tra
 /** Longest a confirmation the passive signal started may wait for its rounds (a stopped prober, dropped rounds). */
 const CONFIRMATION_MAX_MS = 2 * RTO_MAX_MS;
 
+/** A passive confirmation whose rounds have said nothing for CONFIRMATION_MAX_MS is given up (said once). */
+function abandonStale(u: TrackedUplink, now: Now, out: Effect[]): TrackedUplink {
+  const since = u.passive.confirmingSince;
+  if (since === undefined || now.mono - since <= CONFIRMATION_MAX_MS) return u;
+  out.push({
+    kind: 'log',
+    level: 'warn',
+    uplink: u.config.name,
+    fields: { event: 'passive', abandoned: true },
+    msg: `${u.config.name}: no heartbeat round of the confirmation said anything in ${CONFIRMATION_MAX_MS / 1000} s; it is given up`,
+  });
+  out.push({ kind: 'prober', uplink: u.config.name, action: 'repace' });
+  return { ...u, passive: endConfirmation(u.passive, 'abandoned', now.mono, u.config.probe.intervalMs) };
+}
+
 /**
  * One sample of the uplink's traffic counters. When the path has gone silent, a confirmation
  * starts: a round now, then the failure pace (a `prober confirm` effect), and the log says why.
  */
 export function observeUplinkTraffic(u: TrackedUplink, counters: TrafficCounters, now: Now, out: Effect[]): TrackedUplink {
   const p = u.config.probe;
-  let passive = u.passive;
-  if (passive.confirmingSince !== undefined && now.mono - passive.confirmingSince > CONFIRMATION_MAX_MS)
-    passive = endConfirmation(passive, 'refuted', now.mono, p.intervalMs);
   const spanMs = passiveSpan(u);
-  const step = observeTraffic(passive, counters, now.mono, spanMs, p.passive && usable(u));
+  const step = observeTraffic(abandonStale(u, now, out).passive, counters, now.mono, spanMs, p.passive && usable(u));
   const next = { ...u, passive: step.state };
   if (step.silentForMs === undefined) return next;
   const name = u.config.name;
@@ -160,7 +172,8 @@ function record(u: TrackedUplink, family: Family, step: HealthStep, config: Conf
   if (!c) return { uplink: next, changed: false };
   const name = u.config.name;
   if (isLoss(c.to) && !u.everLost.has(family)) next = { ...next, everLost: new Set([...next.everLost, family]) };
-  if (isLoss(c.to)) next = { ...next, passive: endConfirmation(next.passive, 'confirmed', now.mono, u.config.probe.intervalMs) };
+  // A verdict that takes the uplink out of the routes ends the confirmation (degraded still carries).
+  if (!usableState(c.to)) next = { ...next, passive: endConfirmation(next.passive, 'confirmed', now.mono, u.config.probe.intervalMs) };
   if (usable(u) && !usable(next)) {
     next = penalise(next, config, now, out);
     if (config.routing.conntrackFlush) out.push({ kind: 'flush-conntrack', uplink: name, addresses: next.addresses });
@@ -250,7 +263,7 @@ function noteLocalError(u: TrackedUplink, local: string | undefined, out: Effect
 export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Config, now: Now, out: Effect[]): UplinkUpdate {
   if (round.results.some((r) => r.error === HEARTBEAT_CLOSED) || round.startedAt < u.freshSince) return { uplink: u, changed: false, dropped: true };
   const { counted, localError } = withoutLocalFailures(round.results);
-  let next = noteLocalError(u, localError, out);
+  let next = noteLocalError(abandonStale(u, now, out), localError, out);
   const last = new Map(next.last);
   const windows = new Map(next.windows);
   const rtt = new Map(next.rtt);

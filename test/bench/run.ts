@@ -7,6 +7,7 @@ import { startPair } from '../lab/ha.js';
 import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
 import { mptcpGaps } from './mptcp.js';
+import { passiveCpu, passiveOutages } from './passive.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 7);
 const LINK_TRIALS = Number(process.env.BENCH_LINK_TRIALS ?? 10);
@@ -350,6 +351,8 @@ async function main(): Promise<void> {
     load_32x4_5hz: !only || only.includes('load') ? await load(Number(process.env.BENCH_LOAD_SECONDS ?? 60)) : undefined,
     ha_pair_all_uplinks_lost: !only || only.includes('ha') ? await haPair(Number(process.env.BENCH_HA_TRIALS ?? 5)) : undefined,
     mptcp_echo_gap: !only || only.includes('mptcp') ? await mptcpGaps(Number(process.env.BENCH_MPTCP_TRIALS ?? 5)) : undefined,
+    passive_blackhole_interval_1s: !only || only.includes('passive') ? await passiveOutages(Number(process.env.BENCH_PASSIVE_TRIALS ?? 9)) : undefined,
+    passive_cpu: !only || only.includes('passive-cpu') ? await passiveCpu(Number(process.env.BENCH_PASSIVE_CPU_SECONDS ?? 30), 3) : undefined,
   };
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
     const g = (figures[fault.name] as { longest_outage_ms: { median: number; max: number } }).longest_outage_ms;

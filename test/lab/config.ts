@@ -7,6 +7,8 @@ export interface LabConfigOptions {
   readonly down?: number;
   readonly up?: number;
   readonly reliability?: number;
+  /** probe.failure_interval (default: uplinkd's own). */
+  readonly failureInterval?: string;
   /** Heartbeat targets per uplink (default: the first two lab targets). */
   readonly targets?: readonly string[];
   /** routing.failback as YAML flow (default: a 100 ms hold, then all at once). */
@@ -36,7 +38,7 @@ probe:
   down: ${o.down ?? 3}
   up: ${o.up ?? 3}
   reliability: ${o.reliability ?? 1}
-routing:
+${o.failureInterval ? `  failure_interval: ${o.failureInterval}\n` : ''}routing:
   table: 100
   destinations: [default]
   failback: ${o.failback ?? '{ hold: 100ms, steps: [100], step_interval: 100ms }'}

@@ -8,8 +8,9 @@ import { sleep } from './wait.js';
 
 let lab: Lab;
 let daemon: DaemonHandle;
-// 200 ms rounds, 5 failed rounds for `down`: a 500 ms cut loses at most 3 or 4.
-settledLab(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3 }), (r) => ({ lab, daemon } = r));
+// 200 ms rounds, also while confirming, 5 failed rounds for `down`: a 500 ms cut loses at most
+// 3 or 4. (At the default failure_interval of 50 ms, 5 rounds take 400 ms: a 500 ms cut is a failure.)
+settledLab(labConfig({ interval: '200ms', timeout: '200ms', down: 5, up: 3, failureInterval: '200ms' }), (r) => ({ lab, daemon } = r));
 
 it('(e) a flap shorter than `down` rounds changes nothing', { timeout: 60_000 }, async () => {
   const mark = daemon.logs.length;
