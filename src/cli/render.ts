@@ -57,8 +57,8 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
   for (const u of s.uplinks) {
     const p = u.passive;
     if (!p) continue;
-    if (!p.enabled) {
-      out.push(`  ${u.name}  traffic: not watched (probe.passive: false)`);
+    if (!p.enabled || p.watching === false) {
+      out.push(`  ${u.name}  traffic: not watched (${p.enabled ? 'its counters cannot be read now; see the log' : 'probe.passive: false'})`);
       continue;
     }
     const answer = p.last_answer_ms_ago === null ? 'no answer yet' : `last answer ${p.last_answer_ms_ago}ms ago`;

@@ -32,7 +32,7 @@ export function parseProbe(c: Checker, node: unknown, path: string, base: ProbeS
   const percent = (key: string) => (v: unknown) => c.number(v, `${path}.${key}`, 0, 100);
   let p: ProbeSettings = {
     intervalMs: pick('interval', (v) => c.duration(v, `${path}.interval`, RANGE.interval), base.intervalMs),
-    timeoutMs: pick('timeout', (v) => (isScalar(v) && v.value === 'auto' ? 'auto' : c.duration(v, `${path}.timeout`, RANGE.timeout)), base.timeoutMs),
+    timeoutMs: pick('timeout', (v) => timeout(c, v, `${path}.timeout`), base.timeoutMs),
     passive: pick('passive', (v) => c.boolean(v, `${path}.passive`), base.passive),
     down: pick('down', (v) => c.integer(v, `${path}.down`, 1, 1000), base.down),
     up: pick('up', (v) => c.integer(v, `${path}.up`, 1, 1000), base.up),
@@ -78,6 +78,16 @@ export function parseProbe(c: Checker, node: unknown, path: string, base: ProbeS
   below('recover_rtt', 'max_rtt', p.recoverRttMs, p.maxRttMs);
   below('recover_loss', 'max_loss', p.recoverLossPct, p.maxLossPct);
   return p;
+}
+
+/** `auto`, or a duration in its range; the error names both. */
+function timeout(c: Checker, v: unknown, path: string): number | 'auto' | undefined {
+  if (isScalar(v) && v.value === 'auto') return 'auto';
+  if (isScalar(v) && typeof v.value === 'string' && /^auto$/i.test(v.value.trim())) {
+    c.report('BAD_DURATION', `${path}: "${v.value}" is neither auto nor a duration (like 250ms or 1s)`, v);
+    return undefined;
+  }
+  return c.duration(v, path, RANGE.timeout);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -48,7 +48,10 @@ export interface TargetStatus {
 
 /** The users' traffic through an uplink, each way (the passive signal, `probe.passive`). */
 export interface PassiveStatus {
+  /** `probe.passive`. */
   readonly enabled: boolean;
+  /** Whether its counters were read within the last second (false: the figures below are not current, and no silence is seen). */
+  readonly watching: boolean;
   /** Over the last second: packets and bytes per second sent through it, and answered from it. */
   readonly sent_packets_per_s: number;
   readonly sent_bytes_per_s: number;

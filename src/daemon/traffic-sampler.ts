@@ -3,7 +3,7 @@
 // One read at a time: a slow one skips samples rather than queueing them.
 import type { Logger } from 'pino';
 import type { TrafficCounters } from '../health/index.js';
-import type { CounterReader } from '../route/index.js';
+import type { CounterReader, CounterValue } from '../route/index.js';
 import type { UplinkConfig } from '../types/index.js';
 import { PASSIVE_SAMPLE_MS, trafficCounterNames } from '../types/layout.js';
 import { errText, type Scheduler, type TimerHandle } from './ports.js';
@@ -39,29 +39,32 @@ export class TrafficSampler {
   private async sample(): Promise<void> {
     const uplinks = this.uplinks().filter((u) => u.probe.passive);
     if (uplinks.length === 0) return this.schedule(PASSIVE_SAMPLE_MS);
+    let values: Map<string, CounterValue>;
     try {
-      const values = await this.reader.read();
-      if (this.retryMs) this.log.info({ event: 'passive' }, 'the passive signal reads its counters again');
-      this.retryMs = 0;
-      const counters = new Map<string, TrafficCounters>();
-      for (const u of uplinks) {
-        const names = trafficCounterNames(u.name);
-        const tx = values.get(names.tx);
-        const rx = values.get(names.rx);
-        // Missing while the table is loaded again or was flushed: no sample, no signal.
-        if (tx && rx) counters.set(u.name, { txPackets: tx.packets, txBytes: tx.bytes, rxPackets: rx.packets, rxBytes: rx.bytes });
-      }
-      if (!this.stopped && counters.size) this.onSample(counters);
-      this.schedule(PASSIVE_SAMPLE_MS);
+      values = await this.reader.read();
     } catch (err) {
+      if (this.stopped) return;
       if (!this.retryMs)
         this.log.error(
           { event: 'passive', err: errText(err) },
           `cannot read the passive signal's counters: ${errText(err)}; heartbeats alone find failures meanwhile`,
         );
       this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs ? this.retryMs * 2 : RETRY_FIRST_MS);
-      this.schedule(this.retryMs);
+      return this.schedule(this.retryMs);
     }
+    if (this.retryMs) this.log.info({ event: 'passive' }, 'the passive signal reads its counters again');
+    this.retryMs = 0;
+    const counters = new Map<string, TrafficCounters>();
+    for (const u of uplinks) {
+      const names = trafficCounterNames(u.name);
+      const tx = values.get(names.tx);
+      const rx = values.get(names.rx);
+      // Missing while the table is loaded again or was flushed: no sample, no signal.
+      if (tx && rx) counters.set(u.name, { txPackets: tx.packets, txBytes: tx.bytes, rxPackets: rx.packets, rxBytes: rx.bytes });
+    }
+    // The reducer's own failures are not the counters': they surface where dispatch runs.
+    this.schedule(PASSIVE_SAMPLE_MS);
+    if (!this.stopped && counters.size) this.onSample(counters);
   }
 
   stop(): void {

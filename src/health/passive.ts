@@ -137,7 +137,11 @@ export function answering(s: PassiveState, now: number, spanMs: number): boolean
   return s.silentSince === undefined || now - s.silentSince < spanMs;
 }
 
-/** How long the uplink has sent without an answer now, or 0. */
-export function silentMs(s: PassiveState, now: number): number {
-  return s.silentSince === undefined ? 0 : now - s.silentSince;
+/** How long the uplink has been sending without an answer now; 0 when answered, or when sending paused for `spanMs`. */
+export function silentMs(s: PassiveState, now: number, spanMs: number): number {
+  if (s.silentSince === undefined || s.lastTxAt === undefined || now - s.lastTxAt > spanMs) return 0;
+  return now - s.silentSince;
 }
+
+/** Samples older than this mean the counters cannot be read now (status `watching`). */
+export const SAMPLE_STALE_MS = 1000;

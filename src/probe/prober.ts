@@ -116,7 +116,9 @@ export class UplinkProber {
       this.arm(f, sentAt + this.timeoutFor(t.label));
       void answer.then((r) => {
         if (this.inFlight.has(f)) f.settle(r);
-        else if (r.ok && r.rttMs !== undefined && !this.stopped) this.opts.onLate?.(t.label, r.rttMs);
+        // Only an echo reply names its request: a late handshake may be the kernel's resent SYN
+        // answering (Karn's ambiguity, RFC 6298 §3).
+        else if (r.ok && r.rttMs !== undefined && !this.stopped && t.kind === 'icmp') this.opts.onLate?.(t.label, r.rttMs);
       });
     });
   }

@@ -54,36 +54,50 @@ export function pinningRuleset(spec: PinningSpec): string {
     `add rule ${t} ${chain} ct mark and ${hex(mask)} == 0 return`,
     ...spec.uplinks.map((u) => `add rule ${t} ${chain} ct mark and ${hex(mask)} == ${hex(u.mark)} ${setMark('meta', mask, u.mark)}`),
   ];
-  const skipTcp = ([4, 6] as const).flatMap((f) => {
-    const list = spec.tcpTargets.filter((x) => x.family === f).map((x) => `${x.address} . ${x.port}`);
-    // Only the gateway's own (a local source address): a LAN host's connection to the same
-    // address and port is a flow like any other.
-    return list.length
-      ? [`add rule ${t} postrouting ${f === 4 ? 'ip' : 'ip6'} daddr . tcp dport { ${[...new Set(list)].join(', ')} } fib saddr type local return`]
-      : [];
-  });
+  // uplinkd's own TCP heartbeats: `dir` tx matches them leaving, rx their answers coming in.
+  // Only the gateway's own (a local address): a LAN host's connection to the same address and
+  // port is a flow like any other.
+  const skipTcp = (chain: string, dir: 'tx' | 'rx') =>
+    ([4, 6] as const).flatMap((f) => {
+      const list = spec.tcpTargets.filter((x) => x.family === f).map((x) => `${x.address} . ${x.port}`);
+      const match = dir === 'tx' ? 'daddr . tcp dport' : 'saddr . tcp sport';
+      return list.length
+        ? [
+            `add rule ${t} ${chain} ${f === 4 ? 'ip' : 'ip6'} ${match} { ${[...new Set(list)].join(', ')} } fib ${dir === 'tx' ? 'saddr' : 'daddr'} type local return`,
+          ]
+        : [];
+    });
   // The passive signal (health/passive.ts): the users' packets each way per uplink, in
-  // connections this side opened. ICMP is left out: heartbeats are the confirmation, not the signal.
+  // connections this side opened, counted in a chain of its own. ICMP and the TCP heartbeats
+  // are left out: heartbeats are the confirmation, not the signal.
   const traffic = (dir: 'tx' | 'rx'): string[] => {
+    const chain = `passive_${dir}`;
     const map = spec.uplinks.map((u) => `"${u.interface}" : "${trafficCounterNames(u.name)[dir]}"`).join(', ');
-    const match = dir === 'tx' ? 'ct direction original counter name oifname' : 'ct direction reply counter name iifname';
-    return map ? [`add rule ${t} ${dir === 'tx' ? 'postrouting' : 'prerouting'} meta l4proto != { icmp, ipv6-icmp } ${match} map { ${map} }`] : [];
+    return [
+      `add chain ${t} ${chain}`,
+      ...skipTcp(chain, dir),
+      ...(map ? [`add rule ${t} ${chain} counter name ${dir === 'tx' ? 'oifname' : 'iifname'} map { ${map} }`] : []),
+    ];
   };
+  const jump = (dir: 'tx' | 'rx'): string =>
+    `add rule ${t} ${dir === 'tx' ? 'postrouting' : 'prerouting'} meta l4proto != { icmp, ipv6-icmp } ct direction ${dir === 'tx' ? 'original' : 'reply'} jump passive_${dir}`;
   return [
     ...spec.uplinks.map((u) => `add counter ${t} ${counterName(u.name)}`),
     ...spec.uplinks.flatMap((u) => Object.values(trafficCounterNames(u.name)).map((c) => `add counter ${t} ${c}`)),
-    `add chain ${t} prerouting { type filter hook prerouting priority mangle; policy accept; }`,
     ...traffic('rx'),
+    ...traffic('tx'),
+    `add chain ${t} prerouting { type filter hook prerouting priority mangle; policy accept; }`,
+    jump('rx'),
     // Replies coming in from an uplink are never marked: they are routed to the LAN as usual.
     ...(ifaces ? [`add rule ${t} prerouting iifname { ${ifaces} } return`] : []),
     ...restore('prerouting'),
     `add chain ${t} output { type route hook output priority mangle; policy accept; }`,
     ...restore('output'),
     `add chain ${t} postrouting { type filter hook postrouting priority mangle; policy accept; }`,
-    ...traffic('tx'),
+    jump('tx'),
     `add rule ${t} postrouting ct state != new return`,
     `add rule ${t} postrouting meta l4proto { icmp, ipv6-icmp } return`,
-    ...skipTcp,
+    ...skipTcp('postrouting', 'tx'),
     ...spec.uplinks.map((u) => `add rule ${t} postrouting oifname "${u.interface}" counter name "${counterName(u.name)}" ${setMark('ct', mask, u.mark)}`),
     '',
   ].join('\n');
@@ -109,7 +123,9 @@ export interface TableContents {
 export function expectedShape(spec: PinningSpec): TableShape {
   const n = spec.uplinks.length;
   const skipTcp = new Set(spec.tcpTargets.map((t) => t.family)).size;
-  return { chains: 3, rules: (n ? 3 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: 3 * n };
+  // Per passive chain: the TCP heartbeats' exits and the counting rule; a jump to each.
+  const passive = 2 * (skipTcp + (n ? 1 : 0)) + 2;
+  return { chains: 5, rules: passive + (n ? 1 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: 3 * n };
 }
 
 export interface TableShape {

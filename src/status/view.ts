@@ -2,7 +2,7 @@
 // steering, flap penalties) and what was just read back from the kernel (routes, flows,
 // counters, foreign rules). No I/O and no clock of its own: `now` comes in.
 import type { DampeningStatus, MptcpStatus, PassiveStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
-import { combine, type Health, passiveSpanMs, silentMs, timeoutInForce } from '../health/index.js';
+import { combine, type Health, NO_TRAFFIC, passiveSpanMs, SAMPLE_STALE_MS, silentMs, timeoutInForce } from '../health/index.js';
 import type { KernelRoute, UplinkMptcp } from '../route/index.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
 import type { Config, Family, UplinkState } from '../types/index.js';
@@ -70,14 +70,18 @@ function targetView(u: ShownUplink, label: string, now: number, spanMs: number):
 
 function passiveView(u: ShownUplink, now: number, spanMs: number): PassiveStatus {
   const p = u.passive;
+  // Figures of counters that cannot be read now are not shown as if they were current.
+  const watching = u.config.probe.passive && p.sampledAt !== undefined && now - p.sampledAt < SAMPLE_STALE_MS;
+  const rate = watching ? p.rate : NO_TRAFFIC;
   return {
     enabled: u.config.probe.passive,
-    sent_packets_per_s: p.rate.txPackets,
-    sent_bytes_per_s: p.rate.txBytes,
-    answer_packets_per_s: p.rate.rxPackets,
-    answer_bytes_per_s: p.rate.rxBytes,
+    watching,
+    sent_packets_per_s: rate.txPackets,
+    sent_bytes_per_s: rate.txBytes,
+    answer_packets_per_s: rate.rxPackets,
+    answer_bytes_per_s: rate.rxBytes,
     last_answer_ms_ago: p.lastRxAt === undefined ? null : Math.round(now - p.lastRxAt),
-    silent_ms: Math.round(silentMs(p, now)),
+    silent_ms: watching ? Math.round(silentMs(p, now, spanMs)) : 0,
     span_ms: Math.round(spanMs),
     confirmations: p.started,
     refuted: p.refuted,

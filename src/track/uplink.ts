@@ -51,7 +51,8 @@ export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): Trac
     addresses: kept?.addresses ?? [],
     everLost: kept?.everLost ?? new Set(),
     rtt: kept?.rtt ?? new Map(),
-    passive: kept?.passive ?? INITIAL_PASSIVE,
+    // A retune that turns the signal off ends a confirmation it started.
+    passive: kept && u.probe.passive ? kept.passive : kept ? endConfirmation(kept.passive, 'abandoned', -Infinity, 0) : INITIAL_PASSIVE,
   };
 }
 
@@ -101,19 +102,28 @@ export function lateAnswer(u: TrackedUplink, target: string, rttMs: number): Tra
   return { ...u, rtt: new Map(u.rtt).set(target, nextEstimate(u.rtt.get(target), rttMs)) };
 }
 
+/**
+ * A handshake this slow may have been answered to the kernel's second SYN (TCP_TIMEOUT_INIT,
+ * include/net/tcp.h): no RTT sample (Karn's ambiguity, RFC 6298 §3).
+ */
+const TCP_SYN_RETRY_MS = 1000;
+
 /** Longest a confirmation the passive signal started may wait for its rounds (a stopped prober, dropped rounds). */
-const CONFIRMATION_MAX_MS = 2 * RTO_MAX_MS;
+function confirmationMaxMs(u: UplinkConfig): number {
+  return 2 * Math.max(RTO_MAX_MS, listenMs(u));
+}
 
 /** A passive confirmation whose rounds have said nothing for CONFIRMATION_MAX_MS is given up (said once). */
 function abandonStale(u: TrackedUplink, now: Now, out: Effect[]): TrackedUplink {
   const since = u.passive.confirmingSince;
-  if (since === undefined || now.mono - since <= CONFIRMATION_MAX_MS) return u;
+  const maxMs = confirmationMaxMs(u.config);
+  if (since === undefined || now.mono - since <= maxMs) return u;
   out.push({
     kind: 'log',
     level: 'warn',
     uplink: u.config.name,
     fields: { event: 'passive', abandoned: true },
-    msg: `${u.config.name}: no heartbeat round of the confirmation said anything in ${CONFIRMATION_MAX_MS / 1000} s; it is given up`,
+    msg: `${u.config.name}: no heartbeat round of the confirmation said anything in ${maxMs / 1000} s; it is given up`,
   });
   out.push({ kind: 'prober', uplink: u.config.name, action: 'repace' });
   return { ...u, passive: endConfirmation(u.passive, 'abandoned', now.mono, u.config.probe.intervalMs) };
@@ -269,6 +279,7 @@ export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Con
   const rtt = new Map(next.rtt);
   if (localError) for (const r of round.results) last.set(r.target, r);
   const familyOf = new Map(u.config.targets.map((t) => [t.label, t.family]));
+  const kindOf = new Map(u.config.targets.map((t) => [t.label, t.kind]));
   const byFamily = new Map<Family, { answered: number; total: number; linkError?: string; failed: string[] }>();
   for (const family of u.health.keys()) {
     const results = counted.filter((r) => familyOf.get(r.target) === family);
@@ -282,7 +293,8 @@ export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Con
         const w = windows.get(r.target);
         if (w) windows.set(r.target, w.push(r.ok ? (r.rttMs ?? 0) : null));
       }
-      if (r.ok && r.rttMs !== undefined) rtt.set(r.target, nextEstimate(rtt.get(r.target), r.rttMs));
+      if (r.ok && r.rttMs !== undefined && !(kindOf.get(r.target) === 'tcp' && r.rttMs >= TCP_SYN_RETRY_MS))
+        rtt.set(r.target, nextEstimate(rtt.get(r.target), r.rttMs));
       last.set(r.target, r);
       if (r.ok) answered++;
     }

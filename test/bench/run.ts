@@ -36,11 +36,16 @@ interface Fault {
   readonly state: 'down' | 'detached';
 }
 
-const FAST = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3 });
-const FAST_SETUP = 'interval 200ms, timeout 200ms, down 3';
-const CONFIRM = labConfig({ interval: '1s', timeout: '100ms', down: 3, up: 3, targets: [...TARGETS, SINK] }).replace(
+// Heartbeats alone, paced as before issue 14 (a confirmation at the healthy interval, no
+// passive signal): the rows stay comparable with earlier runs. test/bench/passive.ts has the defaults.
+const FAST = labConfig({ interval: '200ms', timeout: '200ms', down: 3, up: 3, failureInterval: '200ms' }).replace(
   'reliability: 1',
-  'reliability: 1\n  failure_interval: 100ms',
+  'reliability: 1\n  passive: false',
+);
+const FAST_SETUP = 'interval 200ms, timeout 200ms, failure_interval 200ms, down 3, passive off';
+const CONFIRM = labConfig({ interval: '1s', timeout: '100ms', down: 3, up: 3, targets: [...TARGETS, SINK], failureInterval: '100ms' }).replace(
+  'reliability: 1',
+  'reliability: 1\n  passive: false',
 );
 
 const FAULTS: readonly Fault[] = [
@@ -57,7 +62,7 @@ const FAULTS: readonly Fault[] = [
   },
   {
     name: 'blackhole-fast-confirmation',
-    setup: 'interval 1s, failure_interval 100ms, timeout 100ms, down 3, 4 targets',
+    setup: 'interval 1s, failure_interval 100ms, timeout 100ms, down 3, 4 targets, passive off',
     config: CONFIRM,
     trials: TRIALS,
     streamMs: 5000,

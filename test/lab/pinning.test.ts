@@ -135,12 +135,13 @@ describe('nft flush ruleset while flows are pinned', { timeout: 120_000 }, () =>
     await sleep(2 * EVERY_MS);
     assert.deepEqual(broken(await held.snapshot()), [], 'pinned to the backup through the failback');
 
-    // A firewall reload: everything flushed, its own NAT table loaded again, in one go.
+    // A firewall reload: everything flushed, its own NAT table loaded again, in one go. (`-s`:
+    // without the counters' values, which the flows keep moving.)
     const flushed = daemon.logs.length;
-    const before = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'])).stdout;
+    const before = (await lab.exec('gw', 'nft', ['-s', 'list', 'table', 'inet', 'uplinkd'])).stdout;
     assert.match(before, /flags owner/, 'uplinkd holds its table');
     await lab.nftScript('gw', 'flush ruleset\ntable ip lab { chain post { type nat hook postrouting priority 100; oifname "wan*" masquerade; }; }\n');
-    const afterFlush = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'])).stdout;
+    const afterFlush = (await lab.exec('gw', 'nft', ['-s', 'list', 'table', 'inet', 'uplinkd'])).stdout;
     assert.equal(afterFlush, before, 'the flush passed the table by: not one rule missing');
     assert.match((await lab.exec('gw', 'nft', ['list', 'tables'])).stdout, /table ip lab/, 'while it flushed everything else');
     // Nor can it be deleted by hand while uplinkd runs.
@@ -159,9 +160,9 @@ describe('nft flush ruleset while flows are pinned', { timeout: 120_000 }, () =>
   });
 
   it('after uplinkd stops, the table stays with its contents; the next run takes it back as it was', async () => {
-    const pinned = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'])).stdout;
+    const pinned = (await lab.exec('gw', 'nft', ['-s', 'list', 'table', 'inet', 'uplinkd'])).stdout;
     assert.equal(await daemon.stop(), 0);
-    const left = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'])).stdout;
+    const left = (await lab.exec('gw', 'nft', ['-s', 'list', 'table', 'inet', 'uplinkd'])).stdout;
     assert.doesNotMatch(left, /flags owner/, 'nobody holds it now');
     assert.equal(
       left
@@ -179,7 +180,7 @@ describe('nft flush ruleset while flows are pinned', { timeout: 120_000 }, () =>
     daemon = running.daemon = lab.startDaemon(labConfig({ failback: '{ hold: 500ms, steps: [100], step_interval: 1s }' }));
     await daemon.waitFor((l) => l.event === 'pinning' && l.owned === true, 20_000, 'table held again');
     assert.ok(!daemon.logs.some((l) => l.event === 'pinning' && /replaced table/.test(String(l.msg))), 'taken over as it was, not replaced');
-    assert.match((await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'])).stdout, /flags owner/);
+    assert.match((await lab.exec('gw', 'nft', ['-s', 'list', 'table', 'inet', 'uplinkd'])).stdout, /flags owner/);
   });
 });
 

@@ -28,6 +28,7 @@ const STATUS: StatusReport = {
       timeout_ms: 50,
       passive: {
         enabled: true,
+        watching: true,
         sent_packets_per_s: 500,
         sent_bytes_per_s: 32000,
         answer_packets_per_s: 0,
@@ -61,6 +62,7 @@ const STATUS: StatusReport = {
       timeout_ms: 1000,
       passive: {
         enabled: false,
+        watching: false,
         sent_packets_per_s: 0,
         sent_bytes_per_s: 0,
         answer_packets_per_s: 0,

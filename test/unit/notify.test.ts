@@ -51,6 +51,7 @@ const uplink = (name: string, state: UplinkStatus['state'], weight: number): Upl
   timeout_ms: 1000,
   passive: {
     enabled: true,
+    watching: true,
     sent_packets_per_s: 0,
     sent_bytes_per_s: 0,
     answer_packets_per_s: 0,

@@ -238,7 +238,9 @@ describe('passive: answering and silentMs', () => {
 
   const silent: [string, Partial<PassiveState>, number][] = [
     ['not silent', {}, 0],
-    ['silent since 1000 ms', { silentSince: 1000 }, NOW - 1000],
+    ['silent since 1000 ms, still sending', { silentSince: 1000, lastTxAt: NOW - 10 }, NOW - 1000],
+    ['silent since 1000 ms, sending paused for the span', { silentSince: 1000, lastTxAt: NOW - 50 }, NOW - 1000],
+    ['silent since 1000 ms, sending paused longer than the span: no silence now', { silentSince: 1000, lastTxAt: NOW - 51 }, 0],
   ];
-  for (const [what, s, want] of silent) it(`silentMs: ${what}`, () => assert.equal(silentMs({ ...INITIAL_PASSIVE, ...s }, NOW), want));
+  for (const [what, s, want] of silent) it(`silentMs: ${what}`, () => assert.equal(silentMs({ ...INITIAL_PASSIVE, ...s }, NOW, 50), want));
 });

@@ -52,18 +52,22 @@ describe('the pinning table', () => {
     // Counters come before the rules that name them.
     assert.ok(lines.indexOf(`add counter ${t} new_lte`) < lines.findIndex((l) => l.includes('"new_lte"')));
     // The passive signal: the users' packets each way, first in their chains (ICMP, the
-    // heartbeats' protocol, left out), counted per interface through one map lookup.
+    // heartbeats' protocol, left out), counted in chains of their own that let the TCP
+    // heartbeats by, per interface through one map lookup.
     const pre = lines.findIndex((l) => l.startsWith(`add rule ${t} prerouting`));
-    assert.equal(
-      lines[pre],
-      `add rule ${t} prerouting meta l4proto != { icmp, ipv6-icmp } ct direction reply counter name iifname map { "wan1" : "rx_fiber", "wwan0" : "rx_lte" }`,
-    );
+    assert.equal(lines[pre], `add rule ${t} prerouting meta l4proto != { icmp, ipv6-icmp } ct direction reply jump passive_rx`);
     const post = lines.findIndex((l) => l.startsWith(`add rule ${t} postrouting`));
-    assert.equal(
-      lines[post],
-      `add rule ${t} postrouting meta l4proto != { icmp, ipv6-icmp } ct direction original counter name oifname map { "wan1" : "tx_fiber", "wwan0" : "tx_lte" }`,
+    assert.equal(lines[post], `add rule ${t} postrouting meta l4proto != { icmp, ipv6-icmp } ct direction original jump passive_tx`);
+    assert.deepEqual(
+      lines.filter((l) => / passive_(rx|tx) /.test(l) && !l.includes('jump')),
+      [
+        `add rule ${t} passive_rx ip saddr . tcp sport { 198.51.100.11 . 443 } fib daddr type local return`,
+        `add rule ${t} passive_rx counter name iifname map { "wan1" : "rx_fiber", "wwan0" : "rx_lte" }`,
+        `add rule ${t} passive_tx ip daddr . tcp dport { 198.51.100.11 . 443 } fib saddr type local return`,
+        `add rule ${t} passive_tx counter name oifname map { "wan1" : "tx_fiber", "wwan0" : "tx_lte" }`,
+      ],
     );
-    assert.ok(lines.indexOf(`add counter ${t} rx_lte`) < pre && lines.indexOf(`add counter ${t} tx_fiber`) < pre);
+    assert.ok(lines.indexOf(`add chain ${t} passive_rx`) < pre && lines.indexOf(`add counter ${t} rx_lte`) < lines.indexOf(`add chain ${t} passive_rx`));
   });
 
   it('empties what the table holds now, rules first, in front of the new contents', () => {
@@ -77,10 +81,11 @@ describe('the pinning table', () => {
   });
 
   it('knows its own shape, so a changed table is seen', () => {
-    // The two traffic counters (passive signal); iifname; per restoring chain a fast exit and
-    // one rule an uplink; postrouting's two exits, the TCP heartbeats, one rule an uplink.
-    // Three counters an uplink: new connections, and the users' packets each way.
-    assert.deepEqual(expectedShape(spec), { chains: 3, rules: 2 + 1 + 2 * (1 + 2) + 2 + 1 + 2, counters: 6 });
+    // The passive chains: the TCP heartbeats' exit and the counting rule each, a jump to each;
+    // iifname; per restoring chain a fast exit and one rule an uplink; postrouting's two exits,
+    // the TCP heartbeats, one rule an uplink. Three counters an uplink: new connections, and
+    // the users' packets each way.
+    assert.deepEqual(expectedShape(spec), { chains: 5, rules: 2 * 2 + 2 + 1 + 2 * (1 + 2) + 2 + 1 + 2, counters: 6 });
   });
 });
 
