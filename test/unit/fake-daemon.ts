@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { FakeClock, fakeProbers, memoryConfigs } from '../../src/daemon/fakes.js';
 import { FakeLinks, upLink } from '../../src/link/index.js';
-import { FakeConntrackTable, FakeKernel, type FakeMptcp, FakePinningTable, FakeSysctl } from '../../src/route/index.js';
+import { FakeConntrackTable, type FakeCounters, FakeKernel, type FakeMptcp, FakePinningTable, FakeSysctl } from '../../src/route/index.js';
 import type { HeartbeatResult } from '../../src/types/index.js';
 
 export const CONFIG = `
@@ -24,7 +24,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
 
 const PATH = '/etc/uplinkd/uplinkd.yaml';
 
-export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable; overrides?: OverrideStore; mptcp?: FakeMptcp } = {}) {
+export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable; overrides?: OverrideStore; mptcp?: FakeMptcp; counters?: FakeCounters } = {}) {
   const parsed = parseConfig(config);
   assert.ok(parsed.ok);
   const logs: Record<string, unknown>[] = [];
@@ -67,6 +67,7 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable; over
     nftEvents,
     ...(fakes.overrides ? { overrides: fakes.overrides } : {}),
     ...(fakes.mptcp ? { mptcp: fakes.mptcp } : {}),
+    ...(fakes.counters ? { counters: fakes.counters } : {}),
     onEvent: (e) => events.push(e),
   });
   let seq = 0;

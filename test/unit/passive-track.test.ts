@@ -3,15 +3,12 @@
 // started during it ends it either way; a `late` answer teaches the estimate. Then once
 // through the Daemon, with the fake counters, scheduler and probers.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { parseConfig } from '../../src/config/index.js';
-import { Daemon } from '../../src/daemon/daemon.js';
-import { FakeClock, fakeProbers, memoryConfigs } from '../../src/daemon/fakes.js';
 import type { TrafficCounters } from '../../src/health/index.js';
-import { FakeLinks, type LinkInfo, upLink } from '../../src/link/index.js';
-import { FakeConntrackTable, FakeCounters, FakeKernel, FakePinningTable, FakeSysctl } from '../../src/route/index.js';
+import { type LinkInfo, upLink } from '../../src/link/index.js';
+import { FakeCounters } from '../../src/route/index.js';
+import { setup } from './fake-daemon.js';
 import {
   type Effect,
   heartbeatTimeout,
@@ -346,40 +343,8 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
 `;
 
   it('the sampler reads the counters every 10 ms, the reducer sees them, and a silence calls confirm() on the prober', async () => {
-    const parsed = parseConfig(CONFIG);
-    assert.ok(parsed.ok);
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    });
-    const kernel = new FakeKernel();
-    kernel.linkIndex.set('wan1', 11).set('wan2', 12);
-    const links = new FakeLinks();
-    links.set(LINKS);
-    const clock = new FakeClock();
-    const probers = fakeProbers();
-    const configs = memoryConfigs();
-    configs.files.set('/etc/uplinkd/uplinkd.yaml', CONFIG);
     const counters = new FakeCounters();
-    const daemon = new Daemon({
-      configPath: '/etc/uplinkd/uplinkd.yaml',
-      config: parsed.config,
-      log: pino(sink),
-      kernel,
-      links,
-      clocks: clock.clocks,
-      scheduler: clock,
-      probers: probers.factory,
-      loadConfig: configs.loader,
-      families: [4],
-      pinning: new FakePinningTable(),
-      conntrack: new FakeConntrackTable(),
-      sysctl: new FakeSysctl(),
-      counters,
-    });
+    const { daemon, clock, probers, logs } = setup(CONFIG, { counters });
     /** Lets the sampler's read (a promise) finish and the next one be armed. */
     const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
     let seq = 0;
@@ -401,7 +366,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
     assert.equal(counters.reads, 0, 'the first read comes a sample after start');
     await round(true);
     await round(true);
-    const fiberProber = probers.made.find((p) => p.spec.uplink.name === 'fiber')!;
+    const fiberProber = probers.find((p) => p.spec.uplink.name === 'fiber')!;
     assert.equal(fiberProber.spec.timeoutFor(T0), 50, 'sub-ms RTTs, no traffic: the floor');
 
     // Counters in the table from now on: 5 packets each way per 10 ms, then out only.
@@ -447,7 +412,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
       logs.filter((l) => l.event === 'passive').map((l) => [l.uplink, l.silent_ms, l.sent, l.span_ms]),
       [['fiber', 50, 30, 50]],
     );
-    const dsl = probers.made.find((p) => p.spec.uplink.name === 'dsl')!;
+    const dsl = probers.find((p) => p.spec.uplink.name === 'dsl')!;
     assert.ok(!dsl.calls.includes('confirm'), 'dsl has no counters: no signal');
     await daemon.stop();
     assert.equal(counters.closed, true);

@@ -3,6 +3,7 @@
 // the timeout in force (configured, auto, raised while the users' traffic is answered).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seeded } from '../fuzz/random.js';
 import {
   INITIAL_PASSIVE,
   nextEstimate,
@@ -15,18 +16,6 @@ import {
   rtoMs,
   timeoutInForce,
 } from '../../src/health/index.js';
-
-/** A seeded PRNG (mulberry32): the same series on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The estimate after feeding `rtts` in order. */
 const fed = (rtts: readonly number[]): RttEstimate | undefined => rtts.reduce<RttEstimate | undefined>((e, r) => nextEstimate(e, r), undefined);
@@ -77,7 +66,7 @@ describe('rto: rtoMs (SRTT + max(G, K * RTTVAR), 50 ms-3 s)', () => {
   });
 
   it('a 300 ms ± 50 ms jittered series stays under its RTO once converged (seeded)', () => {
-    const rand = mulberry32(0x5eed);
+    const rand = seeded(0x5eed);
     const rtts = Array.from({ length: 500 }, () => 250 + 100 * rand());
     assert.ok(
       rtts.every((r) => r >= 250 && r < 350),
