@@ -21,6 +21,7 @@ import {
   TABLE_FAMILY,
   TABLE_NAME,
 } from '../route/index.js';
+import { confirmationPace } from '../health/index.js';
 import { checkView } from '../status/check.js';
 import { newFlowsSince, routeView, statusView } from '../status/view.js';
 import {
@@ -298,6 +299,7 @@ export class Daemon {
         return u ? heartbeatTimeout(u, target, this.opts.clocks.mono()) : RTO_INITIAL_MS;
       },
       listenMs: listenMs(uplink),
+      confirmPaceMs: confirmationPace(uplink.probe),
       onLate: (target, rttMs) => this.dispatch({ kind: 'late', uplink: name, target, rttMs }),
     });
     this.probers.set(name, prober);

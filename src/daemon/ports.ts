@@ -43,6 +43,8 @@ export interface ProberSpec {
   readonly timeoutFor: (target: string) => number;
   /** Ms an answer is listened for after its heartbeat counted as lost. */
   readonly listenMs: number;
+  /** Ms between the rounds of a confirmation. */
+  readonly confirmPaceMs: number;
   /** A late answer's RTT. */
   readonly onLate: (target: string, rttMs: number) => void;
 }

@@ -3,7 +3,6 @@
 // were started. Heartbeats are spread, never sent in bursts: uplinks start at different
 // phases of the interval, and the targets of a round go out one after the other.
 import { HEARTBEAT_CLOSED, type HeartbeatResult, type ProbeRound, type Target, type UplinkConfig } from '../types/index.js';
-import { RTO_INITIAL_MS } from '../types/layout.js';
 import { type HeartbeatOutcome, IcmpPinger } from './icmp.js';
 import { tcpHeartbeat } from './tcp.js';
 
@@ -21,10 +20,12 @@ export interface ProberOptions {
    * confirmation now, without waiting for the round to end (health/'s mayConfirm).
    */
   readonly confirmOnFailure?: () => boolean;
-  /** Ms a heartbeat to this target, sent now, is waited for (`timeout`, or `auto`'s figure); default `timeout`. */
-  readonly timeoutFor?: (target: string) => number;
-  /** Ms an answer is listened for after its heartbeat counted as lost, so `auto` learns a slower path; default `timeout`. */
-  readonly listenMs?: number;
+  /** Ms a heartbeat to this target, sent now, is waited for (`timeout`, or `auto`'s figure: track/'s heartbeatTimeout). */
+  readonly timeoutFor: (target: string) => number;
+  /** Ms an answer is listened for after its heartbeat counted as lost, so `auto` learns a slower path (track/'s listenMs). */
+  readonly listenMs: number;
+  /** Ms between the rounds of a confirmation (health/'s confirmationPace): a confirmation round packs its heartbeats into a quarter of it. */
+  readonly confirmPaceMs: number;
   /** An answer came after its heartbeat had counted as lost: its RTT. */
   readonly onLate?: (target: string, rttMs: number) => void;
 }
@@ -75,14 +76,9 @@ export class UplinkProber {
   confirm(): void {
     if (this.stopped) return;
     this.hurry?.();
-    for (const f of this.inFlight) this.arm(f, Math.min(f.deadline, f.sentAt + this.timeoutFor(f.target)));
+    for (const f of this.inFlight) this.arm(f, Math.min(f.deadline, f.sentAt + this.opts.timeoutFor(f.target)));
     clearTimeout(this.timer);
     this.tick(true);
-  }
-
-  private timeoutFor(target: string): number {
-    const t = this.opts.uplink.probe.timeoutMs;
-    return this.opts.timeoutFor?.(target) ?? (t === 'auto' ? RTO_INITIAL_MS : t);
   }
 
   private arm(f: InFlight, deadline: number): void {
@@ -95,9 +91,7 @@ export class UplinkProber {
 
   /** One heartbeat, judged by its deadline; the socket listens on for a late answer. */
   private heartbeat(t: Target): Promise<HeartbeatOutcome> {
-    const { uplink, clock } = this.opts;
-    const configured = uplink.probe.timeoutMs;
-    const listenMs = this.opts.listenMs ?? (configured === 'auto' ? RTO_INITIAL_MS : configured);
+    const { uplink, clock, listenMs } = this.opts;
     const sentAt = clock();
     const answer = t.kind === 'tcp' ? tcpHeartbeat(uplink.interface, t.host, t.port!, listenMs) : this.pingers[t.family].echo(t.host, listenMs);
     return new Promise((resolve) => {
@@ -113,7 +107,7 @@ export class UplinkProber {
         },
       };
       this.inFlight.add(f);
-      this.arm(f, sentAt + this.timeoutFor(t.label));
+      this.arm(f, sentAt + this.opts.timeoutFor(t.label));
       void answer.then((r) => {
         if (this.inFlight.has(f)) f.settle(r);
         // Only an echo reply names its request: a late handshake may be the kernel's resent SYN
@@ -159,8 +153,7 @@ export class UplinkProber {
     this.lastStart = startedAt;
     // The round's heartbeats are spread over the pace: one goes out every pace/n. A round that
     // confirms a failure packs them into a quarter of the failure pace: a verdict is due.
-    const fast = Math.min(uplink.probe.failureIntervalMs ?? uplink.probe.intervalMs, uplink.probe.intervalMs);
-    const spacing = (confirming ? fast / 4 : this.paceMs()) / uplink.targets.length;
+    const spacing = (confirming ? this.opts.confirmPaceMs / 4 : this.paceMs()) / uplink.targets.length;
     const waits = new Set<() => void>();
     this.hurry = () => {
       for (const w of waits) w();

@@ -6,8 +6,7 @@ import { labConfig } from '../lab/config.js';
 import { Lab } from '../lab/lab.js';
 import { longestGap, mptcpClient, startAggregation } from '../lab/mptcp.js';
 import { sleep, waitUntil } from '../lab/wait.js';
-
-const r1 = (n: number): number => Math.round(n * 10) / 10;
+import { median, r1 } from './figures.js';
 
 type MptcpFault = 'blackhole' | 'nic-deleted';
 
@@ -67,12 +66,6 @@ async function gaps(managed: boolean, fault: MptcpFault, trials: number) {
     await lab.destroy();
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** The four figures: each fault with uplinkd managing MPTCP and with the kernel alone. */

@@ -2,18 +2,10 @@
 // defaults apart from `interval: 1s` (one heartbeat target per uplink), with a two-way LAN flow
 // (the passive signal sees it), a one-way stream and no LAN traffic; and the CPU the passive
 // signal costs the daemon (its counters read every 10 ms), against `probe.passive: false`.
-import { readFileSync } from 'node:fs';
 import { Lab } from '../lab/lab.js';
 import { blackholeTrial, passiveConfig } from '../lab/passive.js';
 import { sleep } from '../lab/wait.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-const r1 = (n: number): number => Math.round(n * 10) / 10;
-const summary = (xs: number[]) => ({ median: r1(median(xs)), max: r1(Math.max(...xs)), all: xs.map(r1) });
+import { cpuMs, median, r1, summary } from './figures.js';
 
 /** The route change to the backup that a verdict on fiber leads to (the daemon's log). */
 const MOVED = /table 100 via 100\.64\.2\.1 dev wan2$/;
@@ -62,12 +54,6 @@ export async function passiveOutages(trials: number): Promise<Record<string, unk
     trials,
     ...out,
   };
-}
-
-/** The daemon's CPU time in ms (utime + stime, USER_HZ 100). */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
 /** The daemon's CPU with the passive signal on and off, alternating, under a two-way flow of 500 packets/s. */

@@ -6,20 +6,13 @@ import { labConfig } from '../lab/config.js';
 import { startPair } from '../lab/ha.js';
 import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
+import { cpuMs, median, r1, summary } from './figures.js';
 import { mptcpGaps } from './mptcp.js';
 import { passiveCpu, passiveOutages } from './passive.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 7);
 const LINK_TRIALS = Number(process.env.BENCH_LINK_TRIALS ?? 10);
 const STREAM_INTERVAL_MS = 2;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const r1 = (n: number): number => Math.round(n * 10) / 10;
 
 /** A failure of the primary the bench injects and heals, and the state it must lead to. */
 interface Fault {
@@ -135,10 +128,6 @@ async function measureGaps(fault: Fault): Promise<number[]> {
   return gaps;
 }
 
-function summary(gaps: number[]) {
-  return { median: r1(median(gaps)), max: r1(Math.max(...gaps)), all: gaps.map(r1) };
-}
-
 /** uplinkd's ICMP RTT against iputils ping, alternating on the same path (wan1 to a target). */
 async function rttAccuracy(): Promise<Record<string, unknown>> {
   const lab = await Lab.create();
@@ -198,18 +187,13 @@ async function load(seconds: number): Promise<Record<string, unknown>> {
     await daemon.waitState('u0', 'up', 30_000);
     await waitUntil(async () => daemon.logs.filter((l) => l.event === 'state' && l.to === 'up').length >= UPLINKS, 30_000, 'all uplinks up');
     const pid = daemon.proc.pid!;
-    const { readFileSync } = await import('node:fs');
-    const cpuMs = (): number => {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ 100
-    };
-    const c0 = cpuMs();
+    const c0 = cpuMs(pid);
     const rss: number[] = [];
     for (let i = 0; i < seconds; i++) {
       await sleep(1000);
       rss.push(daemon.resources().rssKb);
     }
-    const cpu = cpuMs() - c0;
+    const cpu = cpuMs(pid) - c0;
     const heartbeats = UPLINKS * 4 * 5 * seconds;
     await daemon.stop();
     const out = {
