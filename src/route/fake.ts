@@ -1,9 +1,11 @@
 // route/: an in-memory kernel beside the real one, for testing the router's diffing.
 import type { Family } from '../types/index.js';
-import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
+import { KernelError, type KernelLink, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
 
 export class FakeKernel implements RouteKernel {
   readonly linkIndex = new Map<string, number>();
+  /** Links in `linkIndex` that are admin down. */
+  readonly adminDown = new Set<string>();
   routeTable: KernelRoute[] = [];
   ruleList: KernelRule[] = [];
   /** Every mutating call, in order, for assertions. */
@@ -17,8 +19,8 @@ export class FakeKernel implements RouteKernel {
     if (code) throw new KernelError(code, call);
   }
 
-  async links(): Promise<Map<string, number>> {
-    return new Map(this.linkIndex);
+  async links(): Promise<Map<string, KernelLink>> {
+    return new Map([...this.linkIndex].map(([name, index]) => [name, { index, up: !this.adminDown.has(name) }]));
   }
   async routes(family: Family): Promise<KernelRoute[]> {
     return this.routeTable.filter((r) => r.family === family);

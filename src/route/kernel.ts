@@ -61,9 +61,19 @@ export interface KernelRule {
   readonly other?: string;
 }
 
+/** An interface as a route needs it. */
+export interface KernelLink {
+  readonly index: number;
+  /**
+   * IFF_UP. The kernel flushes the IPv4 routes of an interface taken down and answers a new
+   * one through it with ENETUNREACH or ENETDOWN (fib_check_nh, net/ipv4/fib_semantics.c).
+   */
+  readonly up: boolean;
+}
+
 export interface RouteKernel {
-  /** Interface name -> ifindex, for the links that exist now. */
-  links(): Promise<Map<string, number>>;
+  /** Interface name -> index and admin state, for the links that exist now. */
+  links(): Promise<Map<string, KernelLink>>;
   routes(family: Family): Promise<KernelRoute[]>;
   replaceRoute(route: KernelRoute): Promise<void>;
   deleteRoute(route: KernelRoute): Promise<void>;
@@ -196,10 +206,10 @@ export class NetlinkKernel implements RouteKernel {
   private readonly sock = netlink.createRtNetlink();
   private readonly calls = new SerialCalls();
 
-  async links(): Promise<Map<string, number>> {
+  async links(): Promise<Map<string, KernelLink>> {
     const links = await this.calls.run('dump links', () => this.sock.getLinks());
-    const out = new Map<string, number>();
-    for (const l of links) if (l.attrs.ifname && l.data.index) out.set(l.attrs.ifname, l.data.index);
+    const out = new Map<string, KernelLink>();
+    for (const l of links) if (l.attrs.ifname && l.data.index) out.set(l.attrs.ifname, { index: l.data.index, up: !!l.data.flags?.up });
     return out;
   }
 

@@ -1,8 +1,8 @@
 // route/: what an apply's report means for the operator, decided once per apply and pure:
-// which refusals, foreign rules and connected routes are new (logged once, not every retry),
+// which refusals, missing interfaces, foreign rules and connected routes are new (logged once, not every retry),
 // which are gone, whether the steering is as asked, and how long to wait before trying again.
 import { RULE_MANAGED, RULE_MANAGED_MIN, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN } from '../types/layout.js';
-import type { ApplyReport } from './router.js';
+import type { ApplyReport, Refusal } from './router.js';
 
 /** The first pause after a refusal; it doubles while the refusal stays, up to the maximum. */
 export const APPLY_RETRY_MS = 1000;
@@ -16,13 +16,15 @@ export interface Notice {
 
 export interface NoticeState {
   readonly refused: readonly string[];
+  /** Next hops left out for want of their interface. */
+  readonly missing: readonly string[];
   readonly foreign: readonly string[];
   readonly connected: readonly string[];
   /** The pause before the next retry, while something is refused. */
   readonly retryMs: number;
 }
 
-export const NO_NOTICES: NoticeState = { refused: [], foreign: [], connected: [], retryMs: APPLY_RETRY_MS };
+export const NO_NOTICES: NoticeState = { refused: [], missing: [], foreign: [], connected: [], retryMs: APPLY_RETRY_MS };
 
 export interface NoticeStep {
   readonly state: NoticeState;
@@ -31,6 +33,22 @@ export interface NoticeStep {
   readonly retryInMs: number | undefined;
   /** The managed routes and rules are as asked (a failback drain may run). */
   readonly managedOk: boolean;
+}
+
+/**
+ * An interface that went away or down while the route was written is a warning: the link
+ * monitor is about to say so, and the apply runs again. Anything else the kernel refuses (a
+ * gateway on none of an interface's subnets) is an error.
+ */
+function refusalNotice(r: Refusal): Notice {
+  const line = `${r.command}: ${r.code}`;
+  if (r.interfaceGone)
+    return {
+      level: 'warn',
+      fields: { event: 'route', refused: line, interface: r.interfaceGone },
+      msg: `not applied: ${line}; ${r.interfaceGone} went away or down while it was written; tried again, at once when the link change is seen`,
+    };
+  return { level: 'error', fields: { event: 'route', refused: line }, msg: `not applied: ${line}; everything else is in, this one is tried again` };
 }
 
 function fresh(now: readonly string[], before: readonly string[]): string[] {
@@ -42,10 +60,9 @@ export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
   const foreign = [...report.foreign];
   const connected = [...report.connected];
   const notices: Notice[] = [];
+  for (const m of fresh(report.missing, prev.missing)) notices.push({ level: 'warn', fields: { event: 'route', missing: m }, msg: `next hop left out: ${m}` });
   const newRefusals = fresh(refused, prev.refused);
-  for (const l of newRefusals) {
-    notices.push({ level: 'error', fields: { event: 'route', refused: l }, msg: `not applied: ${l}; everything else is in, this one is tried again` });
-  }
+  for (const r of report.refused) if (newRefusals.includes(`${r.command}: ${r.code}`)) notices.push(refusalNotice(r));
   if (refused.length === 0 && prev.refused.length > 0) {
     notices.push({ level: 'info', fields: { event: 'route', accepted: prev.refused }, msg: 'now applied: what was refused before' });
   }
@@ -67,7 +84,7 @@ export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
   // A new refusal starts the pauses over; one that stays doubles them.
   const wait = !again ? APPLY_RETRY_MS : newRefusals.length > 0 ? APPLY_RETRY_MS : prev.retryMs;
   return {
-    state: { refused, foreign, connected, retryMs: again ? Math.min(APPLY_RETRY_MAX_MS, wait * 2) : APPLY_RETRY_MS },
+    state: { refused, missing: [...report.missing], foreign, connected, retryMs: again ? Math.min(APPLY_RETRY_MAX_MS, wait * 2) : APPLY_RETRY_MS },
     notices,
     retryInMs: again ? wait : undefined,
     managedOk: !report.refused.some((r) => r.managed) && report.deferred.length === 0,

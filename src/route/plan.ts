@@ -60,6 +60,8 @@ export interface DesiredState {
 export interface Observed {
   /** Interface name -> ifindex. */
   readonly links: ReadonlyMap<string, number>;
+  /** Interfaces that are admin down: no route goes through them (the kernel refuses it). */
+  readonly down?: ReadonlySet<string>;
   readonly routes: Readonly<Record<Family, readonly KernelRoute[]>>;
   readonly rules: Readonly<Record<Family, readonly KernelRule[]>>;
 }
@@ -79,7 +81,7 @@ export type Operation =
 
 export interface Plan {
   readonly operations: readonly Operation[];
-  /** Desired next hops left out because their interface does not exist now. */
+  /** Desired next hops left out because their interface does not exist now or is admin down. */
   readonly missing: readonly string[];
   /** Somebody else's rules in uplinkd's range: never deleted, worked around where possible. */
   readonly foreign: readonly KernelRule[];
@@ -259,12 +261,13 @@ function untouchedRules(state: DesiredState, family: Family): Set<number> {
   return out;
 }
 
-function resolve(route: DesiredRoute, links: ReadonlyMap<string, number>, missing: string[]): KernelRoute {
+function resolve(route: DesiredRoute, observed: Observed, missing: string[]): KernelRoute {
   const nexthops: KernelNexthop[] = [];
   for (const nh of route.nexthops) {
-    const ifindex = links.get(nh.interface);
-    if (ifindex === undefined) {
-      missing.push(`${nh.uplink} (${nh.interface}) for ${route.destination.prefix}`);
+    const ifindex = observed.links.get(nh.interface);
+    if (ifindex === undefined || observed.down?.has(nh.interface)) {
+      const why = ifindex === undefined ? `no interface ${nh.interface}` : `${nh.interface} is admin down`;
+      missing.push(`${nh.uplink} for ${route.destination.prefix} in table ${tableName(route.table)}: ${why}`);
       continue;
     }
     nexthops.push(nh.gateway ? { ifindex, gateway: nh.gateway, weight: nh.weight } : { ifindex, weight: nh.weight });
@@ -297,8 +300,8 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   const wasManaged = (r: KernelRoute): boolean => !isManaged(r) && r.table === owned.table && owned.destinations.some((d) => d.prefix === r.prefix);
 
   for (const family of families) {
-    const managed = managedKnown ? state.managed.filter((r) => r.destination.family === family).map((r) => resolve(r, observed.links, missing)) : [];
-    const uplink = state.uplinkRoutes.filter((r) => r.destination.family === family).map((r) => resolve(r, observed.links, missing));
+    const managed = managedKnown ? state.managed.filter((r) => r.destination.family === family).map((r) => resolve(r, observed, missing)) : [];
+    const uplink = state.uplinkRoutes.filter((r) => r.destination.family === family).map((r) => resolve(r, observed, missing));
     const want = [...managed, ...uplink];
     const current = observed.routes[family].filter(
       (r) => (managedKnown && isManaged(r)) || uplinkTables.has(r.table) || owned.uplinkTables.has(r.table) || wasManaged(r),

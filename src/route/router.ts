@@ -15,11 +15,23 @@ export interface Refusal {
    * one uplink's own table: until it goes in, the steering is not what was asked for.
    */
   readonly managed: boolean;
+  /**
+   * The interface the route goes through was gone or admin down when the kernel had answered:
+   * it changed while the route was written, and the link monitor is about to say so.
+   */
+  readonly interfaceGone?: string;
 }
+
+/**
+ * The kernel's answers when an interface cannot take a route: gone (ENODEV), down (ENETDOWN),
+ * or the gateway on none of its subnets, as while it goes down or before DHCP has given it an
+ * address (ENETUNREACH; fib_check_nh, net/ipv4/fib_semantics.c).
+ */
+const INTERFACE_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENETDOWN', 'ENETUNREACH']);
 
 export interface ApplyReport {
   readonly changes: readonly string[];
-  /** Desired next hops left out because their interface does not exist now. */
+  /** Desired next hops left out because their interface does not exist now or is admin down. */
   readonly missing: readonly string[];
   /**
    * Operations the kernel refused. Each is tried on its own: one refused route or rule
@@ -49,9 +61,13 @@ export class Router {
     readonly mptcp?: MptcpEndpoints,
   ) {}
 
-  private async names(): Promise<{ links: Map<string, number>; names: Map<number, string> }> {
-    const links = await this.kernel.links();
-    return { links, names: new Map([...links].map(([n, i]) => [i, n])) };
+  private async names(): Promise<{ links: Map<string, number>; names: Map<number, string>; down: Set<string> }> {
+    const all = [...(await this.kernel.links())];
+    return {
+      links: new Map(all.map(([n, l]) => [n, l.index])),
+      names: new Map(all.map(([n, l]) => [l.index, n])),
+      down: new Set(all.filter(([, l]) => !l.up).map(([n]) => n)),
+    };
   }
 
   private async run(op: Operation): Promise<void> {
@@ -69,7 +85,7 @@ export class Router {
 
   /** Brings the kernel to `state`; safe to call again and again with the same state. */
   async apply(state: DesiredState): Promise<ApplyReport> {
-    const { links, names } = await this.names();
+    const { links, names, down } = await this.names();
     const routes = { 4: [] as KernelRoute[], 6: [] as KernelRoute[] };
     const rules = { 4: [] as KernelRule[], 6: [] as KernelRule[] };
     for (const f of this.families) {
@@ -77,10 +93,11 @@ export class Router {
       rules[f] = await this.kernel.rules(f);
     }
     const owned = this.owned ?? ownedBy(state);
-    const { operations, missing, foreign, connected } = plan(state, { links, routes, rules }, owned, this.families);
+    const { operations, missing, foreign, connected } = plan(state, { links, down, routes, rules }, owned, this.families);
     const changes: string[] = [];
-    const refused: Refusal[] = [];
+    let refused: Refusal[] = [];
     const deferred: string[] = [];
+    const refusedOps = new Map<Refusal, Operation>();
     // Adds and replaces come before deletes (plan.ts): when one of the managed routes or a rule
     // was refused, the family's deletes wait, or the old route or rule would go with nothing
     // in its place (a moved table whose new route the kernel refused, say).
@@ -98,7 +115,9 @@ export class Router {
       } catch (err) {
         // The kernel's answer about this one object: the others still go in.
         const managed = op.kind !== 'replace-route' || op.route.table === state.table;
-        refused.push({ command: line, code: err instanceof KernelError ? err.code : String(err), managed });
+        const refusal: Refusal = { command: line, code: err instanceof KernelError ? err.code : String(err), managed };
+        refused.push(refusal);
+        refusedOps.set(refusal, op);
         if (!isDelete && managed) holdDeletes.add(family);
         if (isDelete) deferred.push(line);
         continue;
@@ -106,6 +125,7 @@ export class Router {
       changes.push(line);
       this.log(line);
     }
+    refused = await this.whichInterfaceWent(refused, refusedOps, names);
     // Something no longer owned that is still there is tried again next time: remember it.
     if (deferred.length === 0) this.owned = ownedBy(state);
     // After the routes: a subflow re-added for a recovered uplink finds its source rule in.
@@ -119,6 +139,22 @@ export class Router {
       connected: connected.map((op) => describe(op, names)),
       deferred,
     };
+  }
+
+  /** Marks the refusals whose interface went away or down while the apply ran: a race, not a fault. */
+  private async whichInterfaceWent(refused: Refusal[], ops: ReadonlyMap<Refusal, Operation>, names: ReadonlyMap<number, string>): Promise<Refusal[]> {
+    if (!refused.some((r) => INTERFACE_ERRNOS.has(r.code))) return refused;
+    const now = await this.kernel.links();
+    return refused.map((r) => {
+      const op = ops.get(r);
+      if (!INTERFACE_ERRNOS.has(r.code) || op?.kind !== 'replace-route') return r;
+      for (const nh of op.route.nexthops) {
+        const name = names.get(nh.ifindex);
+        const link = name === undefined ? undefined : now.get(name);
+        if (name !== undefined && (!link || link.index !== nh.ifindex || !link.up)) return { ...r, interfaceGone: name };
+      }
+      return r;
+    });
   }
 
   /** The endpoints; a path manager that cannot be read (a kernel without MPTCP) is one refusal, never the routes' failure. */

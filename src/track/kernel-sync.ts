@@ -133,8 +133,6 @@ export function noteRouteEvents(t: Tracking, events: readonly RouteEvent[], now:
 
 /** An apply came back: log what is new in its report, arm the retry it asks for, and account for restores. */
 export function noteApplied(t: Tracking, report: ApplyReport, reasons: readonly string[], now: Now, out: Effect[]): Tracking {
-  for (const m of report.missing)
-    out.push({ kind: 'log', level: 'warn', fields: { event: 'route', missing: m }, msg: `no interface for ${m}: next hop left out` });
   // Whichever run comes first after an outside change reports it, with what it put back.
   const next = reasons.length > 0 ? noteReconcile(t, reasons, report.changes, now, out) : t;
   const step = noteApply(next.notices, report);

@@ -5,6 +5,7 @@ import {
   decodeMultipath,
   encodeMultipath,
   FakeKernel,
+  KernelError,
   managedRulePriority,
   ownsRule,
   Router,
@@ -167,7 +168,56 @@ describe('router', () => {
     const report = await router.apply(state([route(100, ['wan2', '100.64.2.1', 1])]));
     assert.ok(!kernel.calls.includes('replace 100 0.0.0.0/0'));
     assert.ok(!kernel.calls.some((c) => c.startsWith('delete 100')));
-    assert.deepEqual(report.missing, ['wan2 (wan2) for 0.0.0.0/0', 'wan2 (wan2) for 0.0.0.0/0']);
+    assert.deepEqual(report.missing, ['wan2 for 0.0.0.0/0 in table 100: no interface wan2', 'wan2 for 0.0.0.0/0 in table 1101: no interface wan2']);
+  });
+
+  it('writes no route through an interface that is admin down: the kernel would refuse it', async () => {
+    const { router, kernel, lines } = setup();
+    kernel.adminDown.add('wan2');
+    const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1], ['wan2', '100.64.2.1', 1])]));
+    assert.deepEqual(report.refused, []);
+    assert.deepEqual(report.missing, ['wan2 for 0.0.0.0/0 in table 100: wan2 is admin down', 'wan2 for 0.0.0.0/0 in table 1101: wan2 is admin down']);
+    // Its rules name the interface and stay: they need no link.
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('ip route') && l.includes('wan2')),
+      [],
+    );
+    assert.ok(lines.includes('ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1'), lines.join('\n'));
+    // Up again: the next apply puts it in.
+    kernel.adminDown.delete('wan2');
+    const again = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1], ['wan2', '100.64.2.1', 1])]));
+    assert.deepEqual(again.missing, []);
+    assert.ok(again.changes.includes('ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2'), again.changes.join('\n'));
+  });
+
+  it('a refusal because the interface went while the route was written is told from a fault', async () => {
+    for (const [what, goes, gone] of [
+      ['deleted meanwhile', (k: FakeKernel) => k.linkIndex.delete('wan1'), 'wan1'],
+      ['taken down meanwhile', (k: FakeKernel) => k.adminDown.add('wan1'), 'wan1'],
+      ['created again meanwhile (a new ifindex)', (k: FakeKernel) => k.linkIndex.set('wan1', 21), 'wan1'],
+      ['still there and up: the gateway is on none of its subnets', () => undefined, undefined],
+    ] as const) {
+      const { router, kernel } = setup();
+      const replace = kernel.replaceRoute.bind(kernel);
+      kernel.replaceRoute = async (r) => {
+        if (r.table !== 100) return replace(r);
+        goes(kernel);
+        throw new KernelError('ENETUNREACH', `replace ${r.table} ${r.prefix}`);
+      };
+      const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
+      assert.deepEqual(
+        report.refused,
+        [
+          {
+            command: 'ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1',
+            code: 'ENETUNREACH',
+            managed: true,
+            ...(gone ? { interfaceGone: gone } : {}),
+          },
+        ],
+        what,
+      );
+    }
   });
 
   it('does not touch other routes in the managed table', async () => {
