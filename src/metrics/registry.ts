@@ -121,6 +121,8 @@ export class UplinkMetrics {
         if (!targets || (labels.target !== undefined && !targets.has(String(labels.target)))) counter.remove(labels);
       }
     }
+    // An uplink added again under the same name counts its confirmations from zero.
+    for (const key of this.confirmationsSeen.keys()) if (!keep.has(key.split('\0')[0]!)) this.confirmationsSeen.delete(key);
   }
 
   /** Status counts since the uplink was first tracked; a smaller figure (tracked anew) counts from zero. */

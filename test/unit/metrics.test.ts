@@ -168,6 +168,23 @@ describe('metrics', () => {
     assert.equal(find(s, 'uplinkd_uplink_transitions_total', { uplink: 'lte' }), undefined);
   });
 
+  it('an uplink a reload removed and a later one added again counts its confirmations from zero', async () => {
+    const m = new UplinkMetrics('1');
+    const withFiber = (confirmations: number) => ({
+      ...STATUS,
+      uplinks: STATUS.uplinks.map((u) => (u.name === 'fiber' ? { ...u, passive: { ...u.passive!, confirmations, refuted: 0 } } : u)),
+    });
+    const started = async () =>
+      find(parseExposition(await m.registry.metrics()), 'uplinkd_passive_confirmations_total', { uplink: 'fiber', outcome: 'started' });
+    m.update(withFiber(5), NOW);
+    assert.equal(await started(), 5);
+    m.update({ ...STATUS, uplinks: STATUS.uplinks.filter((u) => u.name !== 'fiber') }, NOW);
+    await m.retain([{ name: 'lte', targets: [] }]);
+    assert.equal(await started(), undefined);
+    m.update(withFiber(7), NOW);
+    assert.equal(await started(), 7);
+  });
+
   it('an uplink removed by a reload leaves the gauges', async () => {
     const m = new UplinkMetrics('1');
     m.update(STATUS, NOW);
