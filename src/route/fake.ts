@@ -27,6 +27,9 @@ export class FakeKernel implements RouteKernel {
   }
   async replaceRoute(route: KernelRoute): Promise<void> {
     this.record(`replace ${route.table} ${route.prefix}`);
+    // As the kernel: no route through an interface that is down (fib_check_nh_v4_gw).
+    const down = new Set([...this.adminDown].map((n) => this.linkIndex.get(n)));
+    if (route.nexthops.some((n) => down.has(n.ifindex))) throw new KernelError('ENETUNREACH', `replace ${route.table} ${route.prefix}`);
     this.routeTable = [...this.routeTable.filter((r) => !(r.table === route.table && r.prefix === route.prefix)), route];
   }
   async deleteRoute(route: KernelRoute): Promise<void> {

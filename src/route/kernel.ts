@@ -65,8 +65,9 @@ export interface KernelRule {
 export interface KernelLink {
   readonly index: number;
   /**
-   * IFF_UP. The kernel flushes the IPv4 routes of an interface taken down and answers a new
-   * one through it with ENETUNREACH or ENETDOWN (fib_check_nh, net/ipv4/fib_semantics.c).
+   * IFF_UP. When an interface goes down the kernel deletes the single-path routes through it
+   * and marks its next hops of multipath ones dead (fib_sync_down_dev, fib6_ifdown); a new
+   * route through it is refused (ENETUNREACH for an IPv4 gateway, ENETDOWN for IPv6).
    */
   readonly up: boolean;
 }

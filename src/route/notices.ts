@@ -18,13 +18,15 @@ export interface NoticeState {
   readonly refused: readonly string[];
   /** Next hops left out for want of their interface. */
   readonly missing: readonly string[];
+  /** Refusals said as warnings only: their interface went while the route was written. */
+  readonly raced: readonly string[];
   readonly foreign: readonly string[];
   readonly connected: readonly string[];
   /** The pause before the next retry, while something is refused. */
   readonly retryMs: number;
 }
 
-export const NO_NOTICES: NoticeState = { refused: [], missing: [], foreign: [], connected: [], retryMs: APPLY_RETRY_MS };
+export const NO_NOTICES: NoticeState = { refused: [], missing: [], raced: [], foreign: [], connected: [], retryMs: APPLY_RETRY_MS };
 
 export interface NoticeStep {
   readonly state: NoticeState;
@@ -46,7 +48,7 @@ function refusalNotice(r: Refusal): Notice {
     return {
       level: 'warn',
       fields: { event: 'route', refused: line, interface: r.interfaceGone },
-      msg: `not applied: ${line}; ${r.interfaceGone} went away or down while it was written; tried again, at once when the link change is seen`,
+      msg: `not applied: ${line}; ${r.interfaceGone} went away or down while it was written; its next hop is left out until it is back and up`,
     };
   return { level: 'error', fields: { event: 'route', refused: line }, msg: `not applied: ${line}; everything else is in, this one is tried again` };
 }
@@ -62,9 +64,17 @@ export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
   const notices: Notice[] = [];
   for (const m of fresh(report.missing, prev.missing)) notices.push({ level: 'warn', fields: { event: 'route', missing: m }, msg: `next hop left out: ${m}` });
   const newRefusals = fresh(refused, prev.refused);
-  for (const r of report.refused) if (newRefusals.includes(`${r.command}: ${r.code}`)) notices.push(refusalNotice(r));
-  if (refused.length === 0 && prev.refused.length > 0) {
-    notices.push({ level: 'info', fields: { event: 'route', accepted: prev.refused }, msg: 'now applied: what was refused before' });
+  const raced = report.refused.filter((r) => r.interfaceGone).map((r) => `${r.command}: ${r.code}`);
+  report.refused.forEach((r, i) => {
+    const line = refused[i]!;
+    // Said once; but one first put down to a race and refused again with its interface in
+    // place is a fault after all.
+    if (newRefusals.includes(line) || (prev.raced.includes(line) && !r.interfaceGone)) notices.push(refusalNotice(r));
+  });
+  // A raced refusal that is gone was not applied: its next hop was left out (said above).
+  const accepted = prev.refused.filter((l) => !prev.raced.includes(l));
+  if (refused.length === 0 && accepted.length > 0) {
+    notices.push({ level: 'info', fields: { event: 'route', accepted }, msg: 'now applied: what was refused before' });
   }
   for (const l of fresh(foreign, prev.foreign)) {
     notices.push({
@@ -84,9 +94,9 @@ export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
   // A new refusal starts the pauses over; one that stays doubles them.
   const wait = !again ? APPLY_RETRY_MS : newRefusals.length > 0 ? APPLY_RETRY_MS : prev.retryMs;
   return {
-    state: { refused, missing: [...report.missing], foreign, connected, retryMs: again ? Math.min(APPLY_RETRY_MAX_MS, wait * 2) : APPLY_RETRY_MS },
+    state: { refused, missing: [...report.missing], raced, foreign, connected, retryMs: again ? Math.min(APPLY_RETRY_MAX_MS, wait * 2) : APPLY_RETRY_MS },
     notices,
     retryInMs: again ? wait : undefined,
-    managedOk: !report.refused.some((r) => r.managed) && report.deferred.length === 0,
+    managedOk: !report.refused.some((r) => r.managed) && report.deferred.length === 0 && !report.managedLeftOut,
   };
 }

@@ -83,6 +83,8 @@ export interface Plan {
   readonly operations: readonly Operation[];
   /** Desired next hops left out because their interface does not exist now or is admin down. */
   readonly missing: readonly string[];
+  /** One of them was a managed route's: the LAN's route is not what the steering asked for. */
+  readonly managedLeftOut: boolean;
   /** Somebody else's rules in uplinkd's range: never deleted, worked around where possible. */
   readonly foreign: readonly KernelRule[];
   /** Managed routes not written because the kernel's own connected route holds that prefix. */
@@ -287,6 +289,7 @@ export function ruleTables(state: Pick<DesiredState, 'table' | 'uplinkTables'>, 
 export function plan(state: DesiredState, observed: Observed, owned: Owned, families: readonly Family[]): Plan {
   const managedKnown = state.managedKnown ?? true;
   const missing: string[] = [];
+  let managedLeftOut = false;
   const foreign: KernelRule[] = [];
   const connected: Operation[] = [];
   const replaces: Operation[] = [];
@@ -300,7 +303,9 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   const wasManaged = (r: KernelRoute): boolean => !isManaged(r) && r.table === owned.table && owned.destinations.some((d) => d.prefix === r.prefix);
 
   for (const family of families) {
+    const leftOutBefore = missing.length;
     const managed = managedKnown ? state.managed.filter((r) => r.destination.family === family).map((r) => resolve(r, observed, missing)) : [];
+    managedLeftOut ||= missing.length > leftOutBefore;
     const uplink = state.uplinkRoutes.filter((r) => r.destination.family === family).map((r) => resolve(r, observed, missing));
     const want = [...managed, ...uplink];
     const current = observed.routes[family].filter(
@@ -344,6 +349,7 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   return {
     operations: [...ruleAdds.filter(first), ...replaces, ...ruleAdds.filter((op) => !first(op)), ...ruleDeletes, ...routeDeletes],
     missing,
+    managedLeftOut,
     foreign,
     connected,
   };

@@ -2,7 +2,7 @@
 // pure planner (plan.ts) decide what differs, and runs each operation, logging it as the `ip`
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
-import { KernelError, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
+import { KernelError, type KernelLink, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
 import type { MptcpEndpoints, MptcpReport } from './mptcp.js';
 import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type DesiredState, type Operation, type Owned } from './plan.js';
 
@@ -16,16 +16,19 @@ export interface Refusal {
    */
   readonly managed: boolean;
   /**
-   * The interface the route goes through was gone or admin down when the kernel had answered:
-   * it changed while the route was written, and the link monitor is about to say so.
+   * The route's interface was gone, admin down or another ifindex when the links were read
+   * again after the operations: it changed while the route was written, and the link monitor
+   * is about to say so. (The kernel does not say which next hop of a multipath route it
+   * refused: any one that changed counts.)
    */
   readonly interfaceGone?: string;
 }
 
 /**
- * The kernel's answers when an interface cannot take a route: gone (ENODEV), down (ENETDOWN),
- * or the gateway on none of its subnets, as while it goes down or before DHCP has given it an
- * address (ENETUNREACH; fib_check_nh, net/ipv4/fib_semantics.c).
+ * The kernel's answers when an interface cannot take a route: gone (ENODEV), down (ENETDOWN;
+ * fib6_nh_init, net/ipv6/route.c), or the gateway on none of its subnets, as once it went
+ * down and its connected route with it (ENETUNREACH; fib_check_nh_v4_gw,
+ * net/ipv4/fib_semantics.c).
  */
 const INTERFACE_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENETDOWN', 'ENETUNREACH']);
 
@@ -33,6 +36,8 @@ export interface ApplyReport {
   readonly changes: readonly string[];
   /** Desired next hops left out because their interface does not exist now or is admin down. */
   readonly missing: readonly string[];
+  /** One of them was a managed route's: the LAN's route is not yet what was asked for. */
+  readonly managedLeftOut?: boolean;
   /**
    * Operations the kernel refused. Each is tried on its own: one refused route or rule
    * never keeps the others out; the next apply tries it again.
@@ -93,7 +98,7 @@ export class Router {
       rules[f] = await this.kernel.rules(f);
     }
     const owned = this.owned ?? ownedBy(state);
-    const { operations, missing, foreign, connected } = plan(state, { links, down, routes, rules }, owned, this.families);
+    const { operations, missing, managedLeftOut, foreign, connected } = plan(state, { links, down, routes, rules }, owned, this.families);
     const changes: string[] = [];
     let refused: Refusal[] = [];
     const deferred: string[] = [];
@@ -134,6 +139,7 @@ export class Router {
     return {
       changes: [...changes, ...mp.changes],
       missing,
+      managedLeftOut,
       refused: [...refused, ...mp.refused],
       foreign: foreign.map((r) => describeRule('add', r)),
       connected: connected.map((op) => describe(op, names)),
@@ -144,7 +150,12 @@ export class Router {
   /** Marks the refusals whose interface went away or down while the apply ran: a race, not a fault. */
   private async whichInterfaceWent(refused: Refusal[], ops: ReadonlyMap<Refusal, Operation>, names: ReadonlyMap<number, string>): Promise<Refusal[]> {
     if (!refused.some((r) => INTERFACE_ERRNOS.has(r.code))) return refused;
-    const now = await this.kernel.links();
+    let now: Map<string, KernelLink>;
+    try {
+      now = await this.kernel.links();
+    } catch {
+      return refused; // what went in went in; the refusals stay as the kernel gave them
+    }
     return refused.map((r) => {
       const op = ops.get(r);
       if (!INTERFACE_ERRNOS.has(r.code) || op?.kind !== 'replace-route') return r;

@@ -8,7 +8,7 @@ import type { DesiredState } from '../route/plan.js';
 import type { ApplyReport } from '../route/router.js';
 import type { RouteEvent } from '../route/watch.js';
 import { desiredRoutes, endpointRoles, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
-import type { Config, Family, MptcpSettings, PinRule } from '../types/index.js';
+import type { Config, DesiredRoute, Family, MptcpSettings, PinRule } from '../types/index.js';
 import { endpointId, endpointIdRange, MPTCP_SUBFLOWS_MAX, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
 import { type Effect, type Now, steeringOf, type Tracking } from './model.js';
 import { steerInput } from './steering.js';
@@ -29,6 +29,21 @@ export function ownedBy(c: Config): Pick<DesiredState, 'table' | 'destinations' 
   };
 }
 
+/**
+ * An uplink's own IPv4 route through a gateway needs an IPv4 address on its interface: without
+ * one there is no connected route to find the gateway by, and the kernel refuses it
+ * (ENETUNREACH; fib_check_nh_v4_gw, net/ipv4/fib_semantics.c). One whose interface lost its
+ * address (a DHCP lease gone) waits for it; health/ has detached the uplink for it already.
+ * An interface not in the snapshot is the router's to leave out (missing).
+ */
+function gatewayReachable(r: DesiredRoute, snapshot: LinkSnapshot): boolean {
+  if (r.destination.family !== 4) return true;
+  return r.nexthops.every((nh) => {
+    const info = nh.gateway ? snapshot.get(nh.interface) : undefined;
+    return !info || info.addresses.some((a) => a.family === 4);
+  });
+}
+
 /** The routes, rules and pinning rules uplinkd wants now; `snapshot` gives the uplinks' addresses (source rules). */
 export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState {
   const c = t.config;
@@ -43,7 +58,7 @@ export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState 
     // Until some uplink has a verdict there is no choice to make: keep what the kernel has.
     managedKnown:
       tracked.some((u) => [...u.health.values()].some((h) => h.state !== 'init')) && (steering[4].active.length > 0 || steering[6].active.length > 0),
-    uplinkRoutes: uplinkRoutes(c),
+    uplinkRoutes: uplinkRoutes(c).filter((r) => gatewayReachable(r, snapshot)),
     markMask: c.routing.markMask,
     pinRules: { 4: pinRules(4), 6: pinRules(6) },
     ...(c.routing.sourceRules ? { sourceAddresses: c.uplinks.map((u) => globalAddresses(snapshot.get(u.interface))) } : {}),

@@ -120,6 +120,32 @@ describe('daemon', () => {
     await daemon.stop();
   });
 
+  it('an interface that lost its IPv4 address (a DHCP lease gone) gets no route through its gateway until it has one again', async () => {
+    const { daemon, kernel, links, logs, settle } = setup();
+    await daemon.start();
+    await settle();
+    const own = () => kernel.routeTable.some((r) => r.table === 1100);
+    assert.ok(own());
+    // The kernel drops the route with the address (fib_disable_ip); it would refuse it again.
+    links.set([{ ...upLink('wan1', 11), addresses: [] }, upLink('wan2', 12, '100.64.2.2/24')]);
+    kernel.routeTable = kernel.routeTable.filter((r) => r.table !== 1100);
+    const mark = kernel.calls.length;
+    await settle();
+    assert.deepEqual(
+      kernel.calls.slice(mark).filter((c) => c.includes('1100')),
+      [],
+    );
+    assert.equal((await daemon.status()).uplinks.find((u) => u.name === 'fiber')!.reason, 'wan1 has no IPv4 address for its heartbeats');
+    links.set([upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')]);
+    await settle();
+    assert.ok(own(), 'back with its address');
+    assert.deepEqual(
+      logs.filter((l) => (l.level as number) >= 50),
+      [],
+    );
+    await daemon.stop();
+  });
+
   it('carrier loss and admin down detach; a heartbeat ENODEV detaches and is not counted as loss', async () => {
     const { daemon, links, round, feed, settle } = setup();
     await daemon.start();

@@ -31,6 +31,17 @@ describe('apply notices', () => {
         1000,
         false,
       ],
+      [
+        'next apply: that next hop is left out (its interface is gone), so nothing was applied',
+        { missing: ['wan1 for 0.0.0.0/0 in table 200: no interface wan1'], managedLeftOut: true },
+        ['warn next hop left out'],
+        undefined,
+        false,
+      ],
+      ['back and in: said by the link', {}, [], undefined, true],
+      ['raced again', { refused: [{ ...MANAGED_ROUTE, interfaceGone: 'wan1' }] }, ['warn not applied'], 1000, false],
+      ['the same refusal with its interface in place: a fault after all', { refused: [MANAGED_ROUTE] }, ['error not applied'], 2000, false],
+      ['and again: said once', { refused: [MANAGED_ROUTE] }, [], 4000, false],
       ['all in again', {}, ['info now applied'], undefined, true],
       [
         'a next hop left out: its interface is gone',

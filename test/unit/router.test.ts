@@ -173,21 +173,31 @@ describe('router', () => {
 
   it('writes no route through an interface that is admin down: the kernel would refuse it', async () => {
     const { router, kernel, lines } = setup();
+    const both = state([route(100, ['wan1', '100.64.1.1', 1], ['wan2', '100.64.2.1', 1])]);
+    await router.apply(both);
     kernel.adminDown.add('wan2');
-    const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1], ['wan2', '100.64.2.1', 1])]));
+    lines.length = 0;
+    const report = await router.apply(both);
     assert.deepEqual(report.refused, []);
     assert.deepEqual(report.missing, ['wan2 for 0.0.0.0/0 in table 100: wan2 is admin down', 'wan2 for 0.0.0.0/0 in table 1101: wan2 is admin down']);
-    // Its rules name the interface and stay: they need no link.
-    assert.deepEqual(
-      lines.filter((l) => l.startsWith('ip route') && l.includes('wan2')),
-      [],
-    );
-    assert.ok(lines.includes('ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1'), lines.join('\n'));
-    // Up again: the next apply puts it in.
-    kernel.adminDown.delete('wan2');
-    const again = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1], ['wan2', '100.64.2.1', 1])]));
+    assert.equal(report.managedLeftOut, true);
+    // The multipath route goes on through wan1 alone; wan2's own route and its rule stay.
+    assert.deepEqual(lines, ['ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1']);
+    assert.ok(kernel.routeTable.some((r) => r.table === 1101));
+    assert.ok(kernel.ruleList.some((r) => r.oifname === 'wan2'));
+    // Every interface of the managed route down: it is left as the kernel has it, not deleted.
+    kernel.adminDown.add('wan1');
+    lines.length = 0;
+    const allDown = await router.apply(both);
+    assert.deepEqual(lines, []);
+    assert.deepEqual(allDown.refused, []);
+    assert.deepEqual(kernel.routeTable.find((r) => r.table === 100)?.nexthops, [{ ifindex: 11, gateway: '100.64.1.1', weight: 1 }]);
+    // Up again: the next apply puts them in.
+    kernel.adminDown.clear();
+    const again = await router.apply(both);
     assert.deepEqual(again.missing, []);
-    assert.ok(again.changes.includes('ip route replace 0.0.0.0/0 table 1101 via 100.64.2.1 dev wan2'), again.changes.join('\n'));
+    assert.equal(again.managedLeftOut, false);
+    assert.deepEqual(again.changes, ['ip route replace 0.0.0.0/0 table 100 nexthop via 100.64.1.1 dev wan1 weight 1 nexthop via 100.64.2.1 dev wan2 weight 1']);
   });
 
   it('a refusal because the interface went while the route was written is told from a fault', async () => {
@@ -196,6 +206,13 @@ describe('router', () => {
       ['taken down meanwhile', (k: FakeKernel) => k.adminDown.add('wan1'), 'wan1'],
       ['created again meanwhile (a new ifindex)', (k: FakeKernel) => k.linkIndex.set('wan1', 21), 'wan1'],
       ['still there and up: the gateway is on none of its subnets', () => undefined, undefined],
+      [
+        'the links cannot be read again: left as the kernel said',
+        (k: FakeKernel) => {
+          k.links = () => Promise.reject(new KernelError('EBUSY', 'dump links'));
+        },
+        undefined,
+      ],
     ] as const) {
       const { router, kernel } = setup();
       const replace = kernel.replaceRoute.bind(kernel);
@@ -206,7 +223,7 @@ describe('router', () => {
       };
       const report = await router.apply(state([route(100, ['wan1', '100.64.1.1', 1])]));
       assert.deepEqual(
-        report.refused,
+        report.refused.filter((r) => r.managed),
         [
           {
             command: 'ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1',
