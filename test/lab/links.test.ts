@@ -67,6 +67,12 @@ describe('link events', { timeout: 300_000 }, () => {
   const faults: { name: string; reason: string; fail: () => Promise<void>; heal: () => Promise<void> }[] = [
     { name: 'carrier lost on the ISP side', reason: 'carrier lost on wan1', fail: () => lab.carrier(1, false), heal: () => lab.carrier(1, true) },
     { name: 'admin down on the gateway', reason: 'wan1 is admin down', fail: () => lab.adminState(1, false), heal: () => lab.adminState(1, true) },
+    {
+      name: 'IPv4 address removed on the gateway (a DHCP lease gone)',
+      reason: 'wan1 has no IPv4 address for its heartbeats',
+      fail: async () => void (await lab.exec('gw', 'ip', ['addr', 'del', '100.64.1.2/24', 'dev', 'wan1'])),
+      heal: async () => void (await lab.exec('gw', 'ip', ['addr', 'add', '100.64.1.2/24', 'dev', 'wan1'])),
+    },
   ];
   for (const f of faults) {
     it(`${f.name}: detached; healed: recovered`, async () => {
@@ -76,6 +82,12 @@ describe('link events', { timeout: 300_000 }, () => {
       const back = daemon.logs.length;
       await f.heal();
       await expectRecovery(lab, daemon, back);
+      // Nothing was written through the interface while it could not take it.
+      assert.deepEqual(
+        daemon.logs.slice(mark).filter((l) => l.level >= 50),
+        [],
+        'no error logged',
+      );
     });
   }
 
