@@ -1,6 +1,7 @@
 // route/: what an apply's report means for the operator, decided once per apply and pure:
-// which refusals, missing interfaces, foreign rules and connected routes are new (logged once, not every retry),
-// which are gone, whether the steering is as asked, and how long to wait before trying again.
+// which refusals, missing interfaces, foreign rules and connected routes are new (logged once,
+// not every retry), which are gone, whether the steering is as asked, and how long to wait
+// before trying again.
 import { RULE_MANAGED, RULE_MANAGED_MIN, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN } from '../types/layout.js';
 import type { ApplyReport, Refusal } from './router.js';
 
