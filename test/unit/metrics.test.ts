@@ -6,6 +6,7 @@ import type { StatusReport } from '../../src/control/protocol.js';
 import { heartbeatResult, UplinkMetrics } from '../../src/metrics/registry.js';
 import { MetricsServer } from '../../src/metrics/server.js';
 import { parseExposition, type Sample } from './exposition.js';
+import { quietPassive } from './status-fixtures.js';
 
 const NOW = Date.parse('2026-11-22T10:01:00.000Z');
 const STATUS: StatusReport = {
@@ -60,20 +61,7 @@ const STATUS: StatusReport = {
       ],
       families: [],
       timeout_ms: 1000,
-      passive: {
-        enabled: false,
-        watching: false,
-        sent_packets_per_s: 0,
-        sent_bytes_per_s: 0,
-        answer_packets_per_s: 0,
-        answer_bytes_per_s: 0,
-        last_answer_ms_ago: null,
-        silent_ms: 0,
-        span_ms: 50,
-        confirmations: 0,
-        refuted: 0,
-        holdoff_ms: 0,
-      },
+      passive: quietPassive(false),
       mptcp: { endpoints: [{ id: 102, address: '100.64.2.2', flags: 'subflow' }], subflows: 3, backup_subflows: 1 },
     },
   ],

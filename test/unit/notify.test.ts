@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { execa } from 'execa';
 import type { StatusReport, UplinkStatus } from '../../src/control/protocol.js';
 import { statusLine } from '../../src/notify/status-line.js';
+import { quietPassive } from './status-fixtures.js';
 import { notifyMessage, ServiceNotifier, serviceEnvironment, socketManager, watchdogPeriod } from '../../src/notify/systemd.js';
 
 describe('notify: what systemd asks of the process', () => {
@@ -49,20 +50,7 @@ const uplink = (name: string, state: UplinkStatus['state'], weight: number): Upl
   targets: [],
   families: [],
   timeout_ms: 1000,
-  passive: {
-    enabled: true,
-    watching: true,
-    sent_packets_per_s: 0,
-    sent_bytes_per_s: 0,
-    answer_packets_per_s: 0,
-    answer_bytes_per_s: 0,
-    last_answer_ms_ago: null,
-    silent_ms: 0,
-    span_ms: 50,
-    confirmations: 0,
-    refuted: 0,
-    holdoff_ms: 0,
-  },
+  passive: quietPassive(true),
 });
 const report = (uplinks: UplinkStatus[], allDown = false): StatusReport => ({
   uplinks,
