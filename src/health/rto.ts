@@ -1,6 +1,7 @@
 // health/: how long a heartbeat is waited for under `timeout: auto`. TCP's retransmission
 // timer (RFC 6298) per target, from the RTTs its answers measured. Pure: samples in, ms out.
 import { ANSWERING_TIMEOUT_MIN_MS, RTO_INITIAL_MS, RTO_MAX_MS, RTO_MIN_MS } from '../types/layout.js';
+import type { Target } from '../types/index.js';
 import { answering, type PassiveState } from './passive.js';
 
 export { RTO_INITIAL_MS, RTO_MAX_MS, RTO_MIN_MS };
@@ -18,7 +19,22 @@ const ALPHA = 1 / 8;
 const BETA = 1 / 4;
 const K = 4;
 
-/** Feeds one answered heartbeat's RTT (RFC 6298 §2.2, §2.3). Echo replies name their request, so Karn's ambiguity does not arise. */
+/**
+ * A handshake this slow may have been answered to the kernel's second SYN (TCP_TIMEOUT_INIT,
+ * include/net/tcp.h).
+ */
+const TCP_SYN_RETRY_MS = 1000;
+
+/**
+ * Whether an answer's RTT may feed the estimate. An echo reply names its request; a TCP
+ * handshake does not say which SYN it answers, so one slow enough for a second SYN is no
+ * sample (Karn's ambiguity, RFC 6298 §3).
+ */
+export function isRttSample(kind: Target['kind'], rttMs: number): boolean {
+  return kind === 'icmp' || rttMs < TCP_SYN_RETRY_MS;
+}
+
+/** Feeds one answered heartbeat's RTT (RFC 6298 §2.2, §2.3); isRttSample says which may. */
 export function nextEstimate(e: RttEstimate | undefined, rttMs: number): RttEstimate {
   if (!e) return { srttMs: rttMs, rttvarMs: rttMs / 2 };
   const rttvarMs = (1 - BETA) * e.rttvarMs + BETA * Math.abs(e.srttMs - rttMs);

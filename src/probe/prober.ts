@@ -110,9 +110,8 @@ export class UplinkProber {
       this.arm(f, sentAt + this.opts.timeoutFor(t.label));
       void answer.then((r) => {
         if (this.inFlight.has(f)) f.settle(r);
-        // Only an echo reply names its request: a late handshake may be the kernel's resent SYN
-        // answering (Karn's ambiguity, RFC 6298 §3).
-        else if (r.ok && r.rttMs !== undefined && !this.stopped && t.kind === 'icmp') this.opts.onLate?.(t.label, r.rttMs);
+        // Whether it may teach the estimate is track/'s to say (Karn's rule, health/rto.ts).
+        else if (r.ok && r.rttMs !== undefined && !this.stopped) this.opts.onLate?.(t.label, r.rttMs);
       });
     });
   }

@@ -15,6 +15,7 @@ import {
   type TrafficCounters,
   type HealthStep,
   initialHealth,
+  isRttSample,
   LINK_ERRNOS,
   type LinkView,
   linkProblem,
@@ -98,15 +99,10 @@ export function listenMs(u: UplinkConfig): number {
 
 /** A late answer: the estimate learns the slower path; the verdict stands. */
 export function lateAnswer(u: TrackedUplink, target: string, rttMs: number): TrackedUplink {
-  if (!u.config.targets.some((t) => t.label === target)) return u;
+  const t = u.config.targets.find((x) => x.label === target);
+  if (!t || !isRttSample(t.kind, rttMs)) return u;
   return { ...u, rtt: new Map(u.rtt).set(target, nextEstimate(u.rtt.get(target), rttMs)) };
 }
-
-/**
- * A handshake this slow may have been answered to the kernel's second SYN (TCP_TIMEOUT_INIT,
- * include/net/tcp.h): no RTT sample (Karn's ambiguity, RFC 6298 §3).
- */
-const TCP_SYN_RETRY_MS = 1000;
 
 /** Longest a confirmation the passive signal started may wait for its rounds (a stopped prober, dropped rounds). */
 function confirmationMaxMs(u: UplinkConfig): number {
@@ -293,8 +289,8 @@ export function applyProbeRound(u: TrackedUplink, round: ProbeRound, config: Con
         const w = windows.get(r.target);
         if (w) windows.set(r.target, w.push(r.ok ? (r.rttMs ?? 0) : null));
       }
-      if (r.ok && r.rttMs !== undefined && !(kindOf.get(r.target) === 'tcp' && r.rttMs >= TCP_SYN_RETRY_MS))
-        rtt.set(r.target, nextEstimate(rtt.get(r.target), r.rttMs));
+      const kind = kindOf.get(r.target);
+      if (r.ok && r.rttMs !== undefined && kind && isRttSample(kind, r.rttMs)) rtt.set(r.target, nextEstimate(rtt.get(r.target), r.rttMs));
       last.set(r.target, r);
       if (r.ok) answered++;
     }

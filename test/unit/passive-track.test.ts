@@ -311,6 +311,19 @@ describe('passive track: the timeout in force (`timeout: auto`)', () => {
     assert.equal(s.state(), 'up', 'the verdict stands');
   });
 
+  it("Karn's rule, in a round and late: a TCP handshake of 1 s or more teaches nothing (it may answer the second SYN); an echo reply always does", () => {
+    const s = new Session(TWO.replace('icmp: 198.51.100.11]', 'tcp: "198.51.100.11:443"]'));
+    const TCP = 'tcp 198.51.100.11:443';
+    s.round(1000, [400, 999]);
+    assert.deepEqual([s.fiber.rtt.get(T0)?.srttMs, s.fiber.rtt.get(TCP)?.srttMs], [400, 999]);
+    s.round(2000, [1500, 1000]);
+    assert.deepEqual([s.fiber.rtt.get(T0)?.srttMs, s.fiber.rtt.get(TCP)?.srttMs], [400 + (1500 - 400) / 8, 999]);
+    s.send({ kind: 'late', uplink: 'fiber', target: TCP, rttMs: 2500 }, 5500);
+    assert.equal(s.fiber.rtt.get(TCP)?.srttMs, 999);
+    s.send({ kind: 'late', uplink: 'fiber', target: TCP, rttMs: 7 }, 5600);
+    assert.equal(s.fiber.rtt.get(TCP)?.srttMs, 999 - (999 - 7) / 8);
+  });
+
   it('a `late` answer for an unknown target or uplink changes nothing', () => {
     const s = new Session().up();
     s.send({ kind: 'late', uplink: 'fiber', target: 'icmp 192.0.2.1', rttMs: 900 }, 5500);

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { seeded } from '../fuzz/random.js';
 import {
   INITIAL_PASSIVE,
+  isRttSample,
   nextEstimate,
   type PassiveState,
   passiveSpanMs,
@@ -19,6 +20,19 @@ import {
 
 /** The estimate after feeding `rtts` in order. */
 const fed = (rtts: readonly number[]): RttEstimate | undefined => rtts.reduce<RttEstimate | undefined>((e, r) => nextEstimate(e, r), undefined);
+
+describe("rto: which answers are samples (Karn's rule, RFC 6298 §3)", () => {
+  it("an echo reply always; a TCP handshake only under the kernel's 1 s SYN retry", () => {
+    const rows: [Parameters<typeof isRttSample>[0], number, boolean][] = [
+      ['icmp', 0.5, true],
+      ['icmp', 2999, true],
+      ['tcp', 999.9, true],
+      ['tcp', 1000, false],
+      ['tcp', 2500, false],
+    ];
+    for (const [kind, rtt, want] of rows) assert.equal(isRttSample(kind, rtt), want, `${kind} ${rtt}`);
+  });
+});
 
 describe('rto: the layout constants', () => {
   it('floor 50 ms, ceiling 3 s, 1 s before the first answer', () => assert.deepEqual([RTO_MIN_MS, RTO_MAX_MS, RTO_INITIAL_MS], [50, 3000, 1000]));
