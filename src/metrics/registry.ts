@@ -24,9 +24,8 @@ export class UplinkMetrics {
   private readonly heartbeats: Counter;
   private readonly transitions: Counter;
   private readonly steeringChanges: Counter;
+  /** Set from status's totals at each update: one that went down (an uplink tracked anew) reads as a counter reset. */
   private readonly confirmations: Counter;
-  /** The confirmation counts status said last, per uplink and outcome: the counter grows by the difference. */
-  private readonly confirmationsSeen = new Map<string, number>();
 
   constructor(version: string) {
     const r = [this.registry];
@@ -115,23 +114,12 @@ export class UplinkMetrics {
    */
   async retain(uplinks: readonly { readonly name: string; readonly targets: readonly string[] }[]): Promise<void> {
     const keep = new Map(uplinks.map((u) => [u.name, new Set(u.targets)]));
-    for (const counter of [this.heartbeats, this.transitions, this.confirmations]) {
+    for (const counter of [this.heartbeats, this.transitions]) {
       for (const { labels } of (await counter.get()).values) {
         const targets = keep.get(String(labels.uplink));
         if (!targets || (labels.target !== undefined && !targets.has(String(labels.target)))) counter.remove(labels);
       }
     }
-    // An uplink added again under the same name counts its confirmations from zero.
-    for (const key of this.confirmationsSeen.keys()) if (!keep.has(key.split('\0')[0]!)) this.confirmationsSeen.delete(key);
-  }
-
-  /** Status counts since the uplink was first tracked; a smaller figure (tracked anew) counts from zero. */
-  private countConfirmations(uplink: string, outcome: 'started' | 'refuted', n: number): void {
-    const key = `${uplink}\0${outcome}`;
-    const seen = this.confirmationsSeen.get(key) ?? 0;
-    const grew = n >= seen ? n - seen : n;
-    this.confirmationsSeen.set(key, n);
-    this.confirmations.inc({ uplink, outcome }, grew);
   }
 
   onEvent(e: OperatorEvent): void {
@@ -146,6 +134,7 @@ export class UplinkMetrics {
    */
   update(s: StatusReport, nowMs: number): void {
     for (const g of Object.values(this.g)) g.reset();
+    this.confirmations.reset();
     const set = (g: Gauge, labels: Record<string, string>, v: number | null, scale = 1): void => {
       if (v !== null) g.set(labels, v / scale);
     };
@@ -174,8 +163,8 @@ export class UplinkMetrics {
         this.g.trafficBytes!.set({ uplink: u.name, direction: 'sent' }, p.sent_bytes_per_s);
         this.g.trafficBytes!.set({ uplink: u.name, direction: 'answers' }, p.answer_bytes_per_s);
         set(this.g.lastAnswer!, uplink, p.last_answer_ms_ago, 1000);
-        this.countConfirmations(u.name, 'started', p.confirmations);
-        this.countConfirmations(u.name, 'refuted', p.refuted);
+        this.confirmations.inc({ uplink: u.name, outcome: 'started' }, p.confirmations);
+        this.confirmations.inc({ uplink: u.name, outcome: 'refuted' }, p.refuted);
       }
       this.g.since!.set(uplink, Math.max(0, (nowMs - Date.parse(u.since)) / 1000));
       for (const t of u.targets) {
