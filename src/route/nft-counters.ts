@@ -77,16 +77,20 @@ export function parseCounterObject(data: Buffer): { name: string; value: Counter
 export class NetlinkCounters implements CounterReader {
   private sock: ReturnType<typeof netlink.createNetlink> | undefined;
   private readonly calls = new SerialCalls();
+  /** The same request every 10 ms: built once. */
+  private readonly req: ReturnType<typeof counterDumpRequest>;
+  private readonly what: string;
 
-  constructor(private readonly table: CounterTable = { family: 'inet', name: 'uplinkd' }) {}
+  constructor(table: CounterTable = { family: 'inet', name: 'uplinkd' }) {
+    this.req = counterDumpRequest(table.name);
+    this.what = `nft list counters table ${table.family} ${table.name}`;
+  }
 
   async read(): Promise<Map<string, CounterValue>> {
     this.sock ??= netlink.createNetlink(NETLINK_NETFILTER);
-    const sock = this.sock;
-    const req = counterDumpRequest(this.table.name);
+    const { sock, req, what } = this;
     // A missing table is no error: the dump passes every table by and ends empty
     // (nf_tables_dump_obj); a refusal (EPERM without CAP_NET_ADMIN) is a KernelError.
-    const what = `nft list counters table ${this.table.family} ${this.table.name}`;
     const msgs = await this.calls.run(what, async () => (await sock.request(req.type, [req.payload], { flags: req.flags }))[0]);
     const out = new Map<string, CounterValue>();
     for (const m of msgs) {
