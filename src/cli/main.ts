@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET, formatProblem, parseConfig, readConfigFile } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';
-import { ControlAccessError, NoDaemonError, type Request, request, type Response, type StatusReport } from '../control/protocol.js';
+import { ControlAccessError, NoDaemonError, type Request, request, type Response } from '../control/protocol.js';
+import { type StatusReport } from '../types/status.js';
 import { renderStatus } from './render.js';
 import { VERSION } from './version.js';
 

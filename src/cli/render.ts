@@ -1,7 +1,7 @@
 // cli/: `uplinkd status` for people: one line per uplink, then the kernel's managed routes.
 // SHARE is the intent (percent of new flows steered to it); NEW is what the kernel counted
 // since the last steering change, and FLOWS the live connections pinned to it.
-import type { StatusReport } from '../control/protocol.js';
+import type { StatusReport } from '../types/status.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));

@@ -1,21 +1,7 @@
 // What a reload changes: which uplinks to start, stop or restart, and whether routing moved.
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, UplinkConfig } from '../types/index.js';
-
-export interface ConfigDiff {
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  /** Uplinks whose interface, targets or next hop changed: probed afresh from `init`. */
-  readonly changed: readonly string[];
-  /** Uplinks where only probe settings changed: health is kept, heartbeats follow the new pace. */
-  readonly retuned: readonly string[];
-  /** Uplinks where only priority or weight changed: health is kept, steering redone. */
-  readonly reweighted: readonly string[];
-  readonly routingChanged: boolean;
-  readonly socketChanged: boolean;
-  /** `mptcp:` added, removed or its ID range moved: the next apply rewrites the endpoints. */
-  readonly mptcpChanged: boolean;
-}
+import { type ConfigDiff } from '../types/config-diff.js';
 
 /** What identifies an uplink's path: a change here makes its verdict meaningless. */
 function path(u: UplinkConfig): unknown {

@@ -3,19 +3,9 @@ import ipaddr from 'ipaddr.js';
 import { isScalar, isSeq, type Node } from 'yaml';
 import type { DampeningSettings, Destination, FailbackSettings, RoutingSettings, UplinkConfig } from '../types/index.js';
 import { parseDestination } from '../types/address.js';
-import {
-  DEFAULT_DAMPENING,
-  DEFAULT_FAILBACK,
-  DEFAULT_MARK_MASK,
-  DEFAULT_TABLE,
-  MAIN_TABLE,
-  MAX_DESTINATIONS,
-  RANGE,
-  RESERVED_TABLES,
-  TABLE_MAX,
-} from '../types/layout.js';
+import { DEFAULT_DAMPENING, DEFAULT_FAILBACK, DEFAULT_MARK_MASK, DEFAULT_TABLE, MAIN_TABLE, MAX_DESTINATIONS, RANGE, RESERVED_TABLES, TABLE_MAX } from '../types/layout.js';
 import { type Checker, entries } from './checker.js';
-import type { ParseOptions } from './parse.js';
+import type { ParseOptions } from './tables.js';
 
 export const ROUTING_KEYS = ['table', 'destinations', 'failback', 'mark_mask', 'hash_policy', 'remove_on_exit', 'source_rules', 'conntrack_flush', 'dampening'];
 /** Keys of earlier versions, with what took their place. */

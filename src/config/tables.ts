@@ -32,3 +32,8 @@ export function readRtTables(): Map<string, number> {
   }
   return names;
 }
+
+export interface ParseOptions {
+  /** rt_tables names -> ids, for `routing.table: NAME`. */
+  readonly tableNames?: ReadonlyMap<string, number>;
+}

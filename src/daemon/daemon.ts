@@ -3,47 +3,22 @@
 // effects it returns are run here through injected ports, each with a fake beside it.
 import type { Logger } from 'pino';
 import { ConfigError, diffConfig, formatProblem } from '../config/index.js';
-import type { OverrideRequest, Request, Response, StatusReport } from '../control/protocol.js';
+import type { OverrideRequest, Request, Response } from '../control/protocol.js';
+import type { StatusReport } from '../types/status.js';
 import type { LinkSource } from '../link/index.js';
-import {
-  type ConntrackTable,
-  type CounterReader,
-  type DeleteResult,
-  type NftEventSource,
-  type PinningTable,
-  type RouteEventSource,
-  type RouteKernel,
-  type MptcpKernel,
-  MptcpEndpoints,
-  Router,
-  type Sysctl,
-  type UplinkMptcp,
-  TABLE_FAMILY,
-  TABLE_NAME,
-} from '../route/index.js';
+import { type ConntrackTable, type DeleteResult } from '../host/conntrack.js';
+import { type CounterReader } from '../nft/counters.js';
+import { type NftEventSource } from '../nft/index.js';
+import { type RouteEventSource, type RouteKernel, Router } from '../route/index.js';
+import { type PinningTable, TABLE_FAMILY, TABLE_NAME } from '../nft/ruleset.js';
+import { type MptcpKernel } from '../mptcp/kernel.js';
+import { MptcpEndpoints } from '../mptcp/endpoints.js';
+import { type UplinkMptcp } from '../types/mptcp.js';
+import { type Sysctl } from '../host/sysctl.js';
 import { confirmationPace } from '../health/index.js';
 import { checkView } from '../status/check.js';
 import { newFlowsSince, routeView, statusView } from '../status/view.js';
-import {
-  desiredMptcp,
-  desiredState,
-  drainPlan,
-  type Effect,
-  heartbeatTimeout,
-  listenMs,
-  initialTracking,
-  mptcpOwners,
-  overrideProblem,
-  ownedBy,
-  proberPace,
-  type SourceAddress,
-  steeringOf,
-  type TimerName,
-  type TrackEvent,
-  type Tracking,
-  reloadChanges,
-  track,
-} from '../track/index.js';
+import { desiredMptcp, desiredState, drainPlan, type Effect, heartbeatTimeout, listenMs, initialTracking, mptcpOwners, overrideProblem, ownedBy, proberPace, type SourceAddress, steeringOf, type TimerName, type TrackEvent, type Tracking, reloadChanges, track } from '../track/index.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, ProbeRound } from '../types/index.js';
 import { RTO_INITIAL_MS, uplinkMark } from '../types/layout.js';

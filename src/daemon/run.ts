@@ -6,17 +6,14 @@ import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer, groupId } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
-import {
-  NetlinkCounters,
-  NetlinkKernel,
-  NetlinkMptcp,
-  NftPinningTable,
-  NftWatcher,
-  ProcSysctl,
-  RouteWatcher,
-  TABLE_NAME,
-  ToolConntrackTable,
-} from '../route/index.js';
+import { NetlinkCounters } from '../nft/counters.js';
+import { NetlinkKernel, RouteWatcher } from '../route/index.js';
+import { NftWatcher } from '../nft/index.js';
+import { NetlinkMptcp } from '../mptcp/kernel.js';
+import { NftPinningTable } from '../nft/table.js';
+import { TABLE_NAME } from '../nft/ruleset.js';
+import { ProcSysctl } from '../host/sysctl.js';
+import { ToolConntrackTable } from '../host/conntrack.js';
 import { HookRunner } from '../hooks/runner.js';
 import { execaSpawner } from '../hooks/spawn.js';
 import { UplinkMetrics } from '../metrics/registry.js';

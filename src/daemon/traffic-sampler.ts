@@ -3,7 +3,7 @@
 // One read at a time: a slow one skips samples rather than queueing them.
 import type { Logger } from 'pino';
 import type { TrafficCounters } from '../health/index.js';
-import type { CounterReader, CounterValue } from '../route/index.js';
+import type { CounterReader, CounterValue } from '../nft/counters.js';
 import type { UplinkConfig } from '../types/index.js';
 import { PASSIVE_SAMPLE_MS, trafficCounterNames } from '../types/layout.js';
 import { errText, type Scheduler, type TimerHandle } from './ports.js';

@@ -1,19 +1,7 @@
 // health/: the pure per-uplink state machine. Probe rounds + time in, state and events out.
 // No sockets, no timers, no Date.now(): `now` is an argument (an injected clock).
 import type { Family, UplinkState } from '../types/index.js';
-
-/**
- * Heartbeat errors that say the interface cannot send at all (it vanished, is down, or has
- * no address or route): link errors, never lost packets (include/uapi/asm-generic/errno.h).
- */
-export const LINK_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENXIO', 'ENETDOWN', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-
-/**
- * Heartbeat errors that are this gateway's own trouble (out of file descriptors, socket
- * buffers or memory): they say nothing about the path, so they are neither answers nor
- * losses (include/uapi/asm-generic/errno-base.h, errno.h).
- */
-export const LOCAL_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+import { LOCAL_ERRNOS } from '../types/errnos.js';
 
 /**
  * A round's heartbeats without those that failed for a local reason (LOCAL_ERRNOS), and the

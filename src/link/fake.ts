@@ -1,7 +1,7 @@
 // link/: a link source beside the real monitor, for tests: set a snapshot, get the changes.
 import { EventEmitter } from 'node:events';
 import type { LinkMonitorEvents, LinkSource } from './monitor.js';
-import { diffSnapshots, type LinkInfo, type LinkSnapshot } from './snapshot.js';
+import { diffSnapshots, type LinkInfo, type LinkSnapshot } from '../types/link.js';
 
 export class FakeLinks extends EventEmitter<LinkMonitorEvents> implements LinkSource {
   private current: LinkSnapshot = new Map();

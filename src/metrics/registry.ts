@@ -3,8 +3,8 @@
 // status report read at scrape time (routes, flows and counters read back from the kernel);
 // counters count heartbeats and operator events as they happen.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { StatusReport } from '../control/protocol.js';
-import { LOCAL_ERRNOS } from '../health/machine.js';
+import type { StatusReport } from '../types/status.js';
+import { LOCAL_ERRNOS } from '../types/errnos.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { ProbeRound } from '../types/index.js';
 import { HEARTBEAT_CLOSED } from '../types/index.js';

@@ -1,6 +1,6 @@
 // notify/: the one-line summary systemd shows (`systemctl status`, STATUS=): each uplink's
 // health and its share of new flows, as the kernel's routes carry them. Pure.
-import type { StatusReport } from '../control/protocol.js';
+import type { StatusReport } from '../types/status.js';
 import { usableState } from '../types/index.js';
 
 /** `fiber up, 100% of new flows; lte up, standby`; `ALL DOWN: ...` when no uplink answers. */

@@ -3,7 +3,7 @@
 // managed routes say. Measures only; health/ decides.
 import raw, { type Socket } from 'raw-socket';
 import { type Family, HEARTBEAT_CLOSED } from '../types/index.js';
-import { errnoCode } from './errno.js';
+import { errnoCode } from '../netlink/errors.js';
 
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;

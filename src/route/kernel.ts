@@ -1,76 +1,11 @@
 // route/: the kernel side of routing, behind a small interface so the diffing in router.ts
 // can be tested against a fake (fake.ts) and for real in the lab.
 import netlink from 'netlink';
+import { SerialCalls } from '../netlink/index.js';
 import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';
-import {
-  AF,
-  attributes,
-  FR_ACT_TO_TBL,
-  NLM_F_CREATE,
-  NLM_F_EXCL,
-  NLM_F_REPLACE,
-  RT_SCOPE_LINK,
-  RT_TABLE_COMPAT,
-  RT_TABLE_UNSPEC,
-  RTA_GATEWAY,
-  RTNH_F_ONLINK,
-  RTPROT_KERNEL,
-  RTPROT_STATIC,
-} from '../types/netlink.js';
-
-export interface KernelNexthop {
-  readonly ifindex: number;
-  readonly gateway?: string;
-  /** 1..256; a single-path route always reads back as 1. */
-  readonly weight: number;
-}
-
-export interface KernelRoute {
-  readonly family: Family;
-  readonly table: number;
-  /** Normalised prefix: `0.0.0.0/0`, `::/0`. */
-  readonly prefix: string;
-  /** The next hops (none that mean anything on a route through a nexthop object). */
-  readonly nexthops: readonly KernelNexthop[];
-  /**
-   * The nexthop object a route points at (`ip route ... nhid N`): only on routes that an
-   * earlier uplinkd wrote through resilient groups; they are replaced by plain ones.
-   */
-  readonly nhid?: number;
-  /** Written by the kernel itself (proto kernel): the connected route of an address. */
-  readonly connected?: true;
-}
-
-export interface KernelRule {
-  readonly family: Family;
-  readonly priority: number;
-  readonly table: number;
-  readonly oifname?: string;
-  /** `suppress_prefixlength N`: answers from the table with a prefix this short or shorter are ignored. */
-  readonly suppressPrefixlength?: number;
-  /** `from ADDRESS/LEN`. */
-  readonly src?: string;
-  /** `fwmark MARK/MASK`: packets whose mark, under the mask, equals this. */
-  readonly fwmark?: number;
-  readonly fwmask?: number;
-  /**
-   * What the rule does or matches beyond the fields above, in `ip rule` words (`unreachable`,
-   * `iif eth0`, `not`...): uplinkd never writes such a rule, so one in its range is foreign.
-   */
-  readonly other?: string;
-}
-
-/** An interface as a route needs it. */
-export interface KernelLink {
-  readonly index: number;
-  /**
-   * IFF_UP. When an interface goes down the kernel deletes the single-path routes through it
-   * and marks its next hops of multipath ones dead (fib_sync_down_dev, fib6_ifdown); a new
-   * route through it is refused (ENETUNREACH for an IPv4 gateway, ENETDOWN for IPv6).
-   */
-  readonly up: boolean;
-}
+import { AF, attributes, FR_ACT_TO_TBL, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RT_SCOPE_LINK, RT_TABLE_COMPAT, RT_TABLE_UNSPEC, RTA_GATEWAY, RTNH_F_ONLINK, RTPROT_KERNEL, RTPROT_STATIC } from '../types/netlink.js';
+import { type KernelLink, type KernelNexthop, type KernelRoute, type KernelRule } from '../types/routes.js';
 
 export interface RouteKernel {
   /** Interface name -> index and admin state, for the links that exist now. */
@@ -132,21 +67,6 @@ function prefixParts(prefix: string): { address: string; length: number } {
   return { address: address!, length: Number(len) };
 }
 
-function errnoOf(err: unknown): string {
-  const m = /Request rejected: (\w+)/.exec(String((err as Error)?.message ?? err));
-  return m ? m[1]! : String((err as Error)?.message ?? err);
-}
-
-export class KernelError extends Error {
-  constructor(
-    readonly code: string,
-    readonly command: string,
-  ) {
-    super(`${command}: ${code}`);
-    this.name = 'KernelError';
-  }
-}
-
 const ACTION_WORDS: Record<string, string> = { goto: 'goto', nop: 'nop', blackhole: 'blackhole', unreachable: 'unreachable', prohibit: 'prohibit' };
 
 /** The parts of a dumped rule that uplinkd never writes (include/uapi/linux/fib_rules.h). */
@@ -180,26 +100,6 @@ function otherSelectors(m: { data: object; attrs: object }): { other?: string } 
     words.push(typeof action === 'string' ? (ACTION_WORDS[action] ?? `action ${action}`) : `action ${String(action)}`);
   }
   return words.length ? { other: words.join(' ') } : {};
-}
-
-/**
- * Netlink requests one at a time (the netlink package mixes up replies of concurrent dumps),
- * each failure a KernelError naming what was asked.
- */
-export class SerialCalls {
-  private queue: Promise<unknown> = Promise.resolve();
-
-  run<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        throw err instanceof KernelError ? err : new KernelError(errnoOf(err), what);
-      }
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 /** The real kernel through rtnetlink (the `netlink` package). */

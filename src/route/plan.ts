@@ -4,57 +4,9 @@
 // lets main answer first goes in before them), rules added before
 // rules deleted, routes uplinkd no longer owns deleted last. Each operation reads as the `ip`
 // command a person would have typed.
-import type { DesiredRoute, Family, PinRule } from '../types/index.js';
-import {
-  MAIN_TABLE,
-  RULE_FWMARK_BASE,
-  RULE_MAIN_FIRST,
-  RULE_MANAGED,
-  RULE_MANAGED_MIN,
-  MAX_UPLINKS,
-  EARLIER_MAIN_FIRST,
-  EARLIER_MANAGED,
-  EARLIER_SOURCE_BASE,
-  RULE_OIF_BASE,
-  RULE_PRIORITY_MAX,
-  RULE_PRIORITY_MIN,
-  RULE_SOURCE_BASE,
-  hex,
-  uplinkMark,
-} from '../types/layout.js';
-import type { KernelNexthop, KernelRoute, KernelRule } from './kernel.js';
-import type { DesiredMptcp } from './mptcp-plan.js';
-
-export interface DesiredState {
-  /** The managed table and the destinations uplinkd owns in it. */
-  readonly table: number;
-  readonly destinations: readonly { readonly prefix: string; readonly family: Family }[];
-  readonly managed: readonly DesiredRoute[];
-  /**
-   * False until some uplink has a verdict: the managed routes stay as the kernel has them
-   * (a restarted daemon adopts them instead of flapping them). Default true.
-   */
-  readonly managedKnown?: boolean;
-  /** Per-uplink default routes for heartbeats, and the interface each table belongs to. */
-  readonly uplinkRoutes: readonly DesiredRoute[];
-  /** In config order: an uplink's position numbers its rules and its mark. */
-  readonly uplinkTables: readonly { readonly table: number; readonly interface: string; readonly uplink: string }[];
-  /** routing.mark_mask: the conntrack mark bits that pin a connection to its uplink. */
-  readonly markMask: number;
-  /**
-   * Per family and uplink, its `fwmark MARK/MASK lookup UPLINK_TABLE` rule: on while its
-   * pinned connections should stay on it, off once it is lost (they follow the managed route).
-   * Uplinks left out are off.
-   */
-  readonly pinRules: Readonly<Record<Family, ReadonlyMap<string, PinRule>>>;
-  /**
-   * routing.source_rules: each uplink's own addresses (in uplinkTables order), so traffic
-   * sourced from one leaves through that uplink (services reachable on each address).
-   */
-  readonly sourceAddresses?: readonly (readonly { readonly family: Family; readonly address: string }[])[];
-  /** `mptcp:`: the path-manager endpoints uplinkd owns (route/mptcp-plan.ts); absent: none. */
-  readonly mptcp?: DesiredMptcp;
-}
+import type { DesiredRoute, Family } from '../types/index.js';
+import { MAIN_TABLE, RULE_FWMARK_BASE, RULE_MAIN_FIRST, RULE_MANAGED, RULE_MANAGED_MIN, MAX_UPLINKS, EARLIER_MAIN_FIRST, EARLIER_MANAGED, EARLIER_SOURCE_BASE, RULE_OIF_BASE, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, RULE_SOURCE_BASE, hex, uplinkMark } from '../types/layout.js';
+import type { DesiredState, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
 
 /** What the kernel has, as read before planning. */
 export interface Observed {

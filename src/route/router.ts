@@ -2,27 +2,10 @@
 // pure planner (plan.ts) decide what differs, and runs each operation, logging it as the `ip`
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
-import { KernelError, type KernelLink, type KernelRoute, type KernelRule, type RouteKernel } from './kernel.js';
-import type { MptcpEndpoints, MptcpReport } from './mptcp.js';
-import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type DesiredState, type Operation, type Owned } from './plan.js';
-
-/** An operation the kernel refused, as the `ip` command and the errno name. */
-export interface Refusal {
-  readonly command: string;
-  readonly code: string;
-  /**
-   * It concerned the managed routes or uplinkd's rules (what the LAN's traffic follows), not
-   * one uplink's own table: until it goes in, the steering is not what was asked for.
-   */
-  readonly managed: boolean;
-  /**
-   * The route's interface was gone, admin down or another ifindex when the links were read
-   * again after the operations: it changed while the route was written, and the link monitor
-   * is about to say so. (The kernel does not say which next hop of a multipath route it
-   * refused: any one that changed counts.)
-   */
-  readonly interfaceGone?: string;
-}
+import { KernelError } from '../netlink/index.js';
+import type { ApplyReport, BesideRoutes, DesiredState, KernelLink, KernelRoute, KernelRule, MptcpReport, Refusal } from '../types/routes.js';
+import type { RouteKernel } from './kernel.js';
+import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type Operation, type Owned } from './plan.js';
 
 /**
  * The kernel's answers when an interface cannot take a route: gone (ENODEV), down (ENETDOWN;
@@ -31,25 +14,6 @@ export interface Refusal {
  * net/ipv4/fib_semantics.c).
  */
 const INTERFACE_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENETDOWN', 'ENETUNREACH']);
-
-export interface ApplyReport {
-  readonly changes: readonly string[];
-  /** Desired next hops left out because their interface does not exist now or is admin down. */
-  readonly missing: readonly string[];
-  /** One of them was a managed route's: the LAN's route is not yet what was asked for. */
-  readonly managedLeftOut?: boolean;
-  /**
-   * Operations the kernel refused. Each is tried on its own: one refused route or rule
-   * never keeps the others out; the next apply tries it again.
-   */
-  readonly refused: readonly Refusal[];
-  /** Somebody else's rules in uplinkd's range, as `ip rule` would add them: left alone. */
-  readonly foreign: readonly string[];
-  /** Managed routes not written: the kernel's own connected route holds that prefix. */
-  readonly connected: readonly string[];
-  /** Deletes held back because what replaces them was refused (tried again next time). */
-  readonly deferred: readonly string[];
-}
 
 type Owner = Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'>;
 type RuleOwner = Pick<DesiredState, 'table' | 'uplinkTables'>;
@@ -62,8 +26,8 @@ export class Router {
     private readonly kernel: RouteKernel,
     private readonly log: (command: string) => void,
     private readonly families: readonly Family[] = [4, 6],
-    /** `mptcp:`: the path manager's endpoints, kept with the routes. */
-    readonly mptcp?: MptcpEndpoints,
+    /** `mptcp:`: the path manager's endpoints (mptcp/), kept with the routes. */
+    private readonly beside?: BesideRoutes,
   ) {}
 
   private async names(): Promise<{ links: Map<string, number>; names: Map<number, string>; down: Set<string> }> {
@@ -135,7 +99,7 @@ export class Router {
     if (deferred.length === 0) this.owned = ownedBy(state);
     // After the routes: a subflow re-added for a recovered uplink finds its source rule in.
     // (An endpoint whose interface vanished in between is no next hop: the next apply sees it.)
-    const mp = (await this.applyMptcp(state, links)) ?? { changes: [], refused: [], missing: [] };
+    const mp = (await this.applyBeside(state, links)) ?? { changes: [], refused: [], missing: [] };
     return {
       changes: [...changes, ...mp.changes],
       missing,
@@ -169,9 +133,9 @@ export class Router {
   }
 
   /** The endpoints; a path manager that cannot be read (a kernel without MPTCP) is one refusal, never the routes' failure. */
-  private async applyMptcp(state: DesiredState, links: ReadonlyMap<string, number>): Promise<MptcpReport | undefined> {
+  private async applyBeside(state: DesiredState, links: ReadonlyMap<string, number>): Promise<MptcpReport | undefined> {
     try {
-      return await this.mptcp?.apply(state.mptcp, links);
+      return await this.beside?.apply(state.mptcp, links);
     } catch (err) {
       if (!(err instanceof KernelError)) throw err;
       return { changes: [], refused: [{ command: err.command, code: err.code, managed: false }], missing: [] };

@@ -1,7 +1,7 @@
 // status/: `uplinkd check`'s answer (keepalived's track_script): does this gateway carry the
 // LAN's traffic? From what is tracked and the managed routes just read back, without the
 // conntrack and counter reads a full status makes: keepalived asks every second. Pure.
-import type { RouteStatus } from '../control/protocol.js';
+import type { RouteStatus } from '../types/status.js';
 import type { UplinkState } from '../types/index.js';
 import { usableState } from '../types/index.js';
 

@@ -1,9 +1,10 @@
 // status/: `uplinkd status` as a pure function of what uplinkd tracks (health, windows,
 // steering, flap penalties) and what was just read back from the kernel (routes, flows,
 // counters, foreign rules). No I/O and no clock of its own: `now` comes in.
-import type { DampeningStatus, MptcpStatus, PassiveStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../control/protocol.js';
+import type { DampeningStatus, MptcpStatus, PassiveStatus, RouteStatus, StatusReport, TargetStatus, UplinkStatus } from '../types/status.js';
 import { combine, type Health, NO_TRAFFIC, passiveSpanMs, SAMPLE_STALE_MS, silentMs, timeoutInForce } from '../health/index.js';
-import type { KernelRoute, UplinkMptcp } from '../route/index.js';
+import type { KernelRoute } from '../types/routes.js';
+import type { UplinkMptcp } from '../types/mptcp.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
 import type { Config, Family, UplinkState } from '../types/index.js';
 import { counterName } from '../types/layout.js';

@@ -1,5 +1,5 @@
 // steer/: why a family's steering changed, for hooks, metrics and the log's level. Pure.
-import type { SteeringEventName } from '../types/events.js';
+import type { SteeringEventName } from '../types/index.js';
 import type { SteerState } from './failback.js';
 
 /**

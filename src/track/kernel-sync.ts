@@ -1,12 +1,12 @@
 // track/: keeping the kernel as uplinkd wants it: the desired state from what is tracked, what
 // an apply's outcome means (notices, retry, whether a drain may run), outside changes to put
 // back and the limiter for when someone keeps undoing them, and the drain plan. Pure.
-import type { LinkSnapshot } from '../link/snapshot.js';
-import { APPLY_RETRY_MS, noteApply } from '../route/notices.js';
-import type { DesiredEndpoint, DesiredMptcp } from '../route/mptcp-plan.js';
-import type { DesiredState } from '../route/plan.js';
-import type { ApplyReport } from '../route/router.js';
-import type { RouteEvent } from '../route/watch.js';
+import type { LinkSnapshot } from '../types/link.js';
+import { APPLY_RETRY_MS, noteApply } from './notices.js';
+import type { DesiredEndpoint, DesiredMptcp } from '../types/mptcp.js';
+import type { DesiredState } from '../types/routes.js';
+import type { ApplyReport } from '../types/routes.js';
+import type { RouteEvent } from '../types/routes.js';
 import { desiredRoutes, endpointRoles, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
 import type { Config, DesiredRoute, Family, MptcpSettings, PinRule } from '../types/index.js';
 import { endpointId, endpointIdRange, MPTCP_SUBFLOWS_MAX, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';

@@ -1,16 +1,16 @@
 // track/: what uplinkd knows of its uplinks, the events that change it and the effects it
 // asks for, as plain data (src/README.md §1). The reducer (reduce.ts) is the only writer.
-import type { ConfigDiff } from '../config/diff.js';
+import type { ConfigDiff } from '../types/config-diff.js';
 import type { Health, PassiveState, RttEstimate, SampleWindow, TrafficCounters } from '../health/index.js';
-import type { LinkChange, LinkSnapshot } from '../link/snapshot.js';
-import type { NoticeState } from '../route/notices.js';
-import type { ApplyReport } from '../route/router.js';
-import type { KernelRoute } from '../route/kernel.js';
-import type { RouteEvent } from '../route/watch.js';
+import type { LinkChange, LinkSnapshot } from '../types/link.js';
+import type { NoticeState } from './notices.js';
+import type { ApplyReport } from '../types/routes.js';
+import type { KernelRoute } from '../types/routes.js';
+import type { RouteEvent } from '../types/routes.js';
 import { type Damping, type FamilySteering, NO_STEER_STATE, type SteerState } from '../steer/index.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
-import { NO_NOTICES } from '../route/notices.js';
+import { NO_NOTICES } from './notices.js';
 
 /** Both clocks at the moment of an event: wall ms for `since` and logs, monotonic ms for everything timed. */
 export interface Now {

@@ -1,7 +1,7 @@
 // track/: the reducer. Every decision about the uplinks is taken here, as a pure function
 // `(tracking, event, now) -> (tracking, effects)`; daemon/ feeds it events and runs the effects.
-import type { ConfigDiff } from '../config/diff.js';
-import { describeChange, type LinkChange, type LinkSnapshot } from '../link/snapshot.js';
+import type { ConfigDiff } from '../types/config-diff.js';
+import { describeChange, type LinkChange, type LinkSnapshot } from '../types/link.js';
 import { cancelFailback } from '../steer/index.js';
 import { type UplinkConfig, usableState } from '../types/index.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';

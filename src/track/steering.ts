@@ -2,17 +2,7 @@
 // `down`, an uplink with no targets in a family is steered by its other family's verdict,
 // operator overrides bend the input (steer/overrides.ts), due drains are taken, and the next
 // timed step is asked for. Also the adoption of routes an earlier run left. Pure.
-import {
-  adoptedSteering,
-  dampAt,
-  nexthopFor,
-  reuseAt,
-  type SteerUplink,
-  steeringCause,
-  steerWithFailback,
-  takeDueDrain,
-  withOverrides,
-} from '../steer/index.js';
+import { adoptedSteering, dampAt, nexthopFor, reuseAt, type SteerUplink, steeringCause, steerWithFailback, takeDueDrain, withOverrides } from '../steer/index.js';
 import type { FlowShare } from '../types/events.js';
 import { type Family, usableState } from '../types/index.js';
 import type { Effect, ManagedRoute, Now, TrackedUplink, Tracking } from './model.js';

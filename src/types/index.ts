@@ -1,10 +1,18 @@
 // Shared data types: what flows between the layers (src/README.md §1). address.ts beside this
 // file holds the pure address helpers every layer may use.
 
-import type { OperatorEvent } from './events.js';
-
 export type Family = 4 | 6;
-type OperatorEventName = OperatorEvent['event'];
+
+/**
+ * A change of which uplinks carry a family's new flows, by cause. `failover`: one that carried
+ * them was lost; `failback-step` and `failback-done`: the gradual move back to a recovered,
+ * more preferred uplink; `all-down`: no uplink answers (the last routes stay); `steering`:
+ * any other change (a first verdict, a reload).
+ */
+export type SteeringEventName = 'steering' | 'failover' | 'failback-step' | 'failback-done' | 'all-down';
+
+/** The operator events (events.ts) by name, as `hooks.events` lists them. */
+export type OperatorEventName = 'state' | SteeringEventName;
 
 /** One heartbeat target of an uplink. */
 export interface Target {

@@ -2,7 +2,7 @@
 // held out of the routes, though its heartbeats answer, until the penalty decays (RFC 2439).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { UplinkStatus } from '../../src/control/protocol.js';
+import type { UplinkStatus } from '../../src/types/status.js';
 import { labConfig } from './config.js';
 import type { DaemonHandle, Lab } from './lab.js';
 import { settledLab } from './running.js';

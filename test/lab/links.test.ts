@@ -41,10 +41,15 @@ async function expectRecovery(lab: Lab, daemon: DaemonHandle, from: number): Pro
   await viaWan(lab, 1);
   assert.equal(init.from, 'detached');
   assert.match(up.reason!, /^3 good rounds$/);
-  const movedBack = daemon.logs.findIndex(
-    (l, i) => i >= from && l.event === 'route' && /^ip route replace 0\.0\.0\.0\/0 table 100 via 100\.64\.1\.1 dev wan1$/.test(l.command ?? ''),
+  // The daemon logs a route change after the kernel's acknowledgement, so the line may come a
+  // moment after the kernel shows the route: wait for the line itself, then compare positions.
+  const movedBack = await daemon.waitFor(
+    (l) => l.event === 'route' && /^ip route replace 0\.0\.0\.0\/0 table 100 via 100\.64\.1\.1 dev wan1$/.test(l.command ?? ''),
+    5000,
+    'the route moved back to wan1',
+    from,
   );
-  assert.ok(movedBack > daemon.logs.indexOf(up), 'no instant flap back: the route moves only after `up`');
+  assert.ok(daemon.logs.indexOf(movedBack) > daemon.logs.indexOf(up), 'no instant flap back: the route moves only after `up`');
   const result = await lab.stream(300, 2);
   assert.ok(result.received >= 290, `LAN stream through the primary: ${result.received}/300`);
 }

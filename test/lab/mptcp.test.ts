@@ -6,7 +6,7 @@
 // of 10 s.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StatusReport } from '../../src/control/protocol.js';
+import type { StatusReport } from '../../src/types/status.js';
 import { assertStatusContract } from './contract.js';
 import { type DaemonHandle, type Lab, TARGETS } from './lab.js';
 import { AGG, dataPacketsFrom, longestGap, mptcpClient, startAggregation } from './mptcp.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MPTCP_WATCH_MS } from '../../src/daemon/mptcp-watch.js';
-import { FakeMptcp } from '../../src/route/index.js';
+import { FakeMptcp } from '../../src/mptcp/index.js';
 import { RECONCILE_DEBOUNCE_MS } from '../../src/track/index.js';
 import { CONFIG, setup } from './fake-daemon.js';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { upLink } from '../../src/link/index.js';
-import { FakePinningTable } from '../../src/route/index.js';
+import { FakePinningTable } from '../../src/nft/fake.js';
 import { CONFIG, setup } from './fake-daemon.js';
 
 describe('daemon', () => {

@@ -11,7 +11,12 @@ import { parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { FakeClock, fakeProbers, memoryConfigs } from '../../src/daemon/fakes.js';
 import { FakeLinks, upLink } from '../../src/link/index.js';
-import { FakeConntrackTable, type FakeCounters, FakeKernel, type FakeMptcp, FakePinningTable, FakeSysctl } from '../../src/route/index.js';
+import { FakeConntrackTable } from '../../src/host/conntrack.js';
+import { type FakeCounters } from '../../src/nft/index.js';
+import { FakeKernel } from '../../src/route/index.js';
+import { type FakeMptcp } from '../../src/mptcp/index.js';
+import { FakePinningTable } from '../../src/nft/fake.js';
+import { FakeSysctl } from '../../src/host/sysctl.js';
 import type { HeartbeatResult } from '../../src/types/index.js';
 
 export const CONFIG = `

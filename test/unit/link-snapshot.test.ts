@@ -3,7 +3,7 @@
 // (in the new order) and lost (in the old). A new ifindex under the same name is a new NIC.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeChange, diffSnapshots, type LinkAddress, type LinkInfo, type LinkSnapshot } from '../../src/link/index.js';
+import { describeChange, diffSnapshots, type LinkAddress, type LinkInfo, type LinkSnapshot } from '../../src/types/link.js';
 
 const V4: LinkAddress = { family: 4, prefix: '100.64.1.2/24', global: true };
 const V6: LinkAddress = { family: 6, prefix: '2001:db8:1::2/64', global: true };

@@ -2,7 +2,7 @@
 // strict parse of the exposition text, and the HTTP endpoint.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StatusReport } from '../../src/control/protocol.js';
+import type { StatusReport } from '../../src/types/status.js';
 import { heartbeatResult, UplinkMetrics } from '../../src/metrics/registry.js';
 import { MetricsServer } from '../../src/metrics/server.js';
 import { parseExposition, type Sample } from './exposition.js';

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { type LinkInfo, upLink } from '../../src/link/index.js';
-import type { DesiredMptcp } from '../../src/route/index.js';
+import { type LinkInfo } from '../../src/types/link.js';
+import { upLink } from '../../src/link/index.js';
+import type { DesiredMptcp } from '../../src/types/mptcp.js';
 import { initialTracking, type Tracking, track } from '../../src/track/index.js';
 import { desiredMptcp } from '../../src/track/kernel-sync.js';
 

@@ -2,9 +2,9 @@
 // parsing of the kernel's answers (nf_tables.h); and the fake beside the reader.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeCounters } from '../../src/route/counters-fake.js';
-import { KernelError } from '../../src/route/kernel.js';
-import { counterDumpRequest, parseCounterObject } from '../../src/route/nft-counters.js';
+import { FakeCounters } from '../../src/nft/fake.js';
+import { KernelError } from '../../src/netlink/errors.js';
+import { counterDumpRequest, parseCounterObject } from '../../src/nft/counters.js';
 import { nlattr } from '../../src/types/netlink.js';
 
 const NESTED = 0x8000;

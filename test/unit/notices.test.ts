@@ -3,7 +3,8 @@
 // or held back, its pause doubling while the refusal stays; drains wait for the managed part.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NO_NOTICES, noteApply, type ApplyReport, type NoticeState } from '../../src/route/index.js';
+import { NO_NOTICES, noteApply, type NoticeState } from '../../src/track/notices.js';
+import { type ApplyReport } from '../../src/types/routes.js';
 
 const EMPTY: ApplyReport = { changes: [], missing: [], refused: [], foreign: [], connected: [], deferred: [] };
 const UPLINK_ROUTE = { command: 'ip route replace 0.0.0.0/0 table 1101 via 100.64.9.1 dev wan2', code: 'ENETUNREACH', managed: false };

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { execa } from 'execa';
-import type { StatusReport, UplinkStatus } from '../../src/control/protocol.js';
+import type { StatusReport, UplinkStatus } from '../../src/types/status.js';
 import { statusLine } from '../../src/notify/status-line.js';
 import { quietPassive } from './status-fixtures.js';
 import { notifyMessage, ServiceNotifier, serviceEnvironment, socketManager, watchdogPeriod } from '../../src/notify/systemd.js';

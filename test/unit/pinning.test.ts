@@ -2,7 +2,9 @@
 // nftables script, conntrack listings, and nftables table events.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { emptyingCommands, expectedShape, liveByMark, pinningRuleset, tableEvent } from '../../src/route/index.js';
+import { emptyingCommands, expectedShape, pinningRuleset } from '../../src/nft/ruleset.js';
+import { liveByMark } from '../../src/host/conntrack.js';
+import { tableEvent } from '../../src/nft/index.js';
 import { markCapacity, uplinkMark } from '../../src/types/layout.js';
 
 describe('marks', () => {

@@ -1,5 +1,5 @@
 // Pieces of status reports the unit tests share.
-import type { PassiveStatus } from '../../src/control/protocol.js';
+import type { PassiveStatus } from '../../src/types/status.js';
 
 /** An uplink's passive signal with no traffic to watch: on and read (`enabled`), or off. */
 export function quietPassive(enabled: boolean): PassiveStatus {

@@ -1,7 +1,10 @@
-// route/table-owner: the nf_tables table messages uplinkd sends itself, and the answers it reads.
+// nft/owner: the nf_tables table messages uplinkd sends itself, and the answers it reads.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeTableOwner, NftPinningTable, parseReplies, tableBatch, tableBody, type NftRunner } from '../../src/route/index.js';
+import { FakeTableOwner } from '../../src/nft/fake.js';
+import { parseAnswers } from '../../src/netlink/index.js';
+import { tableBatch, tableBody, tableInfo } from '../../src/nft/owner.js';
+import { NftPinningTable, type NftRunner } from '../../src/nft/table.js';
 
 describe('nf_tables table messages', () => {
   it('a batch: begin, the table messages (acked, create), end, with consecutive sequence numbers', () => {
@@ -58,14 +61,18 @@ describe('nf_tables table messages', () => {
       attrs.copy(b, 20);
       return b;
     };
-    assert.deepEqual(parseReplies(Buffer.concat([table(7, 0x6, 4242), err(7, 0), err(8, -1)])), [
-      { seq: 7, table: { flags: 6, ownerPort: 4242 } },
-      { seq: 7, error: 0 },
-      { seq: 8, error: -1 },
-    ]);
+    const answers = parseAnswers(Buffer.concat([table(7, 0x6, 4242), err(7, 0), err(8, -1)]));
+    assert.deepEqual(
+      answers.map((a) => ({ seq: a.seq, type: a.type, error: a.error, table: tableInfo(a) })),
+      [
+        { seq: 7, type: 10 << 8, error: undefined, table: { flags: 6, ownerPort: 4242 } },
+        { seq: 7, type: 2, error: 0, table: undefined },
+        { seq: 8, type: 2, error: -1, table: undefined },
+      ],
+    );
     // An unowned (persistent) table reports no owner even if the attribute is there.
-    assert.deepEqual(parseReplies(table(9, 0x4, 0)), [{ seq: 9, table: { flags: 4, ownerPort: undefined } }]);
-    assert.deepEqual(parseReplies(Buffer.alloc(8)), [], 'a short datagram is no answer');
+    assert.deepEqual(parseAnswers(table(9, 0x4, 0)).map(tableInfo), [{ flags: 4, ownerPort: undefined }]);
+    assert.deepEqual(parseAnswers(Buffer.alloc(8)), [], 'a short datagram is no answer');
   });
 });
 

@@ -4,22 +4,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
 import { type Health, INITIAL_PASSIVE, initialHealth } from '../../src/health/index.js';
-import { upLink, type LinkInfo } from '../../src/link/index.js';
-import type { ApplyReport } from '../../src/route/index.js';
+import { upLink } from '../../src/link/index.js';
+import { type LinkInfo } from '../../src/types/link.js';
+import type { ApplyReport } from '../../src/types/routes.js';
 import { NO_DAMPING } from '../../src/steer/index.js';
-import {
-  drainPlan,
-  type Effect,
-  initialTracking,
-  type ManagedRoute,
-  type Now,
-  steerInput,
-  steeringOf,
-  type TrackedUplink,
-  type TrackEvent,
-  type Tracking,
-  track,
-} from '../../src/track/index.js';
+import { drainPlan, type Effect, initialTracking, type ManagedRoute, type Now, steerInput, steeringOf, type TrackedUplink, type TrackEvent, type Tracking, track } from '../../src/track/index.js';
 import type { Family, HeartbeatResult, UplinkState } from '../../src/types/index.js';
 
 const WALL0 = Date.parse('2026-11-21T10:00:00Z');

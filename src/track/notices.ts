@@ -3,7 +3,7 @@
 // not every retry), which are gone, whether the steering is as asked, and how long to wait
 // before trying again.
 import { RULE_MANAGED, RULE_MANAGED_MIN, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN } from '../types/layout.js';
-import type { ApplyReport, Refusal } from './router.js';
+import type { ApplyReport, Refusal } from '../types/routes.js';
 
 /** The first pause after a refusal; it doubles while the refusal stays, up to the maximum. */
 export const APPLY_RETRY_MS = 1000;

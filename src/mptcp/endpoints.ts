@@ -2,25 +2,13 @@
 // manager has, lets the pure planner (mptcp-plan.ts) decide, runs each operation and logs it as
 // the `ip mptcp` command a person would have typed. Also reads back, for status, each uplink's
 // endpoints and how many of the gateway's subflows leave from its addresses.
-import { KernelError } from './kernel.js';
-import type { MptcpKernel } from './mptcp-kernel.js';
-import { type DesiredMptcp, describeMptcp, flagWords, type MptcpOperation, planMptcp } from './mptcp-plan.js';
-import type { Refusal } from './router.js';
-
-export interface MptcpReport {
-  readonly changes: readonly string[];
-  readonly refused: readonly Refusal[];
-  readonly missing: readonly string[];
-}
-
-/** One uplink's part of the path manager, as status shows it. */
-export interface UplinkMptcp {
-  readonly endpoints: readonly { readonly id: number; readonly address: string; readonly flags: string }[];
-  /** The gateway's established MPTCP subflows whose local address is one of the uplink's. */
-  readonly subflows: number;
-  /** Of those, the ones the gateway flags backup. */
-  readonly backupSubflows: number;
-}
+import { KernelError } from '../netlink/index.js';
+import type { MptcpKernel } from './kernel.js';
+import { type DesiredMptcp } from '../types/mptcp.js';
+import { describeMptcp, flagWords, type MptcpOperation, planMptcp } from './plan.js';
+import type { Refusal } from '../types/routes.js';
+import { type MptcpReport } from '../types/routes.js';
+import { type UplinkMptcp } from '../types/mptcp.js';
 
 export class MptcpEndpoints {
   /** ID ranges owned by earlier applies: a reload that moves id_base or drops mptcp: cleans them up. */

@@ -1,49 +1,7 @@
 // route/: the pure half of keeping MPTCP endpoints. What the path manager has and what uplinkd
 // wants -> the operations that close the gap, each read as the `ip mptcp` command a person
 // would have typed. Only endpoints with IDs in uplinkd's range are ever touched.
-import type { Family } from '../types/index.js';
-
-// include/uapi/linux/mptcp.h: MPTCP_PM_ADDR_FLAG_*.
-export const MPTCP_FLAG_SIGNAL = 1 << 0;
-export const MPTCP_FLAG_SUBFLOW = 1 << 1;
-export const MPTCP_FLAG_BACKUP = 1 << 2;
-export const MPTCP_FLAG_FULLMESH = 1 << 3;
-export const MPTCP_FLAG_IMPLICIT = 1 << 4;
-
-/** A path-manager endpoint as the kernel has it (`ip mptcp endpoint show`). */
-export interface Endpoint {
-  readonly id: number;
-  readonly family: Family;
-  readonly address: string;
-  readonly flags: number;
-  /** `dev IFACE`: subflows from it are bound to the device (0 or absent: none). */
-  readonly ifindex?: number;
-}
-
-export interface EndpointLimits {
-  readonly subflows: number;
-  readonly addAddrAccepted: number;
-}
-
-/** One endpoint uplinkd wants. */
-export interface DesiredEndpoint {
-  readonly id: number;
-  readonly family: Family;
-  readonly address: string;
-  readonly interface: string;
-  readonly uplink: string;
-  readonly backup: boolean;
-}
-
-export interface DesiredMptcp {
-  /** The IDs uplinkd owns, inclusive: anything there that is not desired goes. */
-  readonly ids: readonly [number, number];
-  readonly endpoints: readonly DesiredEndpoint[];
-  /** IDs of uplinks with no verdict yet (a restart): the kernel's endpoint stays as it is, and none is added. */
-  readonly kept?: readonly number[];
-  /** `limits subflows` at least this (never lowered). */
-  readonly subflows: number;
-}
+import { type DesiredMptcp, type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP, MPTCP_FLAG_FULLMESH, MPTCP_FLAG_IMPLICIT, MPTCP_FLAG_SIGNAL, MPTCP_FLAG_SUBFLOW } from '../types/mptcp.js';
 
 export type MptcpOperation =
   | { readonly kind: 'limits'; readonly limits: EndpointLimits }

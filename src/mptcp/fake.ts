@@ -1,8 +1,8 @@
 // route/: an in-memory MPTCP path manager beside the real one (mptcp-kernel.ts), with the
 // kernel's answers that matter: one endpoint per ID (EBUSY) and per address (EEXIST), unknown IDs (EINVAL).
-import { KernelError } from './kernel.js';
-import type { MptcpKernel, Subflow } from './mptcp-kernel.js';
-import { type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP } from './mptcp-plan.js';
+import { KernelError } from '../netlink/index.js';
+import type { MptcpKernel, Subflow } from './kernel.js';
+import { type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP } from '../types/mptcp.js';
 
 export class FakeMptcp implements MptcpKernel {
   endpointList: Endpoint[] = [];
