@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET, formatProblem, parseConfig, readConfigFile } from '../config/index.js';
 import { readRtTables } from '../config/tables.js';
 import { ControlAccessError, NoDaemonError, type Request, request, type Response } from '../control/protocol.js';
-import { type StatusReport } from '../types/status.js';
+import type { StatusReport } from '../types/status.js';
 import { renderStatus } from './render.js';
 import { VERSION } from './version.js';
 

@@ -1,7 +1,7 @@
 // What a reload changes: which uplinks to start, stop or restart, and whether routing moved.
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, UplinkConfig } from '../types/index.js';
-import { type ConfigDiff } from '../types/config-diff.js';
+import type { ConfigDiff } from '../types/config-diff.js';
 
 /** What identifies an uplink's path: a change here makes its verdict meaningless. */
 function path(u: UplinkConfig): unknown {
@@ -32,6 +32,7 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
     reweighted,
     routingChanged: !isDeepStrictEqual(before.routing, after.routing),
     socketChanged: before.control.socket !== after.control.socket,
+    metricsChanged: !isDeepStrictEqual(before.metrics, after.metrics),
     mptcpChanged: !isDeepStrictEqual(before.mptcp, after.mptcp),
   };
 }

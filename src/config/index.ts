@@ -3,6 +3,5 @@ export { parseConfig, uplinkTable, type ParseResult } from './parse.js';
 export { DEFAULT_SOCKET, DEFAULT_PROBE } from '../types/layout.js';
 export { loadConfig, readConfigFile, MAX_CONFIG_BYTES } from './load.js';
 export { diffConfig } from './diff.js';
-export { type ConfigDiff } from '../types/config-diff.js';
 export { formatProblem, ConfigError, type ConfigProblem, type ProblemCode } from './problems.js';
 export { parseDuration, formatDuration } from './duration.js';

@@ -2,17 +2,40 @@
 // position, so an operator fixes a file in one pass instead of one error per run.
 import { isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLError } from 'yaml';
 import type { Config, RoutingSettings, UplinkConfig } from '../types/index.js';
-import { DEFAULT_FAILBACK, DEFAULT_MARK_MASK, DEFAULT_PROBE, DEFAULT_SOCKET, DEFAULT_TABLE, hex, markCapacity, MAX_ID, MAX_SOCKET_PATH, MAX_UPLINKS, RANGE, UPLINK_TABLE_OFFSET } from '../types/layout.js';
+import {
+  DEFAULT_FAILBACK,
+  DEFAULT_MARK_MASK,
+  DEFAULT_PROBE,
+  DEFAULT_SOCKET,
+  DEFAULT_TABLE,
+  hex,
+  markCapacity,
+  MAX_ID,
+  MAX_SOCKET_PATH,
+  MAX_UPLINKS,
+  RANGE,
+  UPLINK_TABLE_OFFSET,
+} from '../types/layout.js';
 import { Checker, entries } from './checker.js';
 import type { ConfigProblem } from './problems.js';
 import { parseHooks } from './hooks-section.js';
 import { parseMptcp } from './mptcp-section.js';
 import { parseMetrics } from './metrics-section.js';
 import { parseProbe } from './probe-section.js';
-import { checkConnected, parseDampening, parseDestinations, parseFailback, parseHashPolicy, parseMarkMask, parseTable, REMOVED_ROUTING_KEYS, ROUTING_KEYS } from './routing-section.js';
+import {
+  checkConnected,
+  parseDampening,
+  parseDestinations,
+  parseFailback,
+  parseHashPolicy,
+  parseMarkMask,
+  parseTable,
+  REMOVED_ROUTING_KEYS,
+  ROUTING_KEYS,
+} from './routing-section.js';
 import { parseUplink } from './uplink-section.js';
 import { flattenAliases, MAX_DEPTH } from './yaml-tree.js';
-import { type ParseOptions } from './tables.js';
+import type { ParseOptions } from './tables.js';
 
 /** The defaults and ranges live with the kernel layout (types/layout.ts); these are the config's API. */
 export { DEFAULT_PROBE, DEFAULT_SOCKET, RANGE };

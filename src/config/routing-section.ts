@@ -3,7 +3,17 @@ import ipaddr from 'ipaddr.js';
 import { isScalar, isSeq, type Node } from 'yaml';
 import type { DampeningSettings, Destination, FailbackSettings, RoutingSettings, UplinkConfig } from '../types/index.js';
 import { parseDestination } from '../types/address.js';
-import { DEFAULT_DAMPENING, DEFAULT_FAILBACK, DEFAULT_MARK_MASK, DEFAULT_TABLE, MAIN_TABLE, MAX_DESTINATIONS, RANGE, RESERVED_TABLES, TABLE_MAX } from '../types/layout.js';
+import {
+  DEFAULT_DAMPENING,
+  DEFAULT_FAILBACK,
+  DEFAULT_MARK_MASK,
+  DEFAULT_TABLE,
+  MAIN_TABLE,
+  MAX_DESTINATIONS,
+  RANGE,
+  RESERVED_TABLES,
+  TABLE_MAX,
+} from '../types/layout.js';
 import { type Checker, entries } from './checker.js';
 import type { ParseOptions } from './tables.js';
 

@@ -1,7 +1,7 @@
 // control/: the one protocol file shared by the daemon and the CLI. One JSON request per
 // connection, one JSON response, each a single line; and the client side that sends them.
 import { connect } from 'node:net';
-import { type StatusReport } from '../types/status.js';
+import type { StatusReport } from '../types/status.js';
 
 /** `uplinkd drain|resume|prefer UPLINK`: an operator's override (changes the daemon, as reload does). */
 export type OverrideRequest =

@@ -1,7 +1,8 @@
 // daemon/: looks at the path manager's endpoints every MPTCP_WATCH_MS while `mptcp:` is set.
 // The path manager sends no event when someone changes an endpoint by hand (its multicast
 // group carries connection events only, include/uapi/linux/mptcp_pm.h), so a drift is found by
-// looking; what to do about it (reconcile, with the fight limiter) is track/'s decision.
+// looking; whether a look counts and what to do about it (reconcile, with the fight limiter)
+// is track/'s decision.
 import type { Logger } from 'pino';
 import { errText, type Scheduler, type TimerHandle } from './ports.js';
 
@@ -12,11 +13,10 @@ export class MptcpWatch {
   private timer: TimerHandle | undefined;
   private stopped = false;
 
-  /** `look`: the commands that would undo the drift found now (none: nothing to do, or not now). */
+  /** `look`: reads the endpoints and hands what it found to track/. */
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly look: () => Promise<string[]>,
-    private readonly onDrift: (drift: string[]) => void,
+    private readonly look: () => Promise<void>,
     private readonly log: Logger,
   ) {}
 
@@ -28,8 +28,7 @@ export class MptcpWatch {
 
   private async tick(): Promise<void> {
     try {
-      const drift = await this.look();
-      if (drift.length && !this.stopped) this.onDrift(drift);
+      await this.look();
     } catch (err) {
       this.log.warn({ event: 'mptcp', err: errText(err) }, `cannot read the MPTCP endpoints: ${errText(err)}`);
     }

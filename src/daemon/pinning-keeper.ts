@@ -2,7 +2,17 @@
 // config asks for another one, and when nftables events say it was deleted or changed. Loads
 // run one at a time; a failed one is tried again after doubling pauses (route/pinning.ts).
 import type { Logger } from 'pino';
-import { expectedShape, isIntact, type LoadResult, pinningRetryMs, pinningRuleset, pinningSpecFor, type PinningTable, TABLE_FAMILY, TABLE_NAME } from '../nft/ruleset.js';
+import {
+  expectedShape,
+  isIntact,
+  type LoadResult,
+  pinningRetryMs,
+  pinningRuleset,
+  pinningSpecFor,
+  type PinningTable,
+  TABLE_FAMILY,
+  TABLE_NAME,
+} from '../nft/ruleset.js';
 import type { Config } from '../types/index.js';
 import { hex } from '../types/layout.js';
 import { errText, type Scheduler, type TimerHandle } from './ports.js';

@@ -1,9 +1,22 @@
 // daemon/: the side effects the hub runs besides the kernel, links, nftables and conntrack
 // (route/, link/): timers, probers and the config file. Each is a small interface with the real
 // one here and a fake in fakes.ts, so the hub's tests run without sockets, timers or a clock.
-import type { Config, ProbeRound, UplinkConfig } from '../types/index.js';
+import type { Logger } from 'pino';
+import type { Config, Family, ProbeRound, UplinkConfig } from '../types/index.js';
 import { loadConfig } from '../config/index.js';
 import { UplinkProber } from '../probe/index.js';
+import type { ConfigDiff } from '../types/config-diff.js';
+import type { ConntrackTable } from '../host/conntrack.js';
+import type { CounterReader } from '../nft/counters.js';
+import type { LinkSource } from '../link/monitor.js';
+import type { MptcpKernel } from '../mptcp/kernel.js';
+import type { NftEventSource } from '../nft/watch.js';
+import type { OperatorEvent } from '../types/events.js';
+import type { OverrideStore } from './override-store.js';
+import type { PinningTable } from '../nft/ruleset.js';
+import type { RouteEventSource } from '../route/watch.js';
+import type { RouteKernel } from '../route/kernel.js';
+import type { Sysctl } from '../host/sysctl.js';
 
 export interface Clocks {
   /** Wall-clock ms, for `since` and logs. */
@@ -68,4 +81,39 @@ export const realConfigLoader: ConfigLoader = loadConfig;
 /** The message of an error a port threw, for a log line. */
 export function errText(err: unknown): string {
   return String((err as Error)?.message ?? err);
+}
+
+/** Everything the hub is given: the config, a logger, the clocks, and a port for each side effect. */
+export interface DaemonOptions {
+  readonly configPath: string;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly kernel: RouteKernel;
+  readonly links: LinkSource;
+  readonly clocks: Clocks;
+  readonly scheduler: Scheduler;
+  readonly probers: ProberFactory;
+  readonly loadConfig: ConfigLoader;
+  readonly families: readonly Family[];
+  /** uplinkd's nftables table (flow pinning). */
+  readonly pinning: PinningTable;
+  readonly conntrack: ConntrackTable;
+  readonly sysctl: Sysctl;
+  /** The MPTCP path manager (`mptcp:`); used only while the config has that section. */
+  readonly mptcp?: MptcpKernel;
+  /** The passive signal's counters in uplinkd's nftables table; none: heartbeats alone. */
+  readonly counters?: CounterReader;
+  readonly routeEvents?: RouteEventSource;
+  readonly nftEvents?: NftEventSource;
+  /**
+   * Hears each operator event (types/events.ts) in order, as the tracking decides it: hooks,
+   * metrics and the service manager's status line. Must not block: it is called inline.
+   */
+  readonly onEvent?: (event: OperatorEvent) => void;
+  /** Where overrides outlive a restart; none: they last while this daemon runs. */
+  readonly overrides?: OverrideStore;
+  /** Hears each probe round as it comes (metrics count heartbeats); must not block either. */
+  readonly onRound?: (uplink: string, round: ProbeRound) => void;
+  /** After a reload went through, with what it changed: the operator features follow (control socket, metrics endpoint). */
+  readonly onReloaded?: (diff: ConfigDiff, config: Config) => Promise<void> | void;
 }

@@ -72,42 +72,34 @@ export async function run(opts: RunOptions): Promise<number> {
   const kernel = new NetlinkKernel();
   const links = new LinkMonitor(process.env.UPLINKD_LINK_RCVBUF ? { recvBufferSize: Number(process.env.UPLINKD_LINK_RCVBUF) } : {});
   links.on('error', (err) => log.error({ event: 'link', err: err.message }, `link monitor: ${err.message}`));
+  // Route and rule events, to put back what someone else changed (reconcile); nftables
+  // changes, to put uplinkd's table back when a firewall reload flushes it.
+  const routeEvents = new RouteWatcher();
+  const nftEvents = new NftWatcher();
+  /** Until the daemon has started (its stop closes them), what run() opened is closed here on a failed start. */
+  const closeOpened = (): void => {
+    for (const opened of [nftEvents, routeEvents, kernel, links]) opened.close();
+  };
+  const fail = (err: unknown, what: string): number => {
+    log.fatal({ err: String(err) }, `${what}: ${(err as Error)?.message ?? String(err)}`);
+    closeOpened();
+    return 1;
+  };
   try {
     await links.start();
   } catch (err) {
-    log.fatal({ err: String(err) }, 'cannot read links and addresses through netlink');
-    kernel.close();
-    links.close();
-    return 1;
+    return fail(err, 'cannot read links and addresses through netlink');
   }
-  // Route and rule events, to put back what someone else changed (reconcile).
-  const routeEvents = new RouteWatcher();
   try {
     routeEvents.start(() => kernel.portId());
   } catch (err) {
-    log.fatal({ err: String(err) }, 'cannot watch routes through netlink');
-    kernel.close();
-    links.close();
-    return 1;
+    return fail(err, 'cannot watch routes through netlink');
   }
-  // nftables changes, to put uplinkd's table back when a firewall reload flushes it.
-  const nftEvents = new NftWatcher();
   try {
     nftEvents.start(TABLE_NAME);
   } catch (err) {
-    log.fatal({ err: String(err) }, 'cannot watch nftables through netlink');
-    routeEvents.close();
-    kernel.close();
-    links.close();
-    return 1;
+    return fail(err, 'cannot watch nftables through netlink');
   }
-  /** Before the daemon starts, what run() opened is closed by hand on the way out. */
-  const closeWatchers = (): void => {
-    routeEvents.close();
-    nftEvents.close();
-    kernel.close();
-    links.close();
-  };
   // Listeners of operator events, wired once the daemon exists.
   const listeners: ((e: OperatorEvent) => void)[] = [];
   const version = opts.version ?? 'unknown';
@@ -136,6 +128,12 @@ export async function run(opts: RunOptions): Promise<number> {
       for (const listen of listeners) listen(e);
     },
     onRound: (uplink, round) => metrics.onRound(uplink, round),
+    // SIGHUP and `uplinkd reload` take the same path (Daemon.reload); what it changed says what follows.
+    onReloaded: async (diff, next) => {
+      await metrics.retain(next.uplinks.map((u) => ({ name: u.name, targets: u.targets.map((t) => t.label) })));
+      if (diff.socketChanged) await followSocket(next);
+      if (diff.metricsChanged) await followMetrics(next);
+    },
   });
   listeners.push((e) => metrics.onEvent(e));
   const metricsServer = (c: Config): MetricsServer | undefined =>
@@ -171,24 +169,22 @@ export async function run(opts: RunOptions): Promise<number> {
     new ControlServer({
       path,
       ...(c.control.group !== undefined ? { gid: groupId(c.control.group) } : {}),
-      handle: (req, by) => handle(req, by),
+      handle: (req, by) => daemon.handle(req, by),
       onNotice: (message) => log.warn({ event: 'control', socket: path }, message),
     });
   let control: ControlServer;
   try {
     control = controlServer(config, opts.socket ?? config.control.socket);
   } catch (err) {
-    log.fatal({ err: String(err) }, (err as Error).message);
-    closeWatchers();
-    return 1;
+    return fail(err, 'cannot open the control socket');
   }
   /** A reload that moved control.socket (and no --socket pins it): listen there instead. */
-  const followSocket = async (): Promise<void> => {
-    const want = daemon.currentConfig.control.socket;
+  async function followSocket(next: Config): Promise<void> {
+    const want = next.control.socket;
     if (opts.socket || want === control.path) return;
     let moved: ControlServer;
     try {
-      moved = controlServer(daemon.currentConfig, want);
+      moved = controlServer(next, want);
     } catch (err) {
       log.error({ event: 'reload', err: String(err) }, `${(err as Error).message}; still answering on ${control.path}`);
       return;
@@ -203,12 +199,10 @@ export async function run(opts: RunOptions): Promise<number> {
     control = moved;
     log.info({ event: 'reload', socket: want, was: old.path }, `control socket moved from ${old.path} to ${want}`);
     await old.close();
-  };
+  }
   /** A reload that changed metrics.listen: the new endpoint first, the old one closed after. */
-  const followMetrics = async (): Promise<void> => {
-    const want = daemon.currentConfig.metrics;
-    if (JSON.stringify(want) === JSON.stringify(exporter?.listen)) return;
-    const next = metricsServer(daemon.currentConfig);
+  async function followMetrics(config: Config): Promise<void> {
+    const next = metricsServer(config);
     try {
       await next?.start();
     } catch (err) {
@@ -222,32 +216,18 @@ export async function run(opts: RunOptions): Promise<number> {
     exporter = next;
     await old?.close();
     log.info({ event: 'metrics', listen: next?.address ?? null }, next ? `metrics on http://${next.address}/metrics` : 'metrics endpoint closed');
-  };
-  const reload = async () => {
-    const res = await daemon.reload();
-    // Not awaited: the old socket closes once this very request has been answered on it.
-    if (res.ok) {
-      void followSocket().then(followMetrics);
-      void metrics.retain(daemon.currentConfig.uplinks.map((u) => ({ name: u.name, targets: u.targets.map((t) => t.label) })));
-    }
-    return res;
-  };
-  const handle = (req: Parameters<Daemon['handle']>[0], by?: string) => (req.cmd === 'reload' ? reload() : daemon.handle(req, by));
+  }
   const socketPath = control.path;
   try {
     await control.listen();
   } catch (err) {
-    log.fatal({ err: String(err) }, `cannot listen on ${socketPath}: ${(err as Error).message}`);
-    closeWatchers();
-    return 1;
+    return fail(err, `cannot listen on ${socketPath}`);
   }
   try {
     await exporter?.start();
   } catch (err) {
-    log.fatal({ err: String(err) }, `cannot listen for metrics on ${exporter!.address}: ${(err as Error).message}`);
     await control.close();
-    closeWatchers();
-    return 1;
+    return fail(err, `cannot listen for metrics on ${exporter!.address}`);
   }
   if (exporter) log.info({ event: 'metrics', listen: exporter.address }, `metrics on http://${exporter.address}/metrics`);
   log.info(
@@ -282,7 +262,7 @@ export async function run(opts: RunOptions): Promise<number> {
       );
     };
     const hup = (): void => {
-      void reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
+      void daemon.reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
     };
     process.off('SIGTERM', noteTerm);
     process.off('SIGINT', noteInt);

@@ -6,9 +6,19 @@ import { EventEmitter } from 'node:events';
 import netlink from 'netlink';
 import { listenNetlink, type NetlinkListener } from '../native/index.js';
 import { bytesToAddress } from '../types/address.js';
-import { AF_INET, AF_INET6, RT_SCOPE_UNIVERSE, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK } from '../types/netlink.js';
-import type { LinkAddress, LinkChange, LinkInfo, LinkSnapshot } from '../types/link.js';
-import { diffSnapshots } from '../types/link.js';
+import {
+  AF_INET,
+  AF_INET6,
+  RT_SCOPE_UNIVERSE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTMGRP_IPV4_IFADDR,
+  RTMGRP_IPV6_IFADDR,
+  RTMGRP_LINK,
+} from '../types/netlink.js';
+import { diffSnapshots, type LinkAddress, type LinkChange, type LinkInfo, type LinkSnapshot } from '../types/link.js';
 
 const GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
 

@@ -6,8 +6,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { StatusReport } from '../types/status.js';
 import { LOCAL_ERRNOS } from '../types/errnos.js';
 import type { OperatorEvent } from '../types/events.js';
-import type { ProbeRound } from '../types/index.js';
-import { HEARTBEAT_CLOSED } from '../types/index.js';
+import { HEARTBEAT_CLOSED, type ProbeRound } from '../types/index.js';
 
 const STATES = ['init', 'up', 'degraded', 'down', 'detached'] as const;
 

@@ -4,11 +4,9 @@
 // endpoints and how many of the gateway's subflows leave from its addresses.
 import { KernelError } from '../netlink/index.js';
 import type { MptcpKernel } from './kernel.js';
-import { type DesiredMptcp } from '../types/mptcp.js';
+import type { DesiredMptcp, UplinkMptcp } from '../types/mptcp.js';
 import { describeMptcp, flagWords, type MptcpOperation, planMptcp } from './plan.js';
-import type { Refusal } from '../types/routes.js';
-import { type MptcpReport } from '../types/routes.js';
-import { type UplinkMptcp } from '../types/mptcp.js';
+import type { MptcpReport, Refusal } from '../types/routes.js';
 
 export class MptcpEndpoints {
   /** ID ranges owned by earlier applies: a reload that moves id_base or drops mptcp: cleans them up. */

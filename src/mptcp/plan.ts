@@ -1,7 +1,16 @@
 // route/: the pure half of keeping MPTCP endpoints. What the path manager has and what uplinkd
 // wants -> the operations that close the gap, each read as the `ip mptcp` command a person
 // would have typed. Only endpoints with IDs in uplinkd's range are ever touched.
-import { type DesiredMptcp, type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP, MPTCP_FLAG_FULLMESH, MPTCP_FLAG_IMPLICIT, MPTCP_FLAG_SIGNAL, MPTCP_FLAG_SUBFLOW } from '../types/mptcp.js';
+import {
+  type DesiredMptcp,
+  type Endpoint,
+  type EndpointLimits,
+  MPTCP_FLAG_BACKUP,
+  MPTCP_FLAG_FULLMESH,
+  MPTCP_FLAG_IMPLICIT,
+  MPTCP_FLAG_SIGNAL,
+  MPTCP_FLAG_SUBFLOW,
+} from '../types/mptcp.js';
 
 export type MptcpOperation =
   | { readonly kind: 'limits'; readonly limits: EndpointLimits }

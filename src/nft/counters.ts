@@ -3,7 +3,24 @@
 // (counters-fake.ts). One dump of the table's counter objects per read
 // (include/uapi/linux/netfilter/nf_tables.h, NFT_MSG_GETOBJ).
 import netlink from 'netlink';
-import { attributes, NETLINK_NETFILTER, NFNETLINK_V0, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NFT_MSG_GETOBJ, NFT_OBJECT_COUNTER, NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS, NFTA_OBJ_DATA, NFTA_OBJ_NAME, NFTA_OBJ_TABLE, NFTA_OBJ_TYPE, NLM_F_DUMP, NLM_F_REQUEST, nlattr } from '../types/netlink.js';
+import {
+  attributes,
+  NETLINK_NETFILTER,
+  NFNETLINK_V0,
+  NFNL_SUBSYS_NFTABLES,
+  NFPROTO_INET,
+  NFT_MSG_GETOBJ,
+  NFT_OBJECT_COUNTER,
+  NFTA_COUNTER_BYTES,
+  NFTA_COUNTER_PACKETS,
+  NFTA_OBJ_DATA,
+  NFTA_OBJ_NAME,
+  NFTA_OBJ_TABLE,
+  NFTA_OBJ_TYPE,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  nlattr,
+} from '../types/netlink.js';
 import { SerialCalls } from '../netlink/index.js';
 
 export interface CounterValue {

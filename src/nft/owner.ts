@@ -6,7 +6,26 @@
 // nft 1.0.6 knows neither flag by name, so uplinkd sends these few table messages itself
 // (include/uapi/linux/netfilter/nf_tables.h) and leaves chains and rules to `nft -f`.
 import { KernelError, type NetlinkAnswer, NfnetlinkSocket, nfMessage, seqBlock } from '../netlink/index.js';
-import { attributes, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NFPROTO_UNSPEC, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWTABLE, NFTA_TABLE_FLAGS, NFTA_TABLE_NAME, NFTA_TABLE_OWNER, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NFT_TABLE_F_OWNER, NFT_TABLE_F_PERSIST, nlattr } from '../types/netlink.js';
+import {
+  attributes,
+  NFNL_MSG_BATCH_BEGIN,
+  NFNL_MSG_BATCH_END,
+  NFNL_SUBSYS_NFTABLES,
+  NFPROTO_INET,
+  NFPROTO_UNSPEC,
+  NFT_MSG_DELTABLE,
+  NFT_MSG_GETTABLE,
+  NFT_MSG_NEWTABLE,
+  NFTA_TABLE_FLAGS,
+  NFTA_TABLE_NAME,
+  NFTA_TABLE_OWNER,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_REQUEST,
+  NFT_TABLE_F_OWNER,
+  NFT_TABLE_F_PERSIST,
+  nlattr,
+} from '../types/netlink.js';
 
 export interface TableInfo {
   readonly flags: number;

@@ -2,7 +2,16 @@
 import { EventEmitter } from 'node:events';
 import netlink from 'netlink';
 import { listenNetlink, type NetlinkListener } from '../native/index.js';
-import { attrString, NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFNLGRP_NFTABLES_BIT, NFPROTO_INET, NFT_MSG_DELTABLE, NFT_MSG_NEWTABLE, NFTA_TABLE_NAME } from '../types/netlink.js';
+import {
+  attrString,
+  NETLINK_NETFILTER,
+  NFNL_SUBSYS_NFTABLES,
+  NFNLGRP_NFTABLES_BIT,
+  NFPROTO_INET,
+  NFT_MSG_DELTABLE,
+  NFT_MSG_NEWTABLE,
+  NFTA_TABLE_NAME,
+} from '../types/netlink.js';
 
 export interface NftEventSource {
   /**

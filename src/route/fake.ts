@@ -1,8 +1,8 @@
 // route/: an in-memory kernel beside the real one, for testing the router's diffing.
 import type { Family } from '../types/index.js';
 import { KernelError } from '../netlink/index.js';
-import { type KernelLink, type KernelRoute, type KernelRule } from '../types/routes.js';
-import { type RouteKernel } from './kernel.js';
+import type { KernelLink, KernelRoute, KernelRule } from '../types/routes.js';
+import type { RouteKernel } from './kernel.js';
 
 export class FakeKernel implements RouteKernel {
   readonly linkIndex = new Map<string, number>();

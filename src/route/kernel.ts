@@ -4,8 +4,22 @@ import netlink from 'netlink';
 import { SerialCalls } from '../netlink/index.js';
 import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';
-import { AF, attributes, FR_ACT_TO_TBL, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RT_SCOPE_LINK, RT_TABLE_COMPAT, RT_TABLE_UNSPEC, RTA_GATEWAY, RTNH_F_ONLINK, RTPROT_KERNEL, RTPROT_STATIC } from '../types/netlink.js';
-import { type KernelLink, type KernelNexthop, type KernelRoute, type KernelRule } from '../types/routes.js';
+import {
+  AF,
+  attributes,
+  FR_ACT_TO_TBL,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RT_SCOPE_LINK,
+  RT_TABLE_COMPAT,
+  RT_TABLE_UNSPEC,
+  RTA_GATEWAY,
+  RTNH_F_ONLINK,
+  RTPROT_KERNEL,
+  RTPROT_STATIC,
+} from '../types/netlink.js';
+import type { KernelLink, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
 
 export interface RouteKernel {
   /** Interface name -> index and admin state, for the links that exist now. */

@@ -5,7 +5,23 @@
 // rules deleted, routes uplinkd no longer owns deleted last. Each operation reads as the `ip`
 // command a person would have typed.
 import type { DesiredRoute, Family } from '../types/index.js';
-import { MAIN_TABLE, RULE_FWMARK_BASE, RULE_MAIN_FIRST, RULE_MANAGED, RULE_MANAGED_MIN, MAX_UPLINKS, EARLIER_MAIN_FIRST, EARLIER_MANAGED, EARLIER_SOURCE_BASE, RULE_OIF_BASE, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, RULE_SOURCE_BASE, hex, uplinkMark } from '../types/layout.js';
+import {
+  MAIN_TABLE,
+  RULE_FWMARK_BASE,
+  RULE_MAIN_FIRST,
+  RULE_MANAGED,
+  RULE_MANAGED_MIN,
+  MAX_UPLINKS,
+  EARLIER_MAIN_FIRST,
+  EARLIER_MANAGED,
+  EARLIER_SOURCE_BASE,
+  RULE_OIF_BASE,
+  RULE_PRIORITY_MAX,
+  RULE_PRIORITY_MIN,
+  RULE_SOURCE_BASE,
+  hex,
+  uplinkMark,
+} from '../types/layout.js';
 import type { DesiredState, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
 
 /** What the kernel has, as read before planning. */

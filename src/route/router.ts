@@ -146,9 +146,10 @@ export class Router {
    * Everything uplinkd put in the kernel: managed routes, per-uplink tables and its rules
    * (`routing.remove_on_exit`). Routes go first, so traffic falls back to `main`.
    */
-  async removeAll(state: Owner): Promise<string[]> {
+  async removeAll(state: Owner): Promise<{ routes: string[]; rules: string[] }> {
     const { names } = await this.names();
-    const changes: string[] = [];
+    const routes: string[] = [];
+    const rules: string[] = [];
     const owned = ownedBy(state);
     const tables = new Set([...owned.uplinkTables, ...(this.owned?.uplinkTables ?? [])]);
     const ruleOwner = ruleTables(state, this.owned);
@@ -156,15 +157,15 @@ export class Router {
       for (const r of await this.kernel.routes(family)) {
         const managed = r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
         if ((!managed && !tables.has(r.table)) || r.connected) continue;
-        if (await this.tryDelete(() => this.kernel.deleteRoute(r))) changes.push(describeRoute('del', r, names));
+        if (await this.tryDelete(() => this.kernel.deleteRoute(r))) routes.push(describeRoute('del', r, names));
       }
       for (const rule of await this.kernel.rules(family)) {
         if (!ownsRule(rule, ruleOwner)) continue;
-        if (await this.tryDelete(() => this.kernel.deleteRule(rule))) changes.push(describeRule('del', rule));
+        if (await this.tryDelete(() => this.kernel.deleteRule(rule))) rules.push(describeRule('del', rule));
       }
     }
-    for (const line of changes) this.log(line);
-    return changes;
+    for (const line of [...routes, ...rules]) this.log(line);
+    return { routes, rules };
   }
 
   /** One refused delete (already gone, say) does not keep the rest in the kernel. */

@@ -4,8 +4,21 @@
 import { EventEmitter } from 'node:events';
 import netlink from 'netlink';
 import { listenNetlink, type NetlinkListener } from '../native/index.js';
-import { attrU32, FRA_PRIORITY, FRA_TABLE, RTA_TABLE, RTM_DELROUTE, RTM_DELRULE, RTM_NEWROUTE, RTM_NEWRULE, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE, RTMGRP_IPV6_ROUTE, RTMGRP_IPV6_RULE } from '../types/netlink.js';
-import { type RouteEvent } from '../types/routes.js';
+import {
+  attrU32,
+  FRA_PRIORITY,
+  FRA_TABLE,
+  RTA_TABLE,
+  RTM_DELROUTE,
+  RTM_DELRULE,
+  RTM_NEWROUTE,
+  RTM_NEWRULE,
+  RTMGRP_IPV4_ROUTE,
+  RTMGRP_IPV4_RULE,
+  RTMGRP_IPV6_ROUTE,
+  RTMGRP_IPV6_RULE,
+} from '../types/netlink.js';
+import type { RouteEvent } from '../types/routes.js';
 
 const GROUPS = RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV6_RULE;
 

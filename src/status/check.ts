@@ -2,8 +2,7 @@
 // LAN's traffic? From what is tracked and the managed routes just read back, without the
 // conntrack and counter reads a full status makes: keepalived asks every second. Pure.
 import type { RouteStatus } from '../types/status.js';
-import type { UplinkState } from '../types/index.js';
-import { usableState } from '../types/index.js';
+import { type UplinkState, usableState } from '../types/index.js';
 
 export interface CheckInput {
   readonly uplinks: readonly { readonly name: string; readonly state: UplinkState }[];

@@ -1,5 +1,14 @@
 // steer/: pure. Uplink states + priorities -> which uplinks carry new flows, and with what share.
-import { type Config, type DesiredRoute, type Family, type PinRule, type RouteNexthop, type UplinkConfig, type UplinkState, usableState } from '../types/index.js';
+import {
+  type Config,
+  type DesiredRoute,
+  type Family,
+  type PinRule,
+  type RouteNexthop,
+  type UplinkConfig,
+  type UplinkState,
+  usableState,
+} from '../types/index.js';
 
 /** States that lose an uplink its traffic: the next `up` after one is a recovery that must prove itself. */
 export function isLoss(state: UplinkState): boolean {

@@ -1,6 +1,18 @@
 // track/: uplink tracking as a pure reducer (src/README.md §1).
 export * from './model.js';
-export { overrideProblem, reloadChanges, track } from './reduce.js';
-export { desiredMptcp, desiredState, drainPlan, type DrainPlan, mptcpOwners, ownedBy, RECONCILE_DEBOUNCE_MS, RECONCILE_FIGHT_LIMIT, RECONCILE_FIGHT_WINDOW_MS } from './kernel-sync.js';
+export { overrideDone, overrideProblem, reloadChanges, track } from './reduce.js';
+export { applyQuiet } from './after-apply.js';
+export {
+  desiredMptcp,
+  desiredState,
+  drainPlan,
+  type DrainPlan,
+  mptcpOwners,
+  ownedBy,
+  wantedSysctls,
+  RECONCILE_DEBOUNCE_MS,
+  RECONCILE_FIGHT_LIMIT,
+  RECONCILE_FIGHT_WINDOW_MS,
+} from './kernel-sync.js';
 export { heartbeatTimeout, linkView, listenMs, passiveSpan, proberPace, stateFor } from './uplink.js';
-export { steerInput } from './steering.js';
+export { adoptedUplinks, steerInput } from './steering.js';

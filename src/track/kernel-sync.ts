@@ -4,9 +4,7 @@
 import type { LinkSnapshot } from '../types/link.js';
 import { APPLY_RETRY_MS, noteApply } from './notices.js';
 import type { DesiredEndpoint, DesiredMptcp } from '../types/mptcp.js';
-import type { DesiredState } from '../types/routes.js';
-import type { ApplyReport } from '../types/routes.js';
-import type { RouteEvent } from '../types/routes.js';
+import type { ApplyReport, DesiredState, RouteEvent } from '../types/routes.js';
 import { desiredRoutes, endpointRoles, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
 import type { Config, DesiredRoute, Family, MptcpSettings, PinRule } from '../types/index.js';
 import { endpointId, endpointIdRange, MPTCP_SUBFLOWS_MAX, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
@@ -45,6 +43,20 @@ function gatewayReachable(r: DesiredRoute, snapshot: LinkSnapshot): boolean {
 }
 
 /** The routes, rules and pinning rules uplinkd wants now; `snapshot` gives the uplinks' addresses (source rules). */
+/** The multipath hash policy that spreads new flows by ports too (net/ipv4/route.c). */
+const HASH_POLICY_KEYS = ['net.ipv4.fib_multipath_hash_policy', 'net.ipv6.fib_multipath_hash_policy'];
+/** MPTCP sockets fall back to plain TCP while this is 0 (Documentation/networking/mptcp-sysctl.rst). */
+const MPTCP_ENABLED_KEY = 'net.mptcp.enabled';
+
+/**
+ * The sysctls a config wants at 1. routing.hash_policy `set`: multipath spreads new flows by
+ * ports too, so one LAN host's connections are shared out by the weights (the default hashes
+ * on addresses only). `mptcp:`: MPTCP on, or the gateway's multipath sockets are plain TCP.
+ */
+export function wantedSysctls(c: Config): string[] {
+  return [...(c.routing.hashPolicy === 'set' ? HASH_POLICY_KEYS : []), ...(c.mptcp ? [MPTCP_ENABLED_KEY] : [])];
+}
+
 export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState {
   const c = t.config;
   const tracked = [...t.uplinks.values()];

@@ -3,14 +3,11 @@
 import type { ConfigDiff } from '../types/config-diff.js';
 import type { Health, PassiveState, RttEstimate, SampleWindow, TrafficCounters } from '../health/index.js';
 import type { LinkChange, LinkSnapshot } from '../types/link.js';
-import type { NoticeState } from './notices.js';
-import type { ApplyReport } from '../types/routes.js';
-import type { KernelRoute } from '../types/routes.js';
-import type { RouteEvent } from '../types/routes.js';
+import { NO_NOTICES, type NoticeState } from './notices.js';
+import type { ApplyReport, KernelRoute, RouteEvent } from '../types/routes.js';
 import { type Damping, type FamilySteering, NO_STEER_STATE, type SteerState } from '../steer/index.js';
 import type { OperatorEvent } from '../types/events.js';
 import type { Config, Family, HeartbeatResult, ProbeRound, UplinkConfig } from '../types/index.js';
-import { NO_NOTICES } from './notices.js';
 
 /** Both clocks at the moment of an event: wall ms for `since` and logs, monotonic ms for everything timed. */
 export interface Now {
@@ -87,7 +84,33 @@ export interface Tracking {
   /** Whether the last apply went through: a drain waits until the route points at the primary. */
   readonly lastApplyOk: boolean;
   readonly reconcile: ReconcileState;
+  /** The apply asked for or under way, and what waits for it (after-apply.ts). */
+  readonly applyPhase: ApplyPhase;
+  /** uplinkd's new-flow counters at the last steering change: status shows what came since. */
+  readonly newFlowBase: ReadonlyMap<string, number>;
 }
+
+/** The apply asked for or under way, and what waits for it (after-apply.ts). */
+export interface ApplyPhase {
+  /** Effects decided since the last apply began: they wait for the next one. */
+  readonly waiting: readonly Deferred[];
+  /** Effects waiting for the apply under way. */
+  readonly armed: readonly Deferred[];
+  /** An apply was asked for and has not begun. */
+  readonly requested: boolean;
+  /** An apply is under way. */
+  readonly running: boolean;
+  /** Applies begun so far. */
+  readonly begun: number;
+}
+
+export const NO_APPLY: ApplyPhase = { waiting: [], armed: [], requested: false, running: false, begun: 0 };
+
+/** An effect held until the apply that begins after it was decided is done (after-apply.ts). */
+export type Deferred =
+  | { readonly kind: 'prober-run'; readonly uplink: string }
+  | { readonly kind: 'drain'; readonly uplinks: readonly string[]; readonly cause?: 'failback' | 'operator' }
+  | { readonly kind: 'count-new-flows' };
 
 /** A managed route read back from the kernel, each next hop's interface named. */
 export interface ManagedRoute {
@@ -119,7 +142,16 @@ export type TrackEvent =
   /** Overrides kept by an earlier run, read back at start (before `start`). */
   | { readonly kind: 'restore-overrides'; readonly overrides: ReadonlyMap<string, Override> }
   /** A new config, already valid, and how it differs from the running one. */
-  | { readonly kind: 'reload'; readonly config: Config; readonly diff: ConfigDiff; readonly path: string; readonly snapshot: LinkSnapshot };
+  | { readonly kind: 'reload'; readonly config: Config; readonly diff: ConfigDiff; readonly path: string; readonly snapshot: LinkSnapshot }
+  /** uplinkd's new-flow counters as read after a steering change (empty: the table was loaded afresh, they start at 0). */
+  | { readonly kind: 'new-flow-base'; readonly counters: ReadonlyMap<string, number> }
+  /**
+   * What the path manager's endpoints lack, as the commands that would put it back, looked at
+   * when `begun` applies had begun (the watch: the path manager sends no event for a change by hand).
+   */
+  | { readonly kind: 'mptcp-look'; readonly drift: readonly string[]; readonly begun: number }
+  /** The daemon stops: nothing waits for an apply any more. */
+  | { readonly kind: 'stop' };
 
 /**
  * `steer`: the failback schedule's next step or a flap penalty's release is due; `retry`: an
@@ -135,8 +167,10 @@ export type Effect =
   | { readonly kind: 'apply' }
   /** Arm a timer (replacing the one of that name), or cancel it when `inMs` is undefined. */
   | { readonly kind: 'timer'; readonly timer: TimerName; readonly inMs: number | undefined }
-  /** Start an uplink's prober once the apply under way is done (its table and `oif` rule are in). */
-  | { readonly kind: 'prober-start'; readonly uplink: string; readonly phaseMs: number }
+  /** Make an uplink's prober, `phaseMs` into the round; it sends from `prober-run` on. */
+  | { readonly kind: 'prober-new'; readonly uplink: string; readonly phaseMs: number }
+  /** Start the uplink's prober: the apply that puts in its table and `oif` rule is done. */
+  | { readonly kind: 'prober-run'; readonly uplink: string }
   /**
    * `rebind`: its interface was created again (new ifindex); `repace`: its cadence may have
    * changed; `confirm`: a round now, then the failure pace (the passive signal fired).
@@ -144,9 +178,14 @@ export type Effect =
   | { readonly kind: 'prober'; readonly uplink: string; readonly action: 'stop' | 'rebind' | 'repace' | 'confirm' }
   /** routing.conntrack_flush: delete the conntrack entries NATed to a lost uplink's addresses. */
   | { readonly kind: 'flush-conntrack'; readonly uplink: string; readonly addresses: readonly SourceAddress[] }
-  /** routing.failback.drain: once the apply under way is done, reset what is still pinned to these (desired.ts drainPlan). */
+  /**
+   * routing.failback.drain, `drain --now`: reset what is still pinned to these once the route
+   * change is in. Held by after-apply.ts, which turns it into `reset-pinned` (kernel-sync.ts drainPlan).
+   */
   | { readonly kind: 'drain'; readonly uplinks: readonly string[]; readonly cause?: 'failback' | 'operator' }
-  /** The steering changed: once the apply under way is done, new flows are counted from zero. */
+  /** Delete the conntrack entries pinned to `uplink` (its mark): their clients reconnect through the route now in force. */
+  | { readonly kind: 'reset-pinned'; readonly uplink: string; readonly mark: number; readonly cause: 'failback' | 'operator' }
+  /** The steering changed: read the new-flow counters as the base to count from (held until the route change is in). */
   | { readonly kind: 'count-new-flows' }
   /** The overrides changed: keep them where a restart finds them. */
   | { readonly kind: 'save-overrides'; readonly overrides: Readonly<Record<string, Override>> }
@@ -167,6 +206,8 @@ export function initialTracking(config: Config): Tracking {
     notices: NO_NOTICES,
     lastApplyOk: true,
     reconcile: { reasons: [], restores: [], pausedUntil: 0, armed: false },
+    applyPhase: NO_APPLY,
+    newFlowBase: new Map(),
   };
 }
 

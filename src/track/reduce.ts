@@ -4,14 +4,15 @@ import type { ConfigDiff } from '../types/config-diff.js';
 import { describeChange, type LinkChange, type LinkSnapshot } from '../types/link.js';
 import { cancelFailback } from '../steer/index.js';
 import { type UplinkConfig, usableState } from '../types/index.js';
+import { applyQuiet, dropAfterApply, settleAfterApply } from './after-apply.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
-import type { Effect, Now, Override, TrackedUplink, TrackEvent, Tracking, TrackStep } from './model.js';
+import { type Effect, type Now, type Override, steeringOf, type TrackedUplink, type TrackEvent, type Tracking, type TrackStep } from './model.js';
 import { adopt, resteer } from './steering.js';
 import { applyProbeRound, checkLink, lateAnswer, newUplink, observeUplinkTraffic } from './uplink.js';
 
 export function track(t: Tracking, event: TrackEvent, now: Now): TrackStep {
   const out: Effect[] = [];
-  const state = reduce(t, event, now, out);
+  const state = settleAfterApply(reduce(t, event, now, out), event.kind, out);
   return { state, effects: out };
 }
 
@@ -69,7 +70,22 @@ function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
       return override(t, e, now, out);
     case 'restore-overrides':
       return restoreOverrides(t, e.overrides, out);
+    case 'new-flow-base':
+      return { ...t, newFlowBase: e.counters };
+    case 'mptcp-look':
+      // A look that an apply asked for, ran or began during may have caught the kernel mid-change.
+      if (e.drift.length === 0 || !applyQuiet(t.applyPhase) || e.begun !== t.applyPhase.begun) return t;
+      return noteRouteEvents(t, [{ kind: 'mptcp', deleted: false, drift: e.drift.join('; ') }], now, out);
+    case 'stop':
+      return dropAfterApply(t, out);
   }
+}
+
+/** The control reply once an override's route change is in: what new flows do now (the first destination's family). */
+export function overrideDone(t: Tracking, uplink: string, cmd: Override['kind'] | 'resume'): string {
+  const family = t.config.routing.destinations[0]?.family ?? 4;
+  const what = cmd === 'resume' ? 'resumed' : cmd === 'drain' ? 'drained' : 'preferred';
+  return `${uplink} ${what}; new flows: ${steeringOf(t)[family].reason}`;
 }
 
 /** Why `uplinkd drain|prefer|resume UPLINK` cannot be done, or undefined (the control reply). */
@@ -159,7 +175,7 @@ function startUplink(t: Tracking, u: UplinkConfig, snapshot: LinkSnapshot, now: 
   const index = t.config.uplinks.findIndex((x) => x.name === u.name);
   // Uplinks start spread over the interval, so their heartbeats never go out in step.
   out.push({ kind: 'apply' });
-  out.push({ kind: 'prober-start', uplink: u.name, phaseMs: (Math.max(0, index) * u.probe.intervalMs) / t.config.uplinks.length });
+  out.push({ kind: 'prober-new', uplink: u.name, phaseMs: (Math.max(0, index) * u.probe.intervalMs) / t.config.uplinks.length });
   out.push({
     kind: 'log',
     level: 'info',

@@ -2,10 +2,20 @@
 // `down`, an uplink with no targets in a family is steered by its other family's verdict,
 // operator overrides bend the input (steer/overrides.ts), due drains are taken, and the next
 // timed step is asked for. Also the adoption of routes an earlier run left. Pure.
-import { adoptedSteering, dampAt, nexthopFor, reuseAt, type SteerUplink, steeringCause, steerWithFailback, takeDueDrain, withOverrides } from '../steer/index.js';
+import {
+  adoptedSteering,
+  dampAt,
+  nexthopFor,
+  reuseAt,
+  type SteerUplink,
+  steeringCause,
+  steerWithFailback,
+  takeDueDrain,
+  withOverrides,
+} from '../steer/index.js';
 import type { FlowShare } from '../types/events.js';
 import { type Family, usableState } from '../types/index.js';
-import type { Effect, ManagedRoute, Now, TrackedUplink, Tracking } from './model.js';
+import { type Effect, type ManagedRoute, type Now, steeringOf, type TrackedUplink, type Tracking } from './model.js';
 import { stateFor } from './uplink.js';
 
 /** Decays every flap penalty to now, logging releases. */
@@ -131,4 +141,10 @@ export function adopt(t: Tracking, routes: readonly ManagedRoute[], out: Effect[
     });
   }
   return { ...t, steer };
+}
+
+/** Uplinks whose routes were adopted at start and that carry new flows without a verdict yet (`uplinkd check`). */
+export function adoptedUplinks(t: Tracking): Set<string> {
+  const steering = steeringOf(t);
+  return new Set(([4, 6] as const).flatMap((f) => (steering[f].adopted ? steering[f].active.map((a) => a.uplink) : [])));
 }

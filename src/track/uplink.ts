@@ -1,7 +1,29 @@
 // track/: one uplink's side of the reducer: probe rounds, link views and quality become
 // per-family health steps; a loss adds the flap penalty and may flush conntrack. Pure: the
 // effects it decides are pushed to `out` as data.
-import { applyLink, applyQuality, applyRound, combine, confirmationPace, endConfirmation, INITIAL_PASSIVE, nextEstimate, observeTraffic, passiveSpanMs, type TrafficCounters, type HealthStep, initialHealth, isRttSample, type LinkView, linkProblem, mayConfirm, probePace, SampleWindow, timeoutInForce, withoutLocalFailures } from '../health/index.js';
+import {
+  applyLink,
+  applyQuality,
+  applyRound,
+  combine,
+  confirmationPace,
+  endConfirmation,
+  INITIAL_PASSIVE,
+  nextEstimate,
+  observeTraffic,
+  passiveSpanMs,
+  type TrafficCounters,
+  type HealthStep,
+  initialHealth,
+  isRttSample,
+  type LinkView,
+  linkProblem,
+  mayConfirm,
+  probePace,
+  SampleWindow,
+  timeoutInForce,
+  withoutLocalFailures,
+} from '../health/index.js';
 import { LINK_ERRNOS } from '../types/errnos.js';
 import type { LinkInfo, LinkSnapshot } from '../types/link.js';
 import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';

@@ -8,7 +8,6 @@ export interface FlowShare {
   readonly share: number;
 }
 
-
 export type OperatorEvent =
   /** An uplink's health changed in one family. */
   | {

@@ -4,8 +4,7 @@
 // gets one JSON reply; errors are an operator's words; the daemon still answers afterwards and
 // holds no more file descriptors than before.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -3,7 +3,8 @@
 // change first: path (interface, gateways, targets), then probe settings, then priority/weight.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { diffConfig, parseConfig, type ConfigDiff } from '../../src/config/index.js';
+import { diffConfig, parseConfig } from '../../src/config/index.js';
+import { type ConfigDiff } from '../../src/types/config-diff.js';
 import type { Config } from '../../src/types/index.js';
 
 /** An uplink block; `extra` lines are indented four spaces, as the uplink's own keys. */
@@ -20,7 +21,17 @@ function config(text: string): Config {
   return r.config;
 }
 
-const NONE: ConfigDiff = { added: [], removed: [], changed: [], retuned: [], reweighted: [], routingChanged: false, socketChanged: false, mptcpChanged: false };
+const NONE: ConfigDiff = {
+  added: [],
+  removed: [],
+  changed: [],
+  retuned: [],
+  reweighted: [],
+  routingChanged: false,
+  socketChanged: false,
+  metricsChanged: false,
+  mptcpChanged: false,
+};
 
 describe('config diff', () => {
   const rows: [string, string, string, Partial<ConfigDiff>][] = [

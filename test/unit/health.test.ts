@@ -1,7 +1,18 @@
 // health/: the state machine as tables, with a fake clock (each round is 1000 ms later).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyLink, applyQuality, applyRound, initialHealth, linkProblem, probePace, withoutLocalFailures, type Health, type HealthSettings, type LinkView } from '../../src/health/index.js';
+import {
+  applyLink,
+  applyQuality,
+  applyRound,
+  initialHealth,
+  linkProblem,
+  probePace,
+  withoutLocalFailures,
+  type Health,
+  type HealthSettings,
+  type LinkView,
+} from '../../src/health/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 /** Runs rounds written as a string: `+` a round where every target answered, `-` none, digits the number that answered. */

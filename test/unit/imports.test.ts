@@ -91,7 +91,8 @@ export function violations(edges: readonly Edge[], packages: readonly Edge[], ru
     const [from, to] = [folderOf(e.from), folderOf(e.to)];
     const rule = rules[from];
     if (!rule) out.push(`${e.from}: folder ${from || '(top)'} has no row in the import rule`);
-    else if (from !== to && !rule.folders.includes('*') && !rule.folders.includes(to)) out.push(`${e.from} imports ${e.to}: ${from}/ may import ${rule.folders.join(', ') || 'no folder'}`);
+    else if (from !== to && !rule.folders.includes('*') && !rule.folders.includes(to))
+      out.push(`${e.from} imports ${e.to}: ${from}/ may import ${rule.folders.join(', ') || 'no folder'}`);
   }
   for (const e of packages) {
     const rule = rules[folderOf(e.from)];
@@ -140,7 +141,10 @@ describe('the import rule (src/README.md §1)', () => {
 
   it('reads the imports of every file of src/', () => {
     assert.ok(files.length > 80, `${files.length} files`);
-    assert.ok(edges.some((e) => e.from === 'track/reduce.ts' && e.to.startsWith('health/')), 'track/reduce.ts imports health/');
+    assert.ok(
+      edges.some((e) => e.from === 'track/uplink.ts' && e.to === 'health/index.ts'),
+      'track/uplink.ts imports health/ (a multi-line import)',
+    );
   });
 
   it('each folder imports only what its row allows', () => {
@@ -148,7 +152,10 @@ describe('the import rule (src/README.md §1)', () => {
   });
 
   it('every folder of src/ has a row, and the pure ones touch nothing', () => {
-    assert.deepEqual([...new Set(files.map(folderOf))].filter((f) => !(f in RULES)), []);
+    assert.deepEqual(
+      [...new Set(files.map(folderOf))].filter((f) => !(f in RULES)),
+      [],
+    );
     for (const p of PURE) assert.deepEqual(RULES[p]!.packages, [], p);
   });
 
@@ -166,11 +173,17 @@ describe('the import rule (src/README.md §1)', () => {
       'route/router.ts imports mptcp/endpoints.ts: route/ may import native, netlink, types',
       'status/view.ts imports node:fs: status/ may import no package',
     ]);
-    assert.deepEqual(circles(['a.ts', 'b.ts', 'c.ts'], [
-      { from: 'a.ts', to: 'b.ts' },
-      { from: 'b.ts', to: 'a.ts' },
-      { from: 'b.ts', to: 'c.ts' },
-    ]), [['a.ts', 'b.ts']]);
+    assert.deepEqual(
+      circles(
+        ['a.ts', 'b.ts', 'c.ts'],
+        [
+          { from: 'a.ts', to: 'b.ts' },
+          { from: 'b.ts', to: 'a.ts' },
+          { from: 'b.ts', to: 'c.ts' },
+        ],
+      ),
+      [['a.ts', 'b.ts']],
+    );
   });
 
   it('reads multi-line and type-only imports, re-exports and dynamic imports', () => {
@@ -185,12 +198,18 @@ describe('the layout (issue 23)', () => {
   const total = files.reduce((n, f) => n + f.lines, 0);
 
   it('no file of src/ over 400 lines', () => {
-    assert.deepEqual(files.filter((f) => f.lines > 400).map((f) => `${f.file}: ${f.lines}`), []);
+    assert.deepEqual(
+      files.filter((f) => f.lines > 400).map((f) => `${f.file}: ${f.lines}`),
+      [],
+    );
   });
 
   it('no folder over 20% of src/', () => {
     const byFolder = new Map<string, number>();
     for (const f of files) byFolder.set(folderOf(f.file), (byFolder.get(folderOf(f.file)) ?? 0) + f.lines);
-    assert.deepEqual([...byFolder].filter(([, n]) => n > total * 0.2).map(([d, n]) => `${d}/: ${n} of ${total} lines`), []);
+    assert.deepEqual(
+      [...byFolder].filter(([, n]) => n > total * 0.2).map(([d, n]) => `${d}/: ${n} of ${total} lines`),
+      [],
+    );
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { type LinkInfo } from '../../src/types/link.js';
+import type { LinkInfo } from '../../src/types/link.js';
 import { upLink } from '../../src/link/index.js';
 import type { DesiredMptcp } from '../../src/types/mptcp.js';
 import { initialTracking, type Tracking, track } from '../../src/track/index.js';

@@ -1,9 +1,9 @@
 // route/: MptcpEndpoints on the in-memory path manager: what it runs, logs, reports and reads back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type DesiredMptcp } from '../../src/types/mptcp.js';
+import type { DesiredMptcp } from '../../src/types/mptcp.js';
 import { endpointFlags } from '../../src/mptcp/plan.js';
-import { type DesiredState } from '../../src/types/routes.js';
+import type { DesiredState } from '../../src/types/routes.js';
 import { FakeKernel, Router } from '../../src/route/index.js';
 import { KernelError } from '../../src/netlink/index.js';
 import { FakeMptcp } from '../../src/mptcp/index.js';

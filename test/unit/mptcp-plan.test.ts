@@ -2,7 +2,17 @@
 // wants -> the operations, read as the `ip mptcp` commands, in the order they run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type DesiredEndpoint, type DesiredMptcp, type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP, MPTCP_FLAG_FULLMESH, MPTCP_FLAG_IMPLICIT, MPTCP_FLAG_SIGNAL, MPTCP_FLAG_SUBFLOW } from '../../src/types/mptcp.js';
+import {
+  type DesiredEndpoint,
+  type DesiredMptcp,
+  type Endpoint,
+  type EndpointLimits,
+  MPTCP_FLAG_BACKUP,
+  MPTCP_FLAG_FULLMESH,
+  MPTCP_FLAG_IMPLICIT,
+  MPTCP_FLAG_SIGNAL,
+  MPTCP_FLAG_SUBFLOW,
+} from '../../src/types/mptcp.js';
 import { describeMptcp, endpointFlags, flagWords, planMptcp } from '../../src/mptcp/plan.js';
 
 const LINKS = new Map([

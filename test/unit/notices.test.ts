@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NO_NOTICES, noteApply, type NoticeState } from '../../src/track/notices.js';
-import { type ApplyReport } from '../../src/types/routes.js';
+import type { ApplyReport } from '../../src/types/routes.js';
 
 const EMPTY: ApplyReport = { changes: [], missing: [], refused: [], foreign: [], connected: [], deferred: [] };
 const UPLINK_ROUTE = { command: 'ip route replace 0.0.0.0/0 table 1101 via 100.64.9.1 dev wan2', code: 'ENETUNREACH', managed: false };

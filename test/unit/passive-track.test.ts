@@ -6,11 +6,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
 import type { TrafficCounters } from '../../src/health/index.js';
-import { type LinkInfo } from '../../src/types/link.js';
+import type { LinkInfo } from '../../src/types/link.js';
 import { upLink } from '../../src/link/index.js';
 import { FakeCounters } from '../../src/nft/index.js';
 import { setup } from './fake-daemon.js';
-import { type Effect, heartbeatTimeout, initialTracking, type Now, passiveSpan, proberPace, type TrackedUplink, type TrackEvent, type Tracking, track } from '../../src/track/index.js';
+import {
+  type Effect,
+  heartbeatTimeout,
+  initialTracking,
+  type Now,
+  passiveSpan,
+  proberPace,
+  type TrackedUplink,
+  type TrackEvent,
+  type Tracking,
+  track,
+} from '../../src/track/index.js';
 import type { HeartbeatResult, UplinkState } from '../../src/types/index.js';
 
 const WALL0 = Date.parse('2026-11-21T10:00:00Z');

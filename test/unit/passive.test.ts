@@ -9,7 +9,18 @@
 // Packets out are 100 bytes, answers 1000.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANSWERING_WINDOW_MS, answering, endConfirmation, INITIAL_PASSIVE, NO_TRAFFIC, observeTraffic, PASSIVE_HOLDOFF_MAX_MS, type PassiveState, silentMs, type TrafficCounters } from '../../src/health/index.js';
+import {
+  ANSWERING_WINDOW_MS,
+  answering,
+  endConfirmation,
+  INITIAL_PASSIVE,
+  NO_TRAFFIC,
+  observeTraffic,
+  PASSIVE_HOLDOFF_MAX_MS,
+  type PassiveState,
+  silentMs,
+  type TrafficCounters,
+} from '../../src/health/index.js';
 import { PASSIVE_SAMPLE_MS } from '../../src/types/layout.js';
 
 const TX_BYTES = 100;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import netlink from 'netlink';
 import { parseRouteEvent } from '../../src/route/index.js';
-import { type RouteEvent } from '../../src/types/routes.js';
+import type { RouteEvent } from '../../src/types/routes.js';
 import { tableEvent } from '../../src/nft/index.js';
 
 // rtnetlink.h message types; rtattr and FRA_* types.

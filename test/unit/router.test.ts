@@ -2,11 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeMultipath, encodeMultipath, FakeKernel, managedRulePriority, ownsRule, Router, ruleTables } from '../../src/route/index.js';
-import { type DesiredState, type KernelRule } from '../../src/types/routes.js';
+import type { DesiredState, KernelRule } from '../../src/types/routes.js';
 import { KernelError } from '../../src/netlink/index.js';
 import { runCommand } from '../../src/host/command.js';
-import type { DesiredRoute } from '../../src/types/index.js';
-import type { PinRule } from '../../src/types/index.js';
+import type { DesiredRoute, PinRule } from '../../src/types/index.js';
 
 const V4 = { prefix: '0.0.0.0/0', family: 4 as const, address: '0.0.0.0', length: 0 };
 

@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seeded } from '../fuzz/random.js';
-import { INITIAL_PASSIVE, isRttSample, nextEstimate, type PassiveState, passiveSpanMs, type RttEstimate, rtoMs, timeoutInForce } from '../../src/health/index.js';
+import {
+  INITIAL_PASSIVE,
+  isRttSample,
+  nextEstimate,
+  type PassiveState,
+  passiveSpanMs,
+  type RttEstimate,
+  rtoMs,
+  timeoutInForce,
+} from '../../src/health/index.js';
 import { RTO_INITIAL_MS, RTO_MAX_MS, RTO_MIN_MS } from '../../src/types/layout.js';
 
 /** The estimate after feeding `rtts` in order. */

@@ -2,7 +2,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
-import { adoptedSteering, cancelFailback, desiredRoutes, isLoss, type OverrideKind, percentShares, pinRuleFor, type SteerState, steer, steeringCause, type SteerUplink, uplinkRoutes, withOverrides } from '../../src/steer/index.js';
+import {
+  adoptedSteering,
+  cancelFailback,
+  desiredRoutes,
+  isLoss,
+  type OverrideKind,
+  percentShares,
+  pinRuleFor,
+  type SteerState,
+  steer,
+  steeringCause,
+  type SteerUplink,
+  uplinkRoutes,
+  withOverrides,
+} from '../../src/steer/index.js';
 import type { UplinkState } from '../../src/types/index.js';
 
 const U = (name: string, priority: number, state: UplinkState, weight = 1): SteerUplink => ({ name, priority, weight, state });

@@ -2,13 +2,25 @@
 // sockets, no timers, no sleeps. Events go in, the new tracking and the effects (data) come out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/index.js';
+import { diffConfig, parseConfig } from '../../src/config/index.js';
 import { type Health, INITIAL_PASSIVE, initialHealth } from '../../src/health/index.js';
 import { upLink } from '../../src/link/index.js';
-import { type LinkInfo } from '../../src/types/link.js';
+import type { LinkInfo } from '../../src/types/link.js';
 import type { ApplyReport } from '../../src/types/routes.js';
 import { NO_DAMPING } from '../../src/steer/index.js';
-import { drainPlan, type Effect, initialTracking, type ManagedRoute, type Now, steerInput, steeringOf, type TrackedUplink, type TrackEvent, type Tracking, track } from '../../src/track/index.js';
+import {
+  drainPlan,
+  type Effect,
+  initialTracking,
+  type ManagedRoute,
+  type Now,
+  steerInput,
+  steeringOf,
+  type TrackedUplink,
+  type TrackEvent,
+  type Tracking,
+  track,
+} from '../../src/track/index.js';
 import type { Family, HeartbeatResult, UplinkState } from '../../src/types/index.js';
 
 const WALL0 = Date.parse('2026-11-21T10:00:00Z');
@@ -46,6 +58,11 @@ class Session {
     this.t = step.state;
     this.effects.push(...step.effects);
     return [...step.effects];
+  }
+  /** The apply asked for begins and goes through at `ms`: what waited for it runs. */
+  applied(ms: number, changes: string[] = []): Effect[] {
+    this.send({ kind: 'apply-begun' }, ms);
+    return this.send({ kind: 'applied', report: { changes, missing: [], refused: [], foreign: [], connected: [], deferred: [] }, reasons: [] }, ms);
   }
   /** A round of `uplink` started at `ms`: `answers[i]` for target i (true, false, or an errno). */
   round(uplink: string, ms: number, answers: (boolean | string)[], startedAt = ms): Effect[] {
@@ -280,7 +297,7 @@ describe('track: which uplinks a failback drain may reset', () => {
     for (const ms of [1000, 2000]) s.round('fiber', ms, [true, true]), s.round('dsl', ms, [true]);
     for (const ms of [3000, 4000]) s.round('fiber', ms, [false, false]);
     for (const ms of [5000, 6000]) s.round('fiber', ms, [true, true]);
-    const drains = (from: number) => s.effects.slice(from).filter((e) => e.kind === 'drain');
+    const drains = (from: number) => s.effects.slice(from).filter((e) => e.kind === 'reset-pinned');
     // hold 10 s from 6 s, then 50% at 16 s, 100% at 21 s, drain 30 s after: 51 s.
     const steerTimer = (effects: Effect[]) => effects.filter((e) => e.kind === 'timer' && e.timer === 'steer').map((e) => (e as { inMs?: number }).inMs);
     assert.deepEqual(steerTimer(s.effects).at(-1), 10_000, 'the hold is timed');
@@ -292,7 +309,9 @@ describe('track: which uplinks a failback drain may reset', () => {
     s.send({ kind: 'timer', timer: 'steer' }, 50_000);
     assert.deepEqual(drains(mark), []);
     s.send({ kind: 'timer', timer: 'steer' }, 51_000);
-    assert.deepEqual(drains(mark), [{ kind: 'drain', uplinks: ['dsl'] }]);
+    assert.deepEqual(drains(mark), [], 'not before the route change is in');
+    s.applied(51_010);
+    assert.deepEqual(drains(mark), [{ kind: 'reset-pinned', uplink: 'dsl', mark: 0x200, cause: 'failback' }]);
   });
 });
 
@@ -399,9 +418,9 @@ describe('track: applies, retries and probers', () => {
     const kinds = s.effects.filter((e) => e.kind !== 'log');
     assert.deepEqual(kinds, [
       { kind: 'apply' },
-      { kind: 'prober-start', uplink: 'fiber', phaseMs: 0 },
+      { kind: 'prober-new', uplink: 'fiber', phaseMs: 0 },
       { kind: 'apply' },
-      { kind: 'prober-start', uplink: 'dsl', phaseMs: 500 },
+      { kind: 'prober-new', uplink: 'dsl', phaseMs: 500 },
     ]);
   });
 
@@ -439,13 +458,14 @@ describe('track: applies, retries and probers', () => {
     for (const ms of [3000, 4000]) s.round('dsl', ms, [false]);
     const next = parseConfig(TWO.replace('icmp: 198.51.100.10] }\nprobe', 'icmp: 198.51.100.12] }\nprobe'));
     assert.ok(next.ok);
-    const diff = { added: [], removed: [], changed: ['dsl'], retuned: [], reweighted: [], routingChanged: false, socketChanged: false, mptcpChanged: false };
+    const diff = diffConfig(s.t.config, next.config);
+    assert.deepEqual(diff.changed, ['dsl']);
     const effects = s.send({ kind: 'reload', config: next.config, diff, path: '/etc/uplinkd.yaml', snapshot: s.snapshot() }, 5000);
     assert.deepEqual(
-      effects.filter((e) => e.kind === 'prober' || e.kind === 'prober-start'),
+      effects.filter((e) => e.kind === 'prober' || e.kind === 'prober-new'),
       [
         { kind: 'prober', uplink: 'dsl', action: 'stop' },
-        { kind: 'prober-start', uplink: 'dsl', phaseMs: 500 },
+        { kind: 'prober-new', uplink: 'dsl', phaseMs: 500 },
       ],
     );
     assert.equal(s.state('dsl'), 'init', 'probed afresh');
@@ -635,10 +655,12 @@ describe('track: operator overrides (drain, prefer, resume)', () => {
   it('drain --now resets its pinned connections once the route has moved', () => {
     const s = bothUp();
     const effects = s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: true }, 5000);
-    const applyAt = effects.findIndex((e) => e.kind === 'apply');
-    const drainAt = effects.findIndex((e) => e.kind === 'drain');
-    assert.ok(applyAt >= 0 && drainAt > applyAt);
-    assert.deepEqual(effects[drainAt], { kind: 'drain', uplinks: ['fiber'], cause: 'operator' });
+    assert.ok(effects.some((e) => e.kind === 'apply'));
+    assert.ok(!effects.some((e) => e.kind === 'reset-pinned' || e.kind === 'drain'), 'nothing reset before the route has moved');
+    assert.deepEqual(
+      s.applied(5010).filter((e) => e.kind === 'reset-pinned'),
+      [{ kind: 'reset-pinned', uplink: 'fiber', mark: 0x100, cause: 'operator' }],
+    );
   });
 
   it('kept over a reload for the uplinks that stay, restored at start, unknown ones dropped', () => {
@@ -650,7 +672,7 @@ describe('track: operator overrides (drain, prefer, resume)', () => {
       {
         kind: 'reload',
         config: parsed.config,
-        diff: { added: [], removed: [], changed: [], retuned: [], reweighted: ['fiber'], routingChanged: false, socketChanged: false, mptcpChanged: false },
+        diff: diffConfig(s.t.config, parsed.config),
         path: 'x',
         snapshot: s.snapshot(),
       },
