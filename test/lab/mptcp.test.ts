@@ -229,4 +229,62 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     await lab.restoreNic(1);
     await daemon.waitState('fiber', 'up', 20_000, mark);
   });
+
+  it('(f) remove_on_exit: SIGTERM leaves none of the endpoints, routes, rules or nftables table, and the stop line counts them', async () => {
+    const withRemoval = CONFIG.replace('routing:\n  table: 100\n', 'routing:\n  table: 100\n  remove_on_exit: true\n');
+    assert.notEqual(withRemoval, CONFIG);
+    assert.equal(await daemon.stop(), 0);
+    daemon = running.daemon = lab.startDaemon(withRemoval);
+    await daemon.waitState('fiber', 'up', 20_000);
+    await daemon.waitState('dsl', 'up', 20_000);
+    // (b) just brought fiber back: which one carries depends on the failback under way.
+    await waitUntil(async () => (await ownedByUplinkd()).endpoints.length === 2, 10_000, 'an endpoint for each uplink');
+    const before = await ownedByUplinkd();
+    assert.ok(before.routes.length >= 3 && before.rules.length >= 6 && before.table, JSON.stringify(before));
+    const mark = daemon.logs.length;
+    assert.equal(await daemon.stop(), 0);
+    assert.deepEqual(await ownedByUplinkd(), { routes: [], rules: [], endpoints: [], table: false }, 'nothing of uplinkd left');
+    const stop = daemon.logs.slice(mark).find((l) => l.event === 'stop' && l.removed !== undefined);
+    assert.deepEqual(stop?.removed, { routes: before.routes.length, rules: before.rules.length, endpoints: 2, table: true }, String(stop?.msg));
+    assert.equal(
+      stop?.msg,
+      `routing.remove_on_exit: removed ${before.routes.length} routes, ${before.rules.length} rules, 2 MPTCP endpoints and the nftables table`,
+    );
+    // Each removal was logged as its command, and counted once.
+    const commands = daemon.logs.slice(mark).map((l) => String(l.command ?? ''));
+    assert.equal(commands.filter((c) => /^ip (-6 )?route del /.test(c)).length, before.routes.length);
+    assert.equal(commands.filter((c) => /^ip (-6 )?rule del /.test(c)).length, before.rules.length);
+    assert.deepEqual(commands.filter((c) => c.startsWith('ip mptcp endpoint delete')).sort(), [
+      'ip mptcp endpoint delete id 100',
+      'ip mptcp endpoint delete id 102',
+    ]);
+    // The after hook stops uplinkd again: give it a live one.
+    daemon = running.daemon = lab.startDaemon(CONFIG);
+    await daemon.waitState('fiber', 'up', 20_000);
+  });
+
+  /** What uplinkd puts in the gateway: routes in its tables, rules in its range, endpoints in its ID range, its nftables table. */
+  async function ownedByUplinkd(): Promise<{ routes: string[]; rules: string[]; endpoints: string[]; table: boolean }> {
+    const routes: string[] = [];
+    const rules: string[] = [];
+    for (const family of ['-4', '-6']) {
+      for (const table of ['100', '1100', '1101']) {
+        const out = (await lab.exec('gw', 'ip', [family, 'route', 'show', 'table', table])).stdout;
+        routes.push(
+          ...out
+            .split('\n')
+            .filter((l) => l.trim() && !/\bproto kernel\b/.test(l))
+            .map((l) => `${family} ${table} ${l.trim()}`),
+        );
+      }
+      rules.push(
+        ...(await lab.exec('gw', 'ip', [family, 'rule', 'show'])).stdout
+          .split('\n')
+          .filter((l) => /^9\d\d\d:/.test(l))
+          .map((l) => `${family} ${l}`),
+      );
+    }
+    const table = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'uplinkd'], { reject: false })).exitCode === 0;
+    return { routes, rules, endpoints: (await endpoints()).filter((e) => / id 10[0-3] /.test(e)), table };
+  }
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { diffConfig, parseConfig } from '../../src/config/index.js';
-import { type ConfigDiff } from '../../src/types/config-diff.js';
+import type { ConfigDiff } from '../../src/types/config-diff.js';
 import type { Config } from '../../src/types/index.js';
 
 /** An uplink block; `extra` lines are indented four spaces, as the uplink's own keys. */
