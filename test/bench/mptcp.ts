@@ -47,7 +47,11 @@ async function gaps(managed: boolean, fault: MptcpFault, trials: number) {
       const r = await client.done;
       const gap = longestGap(r).ms;
       const verdictMs = Date.parse(String(verdict.time)) - injectedAt;
-      const deleted = daemon.logs.slice(mark).find((l) => l.event === 'mptcp' && l.command === 'ip mptcp endpoint delete id 100');
+      const deleted = !managed
+        ? undefined
+        : await daemon
+            .waitFor((l) => l.event === 'mptcp' && l.command === 'ip mptcp endpoint delete id 100', 5000, 'the endpoint deleted', mark)
+            .catch(() => undefined);
       const deleteMs = deleted ? Date.parse(String(deleted.time)) - injectedAt : NaN;
       out.gaps.push(gap);
       out.verdicts.push(verdictMs);

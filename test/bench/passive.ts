@@ -28,7 +28,9 @@ export async function passiveOutages(trials: number): Promise<Record<string, unk
       const confirmed: number[] = [];
       for (let t = 0; t < trials; t++) {
         const { result, logs, verdict, injectedAt } = await blackholeTrial(lab, daemon, flow);
-        const moved = logs.find((l) => l.event === 'route' && MOVED.test(l.command ?? ''));
+        const moved = await daemon
+          .waitFor((l) => l.event === 'route' && MOVED.test(l.command ?? ''), 5000, 'the route moved', daemon.logs.indexOf(verdict))
+          .catch(() => undefined);
         const routeAt = moved ? Date.parse(String(moved.time)) - injectedAt : Number.NaN;
         const outage = kind === 'idle' ? routeAt : result;
         const byPassive = logs.some(

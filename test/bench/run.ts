@@ -110,7 +110,10 @@ async function measureGaps(fault: Fault): Promise<number[]> {
       // The daemon's own reaction: from the verdict's log line to the route change's.
       const verdict = daemon.logs.slice(mark).find((l) => l.event === 'state' && l.uplink === 'fiber' && l.to === fault.state);
       // The route change: the managed route replaced through the backup.
-      const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2$/.test(l.command ?? ''));
+      // Logged after the kernel's acknowledgement: waited for, not looked up.
+      const moved = await daemon
+        .waitFor((l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2$/.test(l.command ?? ''), 5000, 'the route moved', mark)
+        .catch(() => undefined);
       const react = verdict && moved ? Date.parse(String(moved.time)) - Date.parse(String(verdict.time)) : NaN;
       const detect = verdict ? Date.parse(String(verdict.time)) - injectedAt : NaN;
       process.stdout.write(

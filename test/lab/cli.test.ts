@@ -55,10 +55,11 @@ describe('uplinkd CLI', { timeout: 120_000 }, () => {
     const { writeFileSync, readFileSync } = await import('node:fs');
     const original = readFileSync(daemon.configPath, 'utf8');
     writeFileSync(daemon.configPath, original.replace('priority: 2', 'priority: [2]'));
+    const beforeBad = daemon.logs.length;
     const bad = await lab.cli(['reload', '--socket', daemon.socket]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /WRONG_TYPE/);
-    assert.ok(daemon.logs.some((l) => l.event === 'reload' && /keeping the running config/.test(l.msg)));
+    await daemon.waitFor((l) => l.event === 'reload' && /keeping the running config/.test(l.msg), 5000, 'the rejected reload logged', beforeBad);
 
     // dsl becomes as preferred as fiber: the route turns multipath.
     writeFileSync(daemon.configPath, original.replace('priority: 2', 'priority: 1'));

@@ -43,7 +43,13 @@ describe('hooks', { timeout: 180_000 }, () => {
     // 3 failed rounds at 200 ms: about a second; the sleeping hooks hold their queues for 4 s each.
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan2', 2500, 'route via wan2 while hooks sleep');
     const failoverMs = Date.now() - t0;
-    const moved = daemon.logs.slice(mark).find((l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2/.test(String(l.command)))!;
+    // Logged after the kernel's acknowledgement: it may come a moment after the kernel shows the route.
+    const moved = await daemon.waitFor(
+      (l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2/.test(String(l.command)),
+      5000,
+      'the route move to wan2 logged',
+      mark,
+    );
     const movedAt = Date.parse(String(moved.time));
     const killed = await daemon.waitFor(
       (l) => l.event === 'hook' && l.timed_out === true && Date.parse(String(l.time)) > movedAt,
@@ -64,6 +70,8 @@ describe('hooks', { timeout: 180_000 }, () => {
     // 4, when dsl answered first at start and fiber's first verdict then took the flows).
     await waitUntil(async () => lines(ENV_FILE).some((l) => l.startsWith('failback-done|')), 90_000, 'the failback recorded');
     await waitUntil(async () => lines(ENV_FILE).filter((l) => l.startsWith('state|fiber')).length >= 3, 30_000, "fiber's three states recorded");
+    // The hook appends its ENV line, then reads its input and appends the JSON line.
+    await waitUntil(async () => lines(JSON_FILE).length >= lines(ENV_FILE).length, 10_000, 'each recorded event also written as JSON');
     const env = lines(ENV_FILE);
     const of = (prefix: string) => env.filter((l) => l.startsWith(prefix));
     assert.deepEqual(of('state|fiber'), ['state|fiber|wan1|ipv4|init|up|', 'state|fiber|wan1|ipv4|up|down|', 'state|fiber|wan1|ipv4|down|up|']);

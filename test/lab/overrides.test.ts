@@ -48,12 +48,13 @@ describe('overrides: drain, resume, prefer', { timeout: 240_000 }, () => {
     assert.match(await cli('drain', 'fiber'), /^fiber drained; new flows: .*drained: fiber/);
     // The reply comes once the route is in: every new connection from now on takes dsl.
     assert.deepEqual(await newFlowsVia(), { [wan(2)]: PROBES });
-    const set = daemon()
-      .logs.slice(mark)
-      .find((l) => l.event === 'override')!;
-    const moved = daemon()
-      .logs.slice(mark)
-      .find((l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2/.test(String(l.command)))!;
+    const set = await daemon().waitFor((l) => l.event === 'override', 5000, 'the drain logged', mark);
+    const moved = await daemon().waitFor(
+      (l) => l.event === 'route' && /table 100 via 100\.64\.2\.1 dev wan2/.test(String(l.command)),
+      5000,
+      'the route move logged',
+      mark,
+    );
     const ms = Date.parse(String(moved.time)) - Date.parse(String(set.time));
     t.diagnostic(`drain to route change: ${ms} ms (daemon clock)`);
     assert.ok(ms < 1000, `${ms} ms`);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { DaemonHandle, Lab } from './lab.js';
 import { heartbeatsSent, passiveConfig } from './passive.js';
 import { settledLab } from './running.js';
-import { sleep } from './wait.js';
+import { sleep, waitUntil } from './wait.js';
 
 const SOAK_S = Number(process.env.PASSIVE_SOAK_S ?? 600);
 
@@ -36,10 +36,18 @@ describe(`passive signal: ${SOAK_S} s of a healthy primary`, { timeout: (SOAK_S 
       ran.push(`${name} ${Math.round(ms / 1000)} s`);
     }
     const seconds = (Date.now() - started) / 1000;
+    // A confirmation started in a traffic phase's last moments is answered a moment later.
+    const answered = (l: (typeof daemon.logs)[number]) => l.event === 'passive' && l.refuted === true;
+    const confirming = (l: (typeof daemon.logs)[number]) => l.event === 'passive' && /confirming/.test(l.msg);
+    await waitUntil(
+      async () => daemon.logs.slice(mark).filter(answered).length >= daemon.logs.slice(mark).filter(confirming).length,
+      5000,
+      'the last confirmation answered',
+    );
     const logs = daemon.logs.slice(mark);
     const sent = { fiber: (await heartbeatsSent(lab, 'fiber')) - before.fiber, dsl: (await heartbeatsSent(lab, 'dsl')) - before.dsl };
-    const confirmations = logs.filter((l) => l.event === 'passive' && /confirming/.test(l.msg));
-    const refuted = logs.filter((l) => l.event === 'passive' && l.refuted === true);
+    const confirmations = logs.filter(confirming);
+    const refuted = logs.filter(answered);
     const extra = (n: number) =>
       `${n} heartbeats, ${Math.round(n - seconds)} over the steady ${Math.round(seconds)} (${((100 * (n - seconds)) / seconds).toFixed(1)}%)`;
     process.stdout.write(

@@ -39,6 +39,15 @@ describe('passive signal: the users’ traffic starts the confirmation', { timeo
     const mark = daemon.logs.length;
     const rounds = await heartbeatsSent(lab, 'fiber');
     await lab.stream(10_000, 2); // 20 s, nothing comes back
+    // A confirmation started in the stream's last moments is answered a moment later.
+    await waitUntil(
+      async () => {
+        const p = passiveLines(daemon.logs.slice(mark), 'fiber');
+        return p.filter((l) => l.refuted === true).length >= p.filter((l) => /confirming/.test(l.msg)).length;
+      },
+      5000,
+      'the last confirmation answered',
+    );
     const logs = daemon.logs.slice(mark);
     assert.deepEqual(stateLines(logs, 'fiber'), [], 'fiber never changed state');
     const started = passiveLines(logs, 'fiber').filter((l) => /confirming/.test(l.msg));

@@ -15,9 +15,11 @@ const BASE = labConfig();
 
 async function reload(lab: Lab, daemon: DaemonHandle, yaml: string): Promise<string[]> {
   writeFileSync(daemon.configPath, yaml);
+  const mark = daemon.logs.length;
   const r = await lab.cli(['reload', '--socket', daemon.socket]);
   assert.equal(r.code, 0, `reload applied: ${r.stdout} ${r.stderr}`);
-  const line = [...daemon.logs].reverse().find((l) => l.event === 'reload')!;
+  // The log is written asynchronously: the line may come after the reply.
+  const line = await daemon.waitFor((l) => l.event === 'reload' && Array.isArray(l.changes), 5000, 'the reload logged', mark);
   return line.changes as string[];
 }
 

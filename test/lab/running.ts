@@ -26,6 +26,15 @@ async function startSettled(configYaml: string, prepare?: (lab: Lab) => Promise<
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan1', 5000, 'route via wan1');
     // Each verdict's apply has run: both uplinks' pinned-flow rules are in.
     await waitUntil(async () => /^9501:.*fwmark/m.test((await lab.exec('gw', 'ip', ['rule', 'show'])).stdout), 5000, 'pinned-flow rules in');
+    // And logged (after the kernel's acknowledgement): one of the two is the last change of
+    // the settling applies, and lines come in order, so all the others are in too. Tests that
+    // assert nothing changes from here on start from a quiet log.
+    for (const pref of [9500, 9501])
+      await daemon.waitFor(
+        (l) => l.event === 'route' && new RegExp(`^ip rule add pref ${pref} fwmark `).test(String(l.command)),
+        5000,
+        `ip rule add pref ${pref} logged`,
+      );
   } catch (err) {
     await lab.destroy();
     throw err;
