@@ -1,6 +1,6 @@
 // daemon/: keeps uplinkd's nftables table (flow pinning) loaded: at start, on reload when the
 // config asks for another one, and when nftables events say it was deleted or changed. Loads
-// run one at a time; a failed one is tried again after doubling pauses (route/pinning.ts).
+// run one at a time; a failed one is tried again after doubling pauses (nft/ruleset.ts).
 import type { Logger } from 'pino';
 import {
   expectedShape,

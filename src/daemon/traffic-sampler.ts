@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { TrafficCounters } from '../health/index.js';
 import type { CounterReader, CounterValue } from '../nft/counters.js';
 import type { UplinkConfig } from '../types/index.js';
+import { backoffMs } from '../types/backoff.js';
 import { PASSIVE_SAMPLE_MS, trafficCounterNames } from '../types/layout.js';
 import { errText, type Scheduler, type TimerHandle } from './ports.js';
 
@@ -15,7 +16,8 @@ const RETRY_MAX_MS = 60_000;
 export class TrafficSampler {
   private timer: TimerHandle | undefined;
   private stopped = true;
-  private retryMs = 0;
+  /** Failed reads in a row. */
+  private failures = 0;
 
   constructor(
     private readonly reader: CounterReader,
@@ -44,16 +46,15 @@ export class TrafficSampler {
       values = await this.reader.read();
     } catch (err) {
       if (this.stopped) return;
-      if (!this.retryMs)
+      if (!this.failures)
         this.log.error(
           { event: 'passive', err: errText(err) },
           `cannot read the passive signal's counters: ${errText(err)}; heartbeats alone find failures meanwhile`,
         );
-      this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs ? this.retryMs * 2 : RETRY_FIRST_MS);
-      return this.schedule(this.retryMs);
+      return this.schedule(backoffMs(this.failures++, RETRY_FIRST_MS, RETRY_MAX_MS));
     }
-    if (this.retryMs) this.log.info({ event: 'passive' }, 'the passive signal reads its counters again');
-    this.retryMs = 0;
+    if (this.failures) this.log.info({ event: 'passive' }, 'the passive signal reads its counters again');
+    this.failures = 0;
     const counters = new Map<string, TrafficCounters>();
     for (const u of uplinks) {
       const names = trafficCounterNames(u.name);

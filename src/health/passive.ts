@@ -4,8 +4,9 @@
 // the heartbeats refute holds the next one off for longer (a one-way stream, a UDP upload
 // with nothing coming back, would otherwise keep confirmations running). Pure: counters and
 // time in, state and the signal out.
+import { backoffMs } from '../types/backoff.js';
 
-/** Packets and bytes through an uplink since some moment, each way (route/'s nftables counters). */
+/** Packets and bytes through an uplink since some moment, each way (nft/'s counters). */
 export interface TrafficCounters {
   /** Sent through the uplink in connections this side opened (`ct direction original`). */
   readonly txPackets: number;
@@ -124,7 +125,7 @@ export function endConfirmation(s: PassiveState, outcome: 'refuted' | 'confirmed
 
 function holdoffMs(falseAlarms: number, intervalMs: number): number {
   if (falseAlarms <= 0) return 0;
-  return Math.min(PASSIVE_HOLDOFF_MAX_MS, intervalMs * 2 ** Math.min(falseAlarms - 1, 20));
+  return backoffMs(falseAlarms - 1, intervalMs, PASSIVE_HOLDOFF_MAX_MS);
 }
 
 /**

@@ -1,5 +1,5 @@
 // hooks/: what a hook is told of an event, as environment variables and as JSON on its
-// standard input (src/README.md §5). Pure.
+// standard input (the top-level README, "Hooks"). Pure.
 import type { FlowShare, OperatorEvent } from '../types/events.js';
 
 const familyName = (f: 4 | 6): string => `ipv${f}`;

@@ -1,4 +1,4 @@
-// route/: runs the kernel tools uplinkd needs (`nft`, `conntrack`) as child processes, with
+// host/: runs the kernel tools uplinkd needs (`nft`, `conntrack`) as child processes, with
 // node's own spawn: status and every steering change call them, and execa's per-call
 // allocations grew the daemon's memory by 25 MB over 45 failovers before its heap settled
 // (links.test.ts's delete/recreate cycles); this stays flat.

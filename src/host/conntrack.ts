@@ -1,4 +1,4 @@
-// route/: the connection-tracking table, through the `conntrack` tool: how many live
+// host/: the connection-tracking table, through the `conntrack` tool: how many live
 // connections are pinned to each uplink (status `flows`), and deleting the entries of an
 // uplink (failback drain, routing.conntrack_flush). Each call is logged by the caller as the
 // command it ran.

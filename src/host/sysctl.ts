@@ -1,4 +1,4 @@
-// route/: kernel settings under /proc/sys (per network namespace), read and written as files.
+// host/: kernel settings under /proc/sys (per network namespace), read and written as files.
 import { readFile, writeFile } from 'node:fs/promises';
 
 export interface Sysctl {

@@ -1,8 +1,8 @@
-// route/: keeps uplinkd's MPTCP endpoints as the desired state says: reads what the path
-// manager has, lets the pure planner (mptcp-plan.ts) decide, runs each operation and logs it as
+// mptcp/: keeps uplinkd's MPTCP endpoints as the desired state says: reads what the path
+// manager has, lets the pure planner (plan.ts) decide, runs each operation and logs it as
 // the `ip mptcp` command a person would have typed. Also reads back, for status, each uplink's
 // endpoints and how many of the gateway's subflows leave from its addresses.
-import { KernelError } from '../netlink/index.js';
+import { attempt, KernelError } from '../netlink/index.js';
 import type { MptcpKernel } from './kernel.js';
 import type { DesiredMptcp, UplinkMptcp } from '../types/mptcp.js';
 import { describeMptcp, flagWords, type MptcpOperation, planMptcp } from './plan.js';
@@ -25,15 +25,9 @@ export class MptcpEndpoints {
     const refused: Refusal[] = [];
     for (const op of operations) {
       const line = describeMptcp(op, names);
-      try {
-        await this.run(op);
-      } catch (err) {
-        // One refused endpoint never keeps the others out; the next apply tries it again.
-        refused.push({ command: line, code: err instanceof KernelError ? err.code : String(err), managed: false });
-        continue;
-      }
-      changes.push(line);
-      this.log(line);
+      const code = await attempt(line, () => this.run(op), this.log);
+      if (code === undefined) changes.push(line);
+      else refused.push({ command: line, code, managed: false });
     }
     if (refused.length === 0) this.owned = desired ? [desired.ids] : [];
     else if (desired && !this.owned.some((r) => r[0] === desired.ids[0] && r[1] === desired.ids[1])) this.owned.push(desired.ids);

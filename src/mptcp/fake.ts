@@ -1,23 +1,14 @@
-// route/: an in-memory MPTCP path manager beside the real one (mptcp-kernel.ts), with the
+// mptcp/: an in-memory MPTCP path manager beside the real one (kernel.ts), with the
 // kernel's answers that matter: one endpoint per ID (EBUSY) and per address (EEXIST), unknown IDs (EINVAL).
-import { KernelError } from '../netlink/index.js';
+import { KernelError, RecordingFake } from '../netlink/index.js';
 import type { MptcpKernel, Subflow } from './kernel.js';
 import { type Endpoint, type EndpointLimits, MPTCP_FLAG_BACKUP } from '../types/mptcp.js';
 
-export class FakeMptcp implements MptcpKernel {
+/** `calls` as their `ip mptcp` words. */
+export class FakeMptcp extends RecordingFake implements MptcpKernel {
   endpointList: Endpoint[] = [];
   limitValues: EndpointLimits = { subflows: 2, addAddrAccepted: 0 };
   subflowList: Subflow[] = [];
-  /** Every mutating call, in order, as its `ip mptcp` words. */
-  readonly calls: string[] = [];
-  /** Calls (as in `calls`) refused, with the errno name. */
-  readonly refuse = new Map<string, string>();
-
-  private record(call: string): void {
-    this.calls.push(call);
-    const code = this.refuse.get(call);
-    if (code) throw new KernelError(code, call);
-  }
 
   async endpoints(): Promise<Endpoint[]> {
     return [...this.endpointList];

@@ -1,6 +1,6 @@
-// route/: the MPTCP path manager through generic netlink (`mptcp_pm`), and the gateway's
+// mptcp/: the MPTCP path manager through generic netlink (`mptcp_pm`), and the gateway's
 // MPTCP subflows through sock_diag: the thin side effect behind the keeping of endpoints
-// (mptcp.ts), with a fake beside it (mptcp-fake.ts).
+// (endpoints.ts), with a fake beside it (fake.ts).
 import netlink from 'netlink';
 import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';

@@ -1,4 +1,4 @@
-// route/: the pure half of keeping MPTCP endpoints. What the path manager has and what uplinkd
+// mptcp/: the pure half of keeping MPTCP endpoints. What the path manager has and what uplinkd
 // wants -> the operations that close the gap, each read as the `ip mptcp` command a person
 // would have typed. Only endpoints with IDs in uplinkd's range are ever touched.
 import {

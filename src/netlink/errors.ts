@@ -46,3 +46,18 @@ export function errnoCode(err: unknown): string {
   }
   return byMessage.get(message.toLowerCase()) ?? message;
 }
+
+/**
+ * Runs one kernel operation: undefined when it went in (then logged as its command, as
+ * wg-quick does), else the errno name it was refused with. One refusal never keeps the
+ * operations after it out: each is tried again by the next apply.
+ */
+export async function attempt(command: string, run: () => Promise<void>, log: (command: string) => void): Promise<string | undefined> {
+  try {
+    await run();
+  } catch (err) {
+    return err instanceof KernelError ? err.code : String(err);
+  }
+  log(command);
+  return undefined;
+}

@@ -3,3 +3,4 @@
 export * from './errors.js';
 export * from './serial.js';
 export * from './nfnetlink.js';
+export { RecordingFake } from './fake.js';

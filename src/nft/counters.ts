@@ -1,6 +1,6 @@
-// route/: the named counters of uplinkd's nftables table, read through netlink (no `nft`
+// nft/: the named counters of uplinkd's nftables table, read through netlink (no `nft`
 // process): the thin side effect behind the passive traffic signal, with a fake beside it
-// (counters-fake.ts). One dump of the table's counter objects per read
+// (fake.ts). One dump of the table's counter objects per read
 // (include/uapi/linux/netfilter/nf_tables.h, NFT_MSG_GETOBJ).
 import netlink from 'netlink';
 import {

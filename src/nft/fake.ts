@@ -1,4 +1,4 @@
-// route/: in-memory named counters beside the real reader (nft-counters.ts): tests set
+// nft/: fakes beside the real table, its owner and its counters. The counters: tests set
 // `values` (or `refuse`, an errno name) and the reader hands back what is there.
 import { errnoName, KernelError } from '../netlink/index.js';
 import { NFT_TABLE_F_OWNER, NFT_TABLE_F_PERSIST } from '../types/netlink.js';

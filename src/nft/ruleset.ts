@@ -8,6 +8,7 @@
 // static: it changes with the config only, never on a failover.
 import type { Config } from '../types/index.js';
 import { counterName, hex, trafficCounterNames, uplinkMark } from '../types/layout.js';
+import { backoffMs } from '../types/backoff.js';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'uplinkd';
@@ -38,7 +39,7 @@ function setMark(what: 'meta' | 'ct', mask: number, mark: number): string {
 /**
  * The table's contents as `nft -f` commands. They name the table but never declare it:
  * nft 1.0.6 sends a table declaration with flags 0, which the kernel refuses for a persistent
- * table (table-owner.ts). NftPinningTable puts the commands that empty the table in front, so
+ * table (owner.ts). NftPinningTable puts the commands that empty the table in front, so
  * that the whole replace is one transaction.
  */
 export function pinningRuleset(spec: PinningSpec): string {
@@ -149,7 +150,7 @@ export const PINNING_RETRY_MS = 1000;
 export const PINNING_RETRY_MAX_MS = 60_000;
 
 export function pinningRetryMs(failures: number): number {
-  return Math.min(PINNING_RETRY_MAX_MS, PINNING_RETRY_MS * 2 ** failures);
+  return backoffMs(failures, PINNING_RETRY_MS, PINNING_RETRY_MAX_MS);
 }
 
 export interface LoadResult {

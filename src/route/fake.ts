@@ -1,25 +1,15 @@
 // route/: an in-memory kernel beside the real one, for testing the router's diffing.
 import type { Family } from '../types/index.js';
-import { KernelError } from '../netlink/index.js';
+import { KernelError, RecordingFake } from '../netlink/index.js';
 import type { KernelLink, KernelRoute, KernelRule } from '../types/routes.js';
 import type { RouteKernel } from './kernel.js';
 
-export class FakeKernel implements RouteKernel {
+export class FakeKernel extends RecordingFake implements RouteKernel {
   readonly linkIndex = new Map<string, number>();
   /** Links in `linkIndex` that are admin down. */
   readonly adminDown = new Set<string>();
   routeTable: KernelRoute[] = [];
   ruleList: KernelRule[] = [];
-  /** Every mutating call, in order, for assertions. */
-  readonly calls: string[] = [];
-  /** Calls (as in `calls`) the kernel refuses, with the errno name it answers. */
-  readonly refuse = new Map<string, string>();
-
-  private record(call: string): void {
-    this.calls.push(call);
-    const code = this.refuse.get(call);
-    if (code) throw new KernelError(code, call);
-  }
 
   async links(): Promise<Map<string, KernelLink>> {
     return new Map([...this.linkIndex].map(([name, index]) => [name, { index, up: !this.adminDown.has(name) }]));

@@ -2,7 +2,7 @@
 // pure planner (plan.ts) decide what differs, and runs each operation, logging it as the `ip`
 // command a person would have typed (as wg-quick does).
 import type { Family } from '../types/index.js';
-import { KernelError } from '../netlink/index.js';
+import { attempt, KernelError } from '../netlink/index.js';
 import type { ApplyReport, BesideRoutes, DesiredState, KernelLink, KernelRoute, KernelRule, MptcpReport, Refusal } from '../types/routes.js';
 import type { RouteKernel } from './kernel.js';
 import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type Operation, type Owned } from './plan.js';
@@ -79,20 +79,18 @@ export class Router {
         deferred.push(line);
         continue;
       }
-      try {
-        await this.run(op);
-      } catch (err) {
-        // The kernel's answer about this one object: the others still go in.
-        const managed = op.kind !== 'replace-route' || op.route.table === state.table;
-        const refusal: Refusal = { command: line, code: err instanceof KernelError ? err.code : String(err), managed };
-        refused.push(refusal);
-        refusedOps.set(refusal, op);
-        if (!isDelete && managed) holdDeletes.add(family);
-        if (isDelete) deferred.push(line);
+      const code = await attempt(line, () => this.run(op), this.log);
+      if (code === undefined) {
+        changes.push(line);
         continue;
       }
-      changes.push(line);
-      this.log(line);
+      // The kernel's answer about this one object: the others still go in.
+      const managed = op.kind !== 'replace-route' || op.route.table === state.table;
+      const refusal: Refusal = { command: line, code, managed };
+      refused.push(refusal);
+      refusedOps.set(refusal, op);
+      if (!isDelete && managed) holdDeletes.add(family);
+      if (isDelete) deferred.push(line);
     }
     refused = await this.whichInterfaceWent(refused, refusedOps, names);
     // Something no longer owned that is still there is tried again next time: remember it.

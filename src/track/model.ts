@@ -79,7 +79,7 @@ export interface Tracking {
   readonly uplinks: ReadonlyMap<string, TrackedUplink>;
   /** Per family: what carries new flows, and the failback schedule under way. */
   readonly steer: Readonly<Record<Family, SteerState>>;
-  /** What the last apply reported, so each thing is logged once (route/notices.ts). */
+  /** What the last apply reported, so each thing is logged once (notices.ts). */
   readonly notices: NoticeState;
   /** Whether the last apply went through: a drain waits until the route points at the primary. */
   readonly lastApplyOk: boolean;

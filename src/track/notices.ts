@@ -1,8 +1,9 @@
-// route/: what an apply's report means for the operator, decided once per apply and pure:
+// track/: what an apply's report means for the operator, decided once per apply and pure:
 // which refusals, missing interfaces, foreign rules and connected routes are new (logged once,
 // not every retry), which are gone, whether the steering is as asked, and how long to wait
 // before trying again.
 import { RULE_MANAGED, RULE_MANAGED_MIN, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN } from '../types/layout.js';
+import { backoffMs } from '../types/backoff.js';
 import type { ApplyReport, Refusal } from '../types/routes.js';
 
 /** The first pause after a refusal; it doubles while the refusal stays, up to the maximum. */
@@ -23,11 +24,11 @@ export interface NoticeState {
   readonly raced: readonly string[];
   readonly foreign: readonly string[];
   readonly connected: readonly string[];
-  /** The pause before the next retry, while something is refused. */
-  readonly retryMs: number;
+  /** Retries in a row with the same refusals: the next pause is backoffMs of this. */
+  readonly retries: number;
 }
 
-export const NO_NOTICES: NoticeState = { refused: [], missing: [], raced: [], foreign: [], connected: [], retryMs: APPLY_RETRY_MS };
+export const NO_NOTICES: NoticeState = { refused: [], missing: [], raced: [], foreign: [], connected: [], retries: 0 };
 
 export interface NoticeStep {
   readonly state: NoticeState;
@@ -93,11 +94,11 @@ export function noteApply(prev: NoticeState, report: ApplyReport): NoticeStep {
   }
   const again = refused.length > 0 || report.deferred.length > 0;
   // A new refusal starts the pauses over; one that stays doubles them.
-  const wait = !again ? APPLY_RETRY_MS : newRefusals.length > 0 ? APPLY_RETRY_MS : prev.retryMs;
+  const retries = !again || newRefusals.length > 0 ? 0 : prev.retries;
   return {
-    state: { refused, missing: [...report.missing], raced, foreign, connected, retryMs: again ? Math.min(APPLY_RETRY_MAX_MS, wait * 2) : APPLY_RETRY_MS },
+    state: { refused, missing: [...report.missing], raced, foreign, connected, retries: again ? retries + 1 : 0 },
     notices,
-    retryInMs: again ? wait : undefined,
+    retryInMs: again ? backoffMs(retries, APPLY_RETRY_MS, APPLY_RETRY_MAX_MS) : undefined,
     managedOk: !report.refused.some((r) => r.managed) && report.deferred.length === 0 && !report.managedLeftOut,
   };
 }

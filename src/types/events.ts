@@ -1,5 +1,6 @@
 // What an operator hears of, as plain data: the tracking decides these (track/), and hooks,
-// metrics and the service manager's status line each take them as they come (src/README.md §1, hooks/, metrics/, notify/).
+// metrics and the service manager's status line each take them as they come (the top-level
+// README, "Hooks" and "Metrics").
 import type { Family, OperatorEventName, SteeringEventName, UplinkState } from './index.js';
 
 /** One uplink's share of a family's new flows, in percent. */

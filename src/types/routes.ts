@@ -83,7 +83,7 @@ export interface DesiredState {
    * sourced from one leaves through that uplink (services reachable on each address).
    */
   readonly sourceAddresses?: readonly (readonly { readonly family: Family; readonly address: string }[])[];
-  /** `mptcp:`: the path-manager endpoints uplinkd owns (route/mptcp-plan.ts); absent: none. */
+  /** `mptcp:`: the path-manager endpoints uplinkd owns (mptcp/plan.ts); absent: none. */
   readonly mptcp?: DesiredMptcp;
 }
 
