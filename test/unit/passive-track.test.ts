@@ -4,28 +4,14 @@
 // through the Daemon, with the fake counters, scheduler and probers.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/index.js';
 import type { TrafficCounters } from '../../src/health/index.js';
 import type { LinkInfo } from '../../src/types/link.js';
 import { upLink } from '../../src/link/index.js';
 import { FakeCounters } from '../../src/nft/index.js';
 import { setup } from './fake-daemon.js';
-import {
-  type Effect,
-  heartbeatTimeout,
-  initialTracking,
-  type Now,
-  passiveSpan,
-  proberPace,
-  type TrackedUplink,
-  type TrackEvent,
-  type Tracking,
-  track,
-} from '../../src/track/index.js';
-import type { HeartbeatResult, UplinkState } from '../../src/types/index.js';
-
-const WALL0 = Date.parse('2026-11-21T10:00:00Z');
-const at = (ms: number): Now => ({ wall: WALL0 + ms, mono: ms });
+import { TrackSession } from './track-session.js';
+import { type Effect, heartbeatTimeout, passiveSpan, proberPace, type TrackedUplink } from '../../src/track/index.js';
+import type { UplinkState } from '../../src/types/index.js';
 
 const TWO = `
 uplinks:
@@ -38,42 +24,24 @@ const T1 = 'icmp 198.51.100.11';
 
 const LINKS: LinkInfo[] = [upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')];
 
-type Effects = [number, Effect][];
-
-/** A session with the reducer: events at fake times, each effect kept with its time; fiber's counters kept running. */
-class Session {
-  t: Tracking;
-  effects: Effects = [];
-  seq = 0;
+/** A session with the reducer (each effect kept with its time in `timed`); fiber's counters kept running. */
+class Session extends TrackSession {
   tx = 0;
   rx = 0;
   constructor(yaml = TWO) {
-    const parsed = parseConfig(yaml);
-    assert.ok(parsed.ok, parsed.ok ? '' : JSON.stringify(parsed.problems));
-    this.t = initialTracking(parsed.config);
-    this.send({ kind: 'start', snapshot: new Map(LINKS.map((l) => [l.name, l])) }, 0);
+    super(yaml, LINKS);
   }
   get fiber(): TrackedUplink {
     return this.t.uplinks.get('fiber')!;
   }
-  send(event: TrackEvent, ms: number): Effect[] {
-    const step = track(this.t, event, at(ms));
-    this.t = step.state;
-    for (const e of step.effects) this.effects.push([ms, e]);
-    return [...step.effects];
-  }
   /** A round of fiber's started at `startedAt`, delivered at `ms`: `answers[i]` for target i (an RTT, or false: a timeout). */
-  round(ms: number, answers: (number | false)[], startedAt = ms): Effect[] {
-    const u = this.t.config.uplinks.find((x) => x.name === 'fiber')!;
-    const results: HeartbeatResult[] = answers.map((a, i) =>
-      a === false ? { target: u.targets[i]!.label, ok: false, error: 'timeout' } : { target: u.targets[i]!.label, ok: true, rttMs: a },
-    );
-    return this.send({ kind: 'round', uplink: 'fiber', round: { seq: ++this.seq, startedAt, results } }, ms);
+  fiberRound(ms: number, answers: (number | false)[], startedAt = ms): Effect[] {
+    return this.round('fiber', ms, answers, startedAt);
   }
   /** fiber `up` by 1 s rounds at 1-5 s (the default `up: 5`), every RTT 0.5 ms. */
   up(): this {
-    for (let ms = 1000; ms <= 5000; ms += 1000) this.round(ms, [0.5, 0.5]);
-    assert.equal(this.state(), 'up');
+    for (let ms = 1000; ms <= 5000; ms += 1000) this.fiberRound(ms, [0.5, 0.5]);
+    assert.equal(this.fiberState(), 'up');
     return this;
   }
   /** Samples of fiber's counters every 10 ms over [from, to): `b` both ways, `t` out only, `.` nothing (5 packets each way per sample). */
@@ -85,15 +53,15 @@ class Session {
       this.send({ kind: 'traffic', counters: new Map([['fiber', c]]) }, ms);
     }
   }
-  state(): UplinkState | undefined {
-    return this.fiber.health.get(4)?.state;
+  fiberState(): UplinkState | undefined {
+    return this.state('fiber');
   }
   /** The times of fiber's `prober confirm` effects. */
   confirms(): number[] {
-    return this.effects.filter(([, e]) => e.kind === 'prober' && e.action === 'confirm').map(([ms]) => ms);
+    return this.timed.filter(([, e]) => e.kind === 'prober' && e.action === 'confirm').map(([ms]) => ms);
   }
   passiveLogs(): [number, Record<string, unknown>][] {
-    return this.effects
+    return this.timed
       .filter(([, e]) => e.kind === 'log' && e.fields.event === 'passive')
       .map(([ms, e]) => [ms, (e as Extract<Effect, { kind: 'log' }>).fields]);
   }
@@ -111,9 +79,9 @@ describe('passive track: a flow that goes silent starts one confirmation', () =>
   it('one `prober confirm` and one log, when the silence reaches the span (50 ms)', () => {
     const s = new Session().up();
     s.traffic(5010, 6000, 'b');
-    const before = s.effects.length;
+    const before = s.timed.length;
     s.traffic(6000, 6200, 't');
-    const after = s.effects.slice(before);
+    const after = s.timed.slice(before);
     assert.deepEqual(
       after.map(([ms, e]) => [ms, e.kind]),
       [
@@ -150,8 +118,8 @@ describe('passive track: a flow that goes silent starts one confirmation', () =>
 
   it('an uplink that is not up yet (init) starts nothing', () => {
     const s = new Session();
-    for (let ms = 1000; ms <= 4000; ms += 1000) s.round(ms, [0.5, 0.5]);
-    assert.equal(s.state(), 'init');
+    for (let ms = 1000; ms <= 4000; ms += 1000) s.fiberRound(ms, [0.5, 0.5]);
+    assert.equal(s.fiberState(), 'init');
     s.traffic(4010, 5000, 'b');
     s.traffic(5000, 6000, 't');
     assert.deepEqual(s.confirms(), []);
@@ -187,7 +155,7 @@ describe('passive track: how a confirmation ends', () => {
       const s = new Session().up();
       s.traffic(5010, 6000, 'b');
       s.traffic(6000, 6070, 't');
-      s.round(6070, answers, startedAt);
+      s.fiberRound(6070, answers, startedAt);
       assert.deepEqual(
         [s.fiber.passive.confirmingSince, s.fiber.passive.refuted, s.passiveLogs().filter(([, f]) => f.refuted).length],
         refuted ? [undefined, 1, 1] : [6050, 0, 0],
@@ -197,7 +165,7 @@ describe('passive track: how a confirmation ends', () => {
 
   it('refuted: logged with the holdoff (the interval, 1 s); the pace goes back', () => {
     const s = silenced();
-    const effects = s.round(6205, [0.5, 0.5], 6200);
+    const effects = s.fiberRound(6205, [0.5, 0.5], 6200);
     assert.deepEqual(
       effects.filter((e) => e.kind === 'log' && e.fields.event === 'passive'),
       [
@@ -212,14 +180,14 @@ describe('passive track: how a confirmation ends', () => {
     );
     assert.deepEqual([s.fiber.passive.holdoffUntil, s.fiber.passive.falseAlarms], [7205, 1]);
     assert.deepEqual(proberPace(s.fiber), { intervalMs: 1000, confirm: true });
-    assert.equal(s.state(), 'up');
+    assert.equal(s.fiberState(), 'up');
   });
 
   it('a later silence within the holdoff starts nothing; one that outlasts it confirms when it ends', () => {
     const s = new Session().up();
     s.traffic(5010, 6000, 'b');
     s.traffic(6000, 6070, 't');
-    s.round(6065, [0.5, 0.5], 6050); // refuted: held off until 7065
+    s.fiberRound(6065, [0.5, 0.5], 6050); // refuted: held off until 7065
     s.traffic(6070, 6500, 'b');
     s.traffic(6500, 7200, 't'); // silent from 6.5 s: the span is reached at 6.55 s
     assert.deepEqual(s.confirms(), [6050, 7070], 'the second at the first sample after the holdoff');
@@ -233,7 +201,7 @@ describe('passive track: how a confirmation ends', () => {
     const s = new Session().up();
     s.traffic(5010, 6000, 'b');
     s.traffic(6000, 6070, 't');
-    s.round(6065, [0.5, 0.5], 6050);
+    s.fiberRound(6065, [0.5, 0.5], 6050);
     s.traffic(6070, 6500, 'b');
     s.traffic(6500, 7000, 't');
     s.traffic(7000, 9000, 'b');
@@ -242,15 +210,15 @@ describe('passive track: how a confirmation ends', () => {
 
   it('three failed rounds: fiber down, the confirmation confirmed and cleared; no signal while down', () => {
     const s = silenced();
-    s.round(6100, [false, false], 6050);
-    s.round(6150, [false, false], 6100);
-    assert.deepEqual([s.state(), s.fiber.passive.confirmingSince], ['up', 6050]);
-    s.round(6200, [false, false], 6150);
-    assert.equal(s.state(), 'down');
+    s.fiberRound(6100, [false, false], 6050);
+    s.fiberRound(6150, [false, false], 6100);
+    assert.deepEqual([s.fiberState(), s.fiber.passive.confirmingSince], ['up', 6050]);
+    s.fiberRound(6200, [false, false], 6150);
+    assert.equal(s.fiberState(), 'down');
     const p = s.fiber.passive;
     assert.deepEqual([p.confirmingSince, p.falseAlarms, p.holdoffUntil, p.started, p.refuted], [undefined, 0, 0, 1, 0]);
     assert.deepEqual(
-      s.effects.filter(([, e]) => e.kind === 'log' && e.fields.event === 'state').map(([ms, e]) => [ms, (e as Extract<Effect, { kind: 'log' }>).msg]),
+      s.timed.filter(([, e]) => e.kind === 'log' && e.fields.event === 'state').map(([ms, e]) => [ms, (e as Extract<Effect, { kind: 'log' }>).msg]),
       [
         [5000, 'fiber: init -> up (5 good rounds)'],
         [6200, 'fiber: up -> down (3 failed rounds (0 of 2 targets answered, 1 needed))'],
@@ -309,15 +277,15 @@ describe('passive track: the timeout in force (`timeout: auto`)', () => {
     s.send({ kind: 'late', uplink: 'fiber', target: T0, rttMs: 800.5 }, 5500);
     assert.deepEqual(s.fiber.rtt.get(T0), { srttMs: 100.5, rttvarMs: 200.059326171875 });
     assert.deepEqual([heartbeatTimeout(s.fiber, T0, 5500), heartbeatTimeout(s.fiber, T1, 5500), passiveSpan(s.fiber)], [900.7373046875, 50, 900.7373046875]);
-    assert.equal(s.state(), 'up', 'the verdict stands');
+    assert.equal(s.fiberState(), 'up', 'the verdict stands');
   });
 
   it("Karn's rule, in a round and late: a TCP handshake of 1 s or more teaches nothing (it may answer the second SYN); an echo reply always does", () => {
     const s = new Session(TWO.replace('icmp: 198.51.100.11]', 'tcp: "198.51.100.11:443"]'));
     const TCP = 'tcp 198.51.100.11:443';
-    s.round(1000, [400, 999]);
+    s.fiberRound(1000, [400, 999]);
     assert.deepEqual([s.fiber.rtt.get(T0)?.srttMs, s.fiber.rtt.get(TCP)?.srttMs], [400, 999]);
-    s.round(2000, [1500, 1000]);
+    s.fiberRound(2000, [1500, 1000]);
     assert.deepEqual([s.fiber.rtt.get(T0)?.srttMs, s.fiber.rtt.get(TCP)?.srttMs], [400 + (1500 - 400) / 8, 999]);
     s.send({ kind: 'late', uplink: 'fiber', target: TCP, rttMs: 2500 }, 5500);
     assert.equal(s.fiber.rtt.get(TCP)?.srttMs, 999);
@@ -337,9 +305,9 @@ describe('passive track: the timeout in force (`timeout: auto`)', () => {
 
   it('a slow answer in a round raises the span, so the signal waits longer', () => {
     const s = new Session();
-    for (let ms = 1000; ms <= 4000; ms += 1000) s.round(ms, [0.5, 0.5]);
-    s.round(5000, [0.5, 100.5]); // T1: RTTVAR 0.75 * 0.10546875 + 25 = 25.0791015625, SRTT 13
-    assert.equal(s.state(), 'up');
+    for (let ms = 1000; ms <= 4000; ms += 1000) s.fiberRound(ms, [0.5, 0.5]);
+    s.fiberRound(5000, [0.5, 100.5]); // T1: RTTVAR 0.75 * 0.10546875 + 25 = 25.0791015625, SRTT 13
+    assert.equal(s.fiberState(), 'up');
     assert.equal(passiveSpan(s.fiber), 13 + 4 * 25.0791015625);
     s.traffic(5010, 6000, 'b');
     s.traffic(6000, 6300, 't');

@@ -8,23 +8,19 @@ import { upLink } from '../../src/link/index.js';
 import type { LinkInfo } from '../../src/types/link.js';
 import type { ApplyReport } from '../../src/types/routes.js';
 import { NO_DAMPING } from '../../src/steer/index.js';
+import { TrackSession, WALL0 } from './track-session.js';
 import {
   drainPlan,
   type Effect,
   initialTracking,
   type ManagedRoute,
-  type Now,
   steerInput,
   steeringOf,
   type TrackedUplink,
   type TrackEvent,
   type Tracking,
-  track,
 } from '../../src/track/index.js';
-import type { Family, HeartbeatResult, UplinkState } from '../../src/types/index.js';
-
-const WALL0 = Date.parse('2026-11-21T10:00:00Z');
-const at = (ms: number): Now => ({ wall: WALL0 + ms, mono: ms });
+import type { Family, UplinkState } from '../../src/types/index.js';
 
 const TWO = `
 uplinks:
@@ -37,43 +33,9 @@ routing: { table: 100, failback: { hold: 10s, steps: [50, 100], step_interval: 5
 const LINKS: LinkInfo[] = [upLink('wan1', 11, '100.64.1.2/24'), upLink('wan2', 12, '100.64.2.2/24')];
 
 /** A session with the reducer: events at fake times, the effects of each kept. */
-class Session {
-  t: Tracking;
-  effects: Effect[] = [];
-  seq = 0;
-  constructor(
-    yaml = TWO,
-    readonly links: LinkInfo[] = LINKS,
-  ) {
-    const parsed = parseConfig(yaml);
-    assert.ok(parsed.ok, parsed.ok ? '' : JSON.stringify(parsed.problems));
-    this.t = initialTracking(parsed.config);
-    this.send({ kind: 'start', snapshot: this.snapshot() }, 0);
-  }
-  snapshot(): Map<string, LinkInfo> {
-    return new Map(this.links.map((l) => [l.name, l]));
-  }
-  send(event: TrackEvent, ms: number): Effect[] {
-    const step = track(this.t, event, at(ms));
-    this.t = step.state;
-    this.effects.push(...step.effects);
-    return [...step.effects];
-  }
-  /** The apply asked for begins and goes through at `ms`: what waited for it runs. */
-  applied(ms: number, changes: string[] = []): Effect[] {
-    this.send({ kind: 'apply-begun' }, ms);
-    return this.send({ kind: 'applied', report: { changes, missing: [], refused: [], foreign: [], connected: [], deferred: [] }, reasons: [] }, ms);
-  }
-  /** A round of `uplink` started at `ms`: `answers[i]` for target i (true, false, or an errno). */
-  round(uplink: string, ms: number, answers: (boolean | string)[], startedAt = ms): Effect[] {
-    const u = this.t.config.uplinks.find((x) => x.name === uplink)!;
-    const results: HeartbeatResult[] = answers.map((a, i) =>
-      a === true ? { target: u.targets[i]!.label, ok: true, rttMs: 2 } : { target: u.targets[i]!.label, ok: false, error: a === false ? 'timeout' : a },
-    );
-    return this.send({ kind: 'round', uplink, round: { seq: ++this.seq, startedAt, results } }, ms);
-  }
-  state(uplink: string, family: Family = 4): UplinkState | undefined {
-    return this.t.uplinks.get(uplink)!.health.get(family)?.state;
+class Session extends TrackSession {
+  constructor(yaml = TWO, links: LinkInfo[] = LINKS) {
+    super(yaml, links);
   }
   active(family: Family): string {
     return steeringOf(this.t)
