@@ -1,28 +1,28 @@
 // daemon/: keeps uplinkd's nftables table (flow pinning) loaded: at start, on reload when the
 // config asks for another one, and when nftables events say it was deleted or changed. Loads
-// run one at a time; a failed one is tried again after doubling pauses (nft/ruleset.ts).
+// run one at a time; a failed one is tried again after doubling pauses. When to load, look
+// or retry is nft/keeping.ts's decision; this runs it.
 import type { Logger } from 'pino';
 import {
   expectedShape,
-  isIntact,
   type LoadResult,
-  pinningRetryMs,
+  NFT_DEBOUNCE_MS,
+  nftEventStep,
+  type PinningCause,
+  pinningRetry,
   pinningRuleset,
   pinningSpecFor,
+  pinningStep,
   type PinningTable,
+  stillLoaded,
   TABLE_FAMILY,
   TABLE_NAME,
-} from '../nft/ruleset.js';
+} from '../nft/index.js';
 import type { Config } from '../types/index.js';
 import { hex } from '../types/layout.js';
 import { errText, type Scheduler, type TimerHandle } from './ports.js';
 
-/** Events from nftables within this window are looked at once. */
-const NFT_DEBOUNCE_MS = 50;
 const TABLE = `${TABLE_FAMILY} ${TABLE_NAME}`;
-
-/** `start`, `reload`: the config asks for a table; `check`: an nftables event; `deleted`: the table is gone. */
-export type PinningCause = 'start' | 'reload' | 'check' | 'deleted';
 
 export class PinningKeeper {
   /** The script as last loaded. */
@@ -56,35 +56,35 @@ export class PinningKeeper {
     if (this.stopped) return;
     const spec = pinningSpecFor(config);
     const script = pinningRuleset(spec);
+    const step = pinningStep(why, script, this.loaded);
+    if (step === 'none') return;
     try {
-      if (why === 'check' || why === 'deleted' || (why === 'reload' && script === this.loaded)) {
-        const shape = why === 'deleted' ? undefined : await this.table.shape();
+      if (step === 'load') {
+        this.noteLoad(await this.table.load(script));
+        this.log.info(
+          { event: 'pinning', command: `nft -f (table ${TABLE})`, uplinks: spec.uplinks.map((u) => `${u.interface}=${hex(u.mark)}`) },
+          `nft -f: table ${TABLE} pins connections by conntrack mark (mask ${hex(spec.markMask)}): ${spec.uplinks.map((u) => `${u.interface} ${hex(u.mark)}`).join(', ')}`,
+        );
+      } else {
+        const shape = step === 'look' ? await this.table.shape() : undefined;
         const want = expectedShape(spec);
-        // The same shape with other marks or interfaces is still the old table.
-        if (isIntact(shape, want) && script === this.loaded) return;
+        if (stillLoaded(shape, want, script, this.loaded)) return;
         this.noteLoad(await this.table.load(script));
         const seen = shape ? `changed (${shape.rules} rules, ${want.rules} expected)` : 'deleted';
         this.log.warn(
           { event: 'reconcile', seen: [`table ${TABLE} ${seen}`], restored: [`nft -f (table ${TABLE})`] },
           `changed outside uplinkd (nftables table ${TABLE} ${seen}); restored: nft -f (table ${TABLE}, ${spec.uplinks.length} uplinks, mask ${hex(spec.markMask)})`,
         );
-      } else {
-        if (script === this.loaded) return;
-        this.noteLoad(await this.table.load(script));
-        this.log.info(
-          { event: 'pinning', command: `nft -f (table ${TABLE})`, uplinks: spec.uplinks.map((u) => `${u.interface}=${hex(u.mark)}`) },
-          `nft -f: table ${TABLE} pins connections by conntrack mark (mask ${hex(spec.markMask)}): ${spec.uplinks.map((u) => `${u.interface} ${hex(u.mark)}`).join(', ')}`,
-        );
       }
       this.loaded = script;
       this.failures = 0;
       this.onLoaded();
     } catch (err) {
-      const wait = pinningRetryMs(this.failures++);
+      const retry = pinningRetry(why, this.failures++);
       const text = errText(err);
-      this.log.error({ event: 'pinning', err: text }, `cannot load the nftables table ${TABLE}: ${text}; retrying in ${wait}ms`);
+      this.log.error({ event: 'pinning', err: text }, `cannot load the nftables table ${TABLE}: ${text}; retrying in ${retry.inMs}ms`);
       this.scheduler.clearTimeout(this.retry);
-      if (!this.stopped) this.retry = this.scheduler.setTimeout(() => void this.schedule(why === 'start' ? 'reload' : why), wait);
+      if (!this.stopped) this.retry = this.scheduler.setTimeout(() => void this.schedule(retry.why), retry.inMs);
     }
   }
 
@@ -98,25 +98,20 @@ export class PinningKeeper {
     }
   }
 
-  /**
-   * Something changed in nftables: is the table still whole? When it was deleted, load it at
-   * once (until it is back, pinned connections follow the managed route), but at most once
-   * without a look per debounce window, so a split event batch of our own replace cannot keep
-   * us loading.
-   */
+  /** Something changed in nftables: is the table still whole? (nft/keeping.ts nftEventStep says when to look.) */
   onEvent(deleted: boolean): void {
     if (this.stopped) return;
     const now = this.mono();
-    if (deleted && now - this.lastFastRestore > NFT_DEBOUNCE_MS) {
+    const step = nftEventStep(deleted, now, this.lastFastRestore, this.debounce !== undefined);
+    if (step === 'restore') {
       this.lastFastRestore = now;
       void this.schedule('deleted');
-      return;
+    } else if (step === 'debounce') {
+      this.debounce = this.scheduler.setTimeout(() => {
+        this.debounce = undefined;
+        void this.schedule('check');
+      }, NFT_DEBOUNCE_MS);
     }
-    if (this.debounce) return;
-    this.debounce = this.scheduler.setTimeout(() => {
-      this.debounce = undefined;
-      void this.schedule('check');
-    }, NFT_DEBOUNCE_MS);
   }
 
   /** No more loads from now on (the one under way finishes: await `done`), and no timers left. */

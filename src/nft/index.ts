@@ -6,3 +6,4 @@ export * from './counters.js';
 export * from './fake.js';
 export * from './table.js';
 export * from './watch.js';
+export * from './keeping.js';

@@ -8,7 +8,6 @@
 // static: it changes with the config only, never on a failover.
 import type { Config } from '../types/index.js';
 import { counterName, hex, trafficCounterNames, uplinkMark } from '../types/layout.js';
-import { backoffMs } from '../types/backoff.js';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'uplinkd';
@@ -143,14 +142,6 @@ export function pinningSpecFor(c: Config): PinningSpec {
     uplinks: c.uplinks.map((u, i) => ({ name: u.name, interface: u.interface, mark: uplinkMark(c.routing.markMask, i)! })),
     tcpTargets: c.uplinks.flatMap((u) => u.targets.filter((t) => t.kind === 'tcp').map((t) => ({ family: t.family, address: t.host, port: t.port! }))),
   };
-}
-
-/** The first pause after a failed load; it doubles, so a missing `nft` is said once a minute at most. */
-export const PINNING_RETRY_MS = 1000;
-export const PINNING_RETRY_MAX_MS = 60_000;
-
-export function pinningRetryMs(failures: number): number {
-  return backoffMs(failures, PINNING_RETRY_MS, PINNING_RETRY_MAX_MS);
 }
 
 export interface LoadResult {

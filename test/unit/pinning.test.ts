@@ -2,7 +2,16 @@
 // nftables script, conntrack listings, and nftables table events.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { emptyingCommands, expectedShape, pinningRuleset } from '../../src/nft/ruleset.js';
+import {
+  emptyingCommands,
+  expectedShape,
+  nftEventStep,
+  type PinningCause,
+  pinningRetry,
+  pinningRuleset,
+  pinningStep,
+  stillLoaded,
+} from '../../src/nft/index.js';
 import { liveByMark } from '../../src/host/conntrack.js';
 import { tableEvent } from '../../src/nft/index.js';
 import { markCapacity, uplinkMark } from '../../src/types/layout.js';
@@ -131,4 +140,42 @@ describe('nftables table events', () => {
     assert.equal(tableEvent((10 << 8) | 8, msg(1, 'uplinkd'), 'uplinkd'), undefined, 'a rule message');
     assert.equal(tableEvent((11 << 8) | 2, msg(1, 'uplinkd'), 'uplinkd'), undefined, 'another subsystem');
   });
+});
+
+describe('keeping the table loaded (nft/keeping.ts)', () => {
+  const rows: [string, PinningCause, string, string | undefined, ReturnType<typeof pinningStep>][] = [
+    ['start, nothing loaded: load', 'start', 'A', undefined, 'load'],
+    ['start, the same script in: nothing', 'start', 'A', 'A', 'none'],
+    ['reload to another script: load', 'reload', 'B', 'A', 'load'],
+    ['reload to the same script: look whether the table is still it', 'reload', 'A', 'A', 'look'],
+    ['an nftables event: look', 'check', 'A', 'A', 'look'],
+    ['the table deleted: restore without a look', 'deleted', 'A', 'A', 'restore'],
+  ];
+  for (const [what, why, script, loaded, want] of rows) it(what, () => assert.equal(pinningStep(why, script, loaded), want));
+
+  it('a look: the table is kept only with the shape and the script last loaded', () => {
+    const shape = { chains: 5, rules: 18, counters: 6 };
+    assert.equal(stillLoaded(shape, shape, 'A', 'A'), true);
+    assert.equal(stillLoaded({ ...shape, rules: 17 }, shape, 'A', 'A'), false, 'a rule deleted by hand');
+    assert.equal(stillLoaded(undefined, shape, 'A', 'A'), false, 'gone');
+    assert.equal(stillLoaded(shape, shape, 'B', 'A'), false, 'another script wanted (other marks, same shape)');
+  });
+
+  it('retries: 1 s doubling to a minute; a failed start is retried as a reload', () => {
+    assert.deepEqual(
+      [0, 1, 2, 5, 6, 7, 20].map((n) => pinningRetry('check', n).inMs),
+      [1000, 2000, 4000, 32_000, 60_000, 60_000, 60_000],
+    );
+    assert.deepEqual([pinningRetry('start', 0).why, pinningRetry('reload', 0).why, pinningRetry('deleted', 3).why], ['reload', 'reload', 'deleted']);
+  });
+
+  const events: [string, boolean, number, number, boolean, ReturnType<typeof nftEventStep>][] = [
+    ['deleted: restored at once', true, 1000, -Infinity, false, 'restore'],
+    ['deleted again within 50 ms of the last restore: looked at once the window ends', true, 1040, 1000, false, 'debounce'],
+    ['deleted 51 ms after the last restore: restored at once', true, 1051, 1000, false, 'restore'],
+    ['changed: looked at after the window', false, 1000, -Infinity, false, 'debounce'],
+    ['changed while a look is due: nothing more', false, 1010, -Infinity, true, 'none'],
+  ];
+  for (const [what, deleted, now, last, debouncing, want] of events)
+    it(`nftables event: ${what}`, () => assert.equal(nftEventStep(deleted, now, last, debouncing), want));
 });
