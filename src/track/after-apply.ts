@@ -25,7 +25,13 @@ export function settleAfterApply(t: Tracking, event: string, out: Effect[]): Tra
     if (e.kind === 'drain' || e.kind === 'count-new-flows') {
       decided.push(e);
       out.splice(i--, 1);
-    } else if (e.kind === 'prober-new') decided.push({ kind: 'prober-run', uplink: e.uplink });
+    } else if (e.kind === 'prober-new' || (e.kind === 'prober' && e.action === 'stop')) {
+      // A prober replaced or stopped before it started: its start is dropped with it.
+      const replaced = (d: Deferred) => d.kind !== 'prober-run' || d.uplink !== e.uplink;
+      p = { ...p, waiting: p.waiting.filter(replaced), armed: p.armed.filter(replaced) };
+      for (let j = decided.length - 1; j >= 0; j--) if (!replaced(decided[j]!)) decided.splice(j, 1);
+      if (e.kind === 'prober-new') decided.push({ kind: 'prober-run', uplink: e.uplink });
+    }
   }
   if (event === 'apply-begun') p = { ...p, armed: [...p.armed, ...p.waiting], waiting: [], requested: false, running: true, begun: p.begun + 1 };
   let release: readonly Deferred[] = [];

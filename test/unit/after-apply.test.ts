@@ -70,6 +70,16 @@ describe('after-apply: a new prober starts once its table and oif rule are in', 
     assert.deepEqual(kinds(s.send({ kind: 'applied', report: emptyReport, reasons: [] }, 22), 'prober-run'), [], 'the apply under way');
     assert.deepEqual(kinds(s.applied(30), 'prober-run'), ['prober-run dsl'], 'the next one');
   });
+
+  it('a prober replaced before it started: only the new one starts, after its own apply', () => {
+    const s = new TrackSession(TWO, LINKS);
+    s.send({ kind: 'apply-begun' }, 5); // the start's apply, under way
+    const next = parseConfig(TWO.replace('icmp: 198.51.100.10] }\nprobe', 'icmp: 198.51.100.12] }\nprobe'));
+    assert.ok(next.ok);
+    s.send({ kind: 'reload', config: next.config, diff: { ...noDiff, changed: ['dsl'] }, path: 'x', snapshot: s.snapshot() }, 6);
+    assert.deepEqual(kinds(s.send({ kind: 'applied', report: emptyReport, reasons: [] }, 10), 'prober-run'), ['prober-run fiber'], "dsl's first prober is gone");
+    assert.deepEqual(kinds(s.applied(20), 'prober-run'), ['prober-run dsl']);
+  });
 });
 
 const emptyReport = { changes: [], missing: [], refused: [], foreign: [], connected: [], deferred: [] };
