@@ -32,7 +32,6 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
     reweighted,
     routingChanged: !isDeepStrictEqual(before.routing, after.routing),
     socketChanged: before.control.socket !== after.control.socket,
-    metricsChanged: !isDeepStrictEqual(before.metrics, after.metrics),
     mptcpChanged: !isDeepStrictEqual(before.mptcp, after.mptcp),
   };
 }

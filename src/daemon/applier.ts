@@ -7,15 +7,8 @@ import { type PinningTable, TABLE_FAMILY, TABLE_NAME } from '../nft/index.js';
 import { type RouteKernel, Router } from '../route/index.js';
 import type { Family } from '../types/index.js';
 import type { DesiredMptcp, UplinkMptcp } from '../types/mptcp.js';
-import type { ApplyReport, DesiredState, KernelRoute, KernelRule } from '../types/routes.js';
+import type { ApplyReport, DesiredState, KernelRoute } from '../types/routes.js';
 import { errText } from './ports.js';
-
-/** What an exit with routing.remove_on_exit took out of the kernel, by kind, as the commands. */
-export interface Removed {
-  readonly routes: readonly string[];
-  readonly rules: readonly string[];
-  readonly endpoints: readonly string[];
-}
 
 export interface ApplierOptions {
   readonly kernel: RouteKernel;
@@ -86,26 +79,17 @@ export class Applier {
     return this.router.foreignRules(state);
   }
 
-  ownedRules(state: Pick<DesiredState, 'table' | 'uplinkTables'>): Promise<KernelRule[]> {
-    return this.router.ownedRules(state);
-  }
-
   /** Each uplink's endpoints and subflows, from the kernel; undefined without MPTCP. */
   mptcpView(uplinks: Parameters<MptcpEndpoints['view']>[0]): Promise<Map<string, UplinkMptcp>> | undefined {
     return this.endpoints?.view(uplinks);
   }
-
-  /** Routes and rules first (traffic falls back to `main`), then the path manager's endpoints. */
-  async removeAll(state: Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'>, mptcp: DesiredMptcp | undefined): Promise<Removed> {
-    const { routes, rules } = await this.router.removeAll(state);
-    const endpoints = (await this.endpoints?.removeAll(mptcp)) ?? [];
-    return { routes, rules, endpoints };
-  }
 }
 
 /**
- * routing.remove_on_exit: routes, rules and MPTCP endpoints (Applier.removeAll), then the
- * nftables table; the stop line counts what really went, by kind.
+ * routing.remove_on_exit: routes and rules first (traffic falls back to `main`), then the path
+ * manager's endpoints, then the nftables table; each stage is tried whatever the one before it
+ * did (a kernel without MPTCP keeps no table in place), and the stop line counts what really
+ * went, by kind.
  */
 export async function removeOnExit(
   applier: Applier,
@@ -114,20 +98,20 @@ export async function removeOnExit(
   mptcp: DesiredMptcp | undefined,
   log: Logger,
 ): Promise<void> {
-  let removed: Removed = { routes: [], rules: [], endpoints: [] };
-  let table = false;
-  try {
-    removed = await applier.removeAll(owned, mptcp);
-    await pinning.remove();
-    table = true;
+  const failed = (what: string) => (err: unknown) => {
+    log.error({ event: 'stop', err: errText(err) }, `could not remove ${what} on exit: ${errText(err)}`);
+    return undefined;
+  };
+  const { routes = [], rules = [] } = (await applier.router.removeAll(owned).catch(failed('the routes and rules'))) ?? {};
+  const endpoints = (await applier.endpoints?.removeAll(mptcp).catch(failed('the MPTCP endpoints'))) ?? [];
+  const table = await pinning.remove().then(() => true, failed('the nftables table'));
+  if (table) {
     const command = `nft delete table ${TABLE_FAMILY} ${TABLE_NAME}`;
     log.info({ event: 'pinning', command }, command);
-  } catch (err) {
-    log.error({ event: 'stop', err: errText(err) }, `could not remove everything on exit: ${errText(err)}`);
   }
-  const counts = { routes: removed.routes.length, rules: removed.rules.length, endpoints: removed.endpoints.length, table };
+  const counts = { routes: routes.length, rules: rules.length, endpoints: endpoints.length, table: table === true };
   log.info(
     { event: 'stop', removed: counts },
-    `routing.remove_on_exit: removed ${counts.routes} routes, ${counts.rules} rules, ${counts.endpoints} MPTCP endpoints${table ? ' and the nftables table' : '; the nftables table stays'}`,
+    `routing.remove_on_exit: removed ${counts.routes} routes, ${counts.rules} rules, ${counts.endpoints} MPTCP endpoints${counts.table ? ' and the nftables table' : '; the nftables table stays'}`,
   );
 }

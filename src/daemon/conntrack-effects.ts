@@ -3,7 +3,7 @@
 // drain or `drain --now` (which ones, and when, is track/'s decision).
 import type { Logger } from 'pino';
 import type { ConntrackTable, DeleteResult } from '../host/index.js';
-import type { SourceAddress } from '../track/index.js';
+import type { Effect, SourceAddress } from '../track/index.js';
 
 /** routing.conntrack_flush: LAN clients get a reset at once instead of waiting out a dead flow. */
 export async function flushConntrack(conntrack: ConntrackTable, log: Logger, uplink: string, addresses: readonly SourceAddress[]): Promise<void> {
@@ -11,11 +11,7 @@ export async function flushConntrack(conntrack: ConntrackTable, log: Logger, upl
 }
 
 /** Deletes the entries pinned to `uplink`; says how many live connections that reset. */
-export async function resetPinned(
-  conntrack: ConntrackTable,
-  log: Logger,
-  r: { readonly uplink: string; readonly mark: number; readonly mask: number; readonly cause: 'failback' | 'operator'; readonly drainMs?: number },
-): Promise<void> {
+export async function resetPinned(conntrack: ConntrackTable, log: Logger, r: Extract<Effect, { kind: 'reset-pinned' }>): Promise<void> {
   // Live ones first: the entries deleted include connections that already ended.
   const live = (await conntrack.countByMark(r.mask).catch(() => new Map<number, number>())).get(r.mark) ?? 0;
   let total = 0;

@@ -47,6 +47,8 @@ export class Daemon {
   private readonly queue: TrackEvent[] = [];
   private stopped = false;
   private savingOverrides: Promise<void> = Promise.resolve();
+  /** The pinned-connection resets under way, one at a time. */
+  private resetting: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private readonly mptcpWatch: MptcpWatch | undefined;
   private readonly sampler: TrafficSampler | undefined;
@@ -150,12 +152,13 @@ export class Daemon {
   private async lookAtMptcp(): Promise<void> {
     const settings = this.tracking.config.mptcp;
     const endpoints = this.applier.endpoints;
+    // Only saves the read: whether the look counts is decided again when it comes back.
     if (!settings || !endpoints || !applyQuiet(this.tracking.applyPhase)) return;
     const begun = this.tracking.applyPhase.begun;
     const snapshot = this.opts.links.snapshot();
     const links = new Map([...snapshot].map(([name, info]) => [name, info.index]));
     const drift = await endpoints.drift(desiredMptcp(this.tracking, snapshot, settings), links);
-    if (!this.stopped) this.dispatch({ kind: 'mptcp-look', drift, begun });
+    this.dispatch({ kind: 'mptcp-look', drift, begun });
   }
 
   /**
@@ -202,22 +205,25 @@ export class Daemon {
       case 'prober-new':
         return this.newProber(e.uplink, e.phaseMs);
       case 'prober-run':
-        return this.stopped ? undefined : this.probers.get(e.uplink)?.start();
+        return this.probers.get(e.uplink)?.start();
       case 'prober':
         this.probers.get(e.uplink)?.[e.action]();
         if (e.action === 'stop') this.probers.delete(e.uplink);
         return;
       case 'flush-conntrack':
-        return void flushConntrack(this.opts.conntrack, this.log, e.uplink, e.addresses);
+        return void flushConntrack(this.opts.conntrack, this.log, e.uplink, e.addresses).catch((err: unknown) =>
+          this.log.error({ event: 'conntrack', uplink: e.uplink, err: errText(err) }, `conntrack flush failed: ${errText(err)}`),
+        );
       case 'drain':
         return; // held by track/ until the route change is in: it comes back as reset-pinned
-      case 'reset-pinned': {
-        if (this.stopped) return;
-        const { markMask: mask, failback } = this.tracking.config.routing;
-        return void resetPinned(this.opts.conntrack, this.log, { ...e, mask, ...(failback.drainMs !== undefined ? { drainMs: failback.drainMs } : {}) }).catch(
-          (err: unknown) => this.log.error({ event: 'drain', err: errText(err) }, `failback drain failed: ${errText(err)}`),
+      case 'reset-pinned':
+        // One uplink after another, as the drain names them.
+        this.resetting = this.resetting.then(() =>
+          resetPinned(this.opts.conntrack, this.log, e).catch((err: unknown) =>
+            this.log.error({ event: 'drain', err: errText(err) }, `failback drain failed: ${errText(err)}`),
+          ),
         );
-      }
+        return;
       case 'count-new-flows':
         return void this.opts.pinning.counters().then(
           (counters) => this.dispatch({ kind: 'new-flow-base', counters }),
@@ -332,7 +338,9 @@ export class Daemon {
     this.dispatch({ kind: 'reload', config: next, diff, path, snapshot: this.opts.links.snapshot() });
     await this.applier.done;
     // Not awaited: a socket that moved closes its old one once this very request is answered.
-    void this.opts.onReloaded?.(diff, next);
+    void Promise.resolve()
+      .then(() => this.opts.onReloaded?.(diff, next))
+      .catch((err: unknown) => this.log.error({ event: 'reload', err: errText(err) }, `after the reload: ${errText(err)}`));
     return { ok: true, reloaded: true, changes: reloadChanges(diff) };
   }
 

@@ -2,6 +2,7 @@
 // stop cleanly on SIGTERM/SIGINT (exit 0). SIGHUP reloads.
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
 import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer, groupId } from '../control/server.js';
@@ -129,10 +130,11 @@ export async function run(opts: RunOptions): Promise<number> {
     },
     onRound: (uplink, round) => metrics.onRound(uplink, round),
     // SIGHUP and `uplinkd reload` take the same path (Daemon.reload); what it changed says what follows.
-    onReloaded: async (diff, next) => {
+    // Each follower compares the config with what runs, so a move that failed is tried again.
+    onReloaded: async (_diff, next) => {
+      await followSocket(next);
+      await followMetrics(next);
       await metrics.retain(next.uplinks.map((u) => ({ name: u.name, targets: u.targets.map((t) => t.label) })));
-      if (diff.socketChanged) await followSocket(next);
-      if (diff.metricsChanged) await followMetrics(next);
     },
   });
   listeners.push((e) => metrics.onEvent(e));
@@ -202,6 +204,7 @@ export async function run(opts: RunOptions): Promise<number> {
   }
   /** A reload that changed metrics.listen: the new endpoint first, the old one closed after. */
   async function followMetrics(config: Config): Promise<void> {
+    if (isDeepStrictEqual(config.metrics, exporter?.listen)) return;
     const next = metricsServer(config);
     try {
       await next?.start();

@@ -1,5 +1,6 @@
 // netlink/: the one error type for what the kernel refused, and the errno names every
 // kernel folder reports (ENODEV, EOPNOTSUPP...).
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 /** The kernel refused `command` with the errno named `code`; `errno` when the answer carried it. */
@@ -19,13 +20,20 @@ export class KernelError extends Error {
  * kernel's headers spell it (include/uapi/asm-generic/errno.h).
  */
 export function errnoName(errno: number): string {
-  if (errno === 95) return 'EOPNOTSUPP';
+  if (errno === EOPNOTSUPP) return 'EOPNOTSUPP';
   try {
-    return getSystemErrorName(-errno);
+    const name = getSystemErrorName(-errno);
+    if (/^E[A-Z0-9]+$/.test(name)) return name;
   } catch {
-    return `errno ${errno}`;
+    // not an errno at all (0 or negative)
   }
+  // libuv names fewer errnos than the kernel has: the OS's own table, then the number.
+  return Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
 }
+
+/** libuv says ENOTSUP for 95 (the netlink package too); the kernel's name is EOPNOTSUPP. */
+const EOPNOTSUPP = 95;
+const canonical = (name: string): string => (name === 'ENOTSUP' ? 'EOPNOTSUPP' : name);
 
 let byMessage: Map<string, string> | undefined;
 
@@ -36,15 +44,16 @@ let byMessage: Map<string, string> | undefined;
  */
 export function errnoCode(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return e.code;
+  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return canonical(e.code);
   const message = String(e?.message ?? err).trim();
   const rejected = /Request rejected: (E[A-Z0-9]+)/.exec(message);
-  if (rejected) return rejected[1]!;
+  if (rejected) return canonical(rejected[1]!);
   if (!byMessage) {
     byMessage = new Map();
     for (const [, [name, text]] of getSystemErrorMap()) byMessage.set(text.toLowerCase(), name);
   }
-  return byMessage.get(message.toLowerCase()) ?? message;
+  const known = byMessage.get(message.toLowerCase());
+  return known ? canonical(known) : message;
 }
 
 /**

@@ -5,7 +5,7 @@
 // phase (asked for, under way), by which a look at the kernel taken meanwhile is discounted.
 // Pure.
 import { drainPlan } from './kernel-sync.js';
-import type { ApplyPhase, Deferred, Effect, Tracking } from './model.js';
+import type { ApplyPhase, Deferred, Effect, TrackEvent, Tracking } from './model.js';
 
 /** No apply asked for or under way: what the kernel shows now is what the last apply left. */
 export function applyQuiet(p: ApplyPhase): boolean {
@@ -17,7 +17,7 @@ export function applyQuiet(p: ApplyPhase): boolean {
  * each new prober waits for it to be started; an apply's beginning arms what waits, and its
  * outcome lets it run. `event` is the kind of event the step reduced.
  */
-export function settleAfterApply(t: Tracking, event: string, out: Effect[]): Tracking {
+export function settleAfterApply(t: Tracking, event: TrackEvent['kind'], out: Effect[]): Tracking {
   let p = t.applyPhase;
   const decided: Deferred[] = [];
   for (let i = 0; i < out.length; i++) {
@@ -41,6 +41,11 @@ export function settleAfterApply(t: Tracking, event: string, out: Effect[]): Tra
   }
   if (decided.length) p = { ...p, waiting: [...p.waiting, ...decided] };
   if (out.some((e) => e.kind === 'apply')) p = { ...p, requested: true };
+  // Nothing asked for or under way: the kernel is as the last apply left it, so nothing to wait for.
+  if (applyQuiet(p) && p.waiting.length) {
+    release = [...release, ...p.waiting];
+    p = { ...p, waiting: [] };
+  }
   const next = p === t.applyPhase ? t : { ...t, applyPhase: p };
   for (const d of release) runDeferred(next, d, out);
   return next;
@@ -60,7 +65,16 @@ function runDeferred(t: Tracking, d: Deferred, out: Effect[]): void {
   const what = drainWords(d.cause);
   for (const name of plan.carrying)
     out.push({ kind: 'log', level: 'info', uplink: name, fields: { event: 'drain', skipped: true }, msg: `${what}: ${name} carries new flows; nothing reset` });
-  for (const { uplink, mark } of plan.reset) out.push({ kind: 'reset-pinned', uplink, mark, cause: d.cause ?? 'failback' });
+  const { markMask: mask, failback } = t.config.routing;
+  for (const { uplink, mark } of plan.reset)
+    out.push({
+      kind: 'reset-pinned',
+      uplink,
+      mark,
+      mask,
+      cause: d.cause ?? 'failback',
+      ...(failback.drainMs !== undefined ? { drainMs: failback.drainMs } : {}),
+    });
 }
 
 function skippedDrain(d: Extract<Deferred, { kind: 'drain' }>, out: Effect[], why: string): void {

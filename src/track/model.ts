@@ -107,10 +107,7 @@ export interface ApplyPhase {
 export const NO_APPLY: ApplyPhase = { waiting: [], armed: [], requested: false, running: false, begun: 0 };
 
 /** An effect held until the apply that begins after it was decided is done (after-apply.ts). */
-export type Deferred =
-  | { readonly kind: 'prober-run'; readonly uplink: string }
-  | { readonly kind: 'drain'; readonly uplinks: readonly string[]; readonly cause?: 'failback' | 'operator' }
-  | { readonly kind: 'count-new-flows' };
+export type Deferred = Extract<Effect, { kind: 'prober-run' | 'drain' | 'count-new-flows' }>;
 
 /** A managed route read back from the kernel, each next hop's interface named. */
 export interface ManagedRoute {
@@ -184,7 +181,16 @@ export type Effect =
    */
   | { readonly kind: 'drain'; readonly uplinks: readonly string[]; readonly cause?: 'failback' | 'operator' }
   /** Delete the conntrack entries pinned to `uplink` (its mark): their clients reconnect through the route now in force. */
-  | { readonly kind: 'reset-pinned'; readonly uplink: string; readonly mark: number; readonly cause: 'failback' | 'operator' }
+  | {
+      readonly kind: 'reset-pinned';
+      readonly uplink: string;
+      /** Its mark under routing.mark_mask. */
+      readonly mark: number;
+      readonly mask: number;
+      readonly cause: 'failback' | 'operator';
+      /** routing.failback.drain, for the log line. */
+      readonly drainMs?: number;
+    }
   /** The steering changed: read the new-flow counters as the base to count from (held until the route change is in). */
   | { readonly kind: 'count-new-flows' }
   /** The overrides changed: keep them where a restart finds them. */

@@ -11,8 +11,6 @@ export interface ConfigDiff {
   readonly reweighted: readonly string[];
   readonly routingChanged: boolean;
   readonly socketChanged: boolean;
-  /** `metrics:` added, removed or moved: the endpoint follows. */
-  readonly metricsChanged: boolean;
   /** `mptcp:` added, removed or its ID range moved: the next apply rewrites the endpoints. */
   readonly mptcpChanged: boolean;
 }

@@ -248,6 +248,7 @@ describe('MPTCP subflows follow the steering', { timeout: 400_000 }, () => {
     assert.equal(await daemon.stop(), 0);
     assert.deepEqual(await ownedByUplinkd(), { routes: [], rules: [], endpoints: [], table: false }, 'nothing of uplinkd left');
     const stop = daemon.logs.slice(mark).find((l) => l.event === 'stop' && l.removed !== undefined);
+    console.log(`# remove_on_exit: ${stop?.msg}`);
     assert.deepEqual(stop?.removed, { routes: before.routes.length, rules: before.rules.length, endpoints: 2, table: true }, String(stop?.msg));
     assert.equal(
       stop?.msg,

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
 import { upLink } from '../../src/link/index.js';
 import { applyQuiet, type Effect, overrideDone, wantedSysctls } from '../../src/track/index.js';
+import { settleAfterApply } from '../../src/track/after-apply.js';
 import type { LinkInfo } from '../../src/types/link.js';
 import { TrackSession } from './track-session.js';
 
@@ -77,7 +78,11 @@ describe('after-apply: a new prober starts once its table and oif rule are in', 
     const next = parseConfig(TWO.replace('icmp: 198.51.100.10] }\nprobe', 'icmp: 198.51.100.12] }\nprobe'));
     assert.ok(next.ok);
     s.send({ kind: 'reload', config: next.config, diff: { ...noDiff, changed: ['dsl'] }, path: 'x', snapshot: s.snapshot() }, 6);
-    assert.deepEqual(kinds(s.send({ kind: 'applied', report: emptyReport, reasons: [] }, 10), 'prober-run'), ['prober-run fiber'], "dsl's first prober is gone");
+    assert.deepEqual(
+      kinds(s.send({ kind: 'applied', report: emptyReport, reasons: [] }, 10), 'prober-run'),
+      ['prober-run fiber'],
+      "dsl's first prober is gone",
+    );
     assert.deepEqual(kinds(s.applied(20), 'prober-run'), ['prober-run dsl']);
   });
 });
@@ -91,7 +96,7 @@ const noDiff = {
   reweighted: [],
   routingChanged: false,
   socketChanged: false,
-  metricsChanged: false,
+
   mptcpChanged: false,
 };
 
@@ -133,8 +138,20 @@ describe('after-apply: a drain resets pinned connections once the route has move
     s.send({ kind: 'override', uplink: 'fiber', override: { kind: 'drain', by, since }, flush: true }, 5000);
     assert.deepEqual(
       s.applied(5010).filter((e) => e.kind === 'reset-pinned'),
-      [{ kind: 'reset-pinned', uplink: 'fiber', mark: 0x100, cause: 'operator' }],
+      [{ kind: 'reset-pinned', uplink: 'fiber', mark: 0x100, mask: 0x3f00, cause: 'operator' }],
     );
+  });
+});
+
+describe('after-apply: nothing to wait for', () => {
+  it('decided with no apply asked for or under way: runs at once', () => {
+    const s = bothUp();
+    assert.ok(applyQuiet(s.t.applyPhase));
+    // A drain with no route change to wait for (none of the reducer's own paths decides one so).
+    const effects: Effect[] = [{ kind: 'drain', uplinks: ['dsl'], cause: 'operator' }];
+    const t = settleAfterApply(s.t, 'timer', effects);
+    assert.deepEqual(kinds(effects, 'reset-pinned', 'drain'), ['reset-pinned dsl']);
+    assert.deepEqual(t.applyPhase.waiting, []);
   });
 });
 

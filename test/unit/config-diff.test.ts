@@ -29,7 +29,7 @@ const NONE: ConfigDiff = {
   reweighted: [],
   routingChanged: false,
   socketChanged: false,
-  metricsChanged: false,
+
   mptcpChanged: false,
 };
 

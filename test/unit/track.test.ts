@@ -273,7 +273,7 @@ describe('track: which uplinks a failback drain may reset', () => {
     s.send({ kind: 'timer', timer: 'steer' }, 51_000);
     assert.deepEqual(drains(mark), [], 'not before the route change is in');
     s.applied(51_010);
-    assert.deepEqual(drains(mark), [{ kind: 'reset-pinned', uplink: 'dsl', mark: 0x200, cause: 'failback' }]);
+    assert.deepEqual(drains(mark), [{ kind: 'reset-pinned', uplink: 'dsl', mark: 0x200, mask: 0x3f00, cause: 'failback', drainMs: 30_000 }]);
   });
 });
 
@@ -621,7 +621,7 @@ describe('track: operator overrides (drain, prefer, resume)', () => {
     assert.ok(!effects.some((e) => e.kind === 'reset-pinned' || e.kind === 'drain'), 'nothing reset before the route has moved');
     assert.deepEqual(
       s.applied(5010).filter((e) => e.kind === 'reset-pinned'),
-      [{ kind: 'reset-pinned', uplink: 'fiber', mark: 0x100, cause: 'operator' }],
+      [{ kind: 'reset-pinned', uplink: 'fiber', mark: 0x100, mask: 0x3f00, cause: 'operator' }],
     );
   });
 
