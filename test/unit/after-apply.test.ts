@@ -4,7 +4,7 @@
 // other decisions the hub used to take: the sysctls a config wants, the override reply.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/index.js';
+import { diffConfig, parseConfig } from '../../src/config/index.js';
 import { upLink } from '../../src/link/index.js';
 import { applyQuiet, type Effect, overrideDone, wantedSysctls } from '../../src/track/index.js';
 import { settleAfterApply } from '../../src/track/after-apply.js';
@@ -66,7 +66,7 @@ describe('after-apply: a new prober starts once its table and oif rule are in', 
     const next = parseConfig(TWO.replace('icmp: 198.51.100.10] }\nprobe', 'icmp: 198.51.100.12] }\nprobe'));
     assert.ok(next.ok && u);
     s.send({ kind: 'apply-begun' }, 20); // an apply for something else, begun before the reload
-    const reload = s.send({ kind: 'reload', config: next.config, diff: { ...noDiff, changed: ['dsl'] }, path: 'x', snapshot: s.snapshot() }, 21);
+    const reload = s.send({ kind: 'reload', config: next.config, diff: diffConfig(s.t.config, next.config), path: 'x', snapshot: s.snapshot() }, 21);
     assert.deepEqual(kinds(reload, 'prober-new', 'prober-run'), ['prober-new dsl']);
     assert.deepEqual(kinds(s.send({ kind: 'applied', report: emptyReport, reasons: [] }, 22), 'prober-run'), [], 'the apply under way');
     assert.deepEqual(kinds(s.applied(30), 'prober-run'), ['prober-run dsl'], 'the next one');
@@ -77,7 +77,7 @@ describe('after-apply: a new prober starts once its table and oif rule are in', 
     s.send({ kind: 'apply-begun' }, 5); // the start's apply, under way
     const next = parseConfig(TWO.replace('icmp: 198.51.100.10] }\nprobe', 'icmp: 198.51.100.12] }\nprobe'));
     assert.ok(next.ok);
-    s.send({ kind: 'reload', config: next.config, diff: { ...noDiff, changed: ['dsl'] }, path: 'x', snapshot: s.snapshot() }, 6);
+    s.send({ kind: 'reload', config: next.config, diff: diffConfig(s.t.config, next.config), path: 'x', snapshot: s.snapshot() }, 6);
     assert.deepEqual(
       kinds(s.send({ kind: 'applied', report: emptyReport, reasons: [] }, 10), 'prober-run'),
       ['prober-run fiber'],
@@ -88,17 +88,6 @@ describe('after-apply: a new prober starts once its table and oif rule are in', 
 });
 
 const emptyReport = { changes: [], missing: [], refused: [], foreign: [], connected: [], deferred: [] };
-const noDiff = {
-  added: [],
-  removed: [],
-  changed: [],
-  retuned: [],
-  reweighted: [],
-  routingChanged: false,
-  socketChanged: false,
-
-  mptcpChanged: false,
-};
 
 describe('after-apply: a drain resets pinned connections once the route has moved', () => {
   const rows: [string, (s: TrackSession) => Effect[], string[], string[]][] = [

@@ -1,4 +1,4 @@
-// route/: MptcpEndpoints on the in-memory path manager: what it runs, logs, reports and reads back.
+// mptcp/endpoints: MptcpEndpoints on the in-memory path manager: what it runs, logs, reports and reads back.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DesiredMptcp } from '../../src/types/mptcp.js';

@@ -1,4 +1,4 @@
-// route/: the MPTCP endpoint planner as a table: what the path manager has and what uplinkd
+// mptcp/plan: the MPTCP endpoint planner as a table: what the path manager has and what uplinkd
 // wants -> the operations, read as the `ip mptcp` commands, in the order they run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

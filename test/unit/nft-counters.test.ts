@@ -1,4 +1,4 @@
-// route/: the named-counter dump of uplinkd's nftables table, as bytes: the request and the
+// nft/counters: the named-counter dump of uplinkd's nftables table, as bytes: the request and the
 // parsing of the kernel's answers (nf_tables.h); and the fake beside the reader.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// route/notices: what an apply's report means for the operator, as a table: each refusal,
+// track/notices: what an apply's report means for the operator, as a table: each refusal,
 // foreign rule and connected route is said once; a retry is armed while anything is refused
 // or held back, its pause doubling while the refusal stays; drains wait for the managed part.
 import assert from 'node:assert/strict';

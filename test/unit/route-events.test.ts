@@ -1,4 +1,4 @@
-// route/watch: what a route, rule or nftables event message touched. The message bodies are
+// route/watch and nft/watch: what a route, rule or nftables event message touched. The message bodies are
 // built byte by byte: struct rtmsg and struct fib_rule_hdr (12 bytes each, the table id in
 // byte 4; include/uapi/linux/rtnetlink.h, fib_rules.h), struct nfgenmsg (4 bytes;
 // nfnetlink.h), then struct nlattr attributes (u16 length, u16 type, payload padded to 4),
