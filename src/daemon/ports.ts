@@ -1,6 +1,7 @@
-// daemon/: the side effects the hub runs besides the kernel, links, nftables and conntrack
-// (route/, link/): timers, probers and the config file. Each is a small interface with the real
-// one here and a fake in fakes.ts, so the hub's tests run without sockets, timers or a clock.
+// daemon/: the hub's ports. Timers, probers and the config file are here, each a small
+// interface with the real one here and a fake in fakes.ts; the kernel's (route/, nft/, mptcp/,
+// host/, link/) have theirs in their folders. DaemonOptions gathers them all, so the hub's
+// tests run without sockets, timers or a clock.
 import type { Logger } from 'pino';
 import type { Config, Family, ProbeRound, UplinkConfig } from '../types/index.js';
 import { loadConfig } from '../config/index.js';
