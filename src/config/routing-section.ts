@@ -1,7 +1,7 @@
 // The routing section: table, destinations, failback, mark mask, hash policy and dampening.
 import ipaddr from 'ipaddr.js';
 import { isScalar, isSeq, type Node } from 'yaml';
-import type { DampeningSettings, Destination, FailbackSettings, RoutingSettings, UplinkConfig } from '../types/index.js';
+import { AUTO_GATEWAY, type DampeningSettings, type Destination, type FailbackSettings, type RoutingSettings, type UplinkConfig } from '../types/index.js';
 import { parseDestination } from '../types/address.js';
 import {
   DEFAULT_DAMPENING,
@@ -178,7 +178,7 @@ export function checkConnected(
     const range = ipaddr.parseCIDR(d.prefix);
     for (const u of uplinks) {
       const gw = d.family === 4 ? u.gateway : u.gateway6;
-      if (!gw || !ipaddr.parse(gw).match(range)) continue;
+      if (!gw || gw === AUTO_GATEWAY || !ipaddr.parse(gw).match(range)) continue;
       c.report(
         'BAD_PREFIX',
         `routing.destinations: ${d.prefix} holds ${u.name}'s gateway ${gw}, a connected subnet; in table main uplinkd would replace the kernel's own route to it`,

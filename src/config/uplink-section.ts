@@ -1,7 +1,7 @@
 // One entry of `uplinks`: its name, interface, gateways, priority, weight and heartbeat targets.
 import ipaddr from 'ipaddr.js';
 import { isScalar, isSeq, type Node } from 'yaml';
-import type { Target, UplinkConfig } from '../types/index.js';
+import { AUTO_GATEWAY, type Target, type UplinkConfig } from '../types/index.js';
 import { addressFamily } from '../types/address.js';
 import { IFNAME_BYTES, MAX_TARGETS } from '../types/layout.js';
 import { type Checker, entries } from './checker.js';
@@ -106,9 +106,10 @@ export function parseUplink(c: Checker, node: unknown, path: string): UplinkDraf
     if (!hit) return undefined;
     const text = c.string(hit.value, `${path}.${key}`);
     if (text === undefined) return undefined;
+    if (text === AUTO_GATEWAY) return text;
     const family = addressFamily(text);
-    if (!family) c.report('BAD_ADDRESS', `${path}.${key}: "${text}" is not an IP address`, hit.value as Node);
-    else if (family !== want) c.report('WRONG_FAMILY', `${path}.${key} must be an IPv${want} address, "${text}" is IPv${family}`, hit.value as Node);
+    if (!family) c.report('BAD_ADDRESS', `${path}.${key}: "${text}" is neither an IPv${want} address nor \`auto\` (learnt from DHCP or router advertisements)`, hit.value as Node);
+    else if (family !== want) c.report('WRONG_FAMILY', `${path}.${key} must be an IPv${want} address or \`auto\`, "${text}" is IPv${family}`, hit.value as Node);
     else return text;
     return undefined;
   };

@@ -75,6 +75,10 @@ export class Applier {
     return this.router.managedRoutes(state);
   }
 
+  uplinkGateways(state: Pick<DesiredState, 'uplinkTables'>): Promise<Map<string, Partial<Record<Family, string>>>> {
+    return this.router.uplinkGateways(state.uplinkTables);
+  }
+
   foreignRules(state: Pick<DesiredState, 'table' | 'uplinkTables'>): Promise<string[]> {
     return this.router.foreignRules(state);
   }

@@ -29,10 +29,12 @@ import { RTO_INITIAL_MS } from '../types/layout.js';
 import type { StatusReport } from '../types/status.js';
 import { Applier, removeOnExit } from './applier.js';
 import { flushConntrack, resetPinned } from './conntrack-effects.js';
+import { GatewayLearner } from './gateway-learner.js';
 import { MptcpWatch } from './mptcp-watch.js';
 import { PinningKeeper } from './pinning-keeper.js';
 import { type DaemonOptions, errText, type Prober, type TimerHandle } from './ports.js';
 import { memorySummary, type ReadbackPorts, readCheck, readStatus } from './readback.js';
+import { setSysctls } from './sysctls.js';
 import { TrafficSampler } from './traffic-sampler.js';
 
 export type { Clocks, DaemonOptions } from './ports.js';
@@ -53,6 +55,7 @@ export class Daemon {
   private readonly mptcpWatch: MptcpWatch | undefined;
   private readonly sampler: TrafficSampler | undefined;
   private readonly readback: ReadbackPorts;
+  private readonly gateways: GatewayLearner;
 
   constructor(private readonly opts: DaemonOptions) {
     this.tracking = initialTracking(opts.config);
@@ -73,6 +76,11 @@ export class Daemon {
             ? { kind: 'applied', report: outcome.report, reasons: this.applyReasons }
             : { kind: 'apply-failed', error: errText(outcome.error) },
         ),
+    });
+    this.gateways = new GatewayLearner({
+      ...opts,
+      config: () => this.tracking.config,
+      offer: (offer) => this.dispatch({ kind: 'gateways', offer, snapshot: opts.links.snapshot() }),
     });
     this.readback = { applier: this.applier, conntrack: opts.conntrack, pinning: opts.pinning, links: opts.links, mono: opts.clocks.mono, log: opts.log };
     this.mptcpWatch = opts.mptcp ? new MptcpWatch(opts.scheduler, () => this.lookAtMptcp(), opts.log) : undefined;
@@ -120,10 +128,12 @@ export class Daemon {
     routeEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `route event monitor: ${err.message}`));
     nftEvents?.on('change', (deleted) => this.pinning.onEvent(deleted));
     nftEvents?.on('error', (err) => this.log.error({ event: 'reconcile', err: err.message }, `nftables event monitor: ${err.message}`));
-    await this.setSysctls(this.tracking.config);
+    await setSysctls(this.opts.sysctl, wantedSysctls(this.tracking.config), this.log);
     // The pinning table goes in first: connections opened from now on are pinned. Loading it
     // is an atomic replace, and the marks live in conntrack, so a restart moves no flow.
     await this.pinning.schedule('start');
+    // `gateway: auto`: what main offers is known before the routes are adopted and uplinks start.
+    await this.gateways.start();
     // What the kernel routes by now is where a restarted daemon starts from (no flap).
     try {
       this.dispatch({ kind: 'adopt', routes: await this.applier.managedRoutes(this.tracking.config.routing) });
@@ -284,20 +294,6 @@ export class Daemon {
     return this.applier.runningMs();
   }
 
-  /** The sysctls the config wants at 1 (track/'s wantedSysctls), each change logged as its command. */
-  private async setSysctls(config: Config): Promise<void> {
-    for (const key of wantedSysctls(config)) {
-      try {
-        const now = await this.opts.sysctl.read(key);
-        if (now === undefined || now === '1') continue;
-        await this.opts.sysctl.write(key, '1');
-        this.log.info({ event: 'sysctl', command: `sysctl -w ${key}=1`, was: now }, `sysctl -w ${key}=1 (was ${now})`);
-      } catch (err) {
-        this.log.error({ event: 'sysctl', key, err: errText(err) }, `cannot set ${key}=1: ${errText(err)}`);
-      }
-    }
-  }
-
   /** Reads back what the kernel does with connections, routes and rules, and renders status from it. */
   status(): Promise<StatusReport> {
     return readStatus(this.tracking, this.readback);
@@ -334,8 +330,9 @@ export class Daemon {
     const diff = diffConfig(this.tracking.config, next);
     // The new pinning table is queued first: with a new mark_mask, its marks lead the rules.
     void this.pinning.schedule('reload', next);
-    await this.setSysctls(next);
+    await setSysctls(this.opts.sysctl, wantedSysctls(next), this.log);
     this.dispatch({ kind: 'reload', config: next, diff, path, snapshot: this.opts.links.snapshot() });
+    await this.gateways.reloaded();
     await this.applier.done;
     // Not awaited: a socket that moved closes its old one once this very request is answered.
     void Promise.resolve()

@@ -43,8 +43,18 @@ export async function readStatus(t: Tracking, p: ReadbackPorts): Promise<StatusR
   // Ours through rtnetlink like the rest; the routes a reload moved away are gone by now.
   const routes = await p.applier.managedRoutes(config.routing);
   const foreignRules = await p.applier.foreignRules(ownedBy(config));
+  const gateways = await p.applier.uplinkGateways(ownedBy(config));
   const mptcp = config.mptcp ? await readMptcp(t, p) : undefined;
-  const kernel = { flows, fresh, routes, foreignRules, refused: t.notices.refused, connected: t.notices.connected, ...(config.mptcp ? { mptcp } : {}) };
+  const kernel = {
+    flows,
+    fresh,
+    routes,
+    foreignRules,
+    gateways,
+    refused: t.notices.refused,
+    connected: t.notices.connected,
+    ...(config.mptcp ? { mptcp } : {}),
+  };
   return statusView(config, [...t.uplinks.values()], steeringOf(t), kernel, p.mono(), t.overrides);
 }
 

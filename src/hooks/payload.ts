@@ -30,6 +30,21 @@ export function hookPayload(e: OperatorEvent, time: string, interfaces: Readonly
     };
     return { env, json: JSON.stringify({ ...e, family: familyName(e.family), time }) };
   }
+  if (e.event === 'gateway_changed') {
+    // FROM and TO are the next hops before and after ('' for none); REASON says where TO came from.
+    const env = {
+      UPLINKD_EVENT: e.event,
+      UPLINKD_UPLINK: e.uplink,
+      UPLINKD_INTERFACE: e.interface,
+      UPLINKD_FAMILY: familyName(e.family),
+      UPLINKD_FROM: e.was ?? '',
+      UPLINKD_TO: e.gateway ?? '',
+      UPLINKD_REASON: e.gateway ? `learnt from a ${e.source} route` : 'no default route via the interface',
+      UPLINKD_SHARES: '',
+      UPLINKD_TIME: time,
+    };
+    return { env, json: JSON.stringify({ ...e, family: familyName(e.family), time }) };
+  }
   const carrying = e.shares.map((s) => s.uplink);
   const env = {
     UPLINKD_EVENT: e.event,
@@ -46,4 +61,4 @@ export function hookPayload(e: OperatorEvent, time: string, interfaces: Readonly
 }
 
 /** Hooks of one uplink run one at a time, in order; steering events share one queue. */
-export const queueOf = (e: OperatorEvent): string => (e.event === 'state' ? `uplink ${e.uplink}` : 'steering');
+export const queueOf = (e: OperatorEvent): string => (e.event === 'state' || e.event === 'gateway_changed' ? `uplink ${e.uplink}` : 'steering');

@@ -119,7 +119,7 @@ export class HookRunner {
       event: 'hook',
       hook: hook.run.join(' '),
       for: event.event,
-      ...(event.event === 'state' ? { uplink: event.uplink } : {}),
+      ...(event.event === 'state' || event.event === 'gateway_changed' ? { uplink: event.uplink } : {}),
       exit_code: outcome.exitCode,
       ...(outcome.signal ? { signal: outcome.signal } : {}),
       duration_ms: this.now() - started,

@@ -7,8 +7,9 @@ export interface Sysctl {
   write(key: string, value: string): Promise<void>;
 }
 
+/** `net.ipv4.ip_forward`, or with slashes when a part holds a dot (an interface `eth0.100`), as sysctl(8) takes both. */
 function path(key: string): string {
-  return `/proc/sys/${key.replaceAll('.', '/')}`;
+  return `/proc/sys/${key.includes('/') ? key : key.replaceAll('.', '/')}`;
 }
 
 export class ProcSysctl implements Sysctl {

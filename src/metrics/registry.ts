@@ -23,6 +23,7 @@ export class UplinkMetrics {
   private readonly heartbeats: Counter;
   private readonly transitions: Counter;
   private readonly steeringChanges: Counter;
+  private readonly gatewayChanges: Counter;
   /** Set from status's totals at each update: one that went down (an uplink tracked anew) reads as a counter reset. */
   private readonly confirmations: Counter;
 
@@ -97,6 +98,12 @@ export class UplinkMetrics {
       labelNames: ['family', 'cause'],
       registers: r,
     });
+    this.gatewayChanges = new Counter({
+      name: 'uplinkd_gateway_changes_total',
+      help: 'Changes of the next hop learnt for gateway: auto (gateway_changed), per uplink and family, by whether one is in force after it',
+      labelNames: ['uplink', 'family', 'learnt'],
+      registers: r,
+    });
   }
 
   onRound(uplink: string, round: ProbeRound): void {
@@ -113,7 +120,7 @@ export class UplinkMetrics {
    */
   async retain(uplinks: readonly { readonly name: string; readonly targets: readonly string[] }[]): Promise<void> {
     const keep = new Map(uplinks.map((u) => [u.name, new Set(u.targets)]));
-    for (const counter of [this.heartbeats, this.transitions]) {
+    for (const counter of [this.heartbeats, this.transitions, this.gatewayChanges]) {
       for (const { labels } of (await counter.get()).values) {
         const targets = keep.get(String(labels.uplink));
         if (!targets || (labels.target !== undefined && !targets.has(String(labels.target)))) counter.remove(labels);
@@ -124,6 +131,7 @@ export class UplinkMetrics {
   onEvent(e: OperatorEvent): void {
     const family = `ipv${e.family}`;
     if (e.event === 'state') this.transitions.inc({ uplink: e.uplink, family, to: e.to });
+    else if (e.event === 'gateway_changed') this.gatewayChanges.inc({ uplink: e.uplink, family, learnt: e.gateway ? 'yes' : 'no' });
     else this.steeringChanges.inc({ family, cause: e.event });
   }
 

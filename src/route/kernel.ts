@@ -17,7 +17,7 @@ import {
   RTA_GATEWAY,
   RTNH_F_ONLINK,
   RTPROT_KERNEL,
-  RTPROT_STATIC,
+  RTPROT_UPLINKD,
 } from '../types/netlink.js';
 import type { KernelLink, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
 
@@ -33,6 +33,13 @@ export interface RouteKernel {
   /** The netlink port our requests carry, so events we caused can be told from others'. */
   portId(): number;
   close(): void;
+}
+
+/** rtm_protocol as the `netlink` package gives it (a name from its enum, or the number). */
+function protocolNumber(p: unknown): number | undefined {
+  if (typeof p === 'number') return p;
+  const n = typeof p === 'string' ? (netlink.rt.RouteProtocol as unknown as Record<string, number>)[p] : undefined;
+  return typeof n === 'number' ? n : undefined;
 }
 
 function familyOf(af: number | undefined): Family | undefined {
@@ -135,6 +142,7 @@ export class NetlinkKernel implements RouteKernel {
       const f = familyOf(m.data.family);
       if (!f || (m.data.type !== 'UNICAST' && m.data.type !== 1)) continue;
       const table = m.attrs.table ?? m.data.table ?? 0;
+      const protocol = protocolNumber(m.data.protocol);
       const len = m.data.dstLen ?? 0;
       const address = m.attrs.dst ? bytesToAddress(m.attrs.dst) : f === 4 ? '0.0.0.0' : '::';
       let nexthops: KernelNexthop[];
@@ -149,7 +157,9 @@ export class NetlinkKernel implements RouteKernel {
         prefix: `${address}/${len}`,
         nexthops,
         ...(m.attrs.nhId ? { nhid: m.attrs.nhId.readUInt32LE(0) } : {}),
-        ...(m.data.protocol === 'KERNEL' || m.data.protocol === RTPROT_KERNEL ? { connected: true as const } : {}),
+        ...(protocol === RTPROT_KERNEL ? { connected: true as const } : {}),
+        ...(protocol !== undefined ? { protocol } : {}),
+        metric: m.attrs.priority ?? 0,
       });
     }
     return out;
@@ -162,7 +172,7 @@ export class NetlinkKernel implements RouteKernel {
       family: AF[r.family],
       dstLen: length,
       table: r.table < 256 ? r.table : RT_TABLE_COMPAT,
-      protocol: RTPROT_STATIC,
+      protocol: r.protocol ?? RTPROT_UPLINKD,
       // A route straight onto a device (no gateway) is on-link: scope link, as `ip route` sets it.
       scope: single && !single.gateway ? RT_SCOPE_LINK : 0,
       type: 1,
@@ -173,6 +183,7 @@ export class NetlinkKernel implements RouteKernel {
     };
     const attrs: Record<string, unknown> = { table: r.table };
     if (length > 0) attrs.dst = addressBytes(address);
+    if (r.metric) attrs.priority = r.metric;
     if (single) {
       attrs.oif = single.ifindex;
       if (single.gateway) attrs.gateway = addressBytes(single.gateway);
@@ -189,8 +200,13 @@ export class NetlinkKernel implements RouteKernel {
     const { address, length } = prefixParts(route.prefix);
     const attrs: Record<string, unknown> = { table: route.table };
     if (length > 0) attrs.dst = addressBytes(address);
+    // The metric and protocol it has: the kernel deletes the first route of the prefix that
+    // matches what the request names (fib_table_delete, ip6_route_del), and in main that may
+    // be a DHCP client's.
+    if (route.metric) attrs.priority = route.metric;
+    const protocol = route.protocol ?? RTPROT_UPLINKD;
     await this.calls.run(`delete ${route.prefix}`, () =>
-      this.sock.delRoute({ family: AF[route.family], dstLen: length, table: route.table < 256 ? route.table : RT_TABLE_COMPAT }, attrs),
+      this.sock.delRoute({ family: AF[route.family], dstLen: length, table: route.table < 256 ? route.table : RT_TABLE_COMPAT, protocol } as never, attrs),
     );
   }
 

@@ -22,7 +22,35 @@ import {
   hex,
   uplinkMark,
 } from '../types/layout.js';
+import { RTPROT_STATIC, RTPROT_UPLINKD } from '../types/netlink.js';
 import type { DesiredState, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
+
+/**
+ * The metric uplinkd writes its routes with. IPv6 takes 1: a metric of 0 becomes 1024
+ * (IP6_RT_PRIO_USER, net/ipv6/route.c), the metric of the kernel's routes from router
+ * advertisements, and a replace at an equal metric takes over the first such route in main
+ * (fib6_add_rt2node) -- the very route `gateway6: auto` learns from.
+ */
+export const OWN_METRIC: Readonly<Record<Family, number>> = { 4: 0, 6: 1 };
+/** What an earlier uplinkd wrote IPv6 routes with (no metric, proto static). */
+const EARLIER_METRIC6 = 1024;
+
+/**
+ * Whether a route in a table uplinkd owns routes in may be one of its own. In main only one
+ * with its protocol (or an earlier uplinkd's, proto static at the metric it wrote), or the
+ * kernel's connected route it must not touch: another program's default there is the gateway
+ * `gateway: auto` learns, never replaced or deleted. In uplinkd's own tables every route is.
+ */
+export function mayOwnRoute(r: KernelRoute): boolean {
+  if (r.table !== MAIN_TABLE || r.connected || r.protocol === undefined || r.protocol === RTPROT_UPLINKD) return true;
+  const metric = r.metric ?? 0;
+  return r.protocol === RTPROT_STATIC && (r.family === 4 ? metric === 0 : metric === EARLIER_METRIC6);
+}
+
+/** A route of uplinkd's as it writes them now (protocol and metric): anything else of its is stale. */
+function currentShape(r: KernelRoute): boolean {
+  return (r.metric ?? 0) === OWN_METRIC[r.family] && (r.protocol === undefined || r.protocol === RTPROT_UPLINKD);
+}
 
 /** What the kernel has, as read before planning. */
 export interface Observed {
@@ -242,7 +270,8 @@ function resolve(route: DesiredRoute, observed: Observed, missing: string[]): Ke
     }
     nexthops.push(nh.gateway ? { ifindex, gateway: nh.gateway, weight: nh.weight } : { ifindex, weight: nh.weight });
   }
-  return { family: route.destination.family, table: route.table, prefix: route.destination.prefix, nexthops };
+  const family = route.destination.family;
+  return { family, table: route.table, prefix: route.destination.prefix, nexthops, protocol: RTPROT_UPLINKD, metric: OWN_METRIC[family] };
 }
 
 /** The tables of `state` and of what was owned before it. */
@@ -277,14 +306,19 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
     const uplink = state.uplinkRoutes.filter((r) => r.destination.family === family).map((r) => resolve(r, observed, missing));
     const want = [...managed, ...uplink];
     const current = observed.routes[family].filter(
-      (r) => (managedKnown && isManaged(r)) || uplinkTables.has(r.table) || owned.uplinkTables.has(r.table) || wasManaged(r),
+      (r) => mayOwnRoute(r) && ((managedKnown && isManaged(r)) || uplinkTables.has(r.table) || owned.uplinkTables.has(r.table) || wasManaged(r)),
     );
+    // Each (table, prefix) has one route of uplinkd's: the one at its metric, or the kernel's
+    // connected route holding the prefix.
+    const holder = (table: number, prefix: string): KernelRoute | undefined =>
+      current.find((c) => c.table === table && c.prefix === prefix && c.connected) ??
+      current.find((c) => c.table === table && c.prefix === prefix && (c.metric ?? 0) === OWN_METRIC[family]);
     for (const route of want) {
       // A route whose interfaces are all missing is left as the kernel has it: deleting it
       // would blackhole the LAN at once, and link changes re-run apply anyway.
       if (route.nexthops.length === 0) continue;
-      const have = current.find((c) => c.table === route.table && c.prefix === route.prefix);
-      if (have && sameRoute(have, route)) continue;
+      const have = holder(route.table, route.prefix);
+      if (have && currentShape(have) && sameRoute(have, route)) continue;
       // A destination that is a connected subnet in this table (routing.table main): the
       // kernel's own route stays, or the subnet would be cut off.
       if (have?.connected) {
@@ -295,7 +329,10 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
     }
     for (const have of current) {
       if (have.connected) continue;
-      if (want.some((w) => w.table === have.table && w.prefix === have.prefix)) continue;
+      // One that is wanted stays (replaced in place); another metric of the same prefix is
+      // stale (an earlier uplinkd's), deleted once the new one is in.
+      const wanted = want.some((w) => w.table === have.table && w.prefix === have.prefix && w.nexthops.length > 0);
+      if (wanted ? holder(have.table, have.prefix) === have : want.some((w) => w.table === have.table && w.prefix === have.prefix)) continue;
       routeDeletes.push({ kind: 'delete-route', route: have });
     }
 

@@ -190,6 +190,21 @@ export class Router {
     return out;
   }
 
+  /** The gateway of each uplink's own default route as the kernel has it, per family, by uplink (status). */
+  async uplinkGateways(tables: readonly { readonly table: number; readonly uplink: string }[]): Promise<Map<string, Partial<Record<Family, string>>>> {
+    const byTable = new Map(tables.map((t) => [t.table, t.uplink]));
+    const out = new Map<string, Partial<Record<Family, string>>>(tables.map((t) => [t.uplink, {}]));
+    for (const family of this.families) {
+      for (const r of await this.kernel.routes(family)) {
+        const uplink = byTable.get(r.table);
+        const gateway = r.nexthops.length === 1 ? r.nexthops[0]!.gateway : undefined;
+        if (uplink === undefined || !r.prefix.endsWith('/0') || !gateway) continue;
+        out.set(uplink, { ...out.get(uplink), [family]: gateway });
+      }
+    }
+    return out;
+  }
+
   /** Somebody else's rules in uplinkd's range, as `ip rule` would add them (status). */
   async foreignRules(state: RuleOwner): Promise<string[]> {
     const tables = ruleTables(state, this.owned);

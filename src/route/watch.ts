@@ -19,6 +19,7 @@ import {
   RTMGRP_IPV6_RULE,
 } from '../types/netlink.js';
 import type { RouteEvent } from '../types/routes.js';
+import { defaultsOfMessage } from './learnt.js';
 
 const GROUPS = RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV6_RULE;
 
@@ -28,11 +29,18 @@ export interface RouteEventSource {
   close(): void;
 }
 
-/** One event message -> what it touched; undefined for other messages. */
-export function parseRouteEvent(type: number, body: Buffer): RouteEvent | undefined {
+/** One event message -> what it touched; undefined for other messages. A default route in main that is not uplinkd's carries its next hops (`gateway: auto`). */
+export function parseRouteEvent(type: number, body: Buffer, flags = 0): RouteEvent | undefined {
   if ((type === RTM_NEWROUTE || type === RTM_DELROUTE) && body.length >= 12) {
     // struct rtmsg is 12 bytes; rtm_table (byte 4) is 252 when the real id is in RTA_TABLE.
-    return { kind: 'route', deleted: type === RTM_DELROUTE, table: attrU32(body, 12, RTA_TABLE) ?? body.readUInt8(4) };
+    const table = attrU32(body, 12, RTA_TABLE) ?? body.readUInt8(4);
+    const learnt = defaultsOfMessage(type, flags, body);
+    return {
+      kind: 'route',
+      deleted: type === RTM_DELROUTE,
+      table,
+      ...(learnt?.defaults.length ? { defaults: learnt.defaults, ...(learnt.replace ? { replace: true } : {}) } : {}),
+    };
   }
   if ((type === RTM_NEWRULE || type === RTM_DELRULE) && body.length >= 12) {
     const priority = attrU32(body, 12, FRA_PRIORITY) ?? 0;
@@ -54,7 +62,7 @@ export class RouteWatcher extends EventEmitter implements RouteEventSource {
         for (const d of datagrams) {
           for (const m of netlink.parseMessages(d)) {
             if (m.port !== 0 && m.port === ownPort()) continue;
-            const e = parseRouteEvent(m.type, m.data);
+            const e = parseRouteEvent(m.type, m.data, m.flags);
             if (e) events.push(e);
           }
         }

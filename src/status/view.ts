@@ -6,12 +6,12 @@ import { combine, type Health, NO_TRAFFIC, passiveSpanMs, SAMPLE_STALE_MS, silen
 import type { KernelRoute } from '../types/routes.js';
 import type { UplinkMptcp } from '../types/mptcp.js';
 import { dampAt, reuseAt, type Damping, type FamilySteering } from '../steer/index.js';
-import type { Config, Family, UplinkState } from '../types/index.js';
+import { AUTO_GATEWAY, type Config, type Family, gatewaySetting, type UplinkState } from '../types/index.js';
 import { counterName } from '../types/layout.js';
 import type { Override, TrackedUplink } from '../track/model.js';
 
 /** The part of what track/ keeps of an uplink that status shows. */
-export type ShownUplink = Pick<TrackedUplink, 'config' | 'health' | 'windows' | 'last' | 'damping' | 'rtt' | 'passive'>;
+export type ShownUplink = Pick<TrackedUplink, 'config' | 'health' | 'windows' | 'last' | 'damping' | 'rtt' | 'passive' | 'learnt'>;
 
 /** Read from the kernel for this status; null where it could not be read. */
 export interface KernelReadback {
@@ -27,6 +27,19 @@ export interface KernelReadback {
   readonly connected: readonly string[];
   /** `mptcp:`: each uplink's endpoints and subflows (null: could not be read); absent without mptcp:. */
   readonly mptcp?: ReadonlyMap<string, UplinkMptcp> | null;
+  /** The gateway of each uplink's own default route, per family, by uplink name; absent: not read (memory only). */
+  readonly gateways?: ReadonlyMap<string, Readonly<Partial<Record<Family, string>>>>;
+}
+
+/** A family's next hop in force, where it came from and since when (`gateway`, `gateway_source`, `gateway_since`). */
+function gatewayView(u: ShownUplink, family: Family, kernel: KernelReadback): [string | null, string | null, string | null] {
+  const setting = gatewaySetting(u.config, family);
+  const learnt = setting === AUTO_GATEWAY ? u.learnt[family] : undefined;
+  const intended = learnt?.address ?? (setting === AUTO_GATEWAY ? undefined : setting);
+  const read = kernel.gateways ? kernel.gateways.get(u.config.name)?.[family] : intended;
+  if (read === undefined) return [null, null, null];
+  if (read !== intended) return [read, null, null];
+  return learnt ? [read, learnt.source, new Date(learnt.since).toISOString()] : [read, 'static', null];
 }
 
 /** Best first: an uplink's summary state is that of its best family. */
@@ -144,7 +157,14 @@ function uplinkView(
     timeout_ms: Math.max(...targets.map((t) => t.timeout_ms)),
     passive: passiveView(u, now, spanMs),
     targets,
+    ...gatewayFields(u, kernel),
   };
+}
+
+function gatewayFields(u: ShownUplink, kernel: KernelReadback) {
+  const [gateway, gateway_source, gateway_since] = gatewayView(u, 4, kernel);
+  const [gateway6, gateway6_source, gateway6_since] = gatewayView(u, 6, kernel);
+  return { gateway, gateway_source, gateway_since, gateway6, gateway6_source, gateway6_since };
 }
 
 /** One entry per uplink and route (a route written by hand may name one twice: weights add up). */

@@ -1,6 +1,8 @@
 // steer/: pure. Uplink states + priorities -> which uplinks carry new flows, and with what share.
 import {
+  AUTO_GATEWAY,
   type Config,
+  gatewaySetting,
   type DesiredRoute,
   type Family,
   type PinRule,
@@ -131,7 +133,9 @@ export function adoptedSteering(nexthops: readonly { readonly uplink: string; re
 
 /** The next hop an uplink offers for a family, or none (an IPv4-only uplink has no ::/0). */
 export function nexthopFor(u: UplinkConfig, family: 4 | 6, weight: number): RouteNexthop | undefined {
-  const gateway = family === 4 ? u.gateway : u.gateway6;
+  const gateway = gatewaySetting(u, family);
+  // `gateway: auto` with none learnt yet (track/gateways.ts routedUplink puts a learnt one in).
+  if (gateway === AUTO_GATEWAY) return undefined;
   if (gateway) return { uplink: u.name, interface: u.interface, gateway, weight };
   // A point-to-point link or tunnel has no gateway of either family: routes go via the device.
   if (!u.gateway && !u.gateway6) return { uplink: u.name, interface: u.interface, weight };

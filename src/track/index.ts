@@ -2,6 +2,7 @@
 export * from './model.js';
 export { overrideDone, overrideProblem, reloadChanges, track } from './reduce.js';
 export { applyQuiet } from './after-apply.js';
+export { type GatewayOffer, type LearntGateway, NO_OFFER, routedConfig } from './gateways.js';
 export {
   desiredMptcp,
   desiredState,
@@ -9,6 +10,7 @@ export {
   type DrainPlan,
   mptcpOwners,
   ownedBy,
+  routedConfigOf,
   wantedSysctls,
   RECONCILE_DEBOUNCE_MS,
   RECONCILE_FIGHT_LIMIT,

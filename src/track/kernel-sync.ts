@@ -8,6 +8,7 @@ import type { ApplyReport, DesiredState, RouteEvent } from '../types/routes.js';
 import { desiredRoutes, endpointRoles, nexthopFor, pinRuleFor, uplinkRoutes } from '../steer/index.js';
 import type { Config, DesiredRoute, Family, MptcpSettings, PinRule } from '../types/index.js';
 import { endpointId, endpointIdRange, MPTCP_SUBFLOWS_MAX, RULE_PRIORITY_MAX, RULE_PRIORITY_MIN, uplinkMark } from '../types/layout.js';
+import { routedConfig, routedUplink } from './gateways.js';
 import { type Effect, type Now, steeringOf, type Tracking } from './model.js';
 import { steerInput } from './steering.js';
 import { globalAddresses, stateFor } from './uplink.js';
@@ -57,13 +58,20 @@ export function wantedSysctls(c: Config): string[] {
   return [...(c.routing.hashPolicy === 'set' ? HASH_POLICY_KEYS : []), ...(c.mptcp ? [MPTCP_ENABLED_KEY] : [])];
 }
 
+/** The config as routes are written from it: learnt next hops in place of `gateway: auto`. */
+export function routedConfigOf(t: Tracking): Config {
+  return routedConfig(t.config, (name) => t.uplinks.get(name)?.learnt);
+}
+
 export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState {
-  const c = t.config;
+  const c = routedConfigOf(t);
   const tracked = [...t.uplinks.values()];
   const steering = steeringOf(t);
   // An uplink without a next hop in a family has nothing to pin there.
   const pinRules = (family: Family): Map<string, PinRule> =>
-    new Map(tracked.filter((u) => nexthopFor(u.config, family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]));
+    new Map(
+      tracked.filter((u) => nexthopFor(routedUplink(u.config, u.learnt), family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]),
+    );
   return {
     ...ownedBy(c),
     managed: desiredRoutes(c, steering),
@@ -89,7 +97,7 @@ export function desiredMptcp(t: Tracking, snapshot: LinkSnapshot, settings: Mptc
   const endpoints: DesiredEndpoint[] = [];
   const kept: number[] = [];
   for (const family of [4, 6] as const) {
-    const tracked = [...t.uplinks.values()].filter((u) => nexthopFor(u.config, family, 1));
+    const tracked = [...t.uplinks.values()].filter((u) => nexthopFor(routedUplink(u.config, u.learnt), family, 1));
     const roles = endpointRoles(
       t.steer[family],
       tracked.map((u) => steerInput(u, family)),

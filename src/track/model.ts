@@ -3,6 +3,7 @@
 import type { ConfigDiff } from '../types/config-diff.js';
 import type { Health, PassiveState, RttEstimate, SampleWindow, TrafficCounters } from '../health/index.js';
 import type { LinkChange, LinkSnapshot } from '../types/link.js';
+import { type GatewayOffer, type LearntGateways, NO_OFFER } from './gateways.js';
 import { NO_NOTICES, type NoticeState } from './notices.js';
 import type { ApplyReport, KernelRoute, RouteEvent } from '../types/routes.js';
 import { type Damping, type FamilySteering, NO_STEER_STATE, type SteerState } from '../steer/index.js';
@@ -45,6 +46,10 @@ export interface TrackedUplink {
   readonly rtt: ReadonlyMap<string, RttEstimate>;
   /** The users' traffic through it, each way, and the confirmations it started (health/passive.ts). */
   readonly passive: PassiveState;
+  /** `gateway: auto`: the next hops learnt, per family (gateways.ts). */
+  readonly learnt: LearntGateways;
+  /** Whether it has a prober: not while every family it sends heartbeats in waits for a next hop. */
+  readonly probing: boolean;
 }
 
 /** Routes or rules changed by someone else, waiting to be put back. */
@@ -88,6 +93,8 @@ export interface Tracking {
   readonly applyPhase: ApplyPhase;
   /** uplinkd's new-flow counters at the last steering change: status shows what came since. */
   readonly newFlowBase: ReadonlyMap<string, number>;
+  /** What main offers `gateway: auto` (gateways.ts). */
+  readonly offer: GatewayOffer;
 }
 
 /** The apply asked for or under way, and what waits for it (after-apply.ts). */
@@ -126,6 +133,8 @@ export type TrackEvent =
   /** An answer came after its heartbeat had counted as lost: `timeout: auto` learns from it. */
   | { readonly kind: 'late'; readonly uplink: string; readonly target: string; readonly rttMs: number }
   | { readonly kind: 'links'; readonly changes: readonly LinkChange[]; readonly snapshot: LinkSnapshot }
+  /** The default routes other programs keep in main changed (or were read afresh): `gateway: auto` learns from them. */
+  | { readonly kind: 'gateways'; readonly offer: GatewayOffer; readonly snapshot: LinkSnapshot }
   /** A timer asked for by a `timer` effect fired. */
   | { readonly kind: 'timer'; readonly timer: TimerName }
   /** Someone changed routes or rules (rtnetlink events). */
@@ -214,6 +223,7 @@ export function initialTracking(config: Config): Tracking {
     reconcile: { reasons: [], restores: [], pausedUntil: 0, armed: false },
     applyPhase: NO_APPLY,
     newFlowBase: new Map(),
+    offer: NO_OFFER,
   };
 }
 

@@ -3,12 +3,13 @@
 import type { ConfigDiff } from '../types/config-diff.js';
 import { describeChange, type LinkChange, type LinkSnapshot } from '../types/link.js';
 import { cancelFailback } from '../steer/index.js';
-import { type UplinkConfig, usableState } from '../types/index.js';
+import { AUTO_GATEWAY, type Family, type UplinkConfig, usableState } from '../types/index.js';
+import { describeGateway, type GatewayOffer, pickGateways } from './gateways.js';
 import { applyQuiet, dropAfterApply, settleAfterApply } from './after-apply.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
 import { type Effect, type Now, type Override, steeringOf, type TrackedUplink, type TrackEvent, type Tracking, type TrackStep } from './model.js';
 import { adopt, resteer } from './steering.js';
-import { applyProbeRound, checkLink, lateAnswer, newUplink, observeUplinkTraffic } from './uplink.js';
+import { applyProbeRound, checkLink, lateAnswer, newUplink, observeUplinkTraffic, routableFamilies } from './uplink.js';
 
 export function track(t: Tracking, event: TrackEvent, now: Now): TrackStep {
   const out: Effect[] = [];
@@ -52,6 +53,8 @@ function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
     }
     case 'links':
       return linksChanged(t, e.changes, e.snapshot, now, out);
+    case 'gateways':
+      return gatewaysChanged(t, e.offer, e.snapshot, now, out);
     case 'timer':
       if (e.timer === 'steer') return resteer(t, now, out);
       out.push({ kind: 'apply' });
@@ -169,21 +172,92 @@ function withUplink(t: Tracking, u: TrackedUplink): Tracking {
  * only probe settings). Heartbeats start once the apply asked for here has put in its table
  * and `oif` rule: before that they would follow the managed route, or none, and count as lost.
  */
-function startUplink(t: Tracking, u: UplinkConfig, snapshot: LinkSnapshot, now: Now, out: Effect[], kept?: TrackedUplink): TrackedUplink {
-  let tracked = newUplink(u, now, kept);
-  if (!kept) tracked = checkLink(tracked, snapshot, t.config, now, out).uplink;
-  const index = t.config.uplinks.findIndex((x) => x.name === u.name);
-  // Uplinks start spread over the interval, so their heartbeats never go out in step.
+function startUplink(t: Tracking, u: UplinkConfig, snapshot: LinkSnapshot, now: Now, out: Effect[], kept?: TrackedUplink, was?: TrackedUplink): TrackedUplink {
+  const prev = kept ?? was;
+  const before = prev?.config.interface === u.interface ? prev.learnt : {};
+  const learnt = pickGateways(u, t.offer, before, now.wall);
+  let tracked = newUplink(u, now, kept, learnt);
+  if (!kept) tracked = checkLink(tracked, snapshot, t.config, now, out, t.offer).uplink;
   out.push({ kind: 'apply' });
-  out.push({ kind: 'prober-new', uplink: u.name, phaseMs: (Math.max(0, index) * u.probe.intervalMs) / t.config.uplinks.length });
+  for (const family of [4, 6] as const) if (learnt[family] !== before[family]) noteGateway(tracked, family, before[family], out);
+  tracked = keepProber(t, tracked, out);
   out.push({
     kind: 'log',
     level: 'info',
     uplink: u.name,
     fields: { event: 'uplink', interface: u.interface, targets: u.targets.map((x) => x.label), probe: u.probe },
-    msg: `probing ${u.name} on ${u.interface}: ${u.targets.map((x) => x.label).join(', ')}`,
+    msg: tracked.probing
+      ? `probing ${u.name} on ${u.interface}: ${u.targets.map((x) => x.label).join(', ')}`
+      : `${u.name} on ${u.interface} waits for its gateway (auto) before probing ${u.targets.map((x) => x.label).join(', ')}`,
   });
   return tracked;
+}
+
+/** Heartbeats go out while some family they are sent in has a next hop: a prober is made or stopped to match. */
+function keepProber(t: Tracking, u: TrackedUplink, out: Effect[]): TrackedUplink {
+  const routable = routableFamilies(u).length > 0;
+  if (routable === u.probing) return u;
+  const name = u.config.name;
+  if (!routable) {
+    out.push({ kind: 'prober', uplink: name, action: 'stop' });
+    return { ...u, probing: false };
+  }
+  // Uplinks start spread over the interval, so their heartbeats never go out in step.
+  const index = Math.max(0, t.config.uplinks.findIndex((x) => x.name === name));
+  out.push({ kind: 'prober-new', uplink: name, phaseMs: (index * u.config.probe.intervalMs) / t.config.uplinks.length });
+  return { ...u, probing: true };
+}
+
+/** Logs a family's learnt next hop that changed, and tells hooks and metrics (gateway_changed). */
+function noteGateway(u: TrackedUplink, family: Family, was: TrackedUplink['learnt'][Family], out: Effect[]): void {
+  const now = u.learnt[family];
+  const name = u.config.name;
+  const iface = u.config.interface;
+  const msg = !now
+    ? `${name}: IPv${family} gateway ${describeGateway(was)} gone: no default route via ${iface} in main`
+    : was
+      ? `${name}: IPv${family} gateway now ${describeGateway(now)}, was ${was.address}`
+      : `${name}: IPv${family} gateway ${describeGateway(now)}, learnt from main`;
+  out.push({
+    kind: 'log',
+    level: now ? 'info' : 'warn',
+    uplink: name,
+    fields: { event: 'gateway', family, gateway: now?.address ?? null, was: was?.address ?? null, source: now?.source ?? null, metric: now?.metric ?? null },
+    msg,
+  });
+  if (now?.address === was?.address) return;
+  out.push({
+    kind: 'notify',
+    event: { event: 'gateway_changed', uplink: name, interface: iface, family, gateway: now?.address ?? null, was: was?.address ?? null, source: now?.source ?? null },
+  });
+}
+
+/**
+ * Main's default routes changed: each `gateway: auto` uplink takes its next hop again. A new
+ * one is one apply (its table, the managed routes); the verdict stands and the next heartbeats
+ * judge the new path. None any more detaches the family at once (its traffic moves).
+ */
+function gatewaysChanged(t: Tracking, offer: GatewayOffer, snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
+  let next: Tracking = { ...t, offer };
+  let changed = false;
+  let touched = false;
+  for (const u of t.uplinks.values()) {
+    if (u.config.gateway !== AUTO_GATEWAY && u.config.gateway6 !== AUTO_GATEWAY) continue;
+    const learnt = pickGateways(u.config, offer, u.learnt, now.wall);
+    const iface = u.config.interface;
+    const sameLearnt = learnt[4] === u.learnt[4] && learnt[6] === u.learnt[6];
+    if (sameLearnt && offer.raIgnored.get(iface) === t.offer.raIgnored.get(iface)) continue;
+    let nu: TrackedUplink = { ...u, learnt };
+    for (const family of [4, 6] as const) if (learnt[family] !== u.learnt[family]) noteGateway(nu, family, u.learnt[family], out);
+    const r = checkLink(nu, snapshot, t.config, now, out, offer, u.learnt);
+    nu = keepProber(t, r.uplink, out);
+    changed ||= r.changed;
+    touched ||= !sameLearnt;
+    next = withUplink(next, nu);
+  }
+  if (changed) return resteer(next, now, out);
+  if (touched) out.push({ kind: 'apply' });
+  return next;
 }
 
 function linksChanged(t: Tracking, changes: readonly LinkChange[], snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
@@ -198,7 +272,7 @@ function linksChanged(t: Tracking, changes: readonly LinkChange[], snapshot: Lin
     out.push({ kind: 'log', level: 'info', uplink: name, fields: { event: 'link', changes: mine }, msg: mine.map(describeChange).join('; ') });
     // A recreated interface has a new ifindex: sockets bound to the old one send nowhere.
     if (mine.some((c) => c.kind === 'appeared')) out.push({ kind: 'prober', uplink: name, action: 'rebind' });
-    const r = checkLink(u, snapshot, t.config, now, out);
+    const r = checkLink(u, snapshot, t.config, now, out, t.offer);
     next = withUplink(next, r.uplink);
     changed ||= r.changed;
     out.push({ kind: 'prober', uplink: name, action: 'repace' });
@@ -239,7 +313,7 @@ function reload(t: Tracking, e: Extract<TrackEvent, { kind: 'reload' }>, now: No
     const old = t.uplinks.get(u.name);
     if (!old || diff.added.includes(u.name)) uplinks.set(u.name, startUplink(next, u, e.snapshot, now, out));
     else if (diff.changed.includes(u.name)) {
-      const fresh = startUplink(next, u, e.snapshot, now, out);
+      const fresh = startUplink(next, u, e.snapshot, now, out, undefined, old);
       uplinks.set(u.name, { ...fresh, everLost: new Set([...fresh.everLost, ...old.everLost]), damping: old.damping });
     } else if (diff.retuned.includes(u.name)) uplinks.set(u.name, startUplink(next, u, e.snapshot, now, out, old));
     else uplinks.set(u.name, { ...old, config: u });

@@ -14,7 +14,8 @@ import {
   withOverrides,
 } from '../steer/index.js';
 import type { FlowShare } from '../types/events.js';
-import { type Family, usableState } from '../types/index.js';
+import { AUTO_GATEWAY, type Family, gatewaySetting, usableState } from '../types/index.js';
+import { pickGateways, routedUplink } from './gateways.js';
 import { type Effect, type ManagedRoute, type Now, steeringOf, type TrackedUplink, type Tracking } from './model.js';
 import { stateFor } from './uplink.js';
 
@@ -68,7 +69,9 @@ export function resteer(t0: Tracking, now: Now, out: Effect[]): Tracking {
   const drains = new Set<string>();
   let steeringChanged = false;
   // Families no route can follow (no destination, or no uplink with a next hop) stay quiet in the log.
-  const managed = new Set(c.routing.destinations.map((d) => d.family).filter((f) => c.uplinks.some((u) => nexthopFor(u, f, 1))));
+  const managed = new Set(
+    c.routing.destinations.map((d) => d.family).filter((f) => c.uplinks.some((u) => nexthopFor(u, f, 1) || gatewaySetting(u, f) === AUTO_GATEWAY)),
+  );
   const held = uplinks.filter((u) => u.damping.suppressed).map((u) => u.config.name);
   const overrideKinds = new Map([...t.overrides].map(([name, o]) => [name, o.kind]));
   for (const family of [4, 6] as const) {
@@ -126,7 +129,11 @@ export function adopt(t: Tracking, routes: readonly ManagedRoute[], out: Effect[
     const route = routes.find((r) => r.route.family === family);
     if (!route) continue;
     const nexthops = route.route.nexthops.flatMap((nh, i) => {
-      const u = t.config.uplinks.find((x) => x.interface === route.interfaces[i] && (family === 4 ? x.gateway : x.gateway6) === nh.gateway);
+      const u = t.config.uplinks.find((x) => {
+        // Adoption comes before the uplinks are tracked: their next hops from what main offers.
+        const learnt = t.uplinks.get(x.name)?.learnt ?? pickGateways(x, t.offer, {}, 0);
+        return x.interface === route.interfaces[i] && gatewaySetting(routedUplink(x, learnt), family) === nh.gateway;
+      });
       return u ? [{ uplink: u.name, weight: nh.weight }] : [];
     });
     const steering = adoptedSteering(nexthops);

@@ -29,6 +29,7 @@ import type { LinkInfo, LinkSnapshot } from '../types/link.js';
 import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';
 import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState, usableState } from '../types/index.js';
 import { RTO_MAX_MS } from '../types/layout.js';
+import { type GatewayOffer, gatewayWait, type LearntGateways, NO_OFFER, waitsForGateway } from './gateways.js';
 import type { Effect, Now, SourceAddress, TrackedUplink } from './model.js';
 
 /** Families an uplink's heartbeats are sent in: it needs an address of each. */
@@ -37,7 +38,7 @@ function heartbeatFamilies(u: UplinkConfig): Family[] {
 }
 
 /** A newly tracked uplink, or `kept`'s verdicts under new probe settings (a reload that retuned it). */
-export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): TrackedUplink {
+export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink, learnt: LearntGateways = kept?.learnt ?? {}): TrackedUplink {
   const sameWindow = kept && kept.config.probe.window === u.probe.window;
   return {
     config: u,
@@ -54,7 +55,14 @@ export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): Trac
     rtt: kept?.rtt ?? new Map(),
     // A retune that turns the signal off ends a confirmation it started.
     passive: kept && u.probe.passive ? kept.passive : kept ? endConfirmation(kept.passive, 'abandoned', -Infinity, 0) : INITIAL_PASSIVE,
+    learnt,
+    probing: false,
   };
+}
+
+/** Families an uplink's heartbeats are sent in that have a next hop now: it needs a prober while there is one. */
+export function routableFamilies(u: TrackedUplink): Family[] {
+  return heartbeatFamilies(u.config).filter((f) => !waitsForGateway(u.config, u.learnt, f));
 }
 
 /**
@@ -62,6 +70,8 @@ export function newUplink(u: UplinkConfig, now: Now, kept?: TrackedUplink): Trac
  * an uplink with no targets in that family (IPv6 routed, only IPv4 probed), the other one's.
  */
 export function stateFor(u: TrackedUplink, family: Family): UplinkState {
+  // `gateway6: auto` on an uplink probed in IPv4 only: no IPv6 route until a next hop is learnt.
+  if (!u.health.has(family) && waitsForGateway(u.config, u.learnt, family)) return 'detached';
   return (u.health.get(family) ?? u.health.get(family === 4 ? 6 : 4))!.state;
 }
 
@@ -228,8 +238,20 @@ function penalise(u: TrackedUplink, config: Config, now: Now, out: Effect[]): Tr
   return { ...u, damping, everLost };
 }
 
-/** Feeds the link monitor's view of the uplink's interface to each family's health. */
-export function checkLink(u: TrackedUplink, snapshot: LinkSnapshot, config: Config, now: Now, out: Effect[]): UplinkUpdate {
+/**
+ * Feeds the link monitor's view of the uplink's interface to each family's health; a family
+ * that waits for a next hop (`gateway: auto`) is detached too, saying what for. `lost`: the
+ * next hops in force before this change, for the reason when one went.
+ */
+export function checkLink(
+  u: TrackedUplink,
+  snapshot: LinkSnapshot,
+  config: Config,
+  now: Now,
+  out: Effect[],
+  offer: GatewayOffer = NO_OFFER,
+  lost: LearntGateways = {},
+): UplinkUpdate {
   const iface = u.config.interface;
   const view = linkView(snapshot, iface, u.linkSeen);
   const info = snapshot.get(iface);
@@ -237,7 +259,9 @@ export function checkLink(u: TrackedUplink, snapshot: LinkSnapshot, config: Conf
   if (info?.addresses.length) next = { ...next, addresses: globalAddresses(info) };
   let changed = false;
   for (const [family, health] of u.health) {
-    const r = record(next, family, applyLink(health, linkProblem(iface, view, [family]), iface, now.wall), config, now, out);
+    const problem =
+      linkProblem(iface, view, [family]) ?? (waitsForGateway(u.config, u.learnt, family) ? gatewayWait(u.config, family, offer, lost[family]) : undefined);
+    const r = record(next, family, applyLink(health, problem, iface, now.wall), config, now, out);
     next = r.uplink;
     changed ||= r.changed;
   }

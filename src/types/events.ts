@@ -20,6 +20,17 @@ export type OperatorEvent =
       readonly to: UplinkState;
       readonly reason: string;
     }
+  /** `gateway: auto`: the next hop learnt for a family changed (none: the route is gone). */
+  | {
+      readonly event: 'gateway_changed';
+      readonly uplink: string;
+      readonly interface: string;
+      readonly family: Family;
+      readonly gateway: string | null;
+      readonly was: string | null;
+      /** `dhcp`, `ra`, the route's protocol by name; null when none is in force. */
+      readonly source: string | null;
+    }
   | {
       readonly event: SteeringEventName;
       readonly family: Family;
@@ -29,4 +40,4 @@ export type OperatorEvent =
       readonly reason: string;
     };
 
-export const OPERATOR_EVENTS: readonly OperatorEventName[] = ['state', 'steering', 'failover', 'failback-step', 'failback-done', 'all-down'];
+export const OPERATOR_EVENTS: readonly OperatorEventName[] = ['state', 'steering', 'failover', 'failback-step', 'failback-done', 'all-down', 'gateway_changed'];

@@ -12,7 +12,7 @@ export type Family = 4 | 6;
 export type SteeringEventName = 'steering' | 'failover' | 'failback-step' | 'failback-done' | 'all-down';
 
 /** The operator events (events.ts) by name, as `hooks.events` lists them. */
-export type OperatorEventName = 'state' | SteeringEventName;
+export type OperatorEventName = 'state' | SteeringEventName | 'gateway_changed';
 
 /** One heartbeat target of an uplink. */
 export interface Target {
@@ -49,10 +49,19 @@ export interface ProbeSettings {
   readonly recoverLossPct?: number;
 }
 
+/**
+ * `gateway: auto`, `gateway6: auto`: the next hop is learnt from the default route via the
+ * uplink's interface that another program keeps in main (track/gateways.ts). Until one is
+ * learnt the family has no next hop: it is never taken as a point-to-point link.
+ */
+export const AUTO_GATEWAY = 'auto';
+
 export interface UplinkConfig {
   readonly name: string;
   readonly interface: string;
+  /** An IPv4 address, or AUTO_GATEWAY; absent with gateway6 absent too: a point-to-point link. */
   readonly gateway?: string;
+  /** An IPv6 address, or AUTO_GATEWAY. */
   readonly gateway6?: string;
   readonly priority: number;
   readonly weight: number;
@@ -153,6 +162,11 @@ export interface MptcpSettings {
 
 /** Whether an uplink's `fwmark` rule (its pinned connections) should be there, or stay as the kernel has it. */
 export type PinRule = 'on' | 'off' | 'as-is';
+
+/** The configured next hop of a family: an address, AUTO_GATEWAY, or undefined. */
+export function gatewaySetting(u: Pick<UplinkConfig, 'gateway' | 'gateway6'>, family: Family): string | undefined {
+  return family === 4 ? u.gateway : u.gateway6;
+}
 
 /** Health verdict of one uplink (status `state`, src/README.md §3). */
 export type UplinkState = 'init' | 'up' | 'degraded' | 'down' | 'detached';

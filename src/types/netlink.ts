@@ -47,13 +47,56 @@ export const RT_SCOPE_LINK = 253;
 /** rtm_table when the real id rides in RTA_TABLE (ids above 255). */
 export const RT_TABLE_COMPAT = 252;
 export const RT_TABLE_UNSPEC = 0;
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
 export const RTA_GATEWAY = 5;
+/** The route's metric (`ip route ... metric N`). */
+export const RTA_PRIORITY = 6;
+export const RTA_MULTIPATH = 9;
 export const RTA_TABLE = 15;
 /** RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it. */
 export const RTNH_F_ONLINK = 4;
 /** rtm_protocol of a route the kernel made itself (an address's connected route). */
 export const RTPROT_KERNEL = 2;
 export const RTPROT_STATIC = 4;
+/**
+ * uplinkd's own rtm_protocol, as routing daemons have theirs (bird 12, zebra 11): values from
+ * RTPROT_STATIC up are not interpreted by the kernel (include/uapi/linux/rtnetlink.h). 117 is
+ * "u" and unused in iproute2's rt_protos. A default route in main with it is never learnt as
+ * a gateway (`gateway: auto`), and a delete that names it never removes another program's route.
+ */
+export const RTPROT_UPLINKD = 117;
+
+/** rtm_protocol names as iproute2's rt_protos has them: where a learnt gateway came from. */
+const PROTOCOL_NAMES: Readonly<Record<number, string>> = {
+  1: 'redirect',
+  2: 'kernel',
+  3: 'boot',
+  4: 'static',
+  8: 'gated',
+  9: 'ra',
+  10: 'mrt',
+  11: 'zebra',
+  12: 'bird',
+  13: 'dnrouted',
+  14: 'xorp',
+  15: 'ntk',
+  16: 'dhcp',
+  17: 'mrouted',
+  18: 'keepalived',
+  42: 'babel',
+  99: 'openr',
+  186: 'bgp',
+  187: 'isis',
+  188: 'ospf',
+  189: 'rip',
+  192: 'eigrp',
+  [RTPROT_UPLINKD]: 'uplinkd',
+};
+
+export function protocolName(protocol: number): string {
+  return PROTOCOL_NAMES[protocol] ?? `proto ${protocol}`;
+}
 
 // include/uapi/linux/fib_rules.h
 export const FRA_PRIORITY = 6;

@@ -24,6 +24,22 @@ export interface KernelRoute {
   readonly nhid?: number;
   /** Written by the kernel itself (proto kernel): the connected route of an address. */
   readonly connected?: true;
+  /** rtm_protocol as read back (types/netlink.ts RTPROT_*); uplinkd writes RTPROT_UPLINKD. */
+  readonly protocol?: number;
+  /** RTA_PRIORITY, the metric; uplinkd writes 0. Absent: 0. */
+  readonly metric?: number;
+}
+
+/**
+ * A default route via one interface that another program keeps in main (a DHCP client, the
+ * kernel from router advertisements, networkd): where `gateway: auto` learns its next hop.
+ */
+export interface ForeignDefault {
+  readonly family: Family;
+  readonly ifindex: number;
+  readonly gateway: string;
+  readonly metric: number;
+  readonly protocol: number;
 }
 
 export interface KernelRule {
@@ -133,6 +149,10 @@ export interface RouteEvent {
   readonly priority?: number;
   /** `mptcp`: the commands that would put it back. */
   readonly drift?: string;
+  /** A default route in main that is not uplinkd's, one per next hop (route/learnt.ts). */
+  readonly defaults?: readonly ForeignDefault[];
+  /** NLM_F_REPLACE: it took the place of the route of its metric, whose deletion is not notified. */
+  readonly replace?: true;
 }
 
 export interface MptcpReport {

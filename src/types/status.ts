@@ -71,6 +71,19 @@ export interface UplinkStatus {
   /** The longest time a heartbeat sent now is waited for, over its targets (`timeout`, or `auto`'s figure). */
   readonly timeout_ms: number;
   readonly passive: PassiveStatus;
+  /**
+   * The IPv4 next hop in force: read back from the uplink's own table (its default route), or
+   * what is configured or learnt when that was not read; null: none (a point-to-point link,
+   * none learnt yet, or none configured for the family).
+   */
+  readonly gateway: string | null;
+  /** Where it came from: `static` (the config), `dhcp`, `ra`, or the learnt route's protocol by name; null with no gateway. */
+  readonly gateway_source: string | null;
+  /** When a learnt one came into force (ISO); null for a static one or none. */
+  readonly gateway_since: string | null;
+  readonly gateway6: string | null;
+  readonly gateway6_source: string | null;
+  readonly gateway6_since: string | null;
 }
 
 export interface MptcpStatus {

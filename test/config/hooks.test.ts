@@ -39,7 +39,7 @@ it('rejects what a careful operator would not mean, at its position', () => {
     ['  - run: [page.sh]\n', /^7:11 BAD_VALUE hooks\[0\]\.run\[0\] must be an absolute path/],
     [
       '  - { run: [/bin/true], events: [failover, reboot] }\n',
-      /^7:44 BAD_VALUE hooks\[0\]\.events\[1\]: unknown event "reboot" \(known: state, steering, failover, failback-step, failback-done, all-down\)/,
+      /^7:44 BAD_VALUE hooks\[0\]\.events\[1\]: unknown event "reboot" \(known: state, steering, failover, failback-step, failback-done, all-down, gateway_changed\)/,
     ],
     ['  - { run: [/bin/true], timeout: 1h }\n', /^7:34 BAD_DURATION hooks\[0\]\.timeout/],
     ['  - { run: [/bin/true], timeout: 10ms }\n', /^7:34 BAD_DURATION/],

@@ -8,12 +8,14 @@ import { MetricsServer } from '../../src/metrics/server.js';
 import { parseExposition, type Sample } from './exposition.js';
 import { quietPassive } from './status-fixtures.js';
 
+const NO_GATEWAYS = { gateway: null, gateway_source: null, gateway_since: null, gateway6: null, gateway6_source: null, gateway6_since: null };
 const NOW = Date.parse('2026-11-22T10:01:00.000Z');
 const STATUS: StatusReport = {
   uplinks: [
     {
       name: 'fiber',
       interface: 'wan1',
+      ...NO_GATEWAYS,
       state: 'down',
       priority: 1,
       weight: 0,
@@ -45,6 +47,7 @@ const STATUS: StatusReport = {
     {
       name: 'lte',
       interface: 'wwan0',
+      ...NO_GATEWAYS,
       state: 'up',
       priority: 2,
       weight: 100,

@@ -36,6 +36,12 @@ describe('notify: what systemd asks of the process', () => {
 
 const uplink = (name: string, state: UplinkStatus['state'], weight: number): UplinkStatus => ({
   name,
+  gateway: null,
+  gateway_source: null,
+  gateway_since: null,
+  gateway6: null,
+  gateway6_source: null,
+  gateway6_since: null,
   interface: `if-${name}`,
   state,
   priority: 1,

@@ -29,7 +29,7 @@ function tracked(i: number, states: [Family, Health][], rtts: (number | null)[])
     u.targets[0]!.label,
     rtts.reduce((w, r) => w.push(r), new SampleWindow()),
   );
-  return { config: u, health: new Map(states), windows, last: new Map(), damping: NO_DAMPING, rtt: new Map(), passive: INITIAL_PASSIVE };
+  return { config: u, health: new Map(states), windows, last: new Map(), damping: NO_DAMPING, rtt: new Map(), passive: INITIAL_PASSIVE, learnt: {} };
 }
 
 const STEERING: FamilySteering = {

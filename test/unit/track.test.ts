@@ -122,6 +122,8 @@ describe('track: what steer/ is told of an uplink (family fallback, dampening fo
       everLost: new Set(everLost),
       rtt: new Map(),
       passive: INITIAL_PASSIVE,
+      learnt: {},
+      probing: true,
     };
   };
   // health per family, families lost before, suppressed?, steered family -> state, everLost
@@ -443,6 +445,7 @@ describe('track: operator events (hooks, metrics, the status line) and their log
       if (e.kind !== 'notify') return [];
       const n = e.event;
       if (n.event === 'state') return n.family === family ? [`state ${n.uplink} ${n.from}->${n.to}`] : [];
+      if (n.event === 'gateway_changed') return [];
       return n.family === family
         ? [`${n.event} ${n.shares.map((s) => `${s.uplink} ${s.share}%`).join(', ') || 'none'} (was ${n.was.map((s) => s.uplink).join(', ') || 'none'})`]
         : [];

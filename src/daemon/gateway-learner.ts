@@ -1,0 +1,152 @@
+// daemon/: `gateway: auto` wiring. Keeps the book of the default routes other programs keep in
+// main (route/learnt.ts) from rtnetlink route events, and from a dump at start, after lost
+// events (ENOBUFS) and on link and address changes of an uplink's interface (IPv4 flushes
+// routes with an address or a link without telling: fib_disable_ip). Whenever what main offers
+// changes, track/ hears of it; which next hop an uplink takes is decided there (gateways.ts).
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import type { Sysctl } from '../host/index.js';
+import type { LinkSource } from '../link/index.js';
+import { DefaultRouteBook, type RouteEventSource, type RouteKernel } from '../route/index.js';
+import type { GatewayOffer } from '../track/index.js';
+import { AUTO_GATEWAY, type Config, type Family } from '../types/index.js';
+import type { LinkChange } from '../types/link.js';
+import type { ForeignDefault, RouteEvent } from '../types/routes.js';
+import { errText } from './ports.js';
+
+export interface GatewayLearnerPorts {
+  readonly kernel: Pick<RouteKernel, 'routes'>;
+  readonly families: readonly Family[];
+  readonly links: LinkSource;
+  readonly routeEvents?: RouteEventSource;
+  readonly sysctl: Sysctl;
+  readonly config: () => Config;
+  readonly log: Logger;
+  /** What main offers now (only when it changed). */
+  readonly offer: (offer: GatewayOffer) => void;
+}
+
+/** The interfaces of the uplinks with `gateway: auto` or `gateway6: auto`, by family. */
+function autoInterfaces(c: Config, family: Family): Set<string> {
+  return new Set(c.uplinks.filter((u) => (family === 4 ? u.gateway : u.gateway6) === AUTO_GATEWAY).map((u) => u.interface));
+}
+
+export class GatewayLearner {
+  private readonly book = new DefaultRouteBook();
+  private last: GatewayOffer | undefined;
+  /** One dump at a time; one asked for meanwhile runs after it. */
+  private dumping: Promise<void> | undefined;
+  private again = false;
+  /** Offers are worked out one after another, each from the book as it is then. */
+  private emitting: Promise<void> = Promise.resolve();
+
+  constructor(private readonly p: GatewayLearnerPorts) {}
+
+  /** Subscribes to route and link events and reads main once; resolves once track/ has the first offer. */
+  async start(): Promise<void> {
+    this.p.routeEvents?.on('change', (events) => this.onRouteEvents(events));
+    this.p.links.on('change', (changes) => this.onLinks(changes));
+    await this.resync();
+  }
+
+  /** A reload may have added `auto` to an uplink or moved it to another interface. */
+  reloaded(): Promise<void> {
+    return this.resync();
+  }
+
+  private wanted(): boolean {
+    const c = this.p.config();
+    return c.uplinks.some((u) => u.gateway === AUTO_GATEWAY || u.gateway6 === AUTO_GATEWAY);
+  }
+
+  private onRouteEvents(events: readonly RouteEvent[]): void {
+    if (!this.wanted()) return;
+    // The watch's mark for lost events: a route event with no table.
+    if (events.some((e) => e.kind === 'route' && e.table === undefined)) {
+      void this.resync();
+      return;
+    }
+    let touched = false;
+    for (const e of events) {
+      if (!e.defaults) continue;
+      this.book.note(e.deleted, e.defaults, e.replace === true);
+      touched = true;
+    }
+    if (touched) void this.emit();
+  }
+
+  private onLinks(changes: readonly LinkChange[]): void {
+    if (!this.wanted()) return;
+    const c = this.p.config();
+    const watched = new Set(c.uplinks.map((u) => u.interface));
+    if (changes.some((ch) => watched.has(ch.name))) void this.resync();
+  }
+
+  /** Dumps main's routes of each family afresh (coalesced: one runs, one more may follow). */
+  resync(): Promise<void> {
+    if (!this.wanted()) return this.emit();
+    if (this.dumping) {
+      this.again = true;
+      return this.dumping;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.again = false;
+        try {
+          for (const family of this.p.families) this.book.reset(family, await this.p.kernel.routes(family));
+        } catch (err) {
+          this.p.log.error({ event: 'gateway', err: errText(err) }, `cannot read main's default routes for gateway: auto: ${errText(err)}`);
+        }
+        await this.emit();
+      } while (this.again);
+    };
+    this.dumping = run().finally(() => {
+      this.dumping = undefined;
+    });
+    return this.dumping;
+  }
+
+  private emit(): Promise<void> {
+    this.emitting = this.emitting
+      .then(() => this.emitOnce())
+      .catch((err: unknown) => this.p.log.error({ event: 'gateway', err: errText(err) }, `gateway: auto: ${errText(err)}`));
+    return this.emitting;
+  }
+
+  /** The offer from the book, with interfaces named as the link monitor has them. */
+  private async emitOnce(): Promise<void> {
+    const c = this.p.config();
+    const snapshot = this.p.links.snapshot();
+    const names = new Map([...snapshot.values()].map((l) => [l.index, l.name]));
+    const watched = new Set([...autoInterfaces(c, 4), ...autoInterfaces(c, 6)]);
+    const defaults = new Map<string, ForeignDefault[]>();
+    for (const [ifindex, list] of this.book.byInterface()) {
+      const name = names.get(ifindex);
+      if (name !== undefined && watched.has(name)) defaults.set(name, list);
+    }
+    const offer: GatewayOffer = { defaults, raIgnored: await this.raIgnored([...autoInterfaces(c, 6)]) };
+    if (this.last && isDeepStrictEqual(this.last, offer)) return;
+    this.last = offer;
+    this.p.offer(offer);
+  }
+
+  /**
+   * The interfaces where the kernel ignores router advertisements: accept_ra 0, or 1 while
+   * the interface forwards (Documentation/networking/ip-sysctl.rst, accept_ra).
+   */
+  private async raIgnored(interfaces: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const iface of interfaces) {
+      try {
+        const acceptRa = await this.p.sysctl.read(`net/ipv6/conf/${iface}/accept_ra`);
+        const forwarding = await this.p.sysctl.read(`net/ipv6/conf/${iface}/forwarding`);
+        if (acceptRa === undefined) continue;
+        const n = Number(acceptRa);
+        if (n === 0 || (n === 1 && forwarding === '1')) out.set(iface, n);
+      } catch {
+        // Unreadable: nothing to say about it.
+      }
+    }
+    return out;
+  }
+}
