@@ -259,8 +259,10 @@ export function checkLink(
   if (info?.addresses.length) next = { ...next, addresses: globalAddresses(info) };
   let changed = false;
   for (const [family, health] of u.health) {
+    // Waiting for a lease on a usable link: what it waits for (a missing address is part of it).
+    const waiting = waitsForGateway(u.config, u.learnt, family);
     const problem =
-      linkProblem(iface, view, [family]) ?? (waitsForGateway(u.config, u.learnt, family) ? gatewayWait(u.config, family, offer, lost[family]) : undefined);
+      waiting && view.present && view.adminUp && view.carrier ? gatewayWait(u.config, family, offer, lost[family]) : linkProblem(iface, view, [family]);
     const r = record(next, family, applyLink(health, problem, iface, now.wall), config, now, out);
     next = r.uplink;
     changed ||= r.changed;

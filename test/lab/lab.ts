@@ -658,6 +658,12 @@ export class Lab {
     }
   }
 
+  /** A process the test started in the lab: killed with the lab if still running. */
+  adopt(proc: ResultPromise): void {
+    this.processes.add(proc);
+    void proc.finally(() => this.processes.delete(proc)).catch(() => undefined);
+  }
+
   async destroy(): Promise<void> {
     this.destroySync();
   }
@@ -667,7 +673,8 @@ export class Lab {
     this.destroyed = true;
     for (const p of this.processes) p.kill('SIGKILL');
     destroyNamespaces(labNamespaces(this.prefix));
-    rmSync(this.dir, { recursive: true, force: true });
+    // LAB_KEEP=1 keeps the files (logs of the lab's servers and clients) for a look after a failure.
+    if (!process.env.LAB_KEEP) rmSync(this.dir, { recursive: true, force: true });
     live.delete(this);
   }
 }
