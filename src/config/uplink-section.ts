@@ -108,8 +108,14 @@ export function parseUplink(c: Checker, node: unknown, path: string): UplinkDraf
     if (text === undefined) return undefined;
     if (text === AUTO_GATEWAY) return text;
     const family = addressFamily(text);
-    if (!family) c.report('BAD_ADDRESS', `${path}.${key}: "${text}" is neither an IPv${want} address nor \`auto\` (learnt from DHCP or router advertisements)`, hit.value as Node);
-    else if (family !== want) c.report('WRONG_FAMILY', `${path}.${key} must be an IPv${want} address or \`auto\`, "${text}" is IPv${family}`, hit.value as Node);
+    if (!family)
+      c.report(
+        'BAD_ADDRESS',
+        `${path}.${key}: "${text}" is neither an IPv${want} address nor \`auto\` (learnt from DHCP or router advertisements)`,
+        hit.value as Node,
+      );
+    else if (family !== want)
+      c.report('WRONG_FAMILY', `${path}.${key} must be an IPv${want} address or \`auto\`, "${text}" is IPv${family}`, hit.value as Node);
     else return text;
     return undefined;
   };

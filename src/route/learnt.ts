@@ -27,9 +27,7 @@ const RTN_UNICAST = 1;
 export function defaultsOfRoute(r: KernelRoute): ForeignDefault[] {
   if (r.table !== MAIN_TABLE || !r.prefix.endsWith('/0') || r.protocol === RTPROT_UPLINKD || r.protocol === undefined) return [];
   const protocol = r.protocol;
-  return r.nexthops.flatMap((nh) =>
-    nh.gateway ? [{ family: r.family, ifindex: nh.ifindex, gateway: nh.gateway, metric: r.metric ?? 0, protocol }] : [],
-  );
+  return r.nexthops.flatMap((nh) => (nh.gateway ? [{ family: r.family, ifindex: nh.ifindex, gateway: nh.gateway, metric: r.metric ?? 0, protocol }] : []));
 }
 
 /**

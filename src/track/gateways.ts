@@ -35,13 +35,7 @@ export type LearntGateways = Readonly<Partial<Record<Family, LearntGateway>>>;
  * lowest metric (the one the kernel itself would use). Among equal metrics the one in force
  * stays (two routers advertising at once do not make it flap), else the first learnt.
  */
-export function pickGateway(
-  u: UplinkConfig,
-  family: Family,
-  offer: GatewayOffer,
-  was: LearntGateway | undefined,
-  wall: number,
-): LearntGateway | undefined {
+export function pickGateway(u: UplinkConfig, family: Family, offer: GatewayOffer, was: LearntGateway | undefined, wall: number): LearntGateway | undefined {
   if (gatewaySetting(u, family) !== AUTO_GATEWAY) return undefined;
   const here = (offer.defaults.get(u.interface) ?? []).filter((d) => d.family === family);
   if (here.length === 0) return undefined;

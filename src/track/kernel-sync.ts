@@ -69,9 +69,7 @@ export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState 
   const steering = steeringOf(t);
   // An uplink without a next hop in a family has nothing to pin there.
   const pinRules = (family: Family): Map<string, PinRule> =>
-    new Map(
-      tracked.filter((u) => nexthopFor(routedUplink(u.config, u.learnt), family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]),
-    );
+    new Map(tracked.filter((u) => nexthopFor(routedUplink(u.config, u.learnt), family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]));
   return {
     ...ownedBy(c),
     managed: desiredRoutes(c, steering),

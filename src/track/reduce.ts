@@ -203,7 +203,10 @@ function keepProber(t: Tracking, u: TrackedUplink, out: Effect[]): TrackedUplink
     return { ...u, probing: false };
   }
   // Uplinks start spread over the interval, so their heartbeats never go out in step.
-  const index = Math.max(0, t.config.uplinks.findIndex((x) => x.name === name));
+  const index = Math.max(
+    0,
+    t.config.uplinks.findIndex((x) => x.name === name),
+  );
   out.push({ kind: 'prober-new', uplink: name, phaseMs: (index * u.config.probe.intervalMs) / t.config.uplinks.length });
   return { ...u, probing: true };
 }
@@ -228,7 +231,15 @@ function noteGateway(u: TrackedUplink, family: Family, was: TrackedUplink['learn
   if (now?.address === was?.address) return;
   out.push({
     kind: 'notify',
-    event: { event: 'gateway_changed', uplink: name, interface: iface, family, gateway: now?.address ?? null, was: was?.address ?? null, source: now?.source ?? null },
+    event: {
+      event: 'gateway_changed',
+      uplink: name,
+      interface: iface,
+      family,
+      gateway: now?.address ?? null,
+      was: was?.address ?? null,
+      source: now?.source ?? null,
+    },
   });
 }
 
@@ -240,7 +251,6 @@ function noteGateway(u: TrackedUplink, family: Family, was: TrackedUplink['learn
 function gatewaysChanged(t: Tracking, offer: GatewayOffer, snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
   let next: Tracking = { ...t, offer };
   let changed = false;
-  let touched = false;
   for (const u of t.uplinks.values()) {
     if (u.config.gateway !== AUTO_GATEWAY && u.config.gateway6 !== AUTO_GATEWAY) continue;
     const learnt = pickGateways(u.config, offer, u.learnt, now.wall);
@@ -251,13 +261,11 @@ function gatewaysChanged(t: Tracking, offer: GatewayOffer, snapshot: LinkSnapsho
     for (const family of [4, 6] as const) if (learnt[family] !== u.learnt[family]) noteGateway(nu, family, u.learnt[family], out);
     const r = checkLink(nu, snapshot, t.config, now, out, offer, u.learnt);
     nu = keepProber(t, r.uplink, out);
-    changed ||= r.changed;
-    touched ||= !sameLearnt;
+    // A family steered by the other one's verdict may carry flows now, or no longer.
+    changed ||= r.changed || !sameLearnt;
     next = withUplink(next, nu);
   }
-  if (changed) return resteer(next, now, out);
-  if (touched) out.push({ kind: 'apply' });
-  return next;
+  return changed ? resteer(next, now, out) : next;
 }
 
 function linksChanged(t: Tracking, changes: readonly LinkChange[], snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {

@@ -35,3 +35,12 @@ for (const [target, why] of [
     await expectProblem(`uplinks:\n${GOOD_UPLINK}      - ${target}\n`, 7, target.indexOf(':') + 11, 'BAD_ADDRESS', why);
   });
 }
+
+// Issue 24: `auto` learns the next hop; anything else that is no address names `auto` as allowed.
+it('gateway: Auto is neither an address nor auto', async () => {
+  await expectProblem(`uplinks:\n${GOOD_UPLINK}    gateway6: Auto\n`, 7, 15, 'BAD_ADDRESS', /neither an IPv6 address nor `auto`/);
+});
+
+it('an IPv4 address as gateway6 names auto as allowed', async () => {
+  await expectProblem(`uplinks:\n${GOOD_UPLINK}    gateway6: 100.64.1.1\n`, 7, 15, 'WRONG_FAMILY', /IPv6 address or `auto`/);
+});

@@ -258,14 +258,26 @@ routing: { table: 100, destinations: ["::/0"] }
     // A second router on the link (its own MAC, so its own link-local address) takes over.
     await lab.exec('isp2', 'ip', ['link', 'add', 'togw2', 'link', 'togw', 'type', 'macvlan', 'mode', 'bridge']);
     await lab.exec('isp2', 'ip', ['link', 'set', 'togw2', 'up']);
-    await waitUntil(async () => (await lab.exec('isp2', 'ip', ['-6', 'addr', 'show', 'dev', 'togw2', 'scope', 'link'])).stdout.includes('fe80'), 5000, 'togw2 link-local');
+    await waitUntil(
+      async () => (await lab.exec('isp2', 'ip', ['-6', 'addr', 'show', 'dev', 'togw2', 'scope', 'link'])).stdout.includes('fe80'),
+      5000,
+      'togw2 link-local',
+    );
     const router2 = await linkLocal('isp2', 'togw2');
     const ra2 = await radvd(lab, 2, 'togw2', '2001:db8:2::/64');
-    await waitUntil(async () => (await lab.exec('gw', 'ip', ['-6', 'route', 'show', 'default', 'dev', 'wan2'])).stdout.includes(router2), 10_000, 'second router advertised');
+    await waitUntil(
+      async () => (await lab.exec('gw', 'ip', ['-6', 'route', 'show', 'default', 'dev', 'wan2'])).stdout.includes(router2),
+      10_000,
+      'second router advertised',
+    );
     const mark = d.logs.length;
     await ra1.stop();
     await d.waitFor((l) => l.event === 'gateway' && l.uplink === 'lte' && l.gateway === router2, 10_000, `lte follows ${router2}`, mark);
-    await waitUntil(async () => (await lab.exec('gw', 'ip', ['-6', 'route', 'show', 'table', '1101'])).stdout.includes(router2), 5000, 'table 1101 via router 2');
+    await waitUntil(
+      async () => (await lab.exec('gw', 'ip', ['-6', 'route', 'show', 'table', '1101'])).stdout.includes(router2),
+      5000,
+      'table 1101 via router 2',
+    );
     assert.ok(!d.logs.slice(mark).some((l) => l.event === 'state' && l.uplink === 'lte'), 'lte changed state on the router change');
 
     // Router lifetime 0 (radvd's goodbye): the kernel deletes the route, lte detaches, ::/0 moves.
