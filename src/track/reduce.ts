@@ -268,6 +268,28 @@ function gatewaysChanged(t: Tracking, offer: GatewayOffer, snapshot: LinkSnapsho
   return changed ? resteer(next, now, out) : next;
 }
 
+/**
+ * An address taken from an interface that stays (a lease renumbered or ended): connections
+ * NATed to it can never get an answer again. MASQUERADE's address notifier already deletes
+ * them (nf_nat_masq_schedule, net/netfilter/nf_nat_masquerade.c); SNAT to a fixed address has
+ * no such notifier, so uplinkd deletes the entries whose replies go to that address.
+ */
+function dropNatOnLostAddresses(u: TrackedUplink, mine: readonly LinkChange[], snapshot: LinkSnapshot, out: Effect[]): void {
+  if (!snapshot.has(u.config.interface)) return;
+  const gone = mine.flatMap((c) => (c.kind === 'address' && !c.added ? [c.prefix.split('/')[0]!] : []));
+  const addresses = u.addresses.filter((a) => gone.includes(a.address));
+  if (addresses.length === 0) return;
+  const list = addresses.map((a) => a.address).join(', ');
+  out.push({
+    kind: 'log',
+    level: 'info',
+    uplink: u.config.name,
+    fields: { event: 'conntrack', addresses: addresses.map((a) => a.address) },
+    msg: `${u.config.interface} lost ${list}: connections NATed to it cannot get answers; deleting their conntrack entries`,
+  });
+  out.push({ kind: 'flush-conntrack', uplink: u.config.name, addresses });
+}
+
 function linksChanged(t: Tracking, changes: readonly LinkChange[], snapshot: LinkSnapshot, now: Now, out: Effect[]): Tracking {
   let touched = false;
   let changed = false;
@@ -284,6 +306,7 @@ function linksChanged(t: Tracking, changes: readonly LinkChange[], snapshot: Lin
     next = withUplink(next, r.uplink);
     changed ||= r.changed;
     out.push({ kind: 'prober', uplink: name, action: 'repace' });
+    dropNatOnLostAddresses(u, mine, snapshot, out);
   }
   if (changed) return resteer(next, now, out);
   // Next hops are resolved by ifindex: re-apply when an uplink's interface came or went.

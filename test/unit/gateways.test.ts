@@ -263,6 +263,32 @@ probe: { up: 1 }
     assert.deepEqual(v6(), ['lte']);
   });
 
+  it('an address taken from an interface that stays: the entries NATed to it are deleted (SNAT has no notifier of its own)', () => {
+    const s = session();
+    const links = [link('wan1', 11, '100.64.1.2/24'), link('wwan0', 12, '100.64.2.51/24')];
+    const effects = s.send(
+      {
+        kind: 'links',
+        changes: [
+          { kind: 'address', name: 'wwan0', added: true, prefix: '100.64.2.51/24' },
+          { kind: 'address', name: 'wwan0', added: false, prefix: '100.64.2.50/24' },
+        ],
+        snapshot: new Map(links.map((l) => [l.name, l])),
+      },
+      1000,
+    );
+    assert.deepEqual(
+      effects.filter((e) => e.kind === 'flush-conntrack'),
+      [{ kind: 'flush-conntrack', uplink: 'lte', addresses: [{ family: 4, address: '100.64.2.50' }] }],
+    );
+    // A vanished interface takes its entries with it (masquerade's device notifier): nothing asked.
+    const gone = s.send(
+      { kind: 'links', changes: [{ kind: 'vanished', name: 'wwan0', index: 12 }, { kind: 'address', name: 'wwan0', added: false, prefix: '100.64.2.51/24' }], snapshot: new Map([['wan1', links[0]!]]) },
+      2000,
+    );
+    assert.ok(!gone.some((e) => e.kind === 'flush-conntrack'));
+  });
+
   it('IPv6 waits saying the kernel ignores advertisements while accept_ra is 1 on a forwarding gateway', () => {
     const s = new TrackSession(
       'uplinks:\n  - { name: lte, interface: wwan0, gateway6: auto, targets: [ { icmp: 2001:db8::10 } ] }\n',
