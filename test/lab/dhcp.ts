@@ -7,7 +7,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lab, Role } from './lab.js';
+import { type Lab, type Role, TARGETS } from './lab.js';
 import { waitUntil } from './wait.js';
 
 /** A process started in the lab, stopped with `stop` (and killed with the lab otherwise). */
@@ -114,6 +114,20 @@ exit 0
   );
   chmodSync(path, 0o755);
   return path;
+}
+
+/**
+ * ISP `isp` as a DHCP ISP: it answers DHCP from 100.64.I.253 and routes through 100.64.I.1, an
+ * address it can take away (or add another beside) without losing the server's; the gateway's
+ * link to it has no IPv4 until a lease.
+ */
+export async function dhcpIsp(lab: Lab, isp: number): Promise<void> {
+  const role = `isp${isp}` as Role;
+  await lab.exec(role, 'sysctl', ['-qw', 'net.ipv4.conf.togw.promote_secondaries=1']);
+  await lab.exec(role, 'ip', ['-4', 'addr', 'flush', 'dev', 'togw']);
+  await lab.exec(role, 'ip', ['addr', 'add', `100.64.${isp}.253/24`, 'dev', 'togw']);
+  await lab.exec(role, 'ip', ['addr', 'add', `100.64.${isp}.1/24`, 'dev', 'togw']);
+  await lab.exec('gw', 'ip', ['-4', 'addr', 'flush', 'dev', lab.isps[isp - 1]!.wan]);
 }
 
 export interface DhcpServer {
@@ -242,4 +256,21 @@ export function routeMonitor(lab: Lab): { lines: () => { atMs: number; text: str
 
 export async function gwSysctl(lab: Lab, key: string, value: string): Promise<void> {
   await execa('ip', ['netns', 'exec', lab.ns('gw'), 'sysctl', '-qw', `${key}=${value}`]);
+}
+
+/** fiber (wan1, static) and lte (wan2, `gateway: auto` unless told a static one), each probed at the defaults. */
+export function fiberAndLte(ltePriority: number, table = '100', lteGateway = 'auto'): string {
+  return `uplinks:
+  - name: fiber
+    interface: wan1
+    gateway: 100.64.1.1
+    priority: 1
+    targets: [ { icmp: ${TARGETS[0]} }, { icmp: ${TARGETS[1]} } ]
+  - name: lte
+    interface: wan2
+    gateway: ${lteGateway}
+    priority: ${ltePriority}
+    targets: [ { icmp: ${TARGETS[0]} }, { icmp: ${TARGETS[1]} } ]
+routing: { table: ${table} }
+`;
 }

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { type DhcpClient, type DhcpServer, dhclient, dhcpServer, gwSysctl, radvd, routeMonitor, udhcpc } from './dhcp.js';
-import { type DaemonHandle, Lab, type LogLine, TARGETS, TARGETS6 } from './lab.js';
+import { type DhcpClient, type DhcpServer, dhclient, dhcpIsp, dhcpServer, fiberAndLte, gwSysctl, radvd, routeMonitor, udhcpc } from './dhcp.js';
+import { type DaemonHandle, Lab, type LogLine, TARGETS6 } from './lab.js';
 import { waitUntil } from './wait.js';
 
 interface Shown {
@@ -29,20 +29,6 @@ async function uplink(d: DaemonHandle, name: string): Promise<Shown> {
 /** A log line's time (pino's ISO time), in ms. */
 const at = (l: LogLine): number => Date.parse(String(l.time));
 
-const config4 = (ltePriority: number, table = '100') => `uplinks:
-  - name: fiber
-    interface: wan1
-    gateway: 100.64.1.1
-    priority: 1
-    targets: [ { icmp: ${TARGETS[0]} }, { icmp: ${TARGETS[1]} } ]
-  - name: lte
-    interface: wan2
-    gateway: auto
-    priority: ${ltePriority}
-    targets: [ { icmp: ${TARGETS[0]} }, { icmp: ${TARGETS[1]} } ]
-routing: { table: ${table} }
-`;
-
 /** The kernel's routes and rules in the gateway, as a restart must leave them. */
 async function kernelState(lab: Lab): Promise<string> {
   const r4 = await lab.exec('gw', 'ip', ['-4', 'route', 'show', 'table', 'all']);
@@ -60,15 +46,9 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
 
   before(async () => {
     lab = await Lab.create();
-    // ISP 2 answers DHCP from 100.64.2.253 and routes through 100.64.2.1, an address it can
-    // take away without losing the server's.
-    await lab.exec('isp2', 'sysctl', ['-qw', 'net.ipv4.conf.togw.promote_secondaries=1']);
-    await lab.exec('isp2', 'ip', ['-4', 'addr', 'flush', 'dev', 'togw']);
-    await lab.exec('isp2', 'ip', ['addr', 'add', '100.64.2.253/24', 'dev', 'togw']);
-    await lab.exec('isp2', 'ip', ['addr', 'add', '100.64.2.1/24', 'dev', 'togw']);
-    // The gateway's LTE link has no IPv4 until its lease.
-    await lab.exec('gw', 'ip', ['-4', 'addr', 'flush', 'dev', 'wan2']);
-    d = lab.startDaemon(config4(2));
+    // ISP 2 answers DHCP from 100.64.2.253 and routes through 100.64.2.1; wan2 has no IPv4 until its lease.
+    await dhcpIsp(lab, 2);
+    d = lab.startDaemon(fiberAndLte(2));
   });
   after(async () => {
     if (d) await d.stop();
@@ -115,6 +95,8 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
     await d.waitState('fiber', 'down', 15_000, mark);
     await waitUntil(async () => (await lab.defaultVia(100)).join() === 'wan2', 5000, 'managed route via wan2');
     const renumberMark = d.logs.length;
+    const monitor = routeMonitor(lab);
+    await new Promise((r) => setTimeout(r, 200));
     // 600 packets, one every 10 ms: the renumbering happens a second in.
     const stream = lab.stream(600, 10);
     await new Promise((r) => setTimeout(r, 1000));
@@ -123,12 +105,15 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
     await server.setRouter('100.64.2.254');
     await lab.exec('isp2', 'ip', ['addr', 'del', '100.64.2.1/24', 'dev', 'togw']);
     client.signal('SIGUSR1');
-    const routeAt = await client.stamps.waitFor('route 100.64.2.254', 15_000, startedAt);
+    await client.stamps.waitFor('route 100.64.2.254', 15_000, startedAt);
     const own = 'ip route replace 0.0.0.0/0 table 1101 via 100.64.2.254 dev wan2';
     const followed = await d.waitFor((l) => l.command === own, 5000, own, renumberMark);
     const managed = 'ip route replace 0.0.0.0/0 table 100 via 100.64.2.254 dev wan2';
     const lan = await d.waitFor((l) => l.command === managed, 5000, managed, renumberMark);
     const result = await stream;
+    await monitor.stop();
+    // The client's route change as a listener beside uplinkd heard it.
+    const routeAt = monitor.lines().find((l) => l.text.startsWith('default via 100.64.2.254 dev wan2 proto dhcp'))?.atMs ?? Number.NaN;
     console.log(
       `# renumbering: client route change -> uplink table ${at(followed) - routeAt} ms, managed route ${at(lan) - routeAt} ms; LAN stream longest gap ${result.longestGapMs} ms, ${result.received}/600 received`,
     );
@@ -147,7 +132,7 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
   it('a restart adopts the learnt gateway without touching a route or rule', async () => {
     const kernelBefore = await kernelState(lab);
     await d.stop();
-    d = lab.startDaemon(config4(2));
+    d = lab.startDaemon(fiberAndLte(2));
     await d.waitFor((l) => l.event === 'gateway' && l.uplink === 'lte' && l.gateway === '100.64.2.254', 10_000, 'lte learns at start');
     await d.waitState('lte', 'up', 20_000);
     await d.waitState('fiber', 'down', 20_000);
@@ -166,12 +151,16 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
     assert.deepEqual(await lab.defaultVia(100), ['wan2']);
     await server.stop();
     const mark = d.logs.length;
+    const monitor = routeMonitor(lab);
+    await new Promise((r) => setTimeout(r, 200));
     const startedAt = Date.now();
     client.signal('SIGUSR2');
-    const goneAt = await client.stamps.waitFor('deconfig', 10_000, startedAt);
+    await client.stamps.waitFor('deconfig', 10_000, startedAt);
     const detached = await d.waitState('lte', 'detached', 5000, mark);
     const moved = 'ip route replace 0.0.0.0/0 table 100 via 100.64.1.1 dev wan1';
     const route = await d.waitFor((l) => l.command === moved, 5000, moved, mark);
+    await monitor.stop();
+    const goneAt = monitor.lines().find((l) => l.text.startsWith('Deleted default via 100.64.2.254 dev wan2 proto dhcp'))?.atMs ?? Number.NaN;
     console.log(`# lease end: route removed -> lte detached ${at(detached) - goneAt} ms, traffic moved ${at(route) - goneAt} ms`);
     assert.match(String(detached.reason), /the default route via wan2 is gone \(was 100\.64\.2\.254, dhcp\)/);
     assert.ok(at(detached) - goneAt < 50, `detached after ${at(detached) - goneAt} ms`);
@@ -182,7 +171,7 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
   it('routing.table main: uplinkd never learns its own default route (ISC dhclient as the client)', async () => {
     await d.stop();
     server = await dhcpServer(lab, 2, ['100.64.2.50', '100.64.2.60'], '100.64.2.254');
-    d = lab.startDaemon(config4(1, 'main'));
+    d = lab.startDaemon(fiberAndLte(1, 'main'));
     client = dhclient(lab, 'wan2', 10);
     await client.stamps.waitFor('route 100.64.2.254', 30_000);
     await d.waitState('lte', 'up', 20_000);

@@ -108,7 +108,10 @@ describe('the book of foreign defaults', () => {
     ];
     book.reset(4, dumped);
     assert.deepEqual(
-      book.byInterface().get(7)!.map((x) => `${x.gateway} ${x.metric}`),
+      book
+        .byInterface()
+        .get(7)!
+        .map((x) => `${x.gateway} ${x.metric}`),
       ['100.64.2.2 5', '100.64.2.1 20', 'fe80::1 1024'],
     );
   });
@@ -254,10 +257,17 @@ probe: { up: 1 }
     s.applied(1);
     s.round('lte', 1000, [true]);
     s.round('fiber', 1000, [true]);
-    const v6 = () => desiredState(s.t, s.snapshot()).managed.find((r) => r.destination.family === 6)?.nexthops.map((n) => n.uplink);
+    const v6 = () =>
+      desiredState(s.t, s.snapshot())
+        .managed.find((r) => r.destination.family === 6)
+        ?.nexthops.map((n) => n.uplink);
     assert.deepEqual(v6(), ['fiber']);
     s.send(
-      { kind: 'gateways', offer: { defaults: new Map([['wwan0', [{ family: 6, ifindex: 12, gateway: 'fe80::1', metric: 1024, protocol: 9 }]]]), raIgnored: new Map() }, snapshot: s.snapshot() },
+      {
+        kind: 'gateways',
+        offer: { defaults: new Map([['wwan0', [{ family: 6, ifindex: 12, gateway: 'fe80::1', metric: 1024, protocol: 9 }]]]), raIgnored: new Map() },
+        snapshot: s.snapshot(),
+      },
       2000,
     );
     assert.deepEqual(v6(), ['lte']);
@@ -283,17 +293,23 @@ probe: { up: 1 }
     );
     // A vanished interface takes its entries with it (masquerade's device notifier): nothing asked.
     const gone = s.send(
-      { kind: 'links', changes: [{ kind: 'vanished', name: 'wwan0', index: 12 }, { kind: 'address', name: 'wwan0', added: false, prefix: '100.64.2.51/24' }], snapshot: new Map([['wan1', links[0]!]]) },
+      {
+        kind: 'links',
+        changes: [
+          { kind: 'vanished', name: 'wwan0', index: 12 },
+          { kind: 'address', name: 'wwan0', added: false, prefix: '100.64.2.51/24' },
+        ],
+        snapshot: new Map([['wan1', links[0]!]]),
+      },
       2000,
     );
     assert.ok(!gone.some((e) => e.kind === 'flush-conntrack'));
   });
 
   it('IPv6 waits saying the kernel ignores advertisements while accept_ra is 1 on a forwarding gateway', () => {
-    const s = new TrackSession(
-      'uplinks:\n  - { name: lte, interface: wwan0, gateway6: auto, targets: [ { icmp: 2001:db8::10 } ] }\n',
-      [{ ...link('wwan0', 12), addresses: [{ family: 6, prefix: '2001:db8:2::5/64', global: true }] }],
-    );
+    const s = new TrackSession('uplinks:\n  - { name: lte, interface: wwan0, gateway6: auto, targets: [ { icmp: 2001:db8::10 } ] }\n', [
+      { ...link('wwan0', 12), addresses: [{ family: 6, prefix: '2001:db8:2::5/64', global: true }] },
+    ]);
     s.send({ kind: 'gateways', offer: { defaults: new Map(), raIgnored: new Map([['wwan0', 1]]) }, snapshot: s.snapshot() }, 10);
     assert.match(
       s.t.uplinks.get('lte')!.health.get(6)!.reason,
@@ -363,7 +379,14 @@ describe('the planner in table main, beside a DHCP client', () => {
         },
       ],
     };
-    const old: KernelRoute = { family: 6, table: 100, prefix: '::/0', nexthops: [{ ifindex: 12, gateway: 'fe80::1', weight: 1 }], protocol: RTPROT_STATIC, metric: 1024 };
+    const old: KernelRoute = {
+      family: 6,
+      table: 100,
+      prefix: '::/0',
+      nexthops: [{ ifindex: 12, gateway: 'fe80::1', weight: 1 }],
+      protocol: RTPROT_STATIC,
+      metric: 1024,
+    };
     const ops = plan(v6, { links: new Map([['wwan0', 12]]), routes: { 4: [], 6: [old] }, rules: { 4: [], 6: [] } }, { ...owned, table: 100 }, [6]).operations;
     const routes = ops.filter((o) => o.kind === 'replace-route' || o.kind === 'delete-route');
     assert.deepEqual(
