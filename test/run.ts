@@ -36,6 +36,10 @@ function labMissing(): string | undefined {
       return `${cmd} is not installed`;
     }
   }
+  // gateway: auto's real parts (test/lab/dhcp.ts); radvd has no option that exits 0.
+  for (const cmd of ['dnsmasq', 'udhcpc', 'dhclient', 'radvd']) {
+    if (spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status !== 0) return `${cmd} is not installed`;
+  }
   const probe = `ulk-${process.pid}-probe`;
   try {
     execFileSync('ip', ['netns', 'add', probe], { stdio: 'pipe' });
