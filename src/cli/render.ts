@@ -19,6 +19,12 @@ function ms(n: number | null): string {
   return n === null ? '-' : `${n.toFixed(1)}ms`;
 }
 
+/** ` (dhcp since 2026-12-05T10:00:00.000Z)`, ` (static)`, or nothing when not known. */
+function gatewayOrigin(source: string | null | undefined, since: string | null | undefined): string {
+  if (!source) return '';
+  return since ? ` (${source} since ${since})` : ` (${source})`;
+}
+
 export function renderStatus(s: StatusReport, now = Date.now()): string {
   const rows = [['UPLINK', 'INTERFACE', 'STATE', 'PRIO', 'SHARE', 'NEW', 'FLOWS', 'RTT', 'LOSS', 'FOR', 'REASON']];
   for (const u of s.uplinks) {
@@ -45,6 +51,14 @@ export function renderStatus(s: StatusReport, now = Date.now()): string {
       out.push(
         `  ${u.name}: ${u.override.kind === 'drain' ? 'drained' : 'preferred'} by ${u.override.by} since ${u.override.since} (uplinkd resume ${u.name})`,
       );
+  }
+  for (const u of s.uplinks) {
+    // Older daemons send no gateway fields.
+    const via = [
+      u.gateway ? `${u.gateway}${gatewayOrigin(u.gateway_source, u.gateway_since)}` : undefined,
+      u.gateway6 ? `${u.gateway6}${gatewayOrigin(u.gateway6_source, u.gateway6_since)}` : undefined,
+    ].filter((x) => x !== undefined);
+    if (via.length) out.push(`  ${u.name}  gateway: ${via.join(', ')}`);
   }
   for (const u of s.uplinks) {
     for (const t of u.targets) {

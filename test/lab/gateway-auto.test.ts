@@ -81,6 +81,10 @@ describe('gateway: auto from DHCP', { timeout: 240_000 }, () => {
     assert.equal(now.gateway, '100.64.2.1');
     assert.equal(now.gateway_source, 'dhcp');
     assert.ok(now.gateway_since && Date.parse(now.gateway_since) >= routeAt - 1000);
+    // The table for people says it too.
+    const text = await lab.cli(['status', '--socket', d.socket]);
+    assert.match(text.stdout, /lte {2}gateway: 100\.64\.2\.1 \(dhcp since \d{4}-/);
+    assert.match(text.stdout, /fiber {2}gateway: 100\.64\.1\.1 \(static\)/);
     // Its own table, read back from the kernel.
     const table = await lab.exec('gw', 'ip', ['route', 'show', 'table', '1101']);
     assert.match(table.stdout, /default via 100\.64\.2\.1 dev wan2/);
