@@ -4,6 +4,11 @@ import { KernelError, RecordingFake } from '../netlink/index.js';
 import type { KernelLink, KernelRoute, KernelRule } from '../types/routes.js';
 import type { RouteKernel } from './kernel.js';
 
+/** As the kernel keys a route: its table, prefix and metric (fib_find_alias, fib6_add_rt2node). */
+function sameSlot(a: KernelRoute, b: KernelRoute): boolean {
+  return a.table === b.table && a.prefix === b.prefix && (a.metric ?? 0) === (b.metric ?? 0);
+}
+
 export class FakeKernel extends RecordingFake implements RouteKernel {
   readonly linkIndex = new Map<string, number>();
   /** Links in `linkIndex` that are admin down. */
@@ -22,11 +27,11 @@ export class FakeKernel extends RecordingFake implements RouteKernel {
     // As the kernel: no route through an interface that is down (fib_check_nh_v4_gw).
     const down = new Set([...this.adminDown].map((n) => this.linkIndex.get(n)));
     if (route.nexthops.some((n) => down.has(n.ifindex))) throw new KernelError('ENETUNREACH', `replace ${route.table} ${route.prefix}`);
-    this.routeTable = [...this.routeTable.filter((r) => !(r.table === route.table && r.prefix === route.prefix)), route];
+    this.routeTable = [...this.routeTable.filter((r) => !sameSlot(r, route)), route];
   }
   async deleteRoute(route: KernelRoute): Promise<void> {
     this.record(`delete ${route.table} ${route.prefix}`);
-    this.routeTable = this.routeTable.filter((r) => !(r.table === route.table && r.prefix === route.prefix));
+    this.routeTable = this.routeTable.filter((r) => !sameSlot(r, route));
   }
   async rules(family: Family): Promise<KernelRule[]> {
     return this.ruleList.filter((r) => r.family === family);
