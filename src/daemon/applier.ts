@@ -71,7 +71,7 @@ export class Applier {
     this.stopped = true;
   }
 
-  managedRoutes(state: Pick<DesiredState, 'table' | 'destinations'>): Promise<{ route: KernelRoute; interfaces: string[] }[]> {
+  managedRoutes(state: Pick<DesiredState, 'table' | 'destinations' | 'fixedNexthops'>): Promise<{ route: KernelRoute; interfaces: string[] }[]> {
     return this.router.managedRoutes(state);
   }
 

@@ -136,7 +136,7 @@ export class Daemon {
     await this.gateways.start();
     // What the kernel routes by now is where a restarted daemon starts from (no flap).
     try {
-      this.dispatch({ kind: 'adopt', routes: await this.applier.managedRoutes(this.tracking.config.routing) });
+      this.dispatch({ kind: 'adopt', routes: await this.applier.managedRoutes(ownedBy(this.tracking.config)) });
     } catch (err) {
       this.log.warn({ event: 'adopt', err: errText(err) }, `cannot read the managed routes: ${errText(err)}`);
     }

@@ -41,7 +41,7 @@ export async function readStatus(t: Tracking, p: ReadbackPorts): Promise<StatusR
     p.log.warn({ event: 'status', err: errText(err) }, `cannot read the new-flow counters: ${errText(err)}`);
   }
   // Ours through rtnetlink like the rest; the routes a reload moved away are gone by now.
-  const routes = await p.applier.managedRoutes(config.routing);
+  const routes = await p.applier.managedRoutes(ownedBy(config));
   const foreignRules = await p.applier.foreignRules(ownedBy(config));
   const gateways = await p.applier.uplinkGateways(ownedBy(config));
   const mptcp = config.mptcp ? await readMptcp(t, p) : undefined;
@@ -72,7 +72,7 @@ async function readMptcp(t: Tracking, p: ReadbackPorts): Promise<Map<string, Upl
 
 /** `uplinkd check`: health from memory, the managed routes from the kernel, nothing else read. */
 export async function readCheck(t: Tracking, applier: Applier, mono: number): Promise<{ carrying: boolean; reason: string }> {
-  const routes = (await applier.managedRoutes(t.config.routing)).map(({ route, interfaces }) => routeView(t.config, route, interfaces));
+  const routes = (await applier.managedRoutes(ownedBy(t.config))).map(({ route, interfaces }) => routeView(t.config, route, interfaces));
   return checkView({ uplinks: memorySummary(t, mono).uplinks, routes, adopted: adoptedUplinks(t) });
 }
 

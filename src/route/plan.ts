@@ -37,14 +37,31 @@ const EARLIER_METRIC6 = 1024;
 
 /**
  * Whether a route in a table uplinkd owns routes in may be one of its own. In main only one
- * with its protocol (or an earlier uplinkd's, proto static at the metric it wrote), or the
- * kernel's connected route it must not touch: another program's default there is the gateway
- * `gateway: auto` learns, never replaced or deleted. In uplinkd's own tables every route is.
+ * with its protocol, the kernel's connected route it must not touch, or an earlier uplinkd's:
+ * proto static at the metric it wrote, through the configured next hops only (`fixed`, from
+ * fixedNexthopKeys). Another program's default there (a DHCP client's, the kernel's from
+ * router advertisements, an operator's static one) is the gateway `gateway: auto` learns or a
+ * fallback of theirs: never replaced or deleted. In uplinkd's own tables every route is.
  */
-export function mayOwnRoute(r: KernelRoute): boolean {
+export function mayOwnRoute(r: KernelRoute, fixed: ReadonlySet<string>): boolean {
   if (r.table !== MAIN_TABLE || r.connected || r.protocol === undefined || r.protocol === RTPROT_UPLINKD) return true;
   const metric = r.metric ?? 0;
-  return r.protocol === RTPROT_STATIC && (r.family === 4 ? metric === 0 : metric === EARLIER_METRIC6);
+  if (r.protocol !== RTPROT_STATIC || metric !== (r.family === 4 ? 0 : EARLIER_METRIC6)) return false;
+  return r.nexthops.length > 0 && r.nexthops.every((nh) => fixed.has(fixedKey(r.family, nh.ifindex, nh.gateway)));
+}
+
+function fixedKey(family: Family, ifindex: number, gateway: string | undefined): string {
+  return `${family}|${ifindex}|${gateway ?? ''}`;
+}
+
+/** The configured next hops as keys for mayOwnRoute, numbered by the links as they are now. */
+export function fixedNexthopKeys(fixed: DesiredState['fixedNexthops'], links: ReadonlyMap<string, number>): Set<string> {
+  const out = new Set<string>();
+  for (const nh of fixed ?? []) {
+    const ifindex = links.get(nh.interface);
+    if (ifindex !== undefined) out.add(fixedKey(nh.family, ifindex, nh.gateway));
+  }
+  return out;
 }
 
 /** A route of uplinkd's as it writes them now (protocol and metric): anything else of its is stale. */
@@ -98,7 +115,10 @@ function tableName(t: number): string {
 export function describeRoute(verb: 'replace' | 'del', r: KernelRoute, names: ReadonlyMap<number, string>): string {
   const dev = (i: number): string => names.get(i) ?? `if${i}`;
   const head = `${familyFlag(r.family)} route ${verb} ${r.prefix} table ${tableName(r.table)}`;
-  if (verb === 'del') return head;
+  // A delete names what tells ours from the others' of the prefix (main holds a DHCP client's
+  // default too, and an earlier uplinkd's IPv6 route sits at another metric), as the kernel
+  // request does (route/kernel.ts deleteRoute).
+  if (verb === 'del') return `${head}${r.table === MAIN_TABLE ? ` proto ${r.protocol ?? RTPROT_UPLINKD}` : ''}${r.metric ? ` metric ${r.metric}` : ''}`;
   const onlink = (nh: KernelNexthop): string => (r.family === 6 && nh.gateway ? ' onlink' : '');
   if (r.nexthops.length === 1) {
     const nh = r.nexthops[0]!;
@@ -296,6 +316,7 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
   const uplinkTables = new Set(state.uplinkTables.map((u) => u.table));
   const tables = ruleTables(state, owned);
   const isManaged = (r: KernelRoute): boolean => r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
+  const fixed = fixedNexthopKeys(state.fixedNexthops, observed.links);
   // Owned before, but not any more: a reload moved the table or dropped a destination.
   const wasManaged = (r: KernelRoute): boolean => !isManaged(r) && r.table === owned.table && owned.destinations.some((d) => d.prefix === r.prefix);
 
@@ -306,7 +327,7 @@ export function plan(state: DesiredState, observed: Observed, owned: Owned, fami
     const uplink = state.uplinkRoutes.filter((r) => r.destination.family === family).map((r) => resolve(r, observed, missing));
     const want = [...managed, ...uplink];
     const current = observed.routes[family].filter(
-      (r) => mayOwnRoute(r) && ((managedKnown && isManaged(r)) || uplinkTables.has(r.table) || owned.uplinkTables.has(r.table) || wasManaged(r)),
+      (r) => mayOwnRoute(r, fixed) && ((managedKnown && isManaged(r)) || uplinkTables.has(r.table) || owned.uplinkTables.has(r.table) || wasManaged(r)),
     );
     // Each (table, prefix) has one route of uplinkd's: the one at its metric, or the kernel's
     // connected route holding the prefix.

@@ -5,7 +5,19 @@ import type { Family } from '../types/index.js';
 import { attempt, KernelError } from '../netlink/index.js';
 import type { ApplyReport, BesideRoutes, DesiredState, KernelLink, KernelRoute, KernelRule, MptcpReport, Refusal } from '../types/routes.js';
 import type { RouteKernel } from './kernel.js';
-import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, ruleTables, type Operation, type Owned } from './plan.js';
+import {
+  describe,
+  describeRoute,
+  describeRule,
+  fixedNexthopKeys,
+  isForeignRule,
+  mayOwnRoute,
+  ownsRule,
+  plan,
+  ruleTables,
+  type Operation,
+  type Owned,
+} from './plan.js';
 
 /**
  * The kernel's answers when an interface cannot take a route: gone (ENODEV), down (ENETDOWN;
@@ -15,7 +27,7 @@ import { describe, describeRoute, describeRule, isForeignRule, ownsRule, plan, r
  */
 const INTERFACE_ERRNOS: ReadonlySet<string> = new Set(['ENODEV', 'ENETDOWN', 'ENETUNREACH']);
 
-type Owner = Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'>;
+type Owner = Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables' | 'fixedNexthops'>;
 type RuleOwner = Pick<DesiredState, 'table' | 'uplinkTables'>;
 
 export class Router {
@@ -145,7 +157,8 @@ export class Router {
    * (`routing.remove_on_exit`). Routes go first, so traffic falls back to `main`.
    */
   async removeAll(state: Owner): Promise<{ routes: string[]; rules: string[] }> {
-    const { names } = await this.names();
+    const { links, names } = await this.names();
+    const fixed = fixedNexthopKeys(state.fixedNexthops, links);
     const routes: string[] = [];
     const rules: string[] = [];
     const owned = ownedBy(state);
@@ -154,7 +167,8 @@ export class Router {
     for (const family of this.families) {
       for (const r of await this.kernel.routes(family)) {
         const managed = r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
-        if ((!managed && !tables.has(r.table)) || r.connected) continue;
+        // In main, a DHCP client's default (routing.table main) is not uplinkd's to delete.
+        if ((!managed && !tables.has(r.table)) || r.connected || !mayOwnRoute(r, fixed)) continue;
         if (await this.tryDelete(() => this.kernel.deleteRoute(r))) routes.push(describeRoute('del', r, names));
       }
       for (const rule of await this.kernel.rules(family)) {
@@ -178,12 +192,13 @@ export class Router {
   }
 
   /** The managed routes as the kernel has them now, with interface names (status, adoption). */
-  async managedRoutes(state: Pick<DesiredState, 'table' | 'destinations'>): Promise<{ route: KernelRoute; interfaces: string[] }[]> {
-    const { names } = await this.names();
+  async managedRoutes(state: Pick<DesiredState, 'table' | 'destinations' | 'fixedNexthops'>): Promise<{ route: KernelRoute; interfaces: string[] }[]> {
+    const { links, names } = await this.names();
+    const fixed = fixedNexthopKeys(state.fixedNexthops, links);
     const out: { route: KernelRoute; interfaces: string[] }[] = [];
     for (const family of this.families) {
       for (const route of await this.kernel.routes(family)) {
-        if (route.table !== state.table || !state.destinations.some((d) => d.prefix === route.prefix)) continue;
+        if (route.table !== state.table || !state.destinations.some((d) => d.prefix === route.prefix) || !mayOwnRoute(route, fixed)) continue;
         out.push({ route, interfaces: route.nexthops.map((n) => names.get(n.ifindex) ?? `if${n.ifindex}`) });
       }
     }

@@ -20,11 +20,18 @@ export const RECONCILE_FIGHT_LIMIT = 10;
 export const RECONCILE_FIGHT_WINDOW_MS = 10_000;
 
 /** What the config makes uplinkd own in the kernel: the managed table and routes, and each uplink's table. */
-export function ownedBy(c: Config): Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables'> {
+/** What uplinkd owns by the config (never the routed one: `fixedNexthops` are the configured ones only). */
+export function ownedBy(c: Config): Pick<DesiredState, 'table' | 'destinations' | 'uplinkTables' | 'fixedNexthops'> {
   return {
     table: c.routing.table,
     destinations: c.routing.destinations,
     uplinkTables: c.uplinks.map((u) => ({ table: u.table, interface: u.interface, uplink: u.name })),
+    fixedNexthops: c.uplinks.flatMap((u) =>
+      ([4, 6] as const).flatMap((family) => {
+        const nh = nexthopFor(u, family, 1);
+        return nh ? [{ family, interface: u.interface, ...(nh.gateway ? { gateway: nh.gateway } : {}) }] : [];
+      }),
+    ),
   };
 }
 
@@ -71,7 +78,7 @@ export function desiredState(t: Tracking, snapshot: LinkSnapshot): DesiredState 
   const pinRules = (family: Family): Map<string, PinRule> =>
     new Map(tracked.filter((u) => nexthopFor(routedUplink(u.config, u.learnt), family, 1)).map((u) => [u.config.name, pinRuleFor(stateFor(u, family))]));
   return {
-    ...ownedBy(c),
+    ...ownedBy(t.config),
     managed: desiredRoutes(c, steering),
     // Until some uplink has a verdict there is no choice to make: keep what the kernel has.
     managedKnown:

@@ -72,6 +72,13 @@ export interface KernelLink {
   readonly up: boolean;
 }
 
+/** One uplink's configured next hop in a family: its interface and gateway (none: via the device). */
+export interface FixedNexthop {
+  readonly family: Family;
+  readonly interface: string;
+  readonly gateway?: string;
+}
+
 export interface DesiredState {
   /** The managed table and the destinations uplinkd owns in it. */
   readonly table: number;
@@ -86,6 +93,12 @@ export interface DesiredState {
   readonly uplinkRoutes: readonly DesiredRoute[];
   /** In config order: an uplink's position numbers its rules and its mark. */
   readonly uplinkTables: readonly { readonly table: number; readonly interface: string; readonly uplink: string }[];
+  /**
+   * The next hops the config fixes (`gateway: ADDRESS`, or none on a point-to-point link; never
+   * a learnt one): in main, a proto static route through them only is an earlier uplinkd's
+   * (route/plan.ts mayOwnRoute). Absent: none.
+   */
+  readonly fixedNexthops?: readonly FixedNexthop[];
   /** routing.mark_mask: the conntrack mark bits that pin a connection to its uplink. */
   readonly markMask: number;
   /**

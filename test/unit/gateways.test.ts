@@ -366,6 +366,15 @@ describe('the planner in table main, beside a DHCP client', () => {
       [RTPROT_UPLINKD],
     );
   });
+  it("an operator's static default in main (proto static, metric 0) is another program's, unless it goes through a next hop the config fixes", () => {
+    const operators: KernelRoute = { ...theirs, protocol: RTPROT_STATIC, metric: 0 };
+    const dropped = { ...state, managed: [] };
+    const deletes = (s: DesiredState) =>
+      plan(s, observed([operators]), owned, [4]).operations.filter((o) => o.kind === 'delete-route').length;
+    assert.equal(deletes(dropped), 0, 'gateway: auto fixes nothing: not an earlier uplinkd\'s');
+    assert.equal(deletes({ ...dropped, fixedNexthops: [{ family: 4, interface: 'wwan0', gateway: '100.64.2.1' }] }), 1, 'a fixed one: an earlier uplinkd wrote it');
+    assert.equal(deletes({ ...dropped, fixedNexthops: [{ family: 4, interface: 'wwan0', gateway: '100.64.2.9' }] }), 0, 'another gateway: not ours');
+  });
   it("IPv6: an earlier uplinkd's route at metric 1024 in its own table goes once the new one (metric 1) is in", () => {
     const v6: DesiredState = {
       ...state,

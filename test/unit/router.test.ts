@@ -5,6 +5,7 @@ import { decodeMultipath, encodeMultipath, FakeKernel, managedRulePriority, owns
 import type { DesiredState, KernelRule } from '../../src/types/routes.js';
 import { KernelError } from '../../src/netlink/index.js';
 import { runCommand } from '../../src/host/command.js';
+import { RTPROT_UPLINKD } from '../../src/types/netlink.js';
 import type { DesiredRoute, PinRule } from '../../src/types/index.js';
 
 const V4 = { prefix: '0.0.0.0/0', family: 4 as const, address: '0.0.0.0', length: 0 };
@@ -371,6 +372,24 @@ describe('RTA_MULTIPATH codec', () => {
     assert.deepEqual(report.connected, ['ip route replace 100.64.7.0/24 table main via 100.64.1.1 dev wan1']);
     await router.removeAll(main);
     assert.ok(kernel.routeTable.includes(connected), 'not removed at exit either');
+  });
+
+  it("routing.table main: a DHCP client's default is neither listed as managed nor removed at exit; uplinkd's own is", async () => {
+    const { router, kernel } = setup();
+    const client = { family: 4 as const, table: 254, prefix: '0.0.0.0/0', nexthops: [{ ifindex: 12, gateway: '100.64.2.1', weight: 1 }], protocol: 16, metric: 10 };
+    kernel.routeTable.push(client);
+    const main = { ...state([{ destination: V4, table: 254, nexthops: [{ uplink: 'wan1', interface: 'wan1', gateway: '100.64.1.1', weight: 1 }] }]), table: 254 };
+    await router.apply(main);
+    assert.deepEqual(
+      (await router.managedRoutes(main)).map((m) => m.route.protocol),
+      [RTPROT_UPLINKD],
+    );
+    const removed = await router.removeAll(main);
+    assert.deepEqual(removed.routes.filter((l) => l.includes('table main')), ['ip route del 0.0.0.0/0 table main proto 117']);
+    assert.deepEqual(
+      kernel.routeTable.filter((r) => r.table === 254),
+      [client],
+    );
   });
 
   it('a refused managed route holds back the deletes it would leave without a replacement', async () => {
