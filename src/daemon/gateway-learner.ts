@@ -67,12 +67,19 @@ export class GatewayLearner {
       return;
     }
     let touched = false;
+    let replaced = false;
     for (const e of events) {
       if (!e.defaults) continue;
       this.book.note(e.deleted, e.defaults, e.replace === true);
       touched = true;
+      replaced ||= e.replace === true && !e.deleted;
     }
-    if (touched) void this.emit();
+    if (!touched) return;
+    void this.emit();
+    // A dump under way may have been read before this event and would undo it: one more
+    // follows. A replace may have taken another interface's route of that metric: read main.
+    if (this.dumping) this.again = true;
+    else if (replaced) void this.resync();
   }
 
   private onLinks(changes: readonly LinkChange[]): void {

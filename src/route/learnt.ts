@@ -77,14 +77,19 @@ export class DefaultRouteBook {
     for (const r of routes) if (r.family === family) for (const d of defaultsOfRoute(r)) this.routes.set(key(d), d);
   }
 
-  /** One event's defaults. `replace` (NLM_F_REPLACE): the kernel swapped the route of that metric for it (fib_table_insert, fib6_add_rt2node) and notifies no deletion. */
+  /**
+   * One event's defaults. `replace` (NLM_F_REPLACE): the kernel swapped a route of that metric
+   * for it and notifies no deletion (fib_table_insert, fib6_add_rt2node); which one is its
+   * choice (IPv6 takes the first of the metric, on any interface), so only the interface's own
+   * go here and the caller dumps main again for the rest.
+   */
   note(deleted: boolean, defaults: readonly ForeignDefault[], replace = false): void {
     for (const d of defaults) {
       if (deleted) {
         this.routes.delete(key(d));
         continue;
       }
-      if (replace) for (const [k, x] of this.routes) if (x.family === d.family && x.metric === d.metric) this.routes.delete(k);
+      if (replace) for (const [k, x] of this.routes) if (x.family === d.family && x.metric === d.metric && x.ifindex === d.ifindex) this.routes.delete(k);
     }
     if (!deleted) for (const d of defaults) this.routes.set(key(d), d);
   }

@@ -75,9 +75,14 @@ it('a dump at start; events add and remove; an unchanged picture is not offered 
     defaults: [{ family: 4, ifindex: 12, gateway, metric: 10, protocol: 16 }],
     ...(replace ? { replace: true as const } : {}),
   });
+  // `ip route replace`: the kernel swaps the route and says so once; main is read again.
+  s.kernel.routeTable = [dhcp('100.64.2.254'), dhcp('100.64.1.1', 11)];
+  const dumped = s.dumps.count;
   s.routeEvents.emit('change', [event(false, '100.64.2.254', true)]);
   await settle();
   assert.deepEqual(s.last(), ['100.64.2.254']);
+  await settle();
+  assert.ok(s.dumps.count > dumped, 'a replace reads main again');
   const n = s.offers.length;
   s.routeEvents.emit('change', [{ kind: 'route', deleted: false, table: 100 }]);
   await settle();
@@ -103,6 +108,29 @@ it('lost events (ENOBUFS) and a link change of an uplink dump again', async () =
   await settle();
   await settle();
   assert.deepEqual(s.last(), undefined);
+});
+
+it('an event while a dump is under way is not undone by it: another dump follows', async () => {
+  const s = setup();
+  await s.learner.start();
+  // The next dump reads main before the lease's route is in; the event comes while it runs.
+  const routes = s.kernel.routes;
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  s.kernel.routes = async (f) => {
+    const before = [...s.kernel.routeTable];
+    await held;
+    s.kernel.routes = routes;
+    return before.filter((r) => r.family === f);
+  };
+  const dump = s.learner.resync();
+  s.kernel.routeTable = [dhcp('100.64.2.1')];
+  s.routeEvents.emit('change', [{ kind: 'route', deleted: false, table: 254, defaults: [{ family: 4, ifindex: 12, gateway: '100.64.2.1', metric: 10, protocol: 16 }] }]);
+  release();
+  await dump;
+  assert.deepEqual(s.last(), ['100.64.2.1']);
 });
 
 it('without gateway: auto, main is never dumped for it', async () => {

@@ -97,6 +97,13 @@ describe('the book of foreign defaults', () => {
     book.note(true, [d(8, '100.64.3.1', 20)]);
     assert.equal(book.byInterface().get(8), undefined);
   });
+  it("an IPv6 replace keeps another interface's default of the same metric until main says it went", () => {
+    const book = new DefaultRouteBook();
+    const v6 = (ifindex: number, gateway: string) => ({ family: 6 as const, ifindex, gateway, metric: 1024, protocol: 9 });
+    book.note(false, [v6(12, 'fe80::1'), v6(13, 'fe80::2')]);
+    book.note(false, [v6(12, 'fe80::9')], true);
+    assert.deepEqual([...book.byInterface()].sort(([a], [b]) => a - b).map(([i, l]) => `${i} ${l.map((d) => d.gateway).join(',')}`), ['12 fe80::9', '13 fe80::2']);
+  });
   it('a dump sets one family afresh and keeps the other; each interface lists lowest metric first', () => {
     const book = new DefaultRouteBook();
     book.note(false, [d(7, 'fe80::1', 1024, 6), d(7, '100.64.2.9', 50)]);
