@@ -331,7 +331,8 @@ export class Daemon {
     // The new pinning table is queued first: with a new mark_mask, its marks lead the rules.
     void this.pinning.schedule('reload', next);
     await setSysctls(this.opts.sysctl, wantedSysctls(next), this.log);
-    this.dispatch({ kind: 'reload', config: next, diff, path, snapshot: this.opts.links.snapshot() });
+    const offer = await this.gateways.offerFor(next);
+    this.dispatch({ kind: 'reload', config: next, diff, path, snapshot: this.opts.links.snapshot(), offer });
     await this.gateways.reloaded();
     await this.applier.done;
     // Not awaited: a socket that moved closes its old one once this very request is answered.
@@ -368,6 +369,7 @@ export class Daemon {
     this.pinning.stop();
     this.mptcpWatch?.stop();
     this.sampler?.stop();
+    this.gateways.stop();
     for (const timer of this.timers.values()) this.opts.scheduler.clearTimeout(timer);
     this.timers.clear();
     this.opts.routeEvents?.close();

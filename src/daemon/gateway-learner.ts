@@ -26,6 +26,10 @@ export interface GatewayLearnerPorts {
   readonly offer: (offer: GatewayOffer) => void;
 }
 
+function hasAuto(c: Config): boolean {
+  return c.uplinks.some((u) => u.gateway === AUTO_GATEWAY || u.gateway6 === AUTO_GATEWAY);
+}
+
 /** The interfaces of the uplinks with `gateway: auto` or `gateway6: auto`, by family. */
 function autoInterfaces(c: Config, family: Family): Set<string> {
   return new Set(c.uplinks.filter((u) => (family === 4 ? u.gateway : u.gateway6) === AUTO_GATEWAY).map((u) => u.interface));
@@ -42,6 +46,8 @@ export class GatewayLearner {
 
   constructor(private readonly p: GatewayLearnerPorts) {}
 
+  private stopped = false;
+
   /** Subscribes to route and link events and reads main once; resolves once track/ has the first offer. */
   async start(): Promise<void> {
     this.p.routeEvents?.on('change', (events) => this.onRouteEvents(events));
@@ -49,14 +55,27 @@ export class GatewayLearner {
     await this.resync();
   }
 
-  /** A reload may have added `auto` to an uplink or moved it to another interface. */
+  /** The daemon stops: no more dumps, no more offers (the daemon closes the event sources). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * What main offers a config about to run (a reload that adds `auto` or moves it to another
+   * interface), read for it: the reload carries it, so those uplinks start from it.
+   */
+  async offerFor(next: Config): Promise<GatewayOffer> {
+    if (hasAuto(next)) await this.dump();
+    return this.offerOf(next);
+  }
+
+  /** After a reload: main as the new config watches it, offered if it changed. */
   reloaded(): Promise<void> {
     return this.resync();
   }
 
   private wanted(): boolean {
-    const c = this.p.config();
-    return c.uplinks.some((u) => u.gateway === AUTO_GATEWAY || u.gateway6 === AUTO_GATEWAY);
+    return !this.stopped && hasAuto(this.p.config());
   }
 
   private onRouteEvents(events: readonly RouteEvent[]): void {
@@ -99,11 +118,7 @@ export class GatewayLearner {
     const run = async (): Promise<void> => {
       do {
         this.again = false;
-        try {
-          for (const family of this.p.families) this.book.reset(family, await this.p.kernel.routes(family));
-        } catch (err) {
-          this.p.log.error({ event: 'gateway', err: errText(err) }, `cannot read main's default routes for gateway: auto: ${errText(err)}`);
-        }
+        await this.dump();
         await this.emit();
       } while (this.again);
     };
@@ -111,6 +126,14 @@ export class GatewayLearner {
       this.dumping = undefined;
     });
     return this.dumping;
+  }
+
+  private async dump(): Promise<void> {
+    try {
+      for (const family of this.p.families) this.book.reset(family, await this.p.kernel.routes(family));
+    } catch (err) {
+      this.p.log.error({ event: 'gateway', err: errText(err) }, `cannot read main's default routes for gateway: auto: ${errText(err)}`);
+    }
   }
 
   private emit(): Promise<void> {
@@ -122,7 +145,14 @@ export class GatewayLearner {
 
   /** The offer from the book, with interfaces named as the link monitor has them. */
   private async emitOnce(): Promise<void> {
-    const c = this.p.config();
+    const offer = await this.offerOf(this.p.config());
+    if (this.stopped) return;
+    if (this.last && isDeepStrictEqual(this.last, offer)) return;
+    this.last = offer;
+    this.p.offer(offer);
+  }
+
+  private async offerOf(c: Config): Promise<GatewayOffer> {
     const snapshot = this.p.links.snapshot();
     const names = new Map([...snapshot.values()].map((l) => [l.index, l.name]));
     const watched = new Set([...autoInterfaces(c, 4), ...autoInterfaces(c, 6)]);
@@ -131,10 +161,7 @@ export class GatewayLearner {
       const name = names.get(ifindex);
       if (name !== undefined && watched.has(name)) defaults.set(name, list);
     }
-    const offer: GatewayOffer = { defaults, raIgnored: await this.raIgnored([...autoInterfaces(c, 6)]) };
-    if (this.last && isDeepStrictEqual(this.last, offer)) return;
-    this.last = offer;
-    this.p.offer(offer);
+    return { defaults, raIgnored: await this.raIgnored([...autoInterfaces(c, 6)]) };
   }
 
   /**

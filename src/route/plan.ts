@@ -7,6 +7,7 @@
 import type { DesiredRoute, Family } from '../types/index.js';
 import {
   MAIN_TABLE,
+  OWN_METRIC,
   RULE_FWMARK_BASE,
   RULE_MAIN_FIRST,
   RULE_MANAGED,
@@ -25,13 +26,6 @@ import {
 import { RTPROT_STATIC, RTPROT_UPLINKD } from '../types/netlink.js';
 import type { DesiredState, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
 
-/**
- * The metric uplinkd writes its routes with. IPv6 takes 1: a metric of 0 becomes 1024
- * (IP6_RT_PRIO_USER, net/ipv6/route.c), the metric of the kernel's routes from router
- * advertisements, and a replace at an equal metric takes over the first such route in main
- * (fib6_add_rt2node) -- the very route `gateway6: auto` learns from.
- */
-export const OWN_METRIC: Readonly<Record<Family, number>> = { 4: 0, 6: 1 };
 /** What an earlier uplinkd wrote IPv6 routes with (no metric, proto static). */
 const EARLIER_METRIC6 = 1024;
 

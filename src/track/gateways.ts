@@ -2,6 +2,7 @@
 // in main an uplink takes as its next hop, what an uplink waiting for one is told, and the
 // config with the learnt next hops in place, as steer/ and the kernel folders take it. Pure.
 import { AUTO_GATEWAY, type Config, type Family, gatewaySetting, type UplinkConfig } from '../types/index.js';
+import { MAIN_TABLE, OWN_METRIC } from '../types/layout.js';
 import { protocolName } from '../types/netlink.js';
 import type { ForeignDefault } from '../types/routes.js';
 
@@ -96,4 +97,16 @@ export function gatewayWait(u: UplinkConfig, family: Family, offer: GatewayOffer
 /** `gateway 100.64.2.1 (dhcp)` for log lines. */
 export function describeGateway(g: LearntGateway | undefined): string {
   return g ? `${g.address} (${g.source}, metric ${g.metric})` : 'none';
+}
+
+/**
+ * With `routing.table: main` uplinkd's own default sits at OWN_METRIC there, and the kernel keys
+ * an IPv4 route by prefix, tos and metric, never its protocol or interface (fib_table_insert,
+ * net/ipv4/fib_trie.c): a client's default at that metric and uplinkd's replace each other, and
+ * the client's `ip route add` fails with EEXIST. What to tell the operator, or undefined.
+ */
+export function metricClash(c: Config, u: UplinkConfig, family: Family, g: LearntGateway): string | undefined {
+  if (c.routing.table !== MAIN_TABLE || g.metric !== OWN_METRIC[family]) return undefined;
+  if (!c.routing.destinations.some((d) => d.family === family && d.length === 0)) return undefined;
+  return `${u.name}: the default route via ${u.interface} (${g.source}) has metric ${g.metric}, the metric of uplinkd's own default in main (routing.table: main): each replaces the other; give the client a metric above ${g.metric}`;
 }

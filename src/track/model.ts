@@ -148,7 +148,15 @@ export type TrackEvent =
   /** Overrides kept by an earlier run, read back at start (before `start`). */
   | { readonly kind: 'restore-overrides'; readonly overrides: ReadonlyMap<string, Override> }
   /** A new config, already valid, and how it differs from the running one. */
-  | { readonly kind: 'reload'; readonly config: Config; readonly diff: ConfigDiff; readonly path: string; readonly snapshot: LinkSnapshot }
+  /** `offer`: what main offers the new config's `auto` uplinks, read for it (absent: the one in hand). */
+  | {
+      readonly kind: 'reload';
+      readonly config: Config;
+      readonly diff: ConfigDiff;
+      readonly path: string;
+      readonly snapshot: LinkSnapshot;
+      readonly offer?: GatewayOffer;
+    }
   /** uplinkd's new-flow counters as read after a steering change (empty: the table was loaded afresh, they start at 0). */
   | { readonly kind: 'new-flow-base'; readonly counters: ReadonlyMap<string, number> }
   /**

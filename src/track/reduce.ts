@@ -3,8 +3,8 @@
 import type { ConfigDiff } from '../types/config-diff.js';
 import { describeChange, type LinkChange, type LinkSnapshot } from '../types/link.js';
 import { cancelFailback } from '../steer/index.js';
-import { AUTO_GATEWAY, type Family, type UplinkConfig, usableState } from '../types/index.js';
-import { describeGateway, type GatewayOffer, pickGateways } from './gateways.js';
+import { AUTO_GATEWAY, type Config, type Family, gatewaySetting, type UplinkConfig, usableState } from '../types/index.js';
+import { describeGateway, type GatewayOffer, metricClash, pickGateways } from './gateways.js';
 import { applyQuiet, dropAfterApply, settleAfterApply } from './after-apply.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
 import { type Effect, type Now, type Override, steeringOf, type TrackedUplink, type TrackEvent, type Tracking, type TrackStep } from './model.js';
@@ -179,7 +179,9 @@ function startUplink(t: Tracking, u: UplinkConfig, snapshot: LinkSnapshot, now: 
   let tracked = newUplink(u, now, kept, learnt);
   if (!kept) tracked = checkLink(tracked, snapshot, t.config, now, out, t.offer).uplink;
   out.push({ kind: 'apply' });
-  for (const family of [4, 6] as const) if (learnt[family] !== before[family]) noteGateway(tracked, family, before[family], out);
+  // A family that is no longer `auto` (a reload to a fixed address) lost nothing: the reload says what changed.
+  for (const family of [4, 6] as const)
+    if (learnt[family] !== before[family] && gatewaySetting(u, family) === AUTO_GATEWAY) noteGateway(t.config, tracked, family, before[family], out);
   tracked = keepProber(t, tracked, out);
   out.push({
     kind: 'log',
@@ -212,7 +214,7 @@ function keepProber(t: Tracking, u: TrackedUplink, out: Effect[]): TrackedUplink
 }
 
 /** Logs a family's learnt next hop that changed, and tells hooks and metrics (gateway_changed). */
-function noteGateway(u: TrackedUplink, family: Family, was: TrackedUplink['learnt'][Family], out: Effect[]): void {
+function noteGateway(c: Config, u: TrackedUplink, family: Family, was: TrackedUplink['learnt'][Family], out: Effect[]): void {
   const now = u.learnt[family];
   const name = u.config.name;
   const iface = u.config.interface;
@@ -228,6 +230,8 @@ function noteGateway(u: TrackedUplink, family: Family, was: TrackedUplink['learn
     fields: { event: 'gateway', family, gateway: now?.address ?? null, was: was?.address ?? null, source: now?.source ?? null, metric: now?.metric ?? null },
     msg,
   });
+  const clash = now && now.metric !== was?.metric ? metricClash(c, u.config, family, now) : undefined;
+  if (clash) out.push({ kind: 'log', level: 'warn', uplink: name, fields: { event: 'gateway', family, metric: now!.metric }, msg: clash });
   if (now?.address === was?.address) return;
   out.push({
     kind: 'notify',
@@ -258,7 +262,7 @@ function gatewaysChanged(t: Tracking, offer: GatewayOffer, snapshot: LinkSnapsho
     const sameLearnt = learnt[4] === u.learnt[4] && learnt[6] === u.learnt[6];
     if (sameLearnt && offer.raIgnored.get(iface) === t.offer.raIgnored.get(iface)) continue;
     let nu: TrackedUplink = { ...u, learnt };
-    for (const family of [4, 6] as const) if (learnt[family] !== u.learnt[family]) noteGateway(nu, family, u.learnt[family], out);
+    for (const family of [4, 6] as const) if (learnt[family] !== u.learnt[family]) noteGateway(t.config, nu, family, u.learnt[family], out);
     const r = checkLink(nu, snapshot, t.config, now, out, offer, u.learnt);
     nu = keepProber(t, r.uplink, out);
     // A family steered by the other one's verdict may carry flows now, or no longer.
@@ -338,7 +342,7 @@ function reload(t: Tracking, e: Extract<TrackEvent, { kind: 'reload' }>, now: No
   for (const name of [...diff.removed, ...diff.changed, ...diff.retuned]) {
     if (t.uplinks.has(name)) out.push({ kind: 'prober', uplink: name, action: 'stop' });
   }
-  const next: Tracking = { ...t, config };
+  const next: Tracking = { ...t, config, ...(e.offer ? { offer: e.offer } : {}) };
   const uplinks = new Map<string, TrackedUplink>();
   for (const u of config.uplinks) {
     const old = t.uplinks.get(u.name);

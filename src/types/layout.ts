@@ -39,6 +39,14 @@ export const MAX_UPLINKS = 200;
 export const UPLINK_TABLE_OFFSET = 1000;
 export const MAIN_TABLE = 254;
 
+/**
+ * The metric uplinkd writes its routes with. IPv6 takes 1: a metric of 0 becomes 1024
+ * (IP6_RT_PRIO_USER, net/ipv6/route.c), the metric of the kernel's routes from router
+ * advertisements, and a replace at an equal metric takes over the first such route in main
+ * (fib6_add_rt2node) -- the very route `gateway6: auto` learns from.
+ */
+export const OWN_METRIC: Readonly<Record<4 | 6, number>> = { 4: 0, 6: 1 };
+
 /** mwan3's mask: six bits, 63 uplinks. */
 export const DEFAULT_MARK_MASK = 0x3f00;
 

@@ -127,10 +127,26 @@ it('an event while a dump is under way is not undone by it: another dump follows
   };
   const dump = s.learner.resync();
   s.kernel.routeTable = [dhcp('100.64.2.1')];
-  s.routeEvents.emit('change', [{ kind: 'route', deleted: false, table: 254, defaults: [{ family: 4, ifindex: 12, gateway: '100.64.2.1', metric: 10, protocol: 16 }] }]);
+  s.routeEvents.emit('change', [
+    { kind: 'route', deleted: false, table: 254, defaults: [{ family: 4, ifindex: 12, gateway: '100.64.2.1', metric: 10, protocol: 16 }] },
+  ]);
   release();
   await dump;
   assert.deepEqual(s.last(), ['100.64.2.1']);
+});
+
+it('a reload gets the offer for the config about to run, main read for it', async () => {
+  const s = setup('uplinks:\n  - { name: fiber, interface: wan1, gateway: 100.64.1.1, targets: [ { icmp: 198.51.100.10 } ] }\n');
+  await s.learner.start();
+  assert.equal(s.dumps.count, 0);
+  s.kernel.routeTable = [dhcp('100.64.1.254', 11)];
+  const next = parseConfig('uplinks:\n  - { name: fiber, interface: wan1, gateway: auto, targets: [ { icmp: 198.51.100.10 } ] }\n');
+  assert.ok(next.ok);
+  const offer = await s.learner.offerFor(next.config);
+  assert.deepEqual(
+    offer.defaults.get('wan1')?.map((d) => d.gateway),
+    ['100.64.1.254'],
+  );
 });
 
 it('without gateway: auto, main is never dumped for it', async () => {

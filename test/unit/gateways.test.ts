@@ -4,9 +4,9 @@
 // planner in table main beside another program's default route.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/index.js';
+import { diffConfig, parseConfig } from '../../src/config/index.js';
 import { DefaultRouteBook, defaultsOfMessage, plan } from '../../src/route/index.js';
-import { desiredState, type GatewayOffer, NO_OFFER, type TrackEvent } from '../../src/track/index.js';
+import { desiredState, type Effect, type GatewayOffer, NO_OFFER, type TrackEvent } from '../../src/track/index.js';
 import { pickGateway } from '../../src/track/gateways.js';
 import type { Family } from '../../src/types/index.js';
 import type { LinkInfo } from '../../src/types/link.js';
@@ -102,7 +102,10 @@ describe('the book of foreign defaults', () => {
     const v6 = (ifindex: number, gateway: string) => ({ family: 6 as const, ifindex, gateway, metric: 1024, protocol: 9 });
     book.note(false, [v6(12, 'fe80::1'), v6(13, 'fe80::2')]);
     book.note(false, [v6(12, 'fe80::9')], true);
-    assert.deepEqual([...book.byInterface()].sort(([a], [b]) => a - b).map(([i, l]) => `${i} ${l.map((d) => d.gateway).join(',')}`), ['12 fe80::9', '13 fe80::2']);
+    assert.deepEqual(
+      [...book.byInterface()].sort(([a], [b]) => a - b).map(([i, l]) => `${i} ${l.map((d) => d.gateway).join(',')}`),
+      ['12 fe80::9', '13 fe80::2'],
+    );
   });
   it('a dump sets one family afresh and keeps the other; each interface lists lowest metric first', () => {
     const book = new DefaultRouteBook();
@@ -251,6 +254,39 @@ describe('the reducer with gateway: auto', () => {
     assert.equal(uplinkRoute(s), undefined);
   });
 
+  const reloadTo = (s: TrackSession, yaml: string, offer?: GatewayOffer) => {
+    const next = parseConfig(yaml);
+    assert.ok(next.ok);
+    return s.send(
+      { kind: 'reload', config: next.config, diff: diffConfig(s.t.config, next.config), path: 'x', snapshot: s.snapshot(), ...(offer ? { offer } : {}) },
+      5000,
+    );
+  };
+  it('a reload that makes a fixed gateway auto starts from the offer read for it: learnt at once', () => {
+    const s = new TrackSession(YAML.replace('gateway: auto', 'gateway: 100.64.2.1'), [link('wan1', 11, '100.64.1.2/24'), link('wwan0', 12, '100.64.2.50/24')]);
+    const effects = reloadTo(s, YAML, { defaults: new Map([['wwan0', [dhcp('100.64.2.254')]]]), raIgnored: new Map() });
+    assert.equal(s.t.uplinks.get('lte')!.learnt[4]?.address, '100.64.2.254');
+    assert.notEqual(s.state('lte'), 'detached');
+    assert.ok(effects.some((e) => e.kind === 'notify' && e.event.event === 'gateway_changed'));
+  });
+  it('a reload from auto to a fixed gateway: no gateway_changed, nothing said to be gone', () => {
+    const s = session();
+    s.send(gateways(s, dhcp('100.64.2.1')), 1000);
+    const effects = reloadTo(s, YAML.replace('gateway: auto', 'gateway: 100.64.2.1'));
+    assert.ok(!effects.some((e) => e.kind === 'notify' && e.event.event === 'gateway_changed'));
+    assert.ok(!effects.some((e) => e.kind === 'log' && /gone/.test(e.msg)));
+  });
+  it("routing.table main: a client's default at metric 0 (uplinkd's own there) is warned of, once", () => {
+    const main = `${YAML}routing: { table: main, destinations: [default] }\n`;
+    const s = new TrackSession(main, [link('wan1', 11, '100.64.1.2/24'), link('wwan0', 12, '100.64.2.50/24')]);
+    const clash = (effects: readonly Effect[]) => effects.filter((e) => e.kind === 'log' && e.msg.includes('each replaces the other')).length;
+    assert.equal(clash(s.send(gateways(s, { ...dhcp('100.64.2.1'), metric: 0 }), 1000)), 1);
+    assert.equal(clash(s.send(gateways(s, { ...dhcp('100.64.2.254'), metric: 0 }), 2000)), 0, 'a new router at the same metric: said already');
+    assert.equal(clash(s.send(gateways(s, dhcp('100.64.2.254')), 3000)), 0, 'metric 10: fine');
+    const other = new TrackSession(YAML, [link('wan1', 11, '100.64.1.2/24'), link('wwan0', 12, '100.64.2.50/24')]);
+    assert.equal(clash(other.send(gateways(other, { ...dhcp('100.64.2.1'), metric: 0 }), 1000)), 0, 'a table of its own: no clash');
+  });
+
   it('gateway6: auto on an uplink probed in IPv4 only: no IPv6 flows for it until a router is learnt', () => {
     const s = new TrackSession(
       `uplinks:
@@ -376,10 +412,13 @@ describe('the planner in table main, beside a DHCP client', () => {
   it("an operator's static default in main (proto static, metric 0) is another program's, unless it goes through a next hop the config fixes", () => {
     const operators: KernelRoute = { ...theirs, protocol: RTPROT_STATIC, metric: 0 };
     const dropped = { ...state, managed: [] };
-    const deletes = (s: DesiredState) =>
-      plan(s, observed([operators]), owned, [4]).operations.filter((o) => o.kind === 'delete-route').length;
-    assert.equal(deletes(dropped), 0, 'gateway: auto fixes nothing: not an earlier uplinkd\'s');
-    assert.equal(deletes({ ...dropped, fixedNexthops: [{ family: 4, interface: 'wwan0', gateway: '100.64.2.1' }] }), 1, 'a fixed one: an earlier uplinkd wrote it');
+    const deletes = (s: DesiredState) => plan(s, observed([operators]), owned, [4]).operations.filter((o) => o.kind === 'delete-route').length;
+    assert.equal(deletes(dropped), 0, "gateway: auto fixes nothing: not an earlier uplinkd's");
+    assert.equal(
+      deletes({ ...dropped, fixedNexthops: [{ family: 4, interface: 'wwan0', gateway: '100.64.2.1' }] }),
+      1,
+      'a fixed one: an earlier uplinkd wrote it',
+    );
     assert.equal(deletes({ ...dropped, fixedNexthops: [{ family: 4, interface: 'wwan0', gateway: '100.64.2.9' }] }), 0, 'another gateway: not ours');
   });
   it("IPv6: an earlier uplinkd's route at metric 1024 in its own table goes once the new one (metric 1) is in", () => {

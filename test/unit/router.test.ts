@@ -376,16 +376,29 @@ describe('RTA_MULTIPATH codec', () => {
 
   it("routing.table main: a DHCP client's default is neither listed as managed nor removed at exit; uplinkd's own is", async () => {
     const { router, kernel } = setup();
-    const client = { family: 4 as const, table: 254, prefix: '0.0.0.0/0', nexthops: [{ ifindex: 12, gateway: '100.64.2.1', weight: 1 }], protocol: 16, metric: 10 };
+    const client = {
+      family: 4 as const,
+      table: 254,
+      prefix: '0.0.0.0/0',
+      nexthops: [{ ifindex: 12, gateway: '100.64.2.1', weight: 1 }],
+      protocol: 16,
+      metric: 10,
+    };
     kernel.routeTable.push(client);
-    const main = { ...state([{ destination: V4, table: 254, nexthops: [{ uplink: 'wan1', interface: 'wan1', gateway: '100.64.1.1', weight: 1 }] }]), table: 254 };
+    const main = {
+      ...state([{ destination: V4, table: 254, nexthops: [{ uplink: 'wan1', interface: 'wan1', gateway: '100.64.1.1', weight: 1 }] }]),
+      table: 254,
+    };
     await router.apply(main);
     assert.deepEqual(
       (await router.managedRoutes(main)).map((m) => m.route.protocol),
       [RTPROT_UPLINKD],
     );
     const removed = await router.removeAll(main);
-    assert.deepEqual(removed.routes.filter((l) => l.includes('table main')), ['ip route del 0.0.0.0/0 table main proto 117']);
+    assert.deepEqual(
+      removed.routes.filter((l) => l.includes('table main')),
+      ['ip route del 0.0.0.0/0 table main proto 117'],
+    );
     assert.deepEqual(
       kernel.routeTable.filter((r) => r.table === 254),
       [client],
