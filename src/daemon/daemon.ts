@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, diffConfig, formatProblem } from '../config/index.js';
 import type { OverrideRequest, Request, Response } from '../control/protocol.js';
-import { confirmationPace } from '../health/index.js';
+import { confirmationPace, type TrafficCounters } from '../health/index.js';
 import {
   applyQuiet,
   desiredMptcp,
@@ -84,15 +84,9 @@ export class Daemon {
     });
     this.readback = { applier: this.applier, conntrack: opts.conntrack, pinning: opts.pinning, links: opts.links, mono: opts.clocks.mono, log: opts.log };
     this.mptcpWatch = opts.mptcp ? new MptcpWatch(opts.scheduler, () => this.lookAtMptcp(), opts.log) : undefined;
-    this.sampler = opts.counters
-      ? new TrafficSampler(
-          opts.counters,
-          opts.scheduler,
-          () => this.tracking.config.uplinks,
-          (counters) => this.dispatch({ kind: 'traffic', counters }),
-          opts.log,
-        )
-      : undefined;
+    const onSample = (counters: ReadonlyMap<string, TrafficCounters>, woke: readonly string[]) => this.dispatch({ kind: 'traffic', counters, woke });
+    const sampler = { ...opts, wakes: opts.passiveWakes, tracking: () => this.tracking, mono: opts.clocks.mono, onSample };
+    this.sampler = opts.counters ? new TrafficSampler({ ...sampler, reader: opts.counters }) : undefined;
     // After each load the table's counters start again at 0.
     this.pinning = new PinningKeeper(
       opts.pinning,

@@ -9,6 +9,7 @@ import { UplinkProber } from '../probe/index.js';
 import type { ConfigDiff } from '../types/config-diff.js';
 import type { ConntrackTable } from '../host/conntrack.js';
 import type { CounterReader } from '../nft/counters.js';
+import type { LoggedPackets } from '../netlink/nflog.js';
 import type { LinkSource } from '../link/monitor.js';
 import type { MptcpKernel } from '../mptcp/kernel.js';
 import type { NftEventSource } from '../nft/watch.js';
@@ -104,6 +105,8 @@ export interface DaemonOptions {
   readonly mptcp?: MptcpKernel;
   /** The passive signal's counters in uplinkd's nftables table; none: heartbeats alone. */
   readonly counters?: CounterReader;
+  /** Its wake-ups (NFLOG, netlink/nflog.ts); none: the counters are read every PASSIVE_SAMPLE_MS. */
+  readonly passiveWakes?: LoggedPackets;
   readonly routeEvents?: RouteEventSource;
   readonly nftEvents?: NftEventSource;
   /**

@@ -8,6 +8,7 @@ import { ConfigError, formatProblem, loadConfig } from '../config/index.js';
 import { ControlServer, groupId } from '../control/server.js';
 import { LinkMonitor } from '../link/index.js';
 import { NetlinkCounters } from '../nft/counters.js';
+import { NflogListener } from '../netlink/nflog.js';
 import { NetlinkKernel, RouteWatcher } from '../route/index.js';
 import { NftWatcher } from '../nft/index.js';
 import { NetlinkMptcp } from '../mptcp/kernel.js';
@@ -26,6 +27,7 @@ import type { Config, Family } from '../types/index.js';
 import { Daemon } from './daemon.js';
 import { fileOverrideStore, overridesPathFor } from './override-store.js';
 import { realConfigLoader, realProbers, realScheduler } from './ports.js';
+import { PASSIVE_LOG_GROUP } from '../types/layout.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -122,6 +124,7 @@ export async function run(opts: RunOptions): Promise<number> {
     // Opens its sockets on first use: without mptcp: in the config, never.
     mptcp: new NetlinkMptcp(),
     counters: new NetlinkCounters(),
+    passiveWakes: new NflogListener(PASSIVE_LOG_GROUP),
     routeEvents,
     nftEvents,
     overrides: fileOverrideStore(overridesPathFor(opts.socket ?? config.control.socket)),

@@ -105,6 +105,37 @@ export function observeTraffic(s: PassiveState, counters: TrafficCounters, now: 
 }
 
 /**
+ * The wake-up (nft/ruleset.ts): a packet left while the uplink had sent within `quietMs` and
+ * been answered not at all for that long. These counters are the new baseline (the last
+ * sample may be long ago, its difference would hold answers from before the silence), and
+ * the silence is taken to have begun `quietMs` ago; the samples that follow judge it as
+ * observeTraffic does. A silence already under way or a confirmation running is left as it is.
+ */
+export function wakeUp(s: PassiveState, counters: TrafficCounters, now: number, quietMs: number): PassiveState {
+  if (s.confirmingSince !== undefined || s.silentSince !== undefined) return s;
+  return {
+    ...s,
+    counters,
+    sampledAt: now,
+    lastTxAt: now,
+    silentSince: now - quietMs,
+    silentFromTx: counters.txPackets,
+    window: s.window ?? { at: now, counters },
+  };
+}
+
+/**
+ * Whether the signal wants a sample every PASSIVE_SAMPLE_MS: a silence is under way, or the
+ * confirmation it started runs (its heartbeats are waited for as `answering` says, and a slow
+ * sample would take the silence for a fresh one), and sending has not paused. Otherwise the
+ * wake-up and the heartbeats' pace do.
+ */
+export function wantsFastSamples(s: PassiveState, now: number, spanMs: number): boolean {
+  if (s.confirmingSince !== undefined) return true;
+  return s.silentSince !== undefined && s.lastTxAt !== undefined && now - s.lastTxAt <= spanMs;
+}
+
+/**
  * The confirmation this signal started is over: `abandoned` (no round said anything for too
  * long) holds the next one off for the interval; `refuted` (a heartbeat sent during it was
  * answered) holds the next one off for the healthy interval, doubling with each refutation in

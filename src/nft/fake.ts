@@ -100,6 +100,7 @@ export class FakePinningTable implements PinningTable {
       chains: lines.filter((l) => l.startsWith('add chain ')).length,
       counters: lines.filter((l) => l.startsWith('add counter ')).length,
       rules: lines.filter((l) => l.startsWith('add rule ')).length,
+      sets: lines.filter((l) => l.startsWith('add set ')).length,
     };
   }
   async counters(): Promise<Map<string, number>> {

@@ -7,7 +7,7 @@
 // routing.mark_mask are read or written, so other users of marks keep theirs. The table is
 // static: it changes with the config only, never on a failover.
 import type { Config } from '../types/index.js';
-import { counterName, hex, trafficCounterNames, uplinkMark } from '../types/layout.js';
+import { counterName, hex, PASSIVE_LOG_GROUP, PASSIVE_LOG_RATE, PASSIVE_QUIET_MS, trafficCounterNames, uplinkMark } from '../types/layout.js';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'uplinkd';
@@ -16,6 +16,8 @@ export interface PinnedUplink {
   readonly name: string;
   readonly interface: string;
   readonly mark: number;
+  /** `probe.passive`: a packet leaving through it unanswered is logged (the passive wake-up). */
+  readonly passive?: boolean;
 }
 
 export interface PinningSpec {
@@ -66,18 +68,31 @@ export function pinningRuleset(spec: PinningSpec): string {
   // The passive signal (health/passive.ts): the users' packets each way per uplink, in
   // connections this side opened, counted in a chain of its own. ICMP and the TCP heartbeats
   // are left out: heartbeats are the confirmation, not the signal.
+  // Its wake-up: an answer refreshes the uplink's element in `passive_answered`, a packet out
+  // its element in `passive_sending` (both time out after PASSIVE_QUIET_MS). A packet leaving
+  // while the uplink has sent but not been answered for that long is logged (NFLOG, rate-
+  // limited), and that wakes the sampling: nothing is read while every uplink is answered or
+  // quiet.
+  const quiet = `timeout ${PASSIVE_QUIET_MS}ms`;
+  const wake = (u: PinnedUplink): string =>
+    `add rule ${t} passive_tx oifname "${u.interface}" oifname @passive_sending oifname != @passive_answered limit rate ${PASSIVE_LOG_RATE}/second log group ${PASSIVE_LOG_GROUP}`;
   const traffic = (dir: 'tx' | 'rx'): string[] => {
     const chain = `passive_${dir}`;
     const map = spec.uplinks.map((u) => `"${u.interface}" : "${trafficCounterNames(u.name)[dir]}"`).join(', ');
+    const key = dir === 'tx' ? 'oifname' : 'iifname';
     return [
       `add chain ${t} ${chain}`,
       ...skipTcp(chain, dir),
-      ...(map ? [`add rule ${t} ${chain} counter name ${dir === 'tx' ? 'oifname' : 'iifname'} map { ${map} }`] : []),
+      ...(map ? [`add rule ${t} ${chain} counter name ${key} map { ${map} }`] : []),
+      ...(dir === 'tx' ? spec.uplinks.filter((u) => u.passive).map(wake) : []),
+      ...(ifaces ? [`add rule ${t} ${chain} ${key} { ${ifaces} } update @passive_${dir === 'tx' ? 'sending' : 'answered'} { ${key} ${quiet} }`] : []),
     ];
   };
   const jump = (dir: 'tx' | 'rx'): string =>
     `add rule ${t} ${dir === 'tx' ? 'postrouting' : 'prerouting'} meta l4proto != { icmp, ipv6-icmp } ct direction ${dir === 'tx' ? 'original' : 'reply'} jump passive_${dir}`;
   return [
+    `add set ${t} passive_answered { type ifname; flags timeout; }`,
+    `add set ${t} passive_sending { type ifname; flags timeout; }`,
     ...spec.uplinks.map((u) => `add counter ${t} ${counterName(u.name)}`),
     ...spec.uplinks.flatMap((u) => Object.values(trafficCounterNames(u.name)).map((c) => `add counter ${t} ${c}`)),
     ...traffic('rx'),
@@ -106,12 +121,19 @@ export function pinningRuleset(spec: PinningSpec): string {
  */
 export function emptyingCommands(existing: TableContents): string[] {
   const t = `${TABLE_FAMILY} ${TABLE_NAME}`;
-  return [`flush table ${t}`, ...existing.chains.map((c) => `delete chain ${t} ${c}`), ...existing.counters.map((c) => `delete counter ${t} ${c}`)];
+  return [
+    `flush table ${t}`,
+    ...existing.chains.map((c) => `delete chain ${t} ${c}`),
+    ...existing.counters.map((c) => `delete counter ${t} ${c}`),
+    ...(existing.sets ?? []).map((x) => `delete set ${t} ${x}`),
+  ];
 }
 
 export interface TableContents {
   readonly chains: readonly string[];
   readonly counters: readonly string[];
+  /** Absent: none (a table an earlier uplinkd loaded). */
+  readonly sets?: readonly string[];
   readonly rules: number;
 }
 
@@ -119,27 +141,29 @@ export interface TableContents {
 export function expectedShape(spec: PinningSpec): TableShape {
   const n = spec.uplinks.length;
   const skipTcp = new Set(spec.tcpTargets.map((t) => t.family)).size;
-  // Per passive chain: the TCP heartbeats' exits and the counting rule; a jump to each.
-  const passive = 2 * (skipTcp + (n ? 1 : 0)) + 2;
-  return { chains: 5, rules: passive + (n ? 1 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: 3 * n };
+  // Per passive chain: the TCP heartbeats' exits, the counting rule and the wake-up's set
+  // update; a jump to each; in passive_tx a wake-up rule per passive uplink.
+  const passive = 2 * (skipTcp + (n ? 2 : 0)) + 2 + spec.uplinks.filter((u) => u.passive).length;
+  return { chains: 5, rules: passive + (n ? 1 : 0) + 2 * (1 + n) + 2 + skipTcp + n, counters: 3 * n, sets: 2 };
 }
 
 export interface TableShape {
   readonly chains: number;
   readonly rules: number;
   readonly counters: number;
+  readonly sets: number;
 }
 
 /** Whether the table read back is as uplinkd loaded it (the same shape; marks and names are not compared). */
 export function isIntact(shape: TableShape | undefined, want: TableShape): boolean {
-  return shape !== undefined && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters;
+  return shape !== undefined && shape.chains === want.chains && shape.rules === want.rules && shape.counters === want.counters && shape.sets === want.sets;
 }
 
 /** The pinning table the config asks for: each uplink's interface and mark, and the TCP heartbeats to let by. */
 export function pinningSpecFor(c: Config): PinningSpec {
   return {
     markMask: c.routing.markMask,
-    uplinks: c.uplinks.map((u, i) => ({ name: u.name, interface: u.interface, mark: uplinkMark(c.routing.markMask, i)! })),
+    uplinks: c.uplinks.map((u, i) => ({ name: u.name, interface: u.interface, mark: uplinkMark(c.routing.markMask, i)!, passive: u.probe.passive })),
     tcpTargets: c.uplinks.flatMap((u) => u.targets.filter((t) => t.kind === 'tcp').map((t) => ({ family: t.family, address: t.host, port: t.port! }))),
   };
 }

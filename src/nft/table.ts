@@ -19,7 +19,7 @@ function parseNftJson(stdout: string, what: string): NftJson {
   }
 }
 
-const NO_CONTENTS: TableContents = { chains: [], counters: [], rules: 0 };
+const NO_CONTENTS: TableContents = { chains: [], counters: [], sets: [], rules: 0 };
 
 /** Runs `nft` with arguments and optional standard input (a fake stands in for tests). */
 export type NftRunner = (args: readonly string[], input?: string) => Promise<CommandResult>;
@@ -123,12 +123,12 @@ export class NftPinningTable implements PinningTable {
     }
     const items = parseNftJson(r.stdout, 'list table').nftables ?? [];
     const names = (kind: string): string[] => items.flatMap((i) => (i[kind]?.name !== undefined ? [i[kind]!.name!] : []));
-    return { chains: names('chain'), counters: names('counter'), rules: items.filter((i) => 'rule' in i).length };
+    return { chains: names('chain'), counters: names('counter'), sets: names('set'), rules: items.filter((i) => 'rule' in i).length };
   }
 
   async shape(): Promise<TableShape | undefined> {
     const c = await this.contents();
-    return c && { chains: c.chains.length, rules: c.rules, counters: c.counters.length };
+    return c && { chains: c.chains.length, rules: c.rules, counters: c.counters.length, sets: c.sets?.length ?? 0 };
   }
 
   async counters(): Promise<Map<string, number>> {

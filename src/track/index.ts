@@ -16,5 +16,5 @@ export {
   RECONCILE_FIGHT_LIMIT,
   RECONCILE_FIGHT_WINDOW_MS,
 } from './kernel-sync.js';
-export { heartbeatTimeout, linkView, listenMs, passiveSpan, proberPace, stateFor } from './uplink.js';
+export { heartbeatTimeout, linkView, listenMs, passiveSampleMs, passiveSpan, proberPace, stateFor } from './uplink.js';
 export { adoptedUplinks, steerInput } from './steering.js';

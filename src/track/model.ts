@@ -129,7 +129,8 @@ export type TrackEvent =
   | { readonly kind: 'adopt'; readonly routes: readonly ManagedRoute[] }
   | { readonly kind: 'round'; readonly uplink: string; readonly round: ProbeRound }
   /** A sample of each uplink's traffic counters (every PASSIVE_SAMPLE_MS), by uplink name. */
-  | { readonly kind: 'traffic'; readonly counters: ReadonlyMap<string, TrafficCounters> }
+  /** `woke`: the uplinks whose unanswered packets had this sample taken (the passive wake-up). */
+  | { readonly kind: 'traffic'; readonly counters: ReadonlyMap<string, TrafficCounters>; readonly woke?: readonly string[] }
   /** An answer came after its heartbeat had counted as lost: `timeout: auto` learns from it. */
   | { readonly kind: 'late'; readonly uplink: string; readonly target: string; readonly rttMs: number }
   | { readonly kind: 'links'; readonly changes: readonly LinkChange[]; readonly snapshot: LinkSnapshot }

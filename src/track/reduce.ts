@@ -9,7 +9,7 @@ import { applyQuiet, dropAfterApply, settleAfterApply } from './after-apply.js';
 import { noteApplied, noteApplyFailed, noteRouteEvents } from './kernel-sync.js';
 import { type Effect, type Now, type Override, steeringOf, type TrackedUplink, type TrackEvent, type Tracking, type TrackStep } from './model.js';
 import { adopt, resteer } from './steering.js';
-import { applyProbeRound, checkLink, lateAnswer, newUplink, observeUplinkTraffic, routableFamilies } from './uplink.js';
+import { applyProbeRound, checkLink, lateAnswer, newUplink, sampleUplinkTraffic, routableFamilies } from './uplink.js';
 
 export function track(t: Tracking, event: TrackEvent, now: Now): TrackStep {
   const out: Effect[] = [];
@@ -43,7 +43,7 @@ function reduce(t: Tracking, e: TrackEvent, now: Now, out: Effect[]): Tracking {
         const u = t.uplinks.get(name);
         if (!u) continue;
         uplinks ??= new Map(t.uplinks);
-        uplinks.set(name, observeUplinkTraffic(u, counters, now, out));
+        uplinks.set(name, sampleUplinkTraffic(u, counters, now, out, e.woke?.includes(name) === true));
       }
       return uplinks ? { ...t, uplinks } : t;
     }

@@ -11,6 +11,8 @@ import {
   INITIAL_PASSIVE,
   nextEstimate,
   observeTraffic,
+  wakeUp,
+  wantsFastSamples,
   passiveSpanMs,
   type TrafficCounters,
   type HealthStep,
@@ -28,7 +30,7 @@ import { LINK_ERRNOS } from '../types/errnos.js';
 import type { LinkInfo, LinkSnapshot } from '../types/link.js';
 import { dampLoss, isLoss, NO_DAMPING, reuseAt } from '../steer/index.js';
 import { type Config, type Family, HEARTBEAT_CLOSED, type ProbeRound, type UplinkConfig, type UplinkState, usableState } from '../types/index.js';
-import { RTO_MAX_MS } from '../types/layout.js';
+import { PASSIVE_IDLE_SAMPLE_MS, PASSIVE_QUIET_MS, PASSIVE_SAMPLE_MS, RTO_MAX_MS } from '../types/layout.js';
 import { type GatewayOffer, gatewayWait, type LearntGateways, NO_OFFER, waitsForGateway } from './gateways.js';
 import type { Effect, Now, SourceAddress, TrackedUplink } from './model.js';
 
@@ -156,6 +158,34 @@ export function observeUplinkTraffic(u: TrackedUplink, counters: TrafficCounters
   });
   out.push({ kind: 'prober', uplink: name, action: 'confirm' });
   return next;
+}
+
+/**
+ * One sample; `woke`: it was taken because the uplink's packets went out unanswered
+ * (the passive wake-up), so the silence it saw begins the watch (health/passive.ts wakeUp).
+ */
+export function sampleUplinkTraffic(u: TrackedUplink, counters: TrafficCounters, now: Now, out: Effect[], woke: boolean): TrackedUplink {
+  if (woke && u.config.probe.passive) {
+    const passive = wakeUp(u.passive, counters, now.mono, PASSIVE_QUIET_MS);
+    if (passive !== u.passive) return { ...u, passive };
+  }
+  return observeUplinkTraffic(u, counters, now, out);
+}
+
+/**
+ * How long until the passive signal's next sample. Every PASSIVE_SAMPLE_MS while one uplink
+ * watches a silence, or always when nothing wakes it (no NFLOG: it must look for silences
+ * itself); else at the quickest heartbeat pace of the passive uplinks, which keeps `answering`
+ * and the rates current (a wake-up comes when a silence begins).
+ */
+export function passiveSampleMs(uplinks: Iterable<TrackedUplink>, now: number, wakeable: boolean): number {
+  let slow: number | undefined;
+  for (const u of uplinks) {
+    if (!u.config.probe.passive) continue;
+    if (!wakeable || wantsFastSamples(u.passive, now, passiveSpan(u))) return PASSIVE_SAMPLE_MS;
+    slow = Math.min(slow ?? Number.POSITIVE_INFINITY, proberPace(u).intervalMs);
+  }
+  return slow ?? PASSIVE_IDLE_SAMPLE_MS;
 }
 
 /** An interface's global addresses, without prefix length: what sources heartbeats, NAT and `from` rules. */

@@ -115,8 +115,20 @@ export const RTO_MAX_MS = 3000;
 export const RTO_INITIAL_MS = 1000;
 /** While the users' traffic is answered, a heartbeat is waited for at least this long (health/passive.ts `answering`). */
 export const ANSWERING_TIMEOUT_MIN_MS = 1000;
-/** How often the passive signal's counters are read. */
+/** How often the passive signal's counters are read while it watches an uplink (a wake-up came). */
 export const PASSIVE_SAMPLE_MS = 10;
+/**
+ * The passive signal's wake-up (nft/ruleset.ts): an uplink that has answered nothing for this
+ * long while packets keep leaving through it gets one of them logged. The floor of the silence
+ * the signal waits for (RTO_MIN_MS), so no silence it would act on goes unlogged.
+ */
+export const PASSIVE_QUIET_MS = RTO_MIN_MS;
+/** With no passive uplink, how often the sampler looks again whether a reload made one. */
+export const PASSIVE_IDLE_SAMPLE_MS = 1000;
+/** The NFLOG group of those logged packets (one socket per group and network namespace). */
+export const PASSIVE_LOG_GROUP = 30517;
+/** At most this many wake-ups per second and uplink while it stays silent (nft `limit`). */
+export const PASSIVE_LOG_RATE = 5;
 
 export const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
   penalty: 1000,

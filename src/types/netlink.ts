@@ -125,6 +125,22 @@ export const NFPROTO_UNSPEC = 0;
 export const NFPROTO_INET = 1;
 /** nfnetlink.h: struct nfgenmsg's version field. */
 export const NFNETLINK_V0 = 0;
+// include/uapi/linux/netfilter/nfnetlink_log.h: NFLOG, the packets a `log group N` rule logs.
+// Config values are big-endian; nfgenmsg's res_id is the group, also big-endian.
+export const NFNL_SUBSYS_ULOG = 4;
+export const NFULNL_MSG_PACKET = 0;
+export const NFULNL_MSG_CONFIG = 1;
+export const NFULA_IFINDEX_INDEV = 4;
+export const NFULA_IFINDEX_OUTDEV = 5;
+export const NFULA_PREFIX = 10;
+export const NFULA_CFG_CMD = 1;
+export const NFULA_CFG_MODE = 2;
+export const NFULA_CFG_TIMEOUT = 4;
+export const NFULA_CFG_QTHRESH = 5;
+export const NFULNL_CFG_CMD_BIND = 1;
+export const NFULNL_CFG_CMD_UNBIND = 2;
+/** Metadata only: no byte of the packet is copied. */
+export const NFULNL_COPY_NONE = 0;
 // nf_tables.h: stateful objects (named counters); NFTA_OBJ_TYPE is a big-endian u32, the
 // counter's values big-endian u64s nested in NFTA_OBJ_DATA.
 export const NFT_MSG_GETOBJ = 19;

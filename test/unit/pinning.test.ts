@@ -39,7 +39,7 @@ describe('the pinning table', () => {
     markMask: 0x3f00,
     uplinks: [
       { name: 'fiber', interface: 'wan1', mark: 0x100 },
-      { name: 'lte', interface: 'wwan0', mark: 0x200 },
+      { name: 'lte', interface: 'wwan0', mark: 0x200, passive: true },
     ],
     tcpTargets: [{ family: 4 as const, address: '198.51.100.11', port: 443 }],
   };
@@ -74,33 +74,40 @@ describe('the pinning table', () => {
       [
         `add rule ${t} passive_rx ip saddr . tcp sport { 198.51.100.11 . 443 } fib daddr type local return`,
         `add rule ${t} passive_rx counter name iifname map { "wan1" : "rx_fiber", "wwan0" : "rx_lte" }`,
+        `add rule ${t} passive_rx iifname { "wan1", "wwan0" } update @passive_answered { iifname timeout 50ms }`,
         `add rule ${t} passive_tx ip daddr . tcp dport { 198.51.100.11 . 443 } fib saddr type local return`,
         `add rule ${t} passive_tx counter name oifname map { "wan1" : "tx_fiber", "wwan0" : "tx_lte" }`,
+        // The wake-up, for the passive uplink only: sent within 50 ms, answered not.
+        `add rule ${t} passive_tx oifname "wwan0" oifname @passive_sending oifname != @passive_answered limit rate 5/second log group 30517`,
+        `add rule ${t} passive_tx oifname { "wan1", "wwan0" } update @passive_sending { oifname timeout 50ms }`,
       ],
     );
+    assert.ok(lines.indexOf(`add set ${t} passive_sending { type ifname; flags timeout; }`) < lines.findIndex((l) => l.includes('@passive_sending')));
     assert.ok(lines.indexOf(`add chain ${t} passive_rx`) < pre && lines.indexOf(`add counter ${t} rx_lte`) < lines.indexOf(`add chain ${t} passive_rx`));
   });
 
   it('empties what the table holds now, rules first, in front of the new contents', () => {
-    assert.deepEqual(emptyingCommands({ chains: ['prerouting', 'output'], counters: ['new_old'], rules: 4 }), [
+    assert.deepEqual(emptyingCommands({ chains: ['prerouting', 'output'], counters: ['new_old'], sets: ['passive_sending'], rules: 4 }), [
       'flush table inet uplinkd',
       'delete chain inet uplinkd prerouting',
       'delete chain inet uplinkd output',
       'delete counter inet uplinkd new_old',
+      'delete set inet uplinkd passive_sending',
     ]);
     assert.deepEqual(emptyingCommands({ chains: [], counters: [], rules: 0 }), ['flush table inet uplinkd']);
   });
 
   it('knows its own shape, so a changed table is seen', () => {
-    // The passive chains: the TCP heartbeats' exit and the counting rule each, a jump to each;
-    // iifname; per restoring chain a fast exit and one rule an uplink; postrouting's two exits,
-    // the TCP heartbeats, one rule an uplink. Three counters an uplink: new connections, and
-    // the users' packets each way.
-    assert.deepEqual(expectedShape(spec), { chains: 5, rules: 18, counters: 6 });
+    // The passive chains: the TCP heartbeats' exit, the counting rule and the wake-up's set
+    // update each, a jump to each, a wake-up rule for the passive uplink; iifname; per
+    // restoring chain a fast exit and one rule an uplink; postrouting's two exits, the TCP
+    // heartbeats, one rule an uplink. Three counters an uplink: new connections, and the
+    // users' packets each way. The wake-up's two sets.
+    assert.deepEqual(expectedShape(spec), { chains: 5, rules: 21, counters: 6, sets: 2 });
     // And the script it loads has that shape.
     const lines = pinningRuleset(spec).split('\n');
     const count = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).length;
-    assert.deepEqual([count('add chain '), count('add rule '), count('add counter ')], [5, 18, 6]);
+    assert.deepEqual([count('add chain '), count('add rule '), count('add counter '), count('add set ')], [5, 21, 6, 2]);
   });
 });
 
@@ -154,7 +161,7 @@ describe('keeping the table loaded (nft/keeping.ts)', () => {
   for (const [what, why, script, loaded, want] of rows) it(what, () => assert.equal(pinningStep(why, script, loaded), want));
 
   it('a look: the table is kept only with the shape and the script last loaded', () => {
-    const shape = { chains: 5, rules: 18, counters: 6 };
+    const shape = { chains: 5, rules: 18, counters: 6, sets: 2 };
     assert.equal(stillLoaded(shape, shape, 'A', 'A'), true);
     assert.equal(stillLoaded({ ...shape, rules: 17 }, shape, 'A', 'A'), false, 'a rule deleted by hand');
     assert.equal(stillLoaded(undefined, shape, 'A', 'A'), false, 'gone');

@@ -160,7 +160,7 @@ describe('loading the pinning table (NftPinningTable with a fake kernel and nft)
     owner.failAdopt = 1;
     await assert.rejects(table.load(SCRIPT), /no answer from the kernel/);
     assert.equal(owner.ownPort(), undefined, 'left unowned');
-    assert.deepEqual(await table.shape(), { chains: 1, rules: 0, counters: 1 });
+    assert.deepEqual(await table.shape(), { chains: 1, rules: 0, counters: 1, sets: 0 });
     assert.notEqual(owner.ownPort(), undefined, 'held again before it was listed');
   });
 
