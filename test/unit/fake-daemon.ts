@@ -1,6 +1,7 @@
 // A Daemon wired to fakes (kernel, links, pinning, conntrack, sysctl, probers, config file) and
 // a fake clock whose timers fire only when the test moves it; its logs are read back as JSON,
 // as pino writes them; rounds of heartbeats are fed by hand.
+import type { LoggedPackets } from '../../src/netlink/nflog.js';
 import type { OverrideStore } from '../../src/daemon/override-store.js';
 import type { OperatorEvent } from '../../src/types/events.js';
 import assert from 'node:assert/strict';
@@ -29,7 +30,10 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
 
 const PATH = '/etc/uplinkd/uplinkd.yaml';
 
-export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable; overrides?: OverrideStore; mptcp?: FakeMptcp; counters?: FakeCounters } = {}) {
+export function setup(
+  config = CONFIG,
+  fakes: { pinning?: FakePinningTable; overrides?: OverrideStore; mptcp?: FakeMptcp; counters?: FakeCounters; passiveWakes?: LoggedPackets } = {},
+) {
   const parsed = parseConfig(config);
   assert.ok(parsed.ok);
   const logs: Record<string, unknown>[] = [];
@@ -73,6 +77,7 @@ export function setup(config = CONFIG, fakes: { pinning?: FakePinningTable; over
     ...(fakes.overrides ? { overrides: fakes.overrides } : {}),
     ...(fakes.mptcp ? { mptcp: fakes.mptcp } : {}),
     ...(fakes.counters ? { counters: fakes.counters } : {}),
+    ...(fakes.passiveWakes ? { passiveWakes: fakes.passiveWakes } : {}),
     onEvent: (e) => events.push(e),
   });
   let seq = 0;

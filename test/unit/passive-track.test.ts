@@ -8,6 +8,7 @@ import type { TrafficCounters } from '../../src/health/index.js';
 import type { LinkInfo } from '../../src/types/link.js';
 import { upLink } from '../../src/link/index.js';
 import { FakeCounters } from '../../src/nft/index.js';
+import type { LoggedPacket, LoggedPackets } from '../../src/netlink/nflog.js';
 import { setup } from './fake-daemon.js';
 import { TrackSession } from './track-session.js';
 import { type Effect, heartbeatTimeout, passiveSpan, proberPace, type TrackedUplink } from '../../src/track/index.js';
@@ -402,5 +403,64 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
     clock.advance(1000);
     await flush();
     assert.equal(counters.reads, reads, 'no read after stop');
+  });
+
+  it('with wake-ups (NFLOG): reads at the heartbeat pace while answered; a wake-up reads at once, then every 10 ms until the confirmation is over', async () => {
+    const counters = new FakeCounters();
+    let onPacket: ((p: LoggedPacket) => void) | undefined;
+    const wakes: LoggedPackets = {
+      start: async (packet) => {
+        onPacket = packet;
+      },
+      close: () => {
+        onPacket = undefined;
+      },
+    };
+    const { daemon, clock, probers, round, settle } = setup(CONFIG, { counters, passiveWakes: wakes });
+    const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await daemon.start();
+    await flush();
+    for (let i = 0; i < 2; i++) {
+      round('fiber', true, true);
+      await settle();
+    }
+    assert.ok(onPacket, 'the NFLOG group is bound at start');
+    let tx = 0;
+    let rx = 0;
+    const set = () => counters.values.set('tx_fiber', { packets: tx, bytes: tx * 100 }).set('rx_fiber', { packets: rx, bytes: rx * 1000 });
+    set();
+    // Two seconds of two-way traffic in 10 ms steps: a read a second, not a hundred.
+    const before = counters.reads;
+    for (let i = 0; i < 200; i++) {
+      tx += 5;
+      rx += 5;
+      set();
+      clock.advance(10);
+      await flush();
+    }
+    assert.ok(counters.reads - before <= 3, `reads while answered: ${counters.reads - before}`);
+    // The path goes silent; 50 ms later the kernel logs a packet out of wan1 (ifindex 11).
+    const fiber = probers.find((p) => p.spec.uplink.name === 'fiber')!;
+    const woke = clock.mono;
+    tx += 25;
+    set();
+    onPacket!({ inIfindex: 0, outIfindex: 11 });
+    await flush();
+    const atWake = counters.reads;
+    assert.equal(atWake - before > 0, true);
+    const confirmed: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      tx += 5;
+      set();
+      const n = fiber.calls.filter((c) => c === 'confirm').length;
+      clock.advance(10);
+      await flush();
+      if (fiber.calls.filter((c) => c === 'confirm').length > n) confirmed.push(clock.mono - woke);
+    }
+    assert.ok(counters.reads - atWake >= 9, `reads every 10 ms after the wake-up: ${counters.reads - atWake}`);
+    // The silence is taken to have begun 50 ms before the wake-up: the span (50 ms) is reached at once.
+    assert.deepEqual(confirmed, [10]);
+    await daemon.stop();
+    assert.equal(onPacket, undefined, 'closed at stop');
   });
 });

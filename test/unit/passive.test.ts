@@ -18,6 +18,8 @@ import {
   type PassiveState,
   silentMs,
   type TrafficCounters,
+  wakeUp,
+  wantsFastSamples,
 } from '../../src/health/index.js';
 import { PASSIVE_SAMPLE_MS } from '../../src/types/layout.js';
 
@@ -237,4 +239,32 @@ describe('passive: answering and silentMs', () => {
     ['silent since 1000 ms, sending paused longer than the span: no silence now', { silentSince: 1000, lastTxAt: NOW - 51 }, 0],
   ];
   for (const [what, s, want] of silent) it(`silentMs: ${what}`, () => assert.equal(silentMs({ ...INITIAL_PASSIVE, ...s }, NOW, 50), want));
+});
+
+describe('passive: the wake-up and when samples come fast', () => {
+  const answered = drive('bbbbb').state;
+  it('a wake-up takes the counters as a new baseline and the silence as begun the quiet time ago', () => {
+    const s = wakeUp(answered, counters(1000, 25), 5000, 50);
+    assert.deepEqual([s.counters, s.sampledAt, s.silentSince, s.lastTxAt, s.silentFromTx], [counters(1000, 25), 5000, 4950, 5000, 1000]);
+    assert.equal(wantsFastSamples(s, 5000, 50), true);
+    // The next sample: still nothing back, 60 ms of silence, over the span: the signal fires.
+    const step = observeTraffic(s, counters(1005, 25), 5010, 50, true);
+    assert.equal(step.silentForMs, 60);
+  });
+  it('an answer after the wake-up ends the watch', () => {
+    const s = observeTraffic(wakeUp(answered, counters(1000, 25), 5000, 50), counters(1005, 30), 5010, 50, true).state;
+    assert.equal(wantsFastSamples(s, 5010, 50), false);
+  });
+  it('a silence or a confirmation under way is left as it is', () => {
+    const silent = drive('bbttt').state;
+    assert.equal(wakeUp(silent, counters(99, 0), 100, 50), silent);
+    const confirming = { ...answered, confirmingSince: 40 };
+    assert.equal(wakeUp(confirming, counters(99, 0), 100, 50), confirming);
+    assert.equal(wantsFastSamples(confirming, 10_000, 50), true, 'a confirmation is watched until it ends');
+  });
+  it('sending that paused for the span is no silence to watch', () => {
+    const s = wakeUp(answered, counters(1000, 25), 5000, 50);
+    assert.equal(wantsFastSamples(s, 5051, 50), false);
+    assert.equal(wantsFastSamples(INITIAL_PASSIVE, 0, 50), false);
+  });
 });
