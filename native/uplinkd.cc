@@ -14,6 +14,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -50,7 +51,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
                         InstanceMethod("send", &NetlinkListener::Send)});
   }
 
-  // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE)
+  // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE, perWake = 256)
   explicit NetlinkListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkListener>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction() || !info[3].IsFunction()) {
@@ -62,6 +63,9 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     onMessages_ = Napi::Persistent(info[2].As<Napi::Function>());
     onError_ = Napi::Persistent(info[3].As<Napi::Function>());
     int protocol = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : NETLINK_ROUTE;
+    // A dump of a big table (conntrack) comes as thousands of datagrams: a few per wakeup
+    // let timers and other sockets run between them (the kernel sends more as we read).
+    if (info.Length() > 5 && info[5].IsNumber()) perWake_ = std::max(1, info[5].As<Napi::Number>().Int32Value());
 
     fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd_ < 0) { Fail(env, "socket"); return; }
@@ -115,7 +119,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     // libuv reports EPOLLERR as UV_EBADF and stops the handle; on a netlink socket that
     // error is the pending ENOBUFS, which the recv below returns (and clears). Restart it.
     if (status < 0 && poll_) uv_poll_start(poll_, UV_READABLE, OnReadable);
-    for (int i = 0; i < 256 && err == 0; i++) {
+    for (int i = 0; i < perWake_ && err == 0; i++) {
       ssize_t n = recv(fd_, buf_, sizeof buf_, MSG_DONTWAIT);
       if (n > 0) {
         buffers.push_back(Napi::Buffer<char>::Copy(env, buf_, static_cast<size_t>(n)));
@@ -181,6 +185,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
   }
 
   int fd_ = -1;
+  int perWake_ = 256;
   uv_poll_t* poll_ = nullptr;
   Napi::AsyncContext* context_ = nullptr;
   Napi::FunctionReference onMessages_;

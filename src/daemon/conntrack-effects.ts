@@ -30,6 +30,10 @@ function logDeleted(log: Logger, uplink: string, r: DeleteResult): number {
     log.error({ uplink, event: 'conntrack', command: r.command, err: r.error }, `${r.command} failed: ${r.error}`);
     return 0;
   }
+  if (r.error) {
+    log.error({ uplink, event: 'conntrack', command: r.command, deleted: r.deleted, err: r.error }, `${r.command}: ${r.deleted} entries deleted; ${r.error}`);
+    return r.deleted;
+  }
   log.info({ uplink, event: 'conntrack', command: r.command, deleted: r.deleted }, `${r.command}: ${r.deleted} entries deleted`);
   return r.deleted;
 }

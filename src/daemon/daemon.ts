@@ -387,6 +387,7 @@ export class Daemon {
     this.opts.kernel.close();
     this.opts.mptcp?.close();
     this.opts.counters?.close();
+    this.opts.conntrack.close();
     this.opts.links.close();
   }
 }

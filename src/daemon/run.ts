@@ -15,7 +15,7 @@ import { NetlinkMptcp } from '../mptcp/kernel.js';
 import { NftPinningTable } from '../nft/table.js';
 import { TABLE_NAME } from '../nft/ruleset.js';
 import { ProcSysctl } from '../host/sysctl.js';
-import { ToolConntrackTable } from '../host/conntrack.js';
+import { NetlinkConntrackTable } from '../host/conntrack.js';
 import { HookRunner } from '../hooks/runner.js';
 import { execaSpawner } from '../hooks/spawn.js';
 import { UplinkMetrics } from '../metrics/registry.js';
@@ -119,7 +119,7 @@ export async function run(opts: RunOptions): Promise<number> {
     loadConfig: realConfigLoader,
     families,
     pinning: new NftPinningTable(),
-    conntrack: new ToolConntrackTable(),
+    conntrack: new NetlinkConntrackTable(),
     sysctl: new ProcSysctl(),
     // Opens its sockets on first use: without mptcp: in the config, never.
     mptcp: new NetlinkMptcp(),

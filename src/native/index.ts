@@ -40,6 +40,7 @@ interface Addon {
     onMessages: (datagrams: Buffer[]) => void,
     onError: (err: NativeErrno) => void,
     protocol?: number,
+    perWake?: number,
   ) => NetlinkListener;
 }
 
@@ -53,6 +54,7 @@ const NETLINK_ROUTE = 0;
 /**
  * Opens a netlink socket of `protocol` (NETLINK_ROUTE by default) bound to the legacy group
  * bitmask `groups`, delivering each datagram as it arrives. `rcvbuf` 0 keeps the kernel default.
+ * `perWake`: at most so many datagrams are read (and handed over at once) per wakeup.
  */
 export function listenNetlink(
   groups: number,
@@ -60,8 +62,9 @@ export function listenNetlink(
   onMessages: (datagrams: Buffer[]) => void,
   onError: (err: NativeErrno) => void,
   protocol = NETLINK_ROUTE,
+  perWake = 256,
 ): NetlinkListener {
-  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError, protocol);
+  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError, protocol, perWake);
 }
 
 /**

@@ -2,7 +2,7 @@
 // messages in one datagram (an nf_tables transaction), on a socket whose port matters (the
 // owner of a table is a socket). Sent and answered through the native addon's socket.
 import { listenNetlink, type NetlinkListener } from '../native/index.js';
-import { NETLINK_NETFILTER, NLMSG_ERROR, NLMSG_HDRLEN } from '../types/netlink.js';
+import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN } from '../types/netlink.js';
 import { errnoName, KernelError } from './errors.js';
 
 /** How long the kernel may take to answer one request. */
@@ -56,21 +56,104 @@ export function seqBlock(n: number): number {
   return s;
 }
 
+/** Called with each message of a dump: the datagram and the message's bounds in it (nlmsghdr included). */
+export type DumpVisitor = (datagram: Buffer, start: number, end: number) => void;
+
+interface Dump {
+  readonly what: string;
+  readonly visit: DumpVisitor;
+  readonly done: (err?: Error) => void;
+}
+
 /** One NETLINK_NETFILTER socket and the answers awaited on it. */
 export class NfnetlinkSocket {
   private readonly waiting = new Map<number, (a: NetlinkAnswer) => void>();
+  private readonly dumps = new Map<number, Dump>();
   private readonly listener: NetlinkListener;
 
-  constructor() {
+  /** `perWake`: datagrams read per wakeup (a long dump yields to the event loop between them). */
+  constructor(perWake = 256) {
     this.listener = listenNetlink(
       0,
       0,
       (datagrams) => {
-        for (const d of datagrams) for (const a of parseAnswers(d)) this.waiting.get(a.seq)?.(a);
+        for (const d of datagrams) {
+          const dump = d.length >= NLMSG_HDRLEN ? this.dumps.get(d.readUInt32LE(8)) : undefined;
+          if (dump) this.walkDump(d, dump);
+          else for (const a of parseAnswers(d)) this.waiting.get(a.seq)?.(a);
+        }
       },
       () => undefined,
       NETLINK_NETFILTER,
+      perWake,
     );
+  }
+
+  /**
+   * Sends a dump request (sequence number `seq`) and hands each answer to `visit` as it
+   * arrives, without copying; resolves at NLMSG_DONE. A dump stalls only if the kernel does:
+   * it sends the next part when this socket has read the last one (netlink_recvmsg).
+   */
+  dump(datagram: Buffer, seq: number, what: string, visit: DumpVisitor): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.dumps.delete(seq);
+        if (err) reject(err);
+        else resolve();
+      };
+      const wrapped: DumpVisitor = (d, start, end) => {
+        // Each part restarts the clock: a dump of 200k entries takes longer than one wait.
+        timer.refresh();
+        visit(d, start, end);
+      };
+      const timer = setTimeout(() => done(new Error(`${what}: no answer from the kernel in ${REPLY_TIMEOUT_MS}ms`)), REPLY_TIMEOUT_MS);
+      this.dumps.set(seq, { what, visit: wrapped, done });
+      const err = this.listener.send(datagram);
+      if (err) done(new Error(`${what}: ${err.message}`));
+    });
+  }
+
+  private walkDump(d: Buffer, dump: Dump): void {
+    let off = 0;
+    while (off + NLMSG_HDRLEN <= d.length) {
+      const len = d.readUInt32LE(off);
+      if (len < NLMSG_HDRLEN || off + len > d.length) break;
+      const type = d.readUInt16LE(off + 4);
+      if (type === NLMSG_DONE) return dump.done();
+      if (type === NLMSG_ERROR) {
+        const errno = len >= NLMSG_HDRLEN + 4 ? -d.readInt32LE(off + NLMSG_HDRLEN) : 0;
+        return dump.done(errno ? new KernelError(errnoName(errno), dump.what, errno) : undefined);
+      }
+      dump.visit(d, off, off + len);
+      off += (len + 3) & ~3;
+    }
+  }
+
+  /**
+   * Sends a datagram of several requests, each with NLM_F_ACK and its own sequence number from
+   * `seqs`, and resolves with each one's errno (0: done), in the order of `seqs`.
+   */
+  requestEach(datagram: Buffer, seqs: readonly number[], what: string): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      const errnos = new Map<number, number>();
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        for (const s of seqs) this.waiting.delete(s);
+        if (err) reject(err);
+        else resolve(seqs.map((s) => errnos.get(s)!));
+      };
+      const timer = setTimeout(() => done(new Error(`${what}: no answer from the kernel in ${REPLY_TIMEOUT_MS}ms`)), REPLY_TIMEOUT_MS);
+      for (const s of seqs) {
+        this.waiting.set(s, (a) => {
+          if (a.error === undefined) return;
+          errnos.set(s, -a.error);
+          if (errnos.size === seqs.length) done();
+        });
+      }
+      const err = this.listener.send(datagram);
+      if (err) done(new Error(`${what}: ${err.message}`));
+    });
   }
 
   /**

@@ -10,6 +10,8 @@ export const AF = { 4: AF_INET, 6: AF_INET6 } as const;
 
 // include/uapi/linux/netlink.h
 export const NLMSG_ERROR = 2;
+/** The end of a dump (its payload: an int, the dump's error or 0). */
+export const NLMSG_DONE = 3;
 export const NLMSG_HDRLEN = 16;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
@@ -151,6 +153,28 @@ export const NFTA_OBJ_DATA = 4;
 export const NFT_OBJECT_COUNTER = 1;
 export const NFTA_COUNTER_BYTES = 1;
 export const NFTA_COUNTER_PACKETS = 2;
+
+// include/uapi/linux/netfilter/nfnetlink_conntrack.h: the connection-tracking table
+// (ctnetlink). The values of CTA_* attributes are big-endian.
+export const NFNL_SUBSYS_CTNETLINK = 1;
+export const IPCTNL_MSG_CT_GET = 1;
+export const IPCTNL_MSG_CT_DELETE = 2;
+export const CTA_TUPLE_ORIG = 1;
+export const CTA_TUPLE_REPLY = 2;
+export const CTA_PROTOINFO = 4;
+export const CTA_MARK = 8;
+export const CTA_ID = 12;
+export const CTA_ZONE = 18;
+export const CTA_MARK_MASK = 21;
+export const CTA_TUPLE_IP = 1;
+export const CTA_IP_V4_DST = 2;
+export const CTA_IP_V6_DST = 4;
+export const CTA_PROTOINFO_TCP = 1;
+export const CTA_PROTOINFO_TCP_STATE = 1;
+// include/uapi/linux/netfilter/nf_conntrack_tcp.h, enum tcp_conntrack: a connection that
+// has ended but lingers in the table.
+export const TCP_CONNTRACK_TIME_WAIT = 7;
+export const TCP_CONNTRACK_CLOSE = 8;
 
 /** The attributes in `buf` from `from` to `to`, as type (flags masked off) and payload. */
 export function* attributes(buf: Buffer, from = 0, to = buf.length): Generator<{ type: number; value: Buffer }> {

@@ -12,7 +12,6 @@ import {
   pinningStep,
   stillLoaded,
 } from '../../src/nft/index.js';
-import { liveByMark } from '../../src/host/conntrack.js';
 import { tableEvent } from '../../src/nft/index.js';
 import { markCapacity, uplinkMark } from '../../src/types/layout.js';
 
@@ -108,23 +107,6 @@ describe('the pinning table', () => {
     const lines = pinningRuleset(spec).split('\n');
     const count = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).length;
     assert.deepEqual([count('add chain '), count('add rule '), count('add counter '), count('add set ')], [5, 21, 6, 2]);
-  });
-});
-
-describe('conntrack listings', () => {
-  it('count live connections per mark, leaving out ended ones and other marks', () => {
-    const listing = [
-      'tcp      6 431999 ESTABLISHED src=100.64.100.2 dst=203.0.113.10 sport=40000 dport=7000 src=203.0.113.10 dst=100.64.2.2 sport=7000 dport=40000 [ASSURED] mark=512 use=1',
-      'tcp      6 119 TIME_WAIT src=100.64.100.2 dst=203.0.113.10 sport=40001 dport=7000 src=203.0.113.10 dst=100.64.2.2 sport=7000 dport=40001 [ASSURED] mark=512 use=1',
-      'udp      17 29 src=100.64.100.2 dst=203.0.113.10 sport=5000 dport=9999 [UNREPLIED] src=203.0.113.10 dst=100.64.1.2 sport=9999 dport=5000 mark=257 use=1',
-      'tcp      6 10 CLOSE src=100.64.100.2 dst=203.0.113.10 sport=40002 dport=7000 src=203.0.113.10 dst=100.64.1.2 sport=7000 dport=40002 mark=256 use=1',
-      'icmp     1 29 src=100.64.1.2 dst=198.51.100.10 type=8 code=0 id=7 src=198.51.100.10 dst=100.64.1.2 type=0 code=0 id=7 mark=0 use=1',
-      'tcp      6 300 ESTABLISHED src=100.64.100.2 dst=198.51.100.1 sport=1 dport=2 src=198.51.100.1 dst=100.64.1.2 sport=2 dport=1 mark=16 use=1',
-    ].join('\n');
-    assert.deepEqual([...liveByMark(listing, 0x3f00)].sort(), [
-      [0x100, 1],
-      [0x200, 1],
-    ]);
   });
 });
 
