@@ -152,7 +152,7 @@ export class DeleteBatches {
   seal(): void {
     if (!this.parts.length) return;
     const seq = seqBlock(this.parts.length);
-    this.parts.forEach((m, i) => m.writeUInt32LE(seq + i, 8));
+    for (const [i, m] of this.parts.entries()) m.writeUInt32LE(seq + i, 8);
     this.batches.push({ datagram: Buffer.concat(this.parts), families: this.families, seq });
     this.parts = [];
     this.families = [];
