@@ -69,7 +69,13 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
 
     fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd_ < 0) { Fail(env, "socket"); return; }
-    if (rcvbuf > 0 && setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) { Fail(env, "setsockopt"); return; }
+    // SO_RCVBUF stops at net.core.rmem_max; with CAP_NET_ADMIN, SO_RCVBUFFORCE goes past it
+    // (socket(7)), which a burst of conntrack events needs.
+    if (rcvbuf > 0 && setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
+        setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) {
+      Fail(env, "setsockopt");
+      return;
+    }
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
     addr.nl_groups = groups;

@@ -4,8 +4,8 @@
 // routing.conntrack_flush). A dump is parsed as it streams in, a few datagrams per wakeup, so
 // heartbeats and link events run between its parts; deletions go in batches. Each deletion is
 // logged by the caller as the `conntrack` command a person would have typed.
-import ipaddr from 'ipaddr.js';
-import { errnoName, NfnetlinkSocket, nfMessage, seqBlock } from '../netlink/index.js';
+import { errnoName, NfnetlinkSocket, nfMessage, SerialCalls, seqBlock } from '../netlink/index.js';
+import { ATTRS, attrAt, inside, MarkedEntries } from './conntrack-entries.js';
 import {
   AF,
   CTA_ID,
@@ -13,9 +13,6 @@ import {
   CTA_IP_V6_DST,
   CTA_MARK,
   CTA_MARK_MASK,
-  CTA_PROTOINFO,
-  CTA_PROTOINFO_TCP,
-  CTA_PROTOINFO_TCP_STATE,
   CTA_TUPLE_IP,
   CTA_TUPLE_ORIG,
   CTA_TUPLE_REPLY,
@@ -23,16 +20,15 @@ import {
   IPCTNL_MSG_CT_DELETE,
   IPCTNL_MSG_CT_GET,
   NFNL_SUBSYS_CTNETLINK,
-  NLA_TYPE_MASK,
+  NFNLGRP_CONNTRACK_BITS,
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_REQUEST,
   NLMSG_HDRLEN,
   nlattr,
-  TCP_CONNTRACK_CLOSE,
-  TCP_CONNTRACK_TIME_WAIT,
 } from '../types/netlink.js';
 import type { Family } from '../types/index.js';
+import { addressBytes } from '../types/address.js';
 import { hex } from '../types/layout.js';
 
 export interface DeleteResult {
@@ -54,50 +50,7 @@ export interface ConntrackTable {
 }
 
 const FAMILIES = { 4: 'ipv4', 6: 'ipv6' } as const;
-/** Where a ctnetlink message's attributes begin: after nlmsghdr and nfgenmsg. */
-const ATTRS = NLMSG_HDRLEN + 4;
 const ENOENT = 2;
-
-/** The offset of the first attribute of `type` in b[from, to), or -1. */
-function attrAt(b: Buffer, from: number, to: number, type: number): number {
-  for (let off = from; off + 4 <= to; ) {
-    const len = b.readUInt16LE(off);
-    if (len < 4 || off + len > to) return -1;
-    if ((b.readUInt16LE(off + 2) & NLA_TYPE_MASK) === type) return off;
-    off += (len + 3) & ~3;
-  }
-  return -1;
-}
-
-/** The payload's bounds of the attribute at `at` (from attrAt). */
-const inside = (b: Buffer, at: number): [number, number] => [at + 4, at + b.readUInt16LE(at)];
-
-/** A TCP entry that has ended but lingers (TIME_WAIT, CLOSE), from its CTA_PROTOINFO payload. */
-function ended(b: Buffer, from: number, to: number): boolean {
-  const tcp = attrAt(b, from, to, CTA_PROTOINFO_TCP);
-  if (tcp < 0) return false;
-  const state = attrAt(b, ...inside(b, tcp), CTA_PROTOINFO_TCP_STATE);
-  if (state < 0 || b.readUInt16LE(state) < 5) return false;
-  const s = b[state + 4];
-  return s === TCP_CONNTRACK_TIME_WAIT || s === TCP_CONNTRACK_CLOSE;
-}
-
-/**
- * One dumped entry (the message in b[start, end)) -> its mark (0 without one), or -1 when the
- * connection has ended. Reads two attributes and allocates nothing: 200k entries a dump.
- */
-export function liveMark(b: Buffer, start: number, end: number): number {
-  let mark = 0;
-  for (let off = start + ATTRS; off + 4 <= end; ) {
-    const len = b.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (type === CTA_MARK && len >= 8) mark = b.readUInt32BE(off + 4);
-    else if (type === CTA_PROTOINFO && ended(b, off + 4, off + len)) return -1;
-    off += (len + 3) & ~3;
-  }
-  return mark;
-}
 
 /** The reply tuple's destination address of a dumped entry, as its bytes, or undefined. */
 export function replyDst(b: Buffer, start: number, end: number): Buffer | undefined {
@@ -159,12 +112,39 @@ export class DeleteBatches {
   }
 }
 
-/** The counts of one dump, kept this long for the next caller (status, a scrape, a drain). */
+/** Without events (the kernel refused the groups), a dump's counts are kept this long for the next caller. */
 const COUNT_TTL_MS = 1000;
+/**
+ * How soon the table is dumped again (at the next count) while it holds entries no event will
+ * tell of: with nf_conntrack_events at 2 (auto), the kernel's default, connections made before
+ * uplinkd listened send none (nf_conntrack_ecache.c, nf_ct_ecache_ext_add).
+ */
+const RESYNC_MS = 60_000;
+/** The events socket's buffer: a burst of some thousands of new connections (an event is under 1 KiB). */
+const EVENTS_RCVBUF = 4 << 20;
+/** Events held while a dump runs, at most: past that the dump is out of date, and taken again. */
+const HELD_MAX = 16_384;
 
+/**
+ * The real table. Counts come from one dump and the table's events after it (MarkedEntries): a
+ * count is a look-up per mark. Lost events (ENOBUFS) or entries no event tells of make the next
+ * count dump again, shared by the callers that come while it runs.
+ */
 export class NetlinkConntrackTable implements ConntrackTable {
+  /** Deletions' dumps and requests, one at a time (the kernel runs one dump per socket: netlink_dump_start). */
   private sock: NfnetlinkSocket | undefined;
-  private counting: { mask: number; result: Promise<Map<number, number>>; doneAt?: number } | undefined;
+  private readonly deleting = new SerialCalls();
+  /** The counts' dumps and the events. */
+  private events: NfnetlinkSocket | undefined;
+  private eventsRefused = false;
+  private entries: MarkedEntries | undefined;
+  private stale = true;
+  private syncedAt = 0;
+  private syncing: Promise<MarkedEntries> | undefined;
+  /** Event datagrams that came while a dump runs: applied over it once it is done. */
+  private held: Buffer[] | undefined;
+  private heldLost = false;
+  private resyncTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
@@ -174,34 +154,76 @@ export class NetlinkConntrackTable implements ConntrackTable {
     return this.sock;
   }
 
-  countByMark(mask: number): Promise<Map<number, number>> {
-    const c = this.counting;
-    // One dump answers every caller of its second: concurrent ones share it while it runs.
-    if (c && c.mask === mask && (c.doneAt === undefined || this.now() - c.doneAt < COUNT_TTL_MS)) return c.result;
-    const out = new Map<number, number>();
-    const seq = seqBlock(1);
-    const entry: NonNullable<typeof this.counting> = {
-      mask,
-      result: this.socket()
-        .dump(dumpRequest(seq, 0), seq, 'conntrack -L', (b, start, end) => {
-          const m = liveMark(b, start, end);
-          if (m <= 0) return;
-          const key = (m & mask) >>> 0;
-          if (key !== 0) out.set(key, (out.get(key) ?? 0) + 1);
-        })
-        .then(
-          () => {
-            entry.doneAt = this.now();
-            return out;
-          },
-          (err: unknown) => {
-            if (this.counting === entry) this.counting = undefined;
-            throw err;
-          },
-        ),
+  private eventSocket(): NfnetlinkSocket {
+    if (this.events) return this.events;
+    const multicast = {
+      groups: NFNLGRP_CONNTRACK_BITS,
+      rcvbuf: EVENTS_RCVBUF,
+      onMessages: (d: Buffer) => {
+        if (this.held) {
+          if (this.held.length < HELD_MAX) this.held.push(d);
+          else this.heldLost = true;
+        } else if (!this.stale) this.entries?.applyEvents(d);
+      },
+      onError: (code: string) => {
+        // ENOBUFS: events were lost; anything else: the socket is gone, made again at the next count.
+        this.stale = true;
+        if (this.held) this.heldLost = true;
+        if (code !== 'ENOBUFS') this.closeEvents();
+      },
     };
-    this.counting = entry;
-    return entry.result;
+    if (!this.eventsRefused) {
+      try {
+        this.events = new NfnetlinkSocket(4, multicast);
+        return this.events;
+      } catch {
+        // Joining the groups needs CAP_NET_ADMIN; counts then come from a dump a second.
+        this.eventsRefused = true;
+      }
+    }
+    this.events = new NfnetlinkSocket(4);
+    return this.events;
+  }
+
+  countByMark(mask: number): Promise<Map<number, number>> {
+    const fresh = this.entries && !this.stale && !(this.eventsRefused && this.now() - this.syncedAt >= COUNT_TTL_MS);
+    if (fresh) return Promise.resolve(this.entries!.countByMark(mask));
+    this.syncing ??= this.sync().finally(() => (this.syncing = undefined));
+    return this.syncing.then((e) => e.countByMark(mask));
+  }
+
+  /** Listens to the events, then dumps: an entry that changes meanwhile is told of by an event held for after the dump. */
+  private async sync(): Promise<MarkedEntries> {
+    const sock = this.eventSocket();
+    this.held = [];
+    this.heldLost = false;
+    this.stale = false;
+    const fresh = new MarkedEntries();
+    const seq = seqBlock(1);
+    try {
+      await sock.dump(dumpRequest(seq, 0), seq, 'conntrack -L', (b, start, end) => fresh.apply(b, start, end, true));
+    } catch (err) {
+      this.stale = true;
+      throw err;
+    } finally {
+      const held = this.held;
+      this.held = undefined;
+      for (const d of held) fresh.applyEvents(d);
+    }
+    if (this.heldLost) this.stale = true;
+    this.entries = fresh;
+    this.syncedAt = this.now();
+    clearTimeout(this.resyncTimer);
+    if (fresh.unheard > 0) {
+      this.resyncTimer = setTimeout(() => (this.stale = true), RESYNC_MS);
+      this.resyncTimer.unref();
+    }
+    return fresh;
+  }
+
+  private closeEvents(): void {
+    this.events?.close();
+    this.events = undefined;
   }
 
   async deleteByMark(mark: number, mask: number): Promise<DeleteResult[]> {
@@ -213,7 +235,7 @@ export class NetlinkConntrackTable implements ConntrackTable {
 
   async deleteByReplyDst(family: Family, address: string): Promise<DeleteResult> {
     const command = `conntrack -D -f ${FAMILIES[family]} --reply-dst ${address}`;
-    const want = Buffer.from(ipaddr.parse(address).toByteArray());
+    const want = addressBytes(address);
     const seq = seqBlock(1);
     const results = await this.deleteDumped(dumpRequest(seq, AF[family]), seq, (b, start, end) => replyDst(b, start, end)?.equals(want) === true);
     return { command, ...results(AF[family]) };
@@ -225,48 +247,53 @@ export class NetlinkConntrackTable implements ConntrackTable {
     seq: number,
     pick: (b: Buffer, start: number, end: number) => boolean,
   ): Promise<(family: number) => Omit<DeleteResult, 'command'>> {
-    const sock = this.socket();
-    const batches = new DeleteBatches();
-    try {
-      await sock.dump(request, seq, 'conntrack -L', (b, start, end) => {
-        if (pick(b, start, end)) batches.add(b, start, end);
-      });
-    } catch (err) {
-      const error = String((err as Error).message ?? err);
-      return () => ({ error });
-    }
-    batches.seal();
-    const deleted = new Map<number, number>();
-    const refused = new Map<number, string>();
-    for (const batch of batches.batches) {
-      let errnos: number[];
+    return this.deleting.run('conntrack -D', async () => {
+      const sock = this.socket();
+      const batches = new DeleteBatches();
       try {
-        // Awaiting each batch's acks lets the event loop run between batches.
-        errnos = await sock.requestEach(
-          batch.datagram,
-          batch.families.map((_, i) => batch.seq + i),
-          'conntrack -D',
-        );
+        await sock.dump(request, seq, 'conntrack -L', (b, start, end) => {
+          if (pick(b, start, end)) batches.add(b, start, end);
+        });
       } catch (err) {
-        for (const f of new Set(batch.families)) refused.set(f, String((err as Error).message ?? err));
-        continue;
+        const error = String((err as Error).message ?? err);
+        return () => ({ error });
       }
-      errnos.forEach((e, i) => {
-        const f = batch.families[i]!;
-        // ENOENT: the entry went meanwhile (expired, or closed by its reply).
-        if (e === 0) deleted.set(f, (deleted.get(f) ?? 0) + 1);
-        else if (e !== ENOENT) refused.set(f, `the kernel refused a deletion: ${errnoName(e)}`);
-      });
-    }
-    // What was counted is out of date now.
-    this.counting = undefined;
-    return (family) => ({ deleted: deleted.get(family) ?? 0, ...(refused.has(family) ? { error: refused.get(family) } : {}) });
+      batches.seal();
+      const deleted = new Map<number, number>();
+      const refused = new Map<number, string>();
+      for (const batch of batches.batches) {
+        let errnos: number[];
+        try {
+          // Awaiting each batch's acks lets the event loop run between batches.
+          errnos = await sock.requestEach(
+            batch.datagram,
+            batch.families.map((_, i) => batch.seq + i),
+            'conntrack -D',
+          );
+        } catch (err) {
+          for (const f of new Set(batch.families)) refused.set(f, String((err as Error).message ?? err));
+          continue;
+        }
+        errnos.forEach((e, i) => {
+          const f = batch.families[i]!;
+          // ENOENT: the entry went meanwhile (expired, or closed by its reply).
+          if (e === 0) deleted.set(f, (deleted.get(f) ?? 0) + 1);
+          else if (e !== ENOENT) refused.set(f, `the kernel refused a deletion: ${errnoName(e)}`);
+        });
+      }
+      // The deletions' events tell, but not of entries no event tells of: then count afresh.
+      if (this.eventsRefused || (this.entries?.unheard ?? 0) > 0) this.stale = true;
+      return (family: number) => ({ deleted: deleted.get(family) ?? 0, ...(refused.has(family) ? { error: refused.get(family) } : {}) });
+    });
   }
 
   close(): void {
     this.sock?.close();
     this.sock = undefined;
-    this.counting = undefined;
+    this.closeEvents();
+    clearTimeout(this.resyncTimer);
+    this.entries = undefined;
+    this.stale = true;
   }
 }
 

@@ -65,25 +65,43 @@ interface Dump {
   readonly done: (err?: Error) => void;
 }
 
+/** Multicast groups an NfnetlinkSocket joins, and who hears them. */
+export interface Multicast {
+  /** Legacy group bits (group n is bit n - 1). */
+  readonly groups: number;
+  /** The receive buffer in bytes (0: the kernel's default): what a burst may queue before it is lost. */
+  readonly rcvbuf: number;
+  /** A datagram of the groups' messages. */
+  readonly onMessages: (datagram: Buffer) => void;
+  /** The socket's error code: ENOBUFS when messages were lost. */
+  readonly onError: (code: string) => void;
+}
+
 /** One NETLINK_NETFILTER socket and the answers awaited on it. */
 export class NfnetlinkSocket {
   private readonly waiting = new Map<number, (a: NetlinkAnswer) => void>();
   private readonly dumps = new Map<number, Dump>();
   private readonly listener: NetlinkListener;
 
-  /** `perWake`: datagrams read per wakeup (a long dump yields to the event loop between them). */
-  constructor(perWake = 256) {
+  /**
+   * `perWake`: datagrams read per wakeup (a long dump yields to the event loop between them).
+   * `multicast`: the groups to join and who hears their messages (sequence number 0, which no
+   * request of ours uses) and the socket's errors (ENOBUFS: some were lost).
+   */
+  constructor(perWake = 256, multicast?: Multicast) {
     this.listener = listenNetlink(
-      0,
-      0,
+      multicast?.groups ?? 0,
+      multicast?.rcvbuf ?? 0,
       (datagrams) => {
         for (const d of datagrams) {
-          const dump = d.length >= NLMSG_HDRLEN ? this.dumps.get(d.readUInt32LE(8)) : undefined;
+          const seq = d.length >= NLMSG_HDRLEN ? d.readUInt32LE(8) : 0;
+          const dump = this.dumps.get(seq);
           if (dump) this.walkDump(d, dump);
+          else if (seq === 0 && multicast) multicast.onMessages(d);
           else for (const a of parseAnswers(d)) this.waiting.get(a.seq)?.(a);
         }
       },
-      () => undefined,
+      (err) => multicast?.onError(err.code),
       NETLINK_NETFILTER,
       perWake,
     );

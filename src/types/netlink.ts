@@ -157,6 +157,7 @@ export const NFTA_COUNTER_PACKETS = 2;
 // include/uapi/linux/netfilter/nfnetlink_conntrack.h: the connection-tracking table
 // (ctnetlink). The values of CTA_* attributes are big-endian.
 export const NFNL_SUBSYS_CTNETLINK = 1;
+export const IPCTNL_MSG_CT_NEW = 0;
 export const IPCTNL_MSG_CT_GET = 1;
 export const IPCTNL_MSG_CT_DELETE = 2;
 export const CTA_TUPLE_ORIG = 1;
@@ -175,6 +176,9 @@ export const CTA_PROTOINFO_TCP_STATE = 1;
 // has ended but lingers in the table.
 export const TCP_CONNTRACK_TIME_WAIT = 7;
 export const TCP_CONNTRACK_CLOSE = 8;
+// include/uapi/linux/netfilter/nfnetlink.h, enum nfnetlink_groups: new, updated and destroyed
+// entries (NFNLGRP_CONNTRACK_NEW = 1, _UPDATE = 2, _DESTROY = 3), as legacy group bits.
+export const NFNLGRP_CONNTRACK_BITS = (1 << 0) | (1 << 1) | (1 << 2);
 
 /** The attributes in `buf` from `from` to `to`, as type (flags masked off) and payload. */
 export function* attributes(buf: Buffer, from = 0, to = buf.length): Generator<{ type: number; value: Buffer }> {
