@@ -2,7 +2,7 @@
 // `uplinkd_` prefix, base units (seconds, ratios 0-1), `_total` counters. Gauges are set from a
 // status report read at scrape time (routes, flows and counters read back from the kernel);
 // counters count heartbeats and operator events as they happen.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatusReport } from '../types/status.js';
 import { LOCAL_ERRNOS } from '../types/errnos.js';
 import type { OperatorEvent } from '../types/events.js';
@@ -24,6 +24,7 @@ export class UplinkMetrics {
   private readonly transitions: Counter;
   private readonly steeringChanges: Counter;
   private readonly gatewayChanges: Counter;
+  private readonly lateness: Histogram;
   /** Set from status's totals at each update: one that went down (an uplink tracked anew) reads as a counter reset. */
   private readonly confirmations: Counter;
 
@@ -98,6 +99,15 @@ export class UplinkMetrics {
       labelNames: ['family', 'cause'],
       registers: r,
     });
+    // The event loop's lag as the heartbeats see it: prom-client's own (monitorEventLoopDelay)
+    // samples it with a timer of its own, a wake-up every 10 ms on an idle gateway.
+    this.lateness = new Histogram({
+      name: 'uplinkd_heartbeat_round_lateness_seconds',
+      help: 'How late each heartbeat round started after it was due: how long the event loop kept it waiting',
+      labelNames: ['uplink'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+      registers: r,
+    });
     this.gatewayChanges = new Counter({
       name: 'uplinkd_gateway_changes_total',
       help: 'Changes of the next hop learnt for gateway: auto (gateway_changed), per uplink and family, by whether one is in force after it',
@@ -107,6 +117,7 @@ export class UplinkMetrics {
   }
 
   onRound(uplink: string, round: ProbeRound): void {
+    if (round.lateMs !== undefined) this.lateness.observe({ uplink }, round.lateMs / 1000);
     for (const h of round.results) {
       // Cut short by a rebind or a stop: never sent to completion, not a heartbeat's result.
       if (h.error === HEARTBEAT_CLOSED) continue;
@@ -126,6 +137,9 @@ export class UplinkMetrics {
         if (!targets || (labels.target !== undefined && !targets.has(String(labels.target)))) counter.remove(labels);
       }
     }
+    // A histogram's values carry `le` beside its labels: removed by uplink alone.
+    const gone = new Set((await this.lateness.get()).values.map((v) => String(v.labels.uplink)).filter((u) => !keep.has(u)));
+    for (const uplink of gone) this.lateness.remove({ uplink });
   }
 
   onEvent(e: OperatorEvent): void {

@@ -132,7 +132,9 @@ export class UplinkProber {
 
   private tick(confirming = false): void {
     if (this.stopped) return;
-    const round = this.runRound(confirming);
+    // A confirmation's round is due when it is asked for; a paced one at nextAt.
+    const lateMs = confirming ? 0 : Math.max(0, this.opts.clock() - this.nextAt);
+    const round = this.runRound(confirming, lateMs);
     this.delivered = this.delivered.then(async () => {
       const r = await round;
       if (!this.stopped) this.opts.onRound(r);
@@ -145,7 +147,7 @@ export class UplinkProber {
     this.timer = setTimeout(() => this.tick(), this.nextAt - now);
   }
 
-  private async runRound(confirming: boolean): Promise<ProbeRound> {
+  private async runRound(confirming: boolean, lateMs: number): Promise<ProbeRound> {
     const { uplink, clock } = this.opts;
     const seq = ++this.seq;
     const startedAt = clock();
@@ -180,7 +182,7 @@ export class UplinkProber {
         return { target: t.label, ...r };
       }),
     );
-    return { seq, startedAt, results };
+    return { seq, startedAt, lateMs, results };
   }
 
   /**

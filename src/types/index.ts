@@ -194,6 +194,8 @@ export interface ProbeRound {
   readonly seq: number;
   /** Monotonic ms when the round started. */
   readonly startedAt: number;
+  /** Ms the round started after it was due: how long the event loop kept it waiting. */
+  readonly lateMs?: number;
   readonly results: readonly HeartbeatResult[];
 }
 

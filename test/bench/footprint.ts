@@ -2,7 +2,7 @@
 // one metrics scrape at 0, 50k and 200k conntrack entries made by real packets from the LAN
 // host (one UDP flow each), and a drain of the pinned ones while heartbeats run.
 import { request } from '../../src/control/protocol.js';
-import { Lab, SINK } from '../lab/lab.js';
+import { Lab, SINK, TARGETS } from '../lab/lab.js';
 import { passiveConfig } from '../lab/passive.js';
 import { sleep } from '../lab/wait.js';
 import { median, r1 } from './figures.js';
@@ -139,3 +139,173 @@ export async function conntrackCost(sizes: readonly number[], calls: number): Pr
     await lab.destroy();
   }
 }
+
+/** CPU ms, scheduler runs (wake-ups) and resident MB of a set of processes, summed over their threads. */
+function usage(pids: readonly number[]): { cpuMs: number; runs: number; rssMb: number } {
+  let cpuMs = 0;
+  let runs = 0;
+  let rss = 0;
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        // schedstat: ns on the CPU, ns waiting, times run (each one a wake-up or a preemption).
+        const [on, , n] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+        cpuMs += Number(on) / 1e6;
+        runs += Number(n);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    rss += rssMb(pid);
+  }
+  return { cpuMs, runs, rssMb: rss };
+}
+
+/** What a set of processes costs over `seconds`: CPU ms per second, wake-ups per second, resident MB at the end. */
+async function measured(pids: () => readonly number[], seconds: number): Promise<{ cpuMsPerS: number; wakeupsPerS: number; rssMb: number }> {
+  const a = usage(pids());
+  await sleep(seconds * 1000);
+  const b = usage(pids());
+  return { cpuMsPerS: (b.cpuMs - a.cpuMs) / seconds, wakeupsPerS: (b.runs - a.runs) / seconds, rssMb: b.rssMb };
+}
+
+/** Heartbeat targets on the internet side beyond TARGETS: 198.51.100.20 onwards. */
+const extraTarget = (i: number): string => `198.51.100.${20 + i}`;
+
+/**
+ * uplinkd against the dpinger model (one `ping -i` process per target, as pfSense runs one
+ * dpinger per gateway) in one lab, one after the other: at each count of targets (one uplink
+ * up to its limit, then two), CPU per heartbeat, wake-ups per second and resident memory.
+ */
+export async function footprintVsPing(counts: readonly number[], seconds: number, intervalMs = 200): Promise<Record<string, unknown>> {
+  const lab = await Lab.create();
+  try {
+    const most = Math.max(...counts);
+    const perUplink = Math.min(most, 64);
+    for (let i = 0; i < perUplink; i++) await lab.exec('inet', 'ip', ['addr', 'add', `${extraTarget(i)}/32`, 'dev', 'lo']);
+    const rows: Record<string, unknown>[] = [];
+    for (const n of counts) {
+      const uplinks = n > 64 ? 2 : 1;
+      const each = Math.ceil(n / uplinks);
+      const spec = Array.from({ length: uplinks }, (_, u) => ({
+        wan: `wan${u + 1}`,
+        gateway: `100.64.${u + 1}.1`,
+        targets: Array.from({ length: each }, (_, i) => extraTarget(i)),
+      }));
+      const yaml = `uplinks:\n${spec
+        .map(
+          (s, u) =>
+            `  - name: u${u + 1}\n    interface: ${s.wan}\n    gateway: ${s.gateway}\n    priority: ${u + 1}\n    targets:\n${s.targets.map((t) => `      - icmp: ${t}`).join('\n')}\n`,
+        )
+        .join('')}probe:\n  interval: ${intervalMs}ms\n`;
+      const daemon = lab.startDaemon(yaml);
+      for (let u = 0; u < uplinks; u++) await daemon.waitState(`u${u + 1}`, 'up', 30_000);
+      await sleep(2000);
+      const pid = daemon.proc.pid!;
+      const ours = await measured(() => [pid], seconds);
+      await daemon.stop();
+      const pings = spec.flatMap((s) =>
+        s.targets.map((t) =>
+          lab.exec('gw', 'ping', ['-q', '-n', '-I', s.wan, '-i', String(intervalMs / 1000), '-w', String(seconds + 4), t], { reject: false }),
+        ),
+      );
+      await sleep(2000);
+      const pingPids = pings.map((p) => p.pid!).filter(Boolean);
+      const theirs = await measured(() => pingPids, seconds);
+      for (const p of pings) p.kill('SIGINT');
+      await Promise.all(pings);
+      const perS = (n * 1000) / intervalMs;
+      const row = {
+        targets: n,
+        uplinks,
+        heartbeats_per_second: perS,
+        uplinkd: { cpu_us_per_heartbeat: r1((ours.cpuMsPerS * 1000) / perS), wakeups_per_s: r1(ours.wakeupsPerS), rss_mb: r1(ours.rssMb) },
+        ping: {
+          processes: pingPids.length,
+          cpu_us_per_heartbeat: r1((theirs.cpuMsPerS * 1000) / perS),
+          wakeups_per_s: r1(theirs.wakeupsPerS),
+          rss_mb: r1(theirs.rssMb),
+        },
+        cpu_ratio: r1(ours.cpuMsPerS / theirs.cpuMsPerS),
+      };
+      process.stdout.write(`  footprint ${n} targets: ${JSON.stringify(row)}\n`);
+      rows.push(row);
+    }
+    return {
+      setup: `interval ${intervalMs}ms, defaults otherwise; ${seconds} s each; CPU and wake-ups (scheduler runs) of every thread from schedstat; ping: iputils, one process per target`,
+      rows,
+    };
+  } finally {
+    await lab.destroy();
+  }
+}
+
+/**
+ * The shipped defaults at rest: two uplinks, one target each (1 s interval, passive on), a quiet
+ * LAN, measured after `settleS`; then with a two-way LAN flow of 500 packets/s. Beside it the
+ * dpinger model: one `ping -i 1` per target.
+ */
+export async function idleFootprint(settleS: number, seconds: number): Promise<Record<string, unknown>> {
+  const lab = await Lab.create();
+  try {
+    const daemon = lab.startDaemon(passiveConfig().replace('probe:\n  interval: 1s\n', ''));
+    await daemon.waitState('fiber', 'up', 30_000);
+    await daemon.waitState('dsl', 'up', 30_000);
+    await sleep(settleS * 1000);
+    const pid = daemon.proc.pid!;
+    const quiet = await measured(() => [pid], seconds);
+    // 500 packets/s each way: the LAN host sends 500/s to the sink, which answers each one.
+    const traffic = lab.exec('lan', 'python3', ['-c', TWO_WAY, SINK, String(seconds + 4)], { reject: false });
+    const echo = lab.exec('inet', 'python3', ['-c', ECHO, SINK, String(seconds + 6)], { reject: false });
+    await sleep(1500);
+    const busy = await measured(() => [pid], seconds);
+    await Promise.all([traffic, echo]);
+    await daemon.stop();
+    const pings = TARGETS.slice(0, 1).flatMap((t) =>
+      ['wan1', 'wan2'].map((wan) => lab.exec('gw', 'ping', ['-q', '-n', '-I', wan, '-i', '1', '-w', String(seconds + 4), t], { reject: false })),
+    );
+    await sleep(1500);
+    const pingPids = pings.map((p) => p.pid!).filter(Boolean);
+    const peer = await measured(() => pingPids, seconds);
+    for (const p of pings) p.kill('SIGINT');
+    await Promise.all(pings);
+    const fig = (m: { cpuMsPerS: number; wakeupsPerS: number; rssMb: number }) => ({
+      cpu_ms_per_s: r1(m.cpuMsPerS),
+      wakeups_per_s: r1(m.wakeupsPerS),
+      rss_mb: r1(m.rssMb),
+    });
+    const out = {
+      setup: `two uplinks x one target, shipped defaults; measured ${seconds} s after ${settleS} s`,
+      quiet: fig(quiet),
+      two_way_500pps: fig(busy),
+      ping: fig(peer),
+    };
+    process.stdout.write(`  idle: ${JSON.stringify(out)}\n`);
+    return out;
+  } finally {
+    await lab.destroy();
+  }
+}
+
+/** The LAN side of a two-way flow: UDP to the sink at 500 packets/s for argv[2] seconds, answers read. */
+const TWO_WAY = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setblocking(False)
+end = time.monotonic() + float(sys.argv[2]); nxt = time.monotonic()
+while time.monotonic() < end:
+    s.sendto(b'x' * 64, (sys.argv[1], 9999))
+    try:
+        while True: s.recv(2048)
+    except BlockingIOError: pass
+    nxt += 0.002; time.sleep(max(0, nxt - time.monotonic()))
+`;
+/** The sink's side: answers each datagram on port 9999 for argv[2] seconds. */
+const ECHO = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 9999)); s.settimeout(0.5)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        d, a = s.recvfrom(2048); s.sendto(d, a)
+    except socket.timeout: pass
+`;

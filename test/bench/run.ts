@@ -7,7 +7,7 @@ import { startPair } from '../lab/ha.js';
 import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
 import { cpuMs, median, r1, summary } from './figures.js';
-import { conntrackCost } from './footprint.js';
+import { conntrackCost, footprintVsPing, idleFootprint } from './footprint.js';
 import { gatewayFollow, gatewayIdleCpu } from './gateway-auto.js';
 import { mptcpGaps } from './mptcp.js';
 import { passiveCpu, passiveOutages } from './passive.js';
@@ -349,6 +349,12 @@ async function main(): Promise<void> {
     passive_cpu: !only || only.includes('passive-cpu') ? await passiveCpu(Number(process.env.BENCH_PASSIVE_CPU_SECONDS ?? 30), 3) : undefined,
     gateway_auto_follow: !only || only.includes('gateway') ? await gatewayFollow(Number(process.env.BENCH_GATEWAY_RENEWALS ?? 20)) : undefined,
     conntrack_cost: !only || only.includes('conntrack') ? await conntrackCost([0, 50_000, 200_000], 10) : undefined,
+    footprint_vs_ping:
+      !only || only.includes('footprint') ? await footprintVsPing([1, 4, 32, 128], Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 20)) : undefined,
+    idle_footprint:
+      !only || only.includes('idle')
+        ? await idleFootprint(Number(process.env.BENCH_IDLE_SETTLE_SECONDS ?? 300), Number(process.env.BENCH_IDLE_SECONDS ?? 30))
+        : undefined,
     gateway_auto_idle_cpu: !only || only.includes('gateway-cpu') ? await gatewayIdleCpu(Number(process.env.BENCH_GATEWAY_CPU_SECONDS ?? 30), 3) : undefined,
   };
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {

@@ -159,6 +159,25 @@ describe('metrics', () => {
     assert.equal(find(s, 'uplinkd_uplink_transitions_total', { uplink: 'lte' }), undefined);
   });
 
+  it("each round's lateness goes into a histogram per uplink, dropped with its uplink", async () => {
+    const m = new UplinkMetrics('1');
+    const round = (uplink: string, lateMs: number) => m.onRound(uplink, { seq: 1, startedAt: 0, lateMs, results: [] });
+    for (const late of [0, 0.4, 3, 12]) round('fiber', late);
+    round('lte', 700);
+    let s = parseExposition(await m.registry.metrics());
+    const bucket = (uplink: string, le: string) => find(s, 'uplinkd_heartbeat_round_lateness_seconds_bucket', { uplink, le });
+    assert.deepEqual(
+      ['0.001', '0.005', '0.01', '0.02', '+Inf'].map((le) => bucket('fiber', le)),
+      [2, 3, 3, 4, 4],
+    );
+    assert.equal(find(s, 'uplinkd_heartbeat_round_lateness_seconds_count', { uplink: 'fiber' }), 4);
+    assert.equal(bucket('lte', '0.5'), 0);
+    await m.retain([{ name: 'fiber', targets: [] }]);
+    s = parseExposition(await m.registry.metrics());
+    assert.equal(find(s, 'uplinkd_heartbeat_round_lateness_seconds_count', { uplink: 'lte' }), undefined);
+    assert.equal(find(s, 'uplinkd_heartbeat_round_lateness_seconds_count', { uplink: 'fiber' }), 4);
+  });
+
   it('an uplink a reload removed and a later one added again counts its confirmations from zero', async () => {
     const m = new UplinkMetrics('1');
     const withFiber = (confirmations: number) => ({
