@@ -18,8 +18,8 @@ import { ProcSysctl } from '../host/sysctl.js';
 import { NetlinkConntrackTable } from '../host/conntrack.js';
 import { HookRunner } from '../hooks/runner.js';
 import { execaSpawner } from '../hooks/spawn.js';
-import { UplinkMetrics } from '../metrics/registry.js';
-import { MetricsServer } from '../metrics/server.js';
+import type { UplinkMetrics } from '../metrics/registry.js';
+import type { MetricsServer } from '../metrics/server.js';
 import { APPLY_STUCK_MS, ServiceNotifier, serviceEnvironment } from '../notify/systemd.js';
 import { statusLine } from '../notify/status-line.js';
 import type { OperatorEvent } from '../types/events.js';
@@ -106,7 +106,8 @@ export async function run(opts: RunOptions): Promise<number> {
   // Listeners of operator events, wired once the daemon exists.
   const listeners: ((e: OperatorEvent) => void)[] = [];
   const version = opts.version ?? 'unknown';
-  const metrics = new UplinkMetrics(version);
+  // prom-client and node:http are loaded only for a config with metrics: (some MB of memory).
+  let metrics: UplinkMetrics | undefined;
   const daemon = new Daemon({
     configPath: opts.configPath,
     config,
@@ -131,28 +132,30 @@ export async function run(opts: RunOptions): Promise<number> {
     onEvent: (e) => {
       for (const listen of listeners) listen(e);
     },
-    onRound: (uplink, round) => metrics.onRound(uplink, round),
+    onRound: (uplink, round) => metrics?.onRound(uplink, round),
     // SIGHUP and `uplinkd reload` take the same path (Daemon.reload); what it changed says what follows.
     // Each follower compares the config with what runs, so a move that failed is tried again.
     onReloaded: async (_diff, next) => {
       await followSocket(next);
       await followMetrics(next);
-      await metrics.retain(next.uplinks.map((u) => ({ name: u.name, targets: u.targets.map((t) => t.label) })));
+      await metrics?.retain(next.uplinks.map((u) => ({ name: u.name, targets: u.targets.map((t) => t.label) })));
     },
   });
-  listeners.push((e) => metrics.onEvent(e));
-  const metricsServer = (c: Config): MetricsServer | undefined =>
-    c.metrics
-      ? new MetricsServer(
-          c.metrics,
-          async () => {
-            metrics.update(await daemon.status(), Date.now());
-            return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
-          },
-          (message) => log.warn({ event: 'metrics' }, message),
-        )
-      : undefined;
-  let exporter = metricsServer(config);
+  listeners.push((e) => metrics?.onEvent(e));
+  const metricsServer = async (c: Config): Promise<MetricsServer | undefined> => {
+    if (!c.metrics) return undefined;
+    const [{ UplinkMetrics }, { MetricsServer }] = await Promise.all([import('../metrics/registry.js'), import('../metrics/server.js')]);
+    const m = (metrics ??= new UplinkMetrics(version));
+    return new MetricsServer(
+      c.metrics,
+      async () => {
+        m.update(await daemon.status(), Date.now());
+        return { contentType: m.registry.contentType, body: await m.registry.metrics() };
+      },
+      (message) => log.warn({ event: 'metrics' }, message),
+    );
+  };
+  let exporter = await metricsServer(config);
   const service = new ServiceNotifier(
     serviceEnvironment(process.env, process.pid),
     // From memory: every operator event refreshes it, and a kernel read each time would be waste.
@@ -208,7 +211,7 @@ export async function run(opts: RunOptions): Promise<number> {
   /** A reload that changed metrics.listen: the new endpoint first, the old one closed after. */
   async function followMetrics(config: Config): Promise<void> {
     if (isDeepStrictEqual(config.metrics, exporter?.listen)) return;
-    const next = metricsServer(config);
+    const next = await metricsServer(config);
     try {
       await next?.start();
     } catch (err) {

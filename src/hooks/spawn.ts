@@ -2,7 +2,6 @@
 // and as JSON on standard input, in a process group of its own so that a timeout kills what
 // the hook started too (a shell script's `sleep`).
 import { readdirSync } from 'node:fs';
-import { execa } from 'execa';
 import { setCloseOnExec } from '../native/index.js';
 import type { HookSpawner } from './runner.js';
 
@@ -42,6 +41,8 @@ function hookEnvironment(payload: Readonly<Record<string, string>>): Record<stri
 }
 
 export const execaSpawner: HookSpawner = async (argv, payload, timeoutMs, cancel) => {
+  // Loaded at the first hook: a config without hooks never pays for execa's memory.
+  const { execa } = await import('execa');
   closeOnExec();
   const child = execa(argv[0]!, argv.slice(1), {
     input: payload.json,

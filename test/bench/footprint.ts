@@ -2,7 +2,7 @@
 // one metrics scrape at 0, 50k and 200k conntrack entries made by real packets from the LAN
 // host (one UDP flow each), and a drain of the pinned ones while heartbeats run.
 import { request } from '../../src/control/protocol.js';
-import { Lab, SINK, TARGETS } from '../lab/lab.js';
+import { CLI, type DaemonHandle, Lab, SINK, TARGETS } from '../lab/lab.js';
 import { passiveConfig } from '../lab/passive.js';
 import { sleep } from '../lab/wait.js';
 import { median, r1 } from './figures.js';
@@ -65,6 +65,94 @@ async function costOf(pid: number, fn: () => Promise<void>, idleMs: number): Pro
   await fn();
   const spent = threadsCpuMs(pid) - c0 - idlePerMs * (performance.now() - t0);
   return { cpuMs: spent, idleMsPerS: idlePerMs * 1000 };
+}
+
+/** The heartbeat rounds' lateness so far, from the daemon's histogram: rounds, and those later than 5 ms. */
+async function lateness(lab: Lab): Promise<{ rounds: number; over5ms: number }> {
+  const r = await lab.exec('gw', process.execPath, ['-e', "fetch('http://127.0.0.1:9469/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+  let rounds = 0;
+  let within = 0;
+  for (const line of r.stdout.split('\n')) {
+    const v = Number(line.split(' ').at(-1));
+    if (line.startsWith('uplinkd_heartbeat_round_lateness_seconds_count{')) rounds += v;
+    else if (line.startsWith('uplinkd_heartbeat_round_lateness_seconds_bucket{') && line.includes('le="0.005"')) within += v;
+  }
+  return { rounds, over5ms: rounds - within };
+}
+
+/** `uplinkd drain fiber --now` over the pinned connections: how long, and how late the heartbeat rounds meanwhile. */
+async function drainWhileProbing(lab: Lab, daemon: DaemonHandle): Promise<Record<string, unknown>> {
+  const before = await lateness(lab);
+  const mark = daemon.logs.length;
+  const t0 = Date.now();
+  const cli = await lab.cli(['drain', 'fiber', '--now', '--socket', daemon.socket]);
+  const done = await daemon.waitFor((l) => l.event === 'drain' && typeof l.live === 'number', 120_000, 'the drain', mark);
+  const ms = Date.parse(String(done.time)) - t0;
+  await sleep(2000);
+  const after = await lateness(lab);
+  const out = {
+    cli_exit: cli.code,
+    reset: done.live,
+    deleted: done.deleted,
+    drain_ms: ms,
+    rounds: after.rounds - before.rounds,
+    rounds_late_over_5ms: after.over5ms - before.over5ms,
+  };
+  process.stdout.write(`  drain: ${JSON.stringify(out)}\n`);
+  return out;
+}
+
+/**
+ * From the kernel's RTM_DELLINK, as an `ip -ts monitor link` in the gateway's namespace
+ * receives it, to uplinkd's log line of the lost uplink, `trials` times with `status --watch`
+ * running and without. The monitor hears the same multicast as uplinkd, so the start of
+ * `ip link del` is not counted.
+ */
+async function nicDuringStatus(lab: Lab, daemon: DaemonHandle, trials: number): Promise<Record<string, unknown>> {
+  const monitor = lab.exec('gw', 'ip', ['-ts', 'monitor', 'link'], { reject: false });
+  const deleted: number[] = [];
+  let rest = '';
+  monitor.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    // "[2026-12-07T01:55:00.123456] Deleted 5: wan2@..." (local time; the lab runs in UTC).
+    for (const line of lines) {
+      const m = /^\[([0-9T:.-]+)\] Deleted .*\bwan2\b/.exec(line);
+      if (m) deleted.push(Date.parse(`${m[1]!.slice(0, 23)}Z`));
+    }
+  });
+  const once = async (): Promise<number> => {
+    await daemon.waitState('dsl', 'up', 60_000);
+    await sleep(1500);
+    const mark = daemon.logs.length;
+    const seen = deleted.length;
+    await lab.deleteNic(2);
+    const l = await daemon.waitState('dsl', 'detached', 10_000, mark);
+    const t0 = Date.now();
+    while (deleted.length === seen && Date.now() - t0 < 5000) await sleep(10);
+    if (deleted.length === seen) throw new Error('ip monitor did not report the deletion of wan2');
+    const ms = Date.parse(String(l.time)) - deleted[seen]!;
+    await lab.restoreNic(2);
+    return ms;
+  };
+  const quiet: number[] = [];
+  const watching: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    quiet.push(await once());
+    const watch = lab.exec('gw', process.execPath, [CLI, 'status', '--watch', '--json', '--socket', daemon.socket], { reject: false });
+    watching.push(await once());
+    watch.kill('SIGINT');
+    await watch;
+  }
+  monitor.kill('SIGTERM');
+  await monitor;
+  const out = {
+    quiet_ms: { median: r1(median(quiet)), max: r1(Math.max(...quiet)) },
+    status_watch_ms: { median: r1(median(watching)), max: r1(Math.max(...watching)) },
+    from: 'RTM_DELLINK as ip -ts monitor link received it',
+  };
+  process.stdout.write(`  nic deleted: ${JSON.stringify(out)}\n`);
+  return out;
 }
 
 export async function conntrackCost(sizes: readonly number[], calls: number): Promise<Record<string, unknown>> {
@@ -130,10 +218,16 @@ export async function conntrackCost(sizes: readonly number[], calls: number): Pr
       process.stdout.write(`  conntrack ${size}: ${JSON.stringify(row)}\n`);
       rows.push(row);
     }
+    // At the largest table: a drain of its pinned connections while heartbeats run, then a NIC
+    // deleted while `status --watch` runs, against one deleted with nothing running.
+    const drain = await drainWhileProbing(lab, daemon);
+    const nic = await nicDuringStatus(lab, daemon, 3);
     await daemon.stop();
     return {
       setup: `two uplinks x one target, interval 1s, defaults otherwise; UDP flows from the LAN host (one entry each); ${calls} calls of each, 1.1 s apart; CPU of every daemon thread (schedstat) less its idle CPU`,
       rows,
+      drain,
+      nic_deleted: nic,
     };
   } finally {
     await lab.destroy();

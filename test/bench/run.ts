@@ -348,7 +348,8 @@ async function main(): Promise<void> {
     passive_blackhole_interval_1s: !only || only.includes('passive') ? await passiveOutages(Number(process.env.BENCH_PASSIVE_TRIALS ?? 9)) : undefined,
     passive_cpu: !only || only.includes('passive-cpu') ? await passiveCpu(Number(process.env.BENCH_PASSIVE_CPU_SECONDS ?? 30), 3) : undefined,
     gateway_auto_follow: !only || only.includes('gateway') ? await gatewayFollow(Number(process.env.BENCH_GATEWAY_RENEWALS ?? 20)) : undefined,
-    conntrack_cost: !only || only.includes('conntrack') ? await conntrackCost([0, 50_000, 200_000], 10) : undefined,
+    conntrack_cost:
+      !only || only.includes('conntrack') ? await conntrackCost((process.env.BENCH_CONNTRACK_SIZES ?? '0,50000,200000').split(',').map(Number), 10) : undefined,
     footprint_vs_ping:
       !only || only.includes('footprint') ? await footprintVsPing([1, 4, 32, 128], Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 20)) : undefined,
     idle_footprint:
