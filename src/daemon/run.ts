@@ -51,15 +51,17 @@ export async function run(opts: RunOptions): Promise<number> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   // From the first moment, signals are noted and acted on once start-up is done: SIGTERM's
-  // default action would kill uplinkd half-way through writing the kernel's state.
+  // default action would kill uplinkd half-way through writing the kernel's state. One
+  // listener per signal for the whole run, its action swapped: libuv drops a signal caught for
+  // a listener removed before the loop dispatched it, so swapping listeners at the end of
+  // start-up lost a SIGTERM that came just then (systemd would SIGKILL at TimeoutStopSec).
   let earlyStop: string | undefined;
   let earlyReload = false;
-  const noteTerm = (): void => void (earlyStop ??= 'SIGTERM');
-  const noteInt = (): void => void (earlyStop ??= 'SIGINT');
-  const noteHup = (): void => void (earlyReload = true);
-  process.on('SIGTERM', noteTerm);
-  process.on('SIGINT', noteInt);
-  process.on('SIGHUP', noteHup);
+  let onSignal = (signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP'): void => {
+    if (signal === 'SIGHUP') earlyReload = true;
+    else earlyStop ??= signal;
+  };
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal));
   let config: Config;
   try {
     config = await loadConfig(opts.configPath);
@@ -273,12 +275,7 @@ export async function run(opts: RunOptions): Promise<number> {
     const hup = (): void => {
       void daemon.reload().catch((err: unknown) => log.error({ err: String(err) }, 'reload failed'));
     };
-    process.off('SIGTERM', noteTerm);
-    process.off('SIGINT', noteInt);
-    process.off('SIGHUP', noteHup);
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', hup);
+    onSignal = (signal) => (signal === 'SIGHUP' ? hup() : stop(signal));
     if (earlyStop) stop(earlyStop);
     else if (earlyReload) hup();
   });

@@ -849,6 +849,14 @@ export class DaemonHandle {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
     this.proc.kill(signal);
     const r = await this.proc;
+    // Ended by a signal (a crash; SIGKILL: execa's, 5 s after a SIGTERM that was not acted on): which, and its last words.
+    if (r.exitCode === undefined)
+      process.stderr.write(
+        `uplinkd ended by ${r.signal ?? 'an unknown cause'}; stderr: ${this.stderr.slice(-2000)}; last log lines:\n${this.logs
+          .slice(-8)
+          .map((l) => JSON.stringify(l))
+          .join('\n')}\n`,
+      );
     return r.exitCode ?? -1;
   }
 }
