@@ -6,6 +6,11 @@
 // tcpConnect: a TCP handshake from a socket bound to one interface (SO_BINDTODEVICE), driven
 // by the event loop with a timeout; it reports the handshake time or the errno.
 //
+// IcmpSocket: a raw ICMP or ICMPv6 socket bound to one interface (SO_BINDTODEVICE) for the
+// heartbeats: send() is one sendto(2) at once, and what arrives is read from the event loop in
+// batches. The kernel's filter (ICMP_FILTER, ICMP6_FILTER) passes echo replies only, so the
+// other ICMP the interface receives wakes nothing.
+//
 // NetlinkListener: a netlink socket (NETLINK_ROUTE unless told otherwise, NETLINK_NETFILTER
 // for nftables events and requests) subscribed to multicast groups, read from the
 // event loop (uv_poll) without blocking; send() writes one request to the kernel. The netlink npm package aborts the process when
@@ -23,6 +28,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/icmp.h>
+#include <netinet/icmp6.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/file.h>
@@ -42,6 +49,162 @@ Napi::Object ErrnoObject(Napi::Env env, int err, const char* syscall) {
   o.Set("message", Napi::String::New(env, std::string(syscall) + ": " + strerror(err)));
   return o;
 }
+
+// Throws an Error carrying errno, code and syscall: a constructor's failure.
+void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  const char* name = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+}
+
+class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "IcmpSocket", {InstanceMethod("close", &IcmpSocket::Close), InstanceMethod("send", &IcmpSocket::Send)});
+  }
+
+  // new IcmpSocket(family 4|6, ifname, onPackets(buffers[], sources[]))
+  explicit IcmpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IcmpSocket>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsFunction()) {
+      Napi::TypeError::New(env, "IcmpSocket(family, ifname, onPackets)").ThrowAsJavaScriptException();
+      return;
+    }
+    family_ = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+    std::string ifname = info[1].As<Napi::String>();
+    onPackets_ = Napi::Persistent(info[2].As<Napi::Function>());
+    int fd = socket(family_, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, family_ == AF_INET ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6));
+    if (fd < 0) { ThrowErrno(env, errno, "socket"); return; }
+    int rc;
+    if (family_ == AF_INET) {
+      // include/uapi/linux/icmp.h: the bits set are the types dropped.
+      icmp_filter filter{~(1U << ICMP_ECHOREPLY)};
+      rc = setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+    } else {
+      // RFC 3542 §3.2.
+      icmp6_filter filter{};
+      ICMP6_FILTER_SETBLOCKALL(&filter);
+      ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+      rc = setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter);
+    }
+    if (rc < 0) { int err = errno; close(fd); ThrowErrno(env, err, "setsockopt"); return; }
+    // ENODEV when the interface is missing.
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size() + 1)) < 0) {
+      int err = errno;
+      close(fd);
+      ThrowErrno(env, err, "setsockopt");
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    if (uv_poll_init(loop, poll_, fd) != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      close(fd);
+      ThrowErrno(env, EINVAL, "uv_poll_init");
+      return;
+    }
+    fd_ = fd;
+    uv_poll_start(poll_, UV_READABLE, OnReadable);
+    context_ = new Napi::AsyncContext(env, "uplinkd:icmp");
+    Ref();  // alive while polling, until close()
+  }
+
+  ~IcmpSocket() override { Stop(); }
+
+ private:
+  static void OnReadable(uv_poll_t* handle, int /*status*/, int /*events*/) { static_cast<IcmpSocket*>(handle->data)->Drain(); }
+
+  // Reads what is queued (at most 64 packets per wakeup), then calls back once. A receive
+  // error (none is expected on an unconnected raw socket without IP_RECVERR) ends the batch:
+  // the heartbeats waiting for an answer time out.
+  void Drain() {
+    if (fd_ < 0) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Array buffers = Napi::Array::New(env);
+    Napi::Array sources = Napi::Array::New(env);
+    uint32_t count = 0;
+    for (int i = 0; i < 64; i++) {
+      sockaddr_storage from{};
+      socklen_t fromlen = sizeof from;
+      ssize_t n = recvfrom(fd_, buf_, sizeof buf_, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromlen);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) break;
+      char text[INET6_ADDRSTRLEN] = "";
+      const void* addr = from.ss_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&from)->sin6_addr)
+                                                      : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&from)->sin_addr);
+      inet_ntop(from.ss_family, addr, text, sizeof text);
+      buffers.Set(count, Napi::Buffer<char>::Copy(env, buf_, static_cast<size_t>(n)));
+      sources.Set(count, Napi::String::New(env, text));
+      count++;
+    }
+    if (count > 0) onPackets_.MakeCallback(Value(), {buffers, sources}, *context_);
+  }
+
+  void Stop() {
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    delete context_;
+    context_ = nullptr;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    bool wasOpen = poll_ != nullptr;
+    Stop();
+    if (wasOpen) Unref();
+    return info.Env().Undefined();
+  }
+
+  // send(address, buffer): one datagram, without waiting (a full send buffer is EAGAIN); an
+  // errno object when sendto(2) fails (ENODEV, ENETUNREACH, ...).
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBuffer()) {
+      Napi::TypeError::New(env, "send(address, buffer)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (fd_ < 0) return ErrnoObject(env, EBADF, "sendto");
+    std::string address = info[0].As<Napi::String>();
+    Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+    sockaddr_storage to{};
+    socklen_t tolen;
+    if (family_ == AF_INET) {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&to);
+      v4->sin_family = AF_INET;
+      if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) != 1) return ErrnoObject(env, EINVAL, "inet_pton");
+      tolen = sizeof *v4;
+    } else {
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&to);
+      v6->sin6_family = AF_INET6;
+      if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) != 1) return ErrnoObject(env, EINVAL, "inet_pton");
+      tolen = sizeof *v6;
+    }
+    ssize_t n;
+    do {
+      n = sendto(fd_, b.Data(), b.Length(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), tolen);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return ErrnoObject(env, errno, "sendto");
+    return env.Undefined();
+  }
+
+  int fd_ = -1;
+  int family_ = AF_INET;
+  uv_poll_t* poll_ = nullptr;
+  Napi::AsyncContext* context_ = nullptr;
+  Napi::FunctionReference onPackets_;
+  char buf_[2048];
+};
 
 class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
  public:
@@ -102,12 +265,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     int err = errno;
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
-    Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
-    e.Set("errno", Napi::Number::New(env, err));
-    const char* name = strerrorname_np(err);
-    e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-    e.Set("syscall", Napi::String::New(env, syscall));
-    e.ThrowAsJavaScriptException();
+    ThrowErrno(env, err, syscall);
   }
 
   static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
@@ -440,6 +598,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("setCloseOnExec", Napi::Function::New(env, SetCloseOnExec));
   exports.Set("NetlinkListener", NetlinkListener::Init(env));
+  exports.Set("IcmpSocket", IcmpSocket::Init(env));
   exports.Set("tcpConnect", Napi::Function::New(env, TcpConnect));
   return exports;
 }

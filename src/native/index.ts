@@ -28,12 +28,20 @@ export interface PeerCredentials {
   readonly groups?: readonly number[];
 }
 
+/** A raw ICMP (or ICMPv6) socket bound to one interface that passes echo replies only. */
+export interface IcmpSocket {
+  /** One datagram to `address` at once; an errno object when sendto(2) fails. */
+  send(address: string, datagram: Buffer): NativeErrno | undefined;
+  close(): void;
+}
+
 interface Addon {
   setCloseOnExec(fd: number): NativeErrno | undefined;
   sendDatagram(path: string, data: Buffer): NativeErrno | undefined;
   flock(fd: number): NativeErrno | undefined;
   peerCredentials(fd: number): PeerCredentials | NativeErrno;
   tcpConnect(ifname: string, address: string, port: number, timeoutMs: number, callback: (result: TcpConnectResult) => void): TcpConnectResult | undefined;
+  IcmpSocket: new (family: 4 | 6, ifname: string, onPackets: (packets: Buffer[], sources: string[]) => void) => IcmpSocket;
   NetlinkListener: new (
     groups: number,
     rcvbuf: number,
@@ -65,6 +73,16 @@ export function listenNetlink(
   perWake = 256,
 ): NetlinkListener {
   return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError, protocol, perWake);
+}
+
+/**
+ * Opens a raw ICMP socket of `family` bound to `ifname` (SO_BINDTODEVICE) whose kernel filter
+ * passes echo replies only; what arrives is handed over in batches, each packet with its
+ * source address. Throws an Error with `code` (ENODEV when the interface is missing, EPERM
+ * without CAP_NET_RAW).
+ */
+export function openIcmpSocket(family: 4 | 6, ifname: string, onPackets: (packets: Buffer[], sources: string[]) => void): IcmpSocket {
+  return new addon.IcmpSocket(family, ifname, onPackets);
 }
 
 /**

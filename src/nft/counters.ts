@@ -1,11 +1,10 @@
 // nft/: the named counters of uplinkd's nftables table, read through netlink (no `nft`
 // process): the thin side effect behind the passive traffic signal, with a fake beside it
 // (fake.ts). One dump of the table's counter objects per read
-// (include/uapi/linux/netfilter/nf_tables.h, NFT_MSG_GETOBJ).
-import netlink from 'netlink';
+// (include/uapi/linux/netfilter/nf_tables.h, NFT_MSG_GETOBJ), on the native addon's socket:
+// the request is built once, and each answer is parsed where it arrived.
 import {
   attributes,
-  NETLINK_NETFILTER,
   NFNETLINK_V0,
   NFNL_SUBSYS_NFTABLES,
   NFPROTO_INET,
@@ -19,9 +18,10 @@ import {
   NFTA_OBJ_TYPE,
   NLM_F_DUMP,
   NLM_F_REQUEST,
+  NLMSG_HDRLEN,
   nlattr,
 } from '../types/netlink.js';
-import { SerialCalls } from '../netlink/index.js';
+import { NfnetlinkSocket, SerialCalls, seqBlock } from '../netlink/index.js';
 
 export interface CounterValue {
   readonly packets: number;
@@ -75,29 +75,38 @@ export function parseCounterObject(data: Buffer): { name: string; value: Counter
 
 /** The real counters, on a NETLINK_NETFILTER socket opened at the first read. */
 export class NetlinkCounters implements CounterReader {
-  private sock: ReturnType<typeof netlink.createNetlink> | undefined;
+  private sock: NfnetlinkSocket | undefined;
   private readonly calls = new SerialCalls();
-  /** The same request every 10 ms: built once. */
-  private readonly req: ReturnType<typeof counterDumpRequest>;
+  /** The same request at every read but for its sequence number (bytes 8-11): built once. */
+  private readonly datagram: Buffer;
   private readonly what: string;
 
   constructor(table: CounterTable = { family: 'inet', name: 'uplinkd' }) {
-    this.req = counterDumpRequest(table.name);
+    const req = counterDumpRequest(table.name);
+    // include/uapi/linux/netlink.h: struct nlmsghdr, then the payload.
+    this.datagram = Buffer.alloc(NLMSG_HDRLEN + req.payload.length);
+    this.datagram.writeUInt32LE(this.datagram.length, 0);
+    this.datagram.writeUInt16LE(req.type, 4);
+    this.datagram.writeUInt16LE(req.flags, 6);
+    req.payload.copy(this.datagram, NLMSG_HDRLEN);
     this.what = `nft list counters table ${table.family} ${table.name}`;
   }
 
-  async read(): Promise<Map<string, CounterValue>> {
-    this.sock ??= netlink.createNetlink(NETLINK_NETFILTER);
-    const { sock, req, what } = this;
+  read(): Promise<Map<string, CounterValue>> {
+    this.sock ??= new NfnetlinkSocket();
+    const { sock, datagram, what } = this;
     // A missing table is no error: the dump passes every table by and ends empty
     // (nf_tables_dump_obj); a refusal (EPERM without CAP_NET_ADMIN) is a KernelError.
-    const msgs = await this.calls.run(what, async () => (await sock.request(req.type, [req.payload], { flags: req.flags }))[0]);
-    const out = new Map<string, CounterValue>();
-    for (const m of msgs) {
-      const c = parseCounterObject(m.data);
-      if (c) out.set(c.name, c.value);
-    }
-    return out;
+    return this.calls.run(what, async () => {
+      const out = new Map<string, CounterValue>();
+      const seq = seqBlock(1);
+      datagram.writeUInt32LE(seq, 8);
+      await sock.dump(datagram, seq, what, (d, start, end) => {
+        const c = parseCounterObject(d.subarray(start + NLMSG_HDRLEN, end));
+        if (c) out.set(c.name, c.value);
+      });
+      return out;
+    });
   }
 
   close(): void {

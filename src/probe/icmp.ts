@@ -1,9 +1,9 @@
 // probe/: ICMP echo heartbeats (RFC 792, RFC 4443) on a raw socket bound to one interface
 // with SO_BINDTODEVICE, so each heartbeat leaves through its own uplink whatever the
-// managed routes say. Measures only; health/ decides.
-import raw, { type Socket } from 'raw-socket';
+// managed routes say. The socket is the native addon's: a heartbeat is one sendto(2), and the
+// kernel's filter wakes the loop for echo replies only. Measures only; health/ decides.
+import { type IcmpSocket, openIcmpSocket } from '../native/index.js';
 import { type Family, HEARTBEAT_CLOSED } from '../types/index.js';
-import { errnoCode } from '../netlink/errors.js';
 
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
@@ -61,7 +61,7 @@ interface Pending {
 
 /** One raw ICMP socket of one family, bound to one interface. */
 export class IcmpPinger {
-  private socket: Socket | undefined;
+  private socket: IcmpSocket | undefined;
   private readonly id: number;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
@@ -77,21 +77,9 @@ export class IcmpPinger {
   /** Opens and binds the socket; throws an Error whose `code` is the errno (ENODEV when the NIC is missing). */
   open(): void {
     if (this.socket) return;
-    const socket = raw.createSocket({
-      addressFamily: this.family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
-      protocol: this.family === 4 ? raw.Protocol.ICMP : raw.Protocol.ICMPv6,
+    this.socket = openIcmpSocket(this.family, this.iface, (packets, sources) => {
+      for (let i = 0; i < packets.length; i++) this.receive(packets[i]!, sources[i]!);
     });
-    try {
-      const name = Buffer.from(`${this.iface}\0`);
-      socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_BINDTODEVICE!, name, name.length);
-    } catch (err) {
-      socket.close();
-      throw Object.assign(new Error(`SO_BINDTODEVICE ${this.iface}: ${(err as Error).message}`), { code: errnoCode(err) });
-    }
-    socket.on('message', (packet: Buffer, source: string) => this.receive(packet, source));
-    // A receive error must not crash the daemon; the pending heartbeats time out.
-    socket.on('error', () => undefined);
-    this.socket = socket;
   }
 
   private receive(packet: Buffer, source: string): void {
@@ -116,19 +104,18 @@ export class IcmpPinger {
       this.seq = (this.seq + 1) & 0xffff;
       const seq = this.seq;
       const packet = echoRequest(this.family, this.id, seq);
+      const sentAt = this.clock();
       const timer = setTimeout(() => {
         this.pending.delete(seq);
         resolve({ ok: false, error: 'timeout' });
       }, timeoutMs);
-      this.pending.set(seq, { address, sentAt: this.clock(), timer, resolve });
-      this.socket!.send(packet, 0, packet.length, address, null, (error: Error | null) => {
-        if (!error) return;
-        const p = this.pending.get(seq);
-        if (!p) return;
-        this.pending.delete(seq);
-        clearTimeout(p.timer);
-        resolve({ ok: false, error: errnoCode(error) });
-      });
+      const error = this.socket!.send(address, packet);
+      if (error) {
+        clearTimeout(timer);
+        resolve({ ok: false, error: error.code });
+        return;
+      }
+      this.pending.set(seq, { address, sentAt, timer, resolve });
     });
   }
 

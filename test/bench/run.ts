@@ -351,7 +351,9 @@ async function main(): Promise<void> {
     conntrack_cost:
       !only || only.includes('conntrack') ? await conntrackCost((process.env.BENCH_CONNTRACK_SIZES ?? '0,50000,200000').split(',').map(Number), 10) : undefined,
     footprint_vs_ping:
-      !only || only.includes('footprint') ? await footprintVsPing([1, 4, 32, 128], Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 20)) : undefined,
+      !only || only.includes('footprint')
+        ? await footprintVsPing([1, 4, 32, 128], Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 20), Number(process.env.BENCH_FOOTPRINT_WARM_SECONDS ?? 30))
+        : undefined,
     idle_footprint:
       !only || only.includes('idle')
         ? await idleFootprint(Number(process.env.BENCH_IDLE_SETTLE_SECONDS ?? 300), Number(process.env.BENCH_IDLE_SECONDS ?? 30))
