@@ -211,7 +211,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "NetlinkListener",
                        {InstanceMethod("close", &NetlinkListener::Close), InstanceMethod("portId", &NetlinkListener::PortId),
-                        InstanceMethod("send", &NetlinkListener::Send)});
+                        InstanceMethod("send", &NetlinkListener::Send), InstanceMethod("drain", &NetlinkListener::DrainNow)});
   }
 
   // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE, perWake = 256)
@@ -327,6 +327,14 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     socklen_t len = sizeof addr;
     if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) < 0) return info.Env().Null();
     return Napi::Number::New(info.Env(), addr.nl_pid);
+  }
+
+  // drain(): reads what is queued now, as a wakeup would, and calls back before returning. The
+  // kernel answers a small dump within the sendto(2) that asked for it (netlink_dump_start),
+  // so reading at once saves the loop a wakeup.
+  Napi::Value DrainNow(const Napi::CallbackInfo& info) {
+    Drain(0);
+    return info.Env().Undefined();
   }
 
   // send(buffer): one datagram to the kernel (port 0); an errno object when it fails.

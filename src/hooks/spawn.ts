@@ -24,8 +24,9 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 }
 
 /**
- * raw-socket opens its heartbeat sockets without SOCK_CLOEXEC: without this, every hook (and
- * whatever it leaves running) would hold uplinkd's interface-bound raw sockets.
+ * uplinkd's own sockets are opened with SOCK_CLOEXEC; one a library opens without it (as
+ * raw-socket did with the heartbeat sockets) would be held by every hook, and by whatever it
+ * leaves running.
  */
 function closeOnExec(): void {
   for (const name of readdirSync('/proc/self/fd')) {

@@ -16,6 +16,8 @@ export interface NetlinkListener {
   portId(): number | null;
   /** One request datagram to the kernel; an errno object when sendto(2) fails. */
   send(datagram: Buffer): NativeErrno | undefined;
+  /** Reads what is queued now (as a wakeup would) and hands it over before returning. */
+  drain(): void;
 }
 
 export type TcpConnectResult = { readonly ok: true; readonly rttMs: number } | ({ readonly ok: false } & NativeErrno);

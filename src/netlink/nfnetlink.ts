@@ -128,7 +128,9 @@ export class NfnetlinkSocket {
       const timer = setTimeout(() => done(new Error(`${what}: no answer from the kernel in ${REPLY_TIMEOUT_MS}ms`)), REPLY_TIMEOUT_MS);
       this.dumps.set(seq, { what, visit: wrapped, done });
       const err = this.listener.send(datagram);
-      if (err) done(new Error(`${what}: ${err.message}`));
+      if (err) return done(new Error(`${what}: ${err.message}`));
+      // The kernel wrote the dump's first part during the sendto: read it now, not a wakeup later.
+      this.listener.drain();
     });
   }
 

@@ -1,7 +1,7 @@
 // Lab: the package as an operator installs it. `npm pack` (dist/ already built by `npm test`),
-// `npm install -g` into a temporary prefix, which builds the native addon and raw-socket at
-// install; then the installed `uplinkd` runs in the lab: heartbeats (raw ICMP and the addon's
-// TCP connect), routes, status and check.
+// `npm install -g` into a temporary prefix, which builds the native addon at install; then the
+// installed `uplinkd` runs in the lab: heartbeats (the addon's raw ICMP socket and TCP
+// connect), routes, status and check.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

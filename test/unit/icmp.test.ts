@@ -1,7 +1,8 @@
-// probe/: ICMP packet building and parsing (the socket itself is tested in the lab).
+// probe/: ICMP packet building and parsing (the socket's heartbeats are tested in the lab; here
+// only what it does before any packet goes out).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { echoRequest, errnoCode, internetChecksum, parseEchoReply } from '../../src/probe/index.js';
+import { echoRequest, errnoCode, IcmpPinger, internetChecksum, parseEchoReply } from '../../src/probe/index.js';
 
 describe('icmp', () => {
   it('an echo request carries a checksum that verifies to zero (RFC 1071)', () => {
@@ -40,5 +41,16 @@ describe('icmp', () => {
     assert.equal(errnoCode(new Error('No such device')), 'ENODEV');
     assert.equal(errnoCode(new Error('Network is unreachable')), 'ENETUNREACH');
     assert.equal(errnoCode({ code: 'EPERM' }), 'EPERM');
+  });
+
+  it('a heartbeat on a missing interface fails with ENODEV at once, in either family (no packet sent)', async () => {
+    for (const [family, address] of [
+      [4, '198.51.100.1'],
+      [6, '2001:db8::1'],
+    ] as const) {
+      const pinger = new IcmpPinger('uplnkd-nonic0', family, () => performance.now());
+      assert.deepEqual(await pinger.echo(address, 1000), { ok: false, error: 'ENODEV' });
+      pinger.close();
+    }
   });
 });

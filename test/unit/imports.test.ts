@@ -31,7 +31,7 @@ export const RULES: Readonly<Record<string, Allowed>> = {
   status: pure('health', 'steer', 'track'),
   native: { folders: [], packages: [], node: true },
   netlink: kernel(['native'], ['netlink']),
-  probe: kernel(['native', 'netlink'], ['raw-socket']),
+  probe: kernel(['native', 'netlink']),
   link: kernel(['native', 'netlink'], ['netlink']),
   route: kernel(['native', 'netlink'], ['netlink']),
   // nft -f runs through host/'s command runner (DESIGN §1).
