@@ -279,6 +279,7 @@ export class Daemon {
         listenMs: listenMs(uplink),
         confirmPaceMs: confirmationPace(uplink.probe),
         onLate: (target, rttMs) => this.dispatch({ kind: 'late', uplink: name, target, rttMs }),
+        onRoundStart: () => this.sampler?.roundStarting(),
       }),
     );
   }

@@ -62,6 +62,8 @@ export interface ProberSpec {
   readonly confirmPaceMs: number;
   /** A late answer's RTT. */
   readonly onLate: (target: string, rttMs: number) => void;
+  /** A round starts now (the loop is awake). */
+  readonly onRoundStart: () => void;
 }
 
 export type ProberFactory = (spec: ProberSpec) => Prober;

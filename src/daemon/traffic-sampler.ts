@@ -40,6 +40,9 @@ export class TrafficSampler {
   /** Uplinks woken since the last read began (a read under way is followed by another). */
   private woke = new Set<string>();
   private wakeable = false;
+  /** When the read scheduled last is due (monotonic ms), and how long it was scheduled for. */
+  private dueAt = 0;
+  private scheduledMs = 0;
 
   constructor(private readonly p: TrafficSamplerPorts) {}
 
@@ -82,7 +85,22 @@ export class TrafficSampler {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.p.scheduler.clearTimeout(this.timer);
+    this.dueAt = this.p.mono() + ms;
+    this.scheduledMs = ms;
     this.timer = this.p.scheduler.setTimeout(() => void this.sample(), ms);
+  }
+
+  /**
+   * A heartbeat round starts: the loop is awake anyway. A read due within half its interval
+   * is taken now, so it shares this wake-up instead of costing one of its own; from then on
+   * reads at the heartbeats' pace fall on round starts. Not after a failed read (its backoff).
+   */
+  roundStarting(): void {
+    if (this.stopped || this.reading || this.failures || this.timer === undefined) return;
+    if (this.dueAt - this.p.mono() > this.scheduledMs / 2) return;
+    this.p.scheduler.clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.sample();
   }
 
   /** When the next read is due, as track/ decides from what the last one showed. */

@@ -28,6 +28,8 @@ export interface ProberOptions {
   readonly confirmPaceMs: number;
   /** An answer came after its heartbeat had counted as lost: its RTT. */
   readonly onLate?: (target: string, rttMs: number) => void;
+  /** A round starts now: other work due soon may share the wake-up (the passive signal's read). */
+  readonly onRoundStart?: () => void;
 }
 
 /** A heartbeat whose answer is still waited for. */
@@ -135,6 +137,7 @@ export class UplinkProber {
     // A confirmation's round is due when it is asked for; a paced one at nextAt.
     const lateMs = confirming ? 0 : Math.max(0, this.opts.clock() - this.nextAt);
     const round = this.runRound(confirming, lateMs);
+    this.opts.onRoundStart?.();
     this.delivered = this.delivered.then(async () => {
       const r = await round;
       if (!this.stopped) this.opts.onRound(r);

@@ -21,7 +21,11 @@ export function threadsCpuMs(pid: number): number {
   return ns / 1e6;
 }
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const statusMb = (pid: number, field: string): number =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
+/** The process's own memory: RSS less the pages mapped from files (Node.js's binary), which every Node.js process shares. */
+const anonMb = (pid: number): number => statusMb(pid, 'RssAnon');
 
 /** Flows i in [from, to): from one of four source ports (30000 + i / 50000) to SINK port 1024 + i % 50000. */
 const FLOW_MAKER = `
@@ -235,10 +239,11 @@ export async function conntrackCost(sizes: readonly number[], calls: number): Pr
 }
 
 /** CPU ms, scheduler runs (wake-ups) and resident MB of a set of processes, summed over their threads. */
-function usage(pids: readonly number[]): { cpuMs: number; runs: number; rssMb: number } {
+function usage(pids: readonly number[]): { cpuMs: number; runs: number; rssMb: number; anonMb: number } {
   let cpuMs = 0;
   let runs = 0;
   let rss = 0;
+  let anon = 0;
   for (const pid of pids) {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
@@ -251,16 +256,17 @@ function usage(pids: readonly number[]): { cpuMs: number; runs: number; rssMb: n
       }
     }
     rss += rssMb(pid);
+    anon += anonMb(pid);
   }
-  return { cpuMs, runs, rssMb: rss };
+  return { cpuMs, runs, rssMb: rss, anonMb: anon };
 }
 
 /** What a set of processes costs over `seconds`: CPU ms per second, wake-ups per second, resident MB at the end. */
-async function measured(pids: () => readonly number[], seconds: number): Promise<{ cpuMsPerS: number; wakeupsPerS: number; rssMb: number }> {
+async function measured(pids: () => readonly number[], seconds: number): Promise<{ cpuMsPerS: number; wakeupsPerS: number; rssMb: number; anonMb: number }> {
   const a = usage(pids());
   await sleep(seconds * 1000);
   const b = usage(pids());
-  return { cpuMsPerS: (b.cpuMs - a.cpuMs) / seconds, wakeupsPerS: (b.runs - a.runs) / seconds, rssMb: b.rssMb };
+  return { cpuMsPerS: (b.cpuMs - a.cpuMs) / seconds, wakeupsPerS: (b.runs - a.runs) / seconds, rssMb: b.rssMb, anonMb: b.anonMb };
 }
 
 /** The environment systemd/uplinkd.service gives the daemon: the benches measure what the unit runs. */
@@ -367,10 +373,11 @@ export async function idleFootprint(settleS: number, seconds: number): Promise<R
     const peer = await measured(() => pingPids, seconds);
     for (const p of pings) p.kill('SIGINT');
     await Promise.all(pings);
-    const fig = (m: { cpuMsPerS: number; wakeupsPerS: number; rssMb: number }) => ({
+    const fig = (m: { cpuMsPerS: number; wakeupsPerS: number; rssMb: number; anonMb: number }) => ({
       cpu_ms_per_s: r1(m.cpuMsPerS),
       wakeups_per_s: r1(m.wakeupsPerS),
       rss_mb: r1(m.rssMb),
+      rss_anon_mb: r1(m.anonMb),
     });
     const out = {
       setup: `two uplinks x one target, shipped defaults, MALLOC_ARENA_MAX=1 as the unit sets it; measured ${seconds} s after ${settleS} s`,
@@ -379,6 +386,46 @@ export async function idleFootprint(settleS: number, seconds: number): Promise<R
       ping: fig(peer),
     };
     process.stdout.write(`  idle: ${JSON.stringify(out)}\n`);
+    return out;
+  } finally {
+    await lab.destroy();
+  }
+}
+
+/**
+ * Resident memory of the shipped defaults over `minutes` (two uplinks, one target each, a quiet
+ * LAN), sampled every `everyS`: whether it stays flat once start-up is over.
+ */
+export async function rssOverTime(minutes: number, everyS = 60): Promise<Record<string, unknown>> {
+  const lab = await Lab.create();
+  try {
+    const daemon = lab.startDaemon(passiveConfig().replace('probe:\n  interval: 1s\n', ''), UNIT_ENV);
+    await daemon.waitState('fiber', 'up', 30_000);
+    await daemon.waitState('dsl', 'up', 30_000);
+    const pid = daemon.proc.pid!;
+    const samples: number[] = [];
+    const anon: number[] = [];
+    const c0 = threadsCpuMs(pid);
+    const t0 = performance.now();
+    for (let i = 0; i <= (minutes * 60) / everyS; i++) {
+      if (i) await sleep(everyS * 1000);
+      samples.push(r1(rssMb(pid)));
+      anon.push(r1(anonMb(pid)));
+      process.stdout.write(`  rss at ${(i * everyS) / 60} min: ${samples.at(-1)} MB\n`);
+    }
+    const cpuMsPerS = (threadsCpuMs(pid) - c0) / ((performance.now() - t0) / 1000);
+    await daemon.stop();
+    const settled = samples[Math.min(samples.length - 1, Math.ceil(300 / everyS))]!;
+    const last = samples.at(-1)!;
+    const out = {
+      setup: `two uplinks x one target, shipped defaults, MALLOC_ARENA_MAX=1 as the unit sets it, quiet LAN; resident memory every ${everyS} s for ${minutes} min`,
+      rss_mb: { at_start: samples[0], after_5_min: settled, last, min: Math.min(...samples), max: Math.max(...samples) },
+      growth_after_5_min_mb: r1(last - settled),
+      rss_anon_mb: { after_5_min: anon[Math.min(anon.length - 1, Math.ceil(300 / everyS))], last: anon.at(-1) },
+      cpu_ms_per_s: r1(cpuMsPerS),
+      samples_mb: samples,
+    };
+    process.stdout.write(`  rss over time: ${JSON.stringify({ ...out, samples_mb: undefined })}\n`);
     return out;
   } finally {
     await lab.destroy();

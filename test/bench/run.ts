@@ -7,7 +7,7 @@ import { startPair } from '../lab/ha.js';
 import { Lab, ROOT, SINK, TARGETS } from '../lab/lab.js';
 import { sleep, waitUntil } from '../lab/wait.js';
 import { cpuMs, median, r1, summary } from './figures.js';
-import { conntrackCost, footprintVsPing, idleFootprint } from './footprint.js';
+import { conntrackCost, footprintVsPing, idleFootprint, rssOverTime } from './footprint.js';
 import { gatewayFollow, gatewayIdleCpu } from './gateway-auto.js';
 import { mptcpGaps } from './mptcp.js';
 import { passiveCpu, passiveOutages } from './passive.js';
@@ -359,6 +359,8 @@ async function main(): Promise<void> {
         ? await idleFootprint(Number(process.env.BENCH_IDLE_SETTLE_SECONDS ?? 300), Number(process.env.BENCH_IDLE_SECONDS ?? 30))
         : undefined,
     gateway_auto_idle_cpu: !only || only.includes('gateway-cpu') ? await gatewayIdleCpu(Number(process.env.BENCH_GATEWAY_CPU_SECONDS ?? 30), 3) : undefined,
+    // An hour on its own: only when named (BENCH_ONLY=rss-hour), its figure merged by hand.
+    rss_over_hour: only?.includes('rss-hour') ? await rssOverTime(Number(process.env.BENCH_RSS_MINUTES ?? 60)) : undefined,
   };
   for (const fault of FAULTS.filter((f) => !only || only.includes(f.name))) {
     const g = (figures[fault.name] as { longest_outage_ms: { median: number; max: number } }).longest_outage_ms;

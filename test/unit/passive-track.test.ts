@@ -463,4 +463,51 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
     await daemon.stop();
     assert.equal(onPacket, undefined, 'closed at stop');
   });
+
+  it('with wake-ups, a read due within half its interval is taken at a round start, so both share one wake-up', async () => {
+    const counters = new FakeCounters();
+    const wakes: LoggedPackets = { start: async () => undefined, close: () => undefined };
+    const { daemon, clock, probers, round, settle } = setup(CONFIG, { counters, passiveWakes: wakes });
+    const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await daemon.start();
+    await flush();
+    for (let i = 0; i < 2; i++) {
+      round('fiber', true, true);
+      await settle();
+    }
+    counters.values.set('tx_fiber', { packets: 5, bytes: 500 }).set('rx_fiber', { packets: 5, bytes: 5000 });
+    const fiber = probers.find((p) => p.spec.uplink.name === 'fiber')!;
+    const readsAt: number[] = [];
+    const step = async (ms: number) => {
+      for (let i = 0; i < ms / 10; i++) {
+        const n = counters.reads;
+        clock.advance(10);
+        await flush();
+        if (counters.reads > n) readsAt.push(clock.mono);
+      }
+    };
+    const roundStarts = async () => {
+      const n = counters.reads;
+      fiber.spec.onRoundStart();
+      await flush();
+      if (counters.reads > n) readsAt.push(clock.mono);
+    };
+    // The reads go at the heartbeat pace (1 s) on their own timer: find one.
+    await step(1000);
+    const r = readsAt.at(-1)!;
+    readsAt.length = 0;
+    await step(300);
+    await roundStarts(); // the next read is due in 700 ms: too early, nothing read
+    await step(300);
+    await roundStarts(); // due in 400 ms: read now
+    await step(1000);
+    await roundStarts(); // due now (its timer fired in the same moment): no second read
+    await step(990);
+    await roundStarts(); // due in 10 ms: read now
+    assert.deepEqual(
+      readsAt.map((ms) => ms - r),
+      [600, 1600, 2590],
+    );
+    await daemon.stop();
+  });
 });
