@@ -60,6 +60,19 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall) {
   e.ThrowAsJavaScriptException();
 }
 
+// Stops a socket's polling and closes it; libuv frees the handle once it has closed it.
+void StopPolling(uv_poll_t*& poll, int& fd, Napi::AsyncContext*& context) {
+  if (poll) {
+    uv_poll_stop(poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll = nullptr;
+  }
+  if (fd >= 0) close(fd);
+  fd = -1;
+  delete context;
+  context = nullptr;
+}
+
 class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -147,17 +160,7 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
     if (count > 0) onPackets_.MakeCallback(Value(), {buffers, sources}, *context_);
   }
 
-  void Stop() {
-    if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    delete context_;
-    context_ = nullptr;
-  }
+  void Stop() { StopPolling(poll_, fd_, context_); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     bool wasOpen = poll_ != nullptr;
@@ -303,17 +306,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     if (err != 0 && fd_ >= 0) onError_.MakeCallback(self, {ErrnoObject(env, err, syscall)}, *context_);
   }
 
-  void Stop() {
-    if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    delete context_;
-    context_ = nullptr;
-  }
+  void Stop() { StopPolling(poll_, fd_, context_); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     bool wasOpen = poll_ != nullptr;

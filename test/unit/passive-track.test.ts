@@ -405,6 +405,19 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
     assert.equal(counters.reads, reads, 'no read after stop');
   });
 
+  /** A daemon with the sampler's wake-ups, started, fiber answered twice. */
+  const startedWithWakes = async (counters: FakeCounters, wakes: LoggedPackets) => {
+    const s = setup(CONFIG, { counters, passiveWakes: wakes });
+    const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await s.daemon.start();
+    await flush();
+    for (let i = 0; i < 2; i++) {
+      s.round('fiber', true, true);
+      await s.settle();
+    }
+    return { ...s, flush };
+  };
+
   it('with wake-ups (NFLOG): reads at the heartbeat pace while answered; a wake-up reads at once, then every 10 ms until the confirmation is over', async () => {
     const counters = new FakeCounters();
     let onPacket: ((p: LoggedPacket) => void) | undefined;
@@ -416,14 +429,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
         onPacket = undefined;
       },
     };
-    const { daemon, clock, probers, round, settle } = setup(CONFIG, { counters, passiveWakes: wakes });
-    const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-    await daemon.start();
-    await flush();
-    for (let i = 0; i < 2; i++) {
-      round('fiber', true, true);
-      await settle();
-    }
+    const { daemon, clock, probers, flush } = await startedWithWakes(counters, wakes);
     assert.ok(onPacket, 'the NFLOG group is bound at start');
     let tx = 0;
     let rx = 0;
@@ -467,14 +473,7 @@ routing: { table: 100, failback: { hold: 1ms, steps: [100], step_interval: 1ms }
   it('with wake-ups, a read due within half its interval is taken at a round start, so both share one wake-up', async () => {
     const counters = new FakeCounters();
     const wakes: LoggedPackets = { start: async () => undefined, close: () => undefined };
-    const { daemon, clock, probers, round, settle } = setup(CONFIG, { counters, passiveWakes: wakes });
-    const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-    await daemon.start();
-    await flush();
-    for (let i = 0; i < 2; i++) {
-      round('fiber', true, true);
-      await settle();
-    }
+    const { daemon, clock, probers, flush } = await startedWithWakes(counters, wakes);
     counters.values.set('tx_fiber', { packets: 5, bytes: 500 }).set('rx_fiber', { packets: 5, bytes: 5000 });
     const fiber = probers.find((p) => p.spec.uplink.name === 'fiber')!;
     const readsAt: number[] = [];
