@@ -217,7 +217,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
                         InstanceMethod("send", &NetlinkListener::Send), InstanceMethod("drain", &NetlinkListener::DrainNow)});
   }
 
-  // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE, perWake = 256)
+  // new NetlinkListener(groups, rcvbuf, onMessages(buffers[]), onError(err), protocol = NETLINK_ROUTE, perWake = 256, strictDumps = false)
   explicit NetlinkListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkListener>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction() || !info[3].IsFunction()) {
@@ -246,6 +246,13 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
     addr.nl_family = AF_NETLINK;
     addr.nl_groups = groups;
     if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) { Fail(env, "bind"); return; }
+    // Strict checking makes the kernel honour a dump request's filters (a route dump of one
+    // table: ip_valid_fib_dump_req, net/ipv4/fib_frontend.c; Linux 4.20). A kernel without it
+    // dumps everything, which the caller filters anyway: its refusal is not an error.
+    if (info.Length() > 6 && info[6].ToBoolean().Value()) {
+      int one = 1;
+      setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+    }
 
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);

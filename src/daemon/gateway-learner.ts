@@ -11,6 +11,7 @@ import { DefaultRouteBook, type RouteEventSource, type RouteKernel } from '../ro
 import type { GatewayOffer } from '../track/index.js';
 import { AUTO_GATEWAY, type Config, type Family } from '../types/index.js';
 import type { LinkChange } from '../types/link.js';
+import { MAIN_TABLE } from '../types/layout.js';
 import type { ForeignDefault, RouteEvent } from '../types/routes.js';
 import { errText } from './ports.js';
 
@@ -130,7 +131,7 @@ export class GatewayLearner {
 
   private async dump(): Promise<void> {
     try {
-      for (const family of this.p.families) this.book.reset(family, await this.p.kernel.routes(family));
+      for (const family of this.p.families) this.book.reset(family, await this.p.kernel.routes(family, [MAIN_TABLE]));
     } catch (err) {
       this.p.log.error({ event: 'gateway', err: errText(err) }, `cannot read main's default routes for gateway: auto: ${errText(err)}`);
     }

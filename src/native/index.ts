@@ -51,6 +51,7 @@ interface Addon {
     onError: (err: NativeErrno) => void,
     protocol?: number,
     perWake?: number,
+    strictDumps?: boolean,
   ) => NetlinkListener;
 }
 
@@ -65,6 +66,7 @@ const NETLINK_ROUTE = 0;
  * Opens a netlink socket of `protocol` (NETLINK_ROUTE by default) bound to the legacy group
  * bitmask `groups`, delivering each datagram as it arrives. `rcvbuf` 0 keeps the kernel default.
  * `perWake`: at most so many datagrams are read (and handed over at once) per wakeup.
+ * `strictDumps`: the kernel applies a dump request's filters (NETLINK_GET_STRICT_CHK), where it can.
  */
 export function listenNetlink(
   groups: number,
@@ -73,8 +75,9 @@ export function listenNetlink(
   onError: (err: NativeErrno) => void,
   protocol = NETLINK_ROUTE,
   perWake = 256,
+  strictDumps = false,
 ): NetlinkListener {
-  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError, protocol, perWake);
+  return new addon.NetlinkListener(groups, rcvbuf, onMessages, onError, protocol, perWake, strictDumps);
 }
 
 /**

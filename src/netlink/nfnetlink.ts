@@ -87,8 +87,10 @@ export class NfnetlinkSocket {
    * `perWake`: datagrams read per wakeup (a long dump yields to the event loop between them).
    * `multicast`: the groups to join and who hears their messages (sequence number 0, which no
    * request of ours uses) and the socket's errors (ENOBUFS: some were lost).
+   * `socket`: another netlink protocol than NETLINK_NETFILTER (NETLINK_ROUTE for a filtered
+   * route dump), and whether the kernel applies a dump request's filters (strict checking).
    */
-  constructor(perWake = 256, multicast?: Multicast) {
+  constructor(perWake = 256, multicast?: Multicast, socket: { readonly protocol?: number; readonly strictDumps?: boolean } = {}) {
     this.listener = listenNetlink(
       multicast?.groups ?? 0,
       multicast?.rcvbuf ?? 0,
@@ -102,8 +104,9 @@ export class NfnetlinkSocket {
         }
       },
       (err) => multicast?.onError(err.code),
-      NETLINK_NETFILTER,
+      socket.protocol ?? NETLINK_NETFILTER,
       perWake,
+      socket.strictDumps ?? false,
     );
   }
 

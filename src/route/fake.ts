@@ -19,8 +19,9 @@ export class FakeKernel extends RecordingFake implements RouteKernel {
   async links(): Promise<Map<string, KernelLink>> {
     return new Map([...this.linkIndex].map(([name, index]) => [name, { index, up: !this.adminDown.has(name) }]));
   }
-  async routes(family: Family): Promise<KernelRoute[]> {
-    return this.routeTable.filter((r) => r.family === family);
+  async routes(family: Family, tables?: Iterable<number>): Promise<KernelRoute[]> {
+    const only = tables ? new Set(tables) : undefined;
+    return this.routeTable.filter((r) => r.family === family && (!only || only.has(r.table)));
   }
   async replaceRoute(route: KernelRoute): Promise<void> {
     this.record(`replace ${route.table} ${route.prefix}`);

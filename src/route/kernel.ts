@@ -6,7 +6,6 @@ import { addressBytes, bytesToAddress } from '../types/address.js';
 import type { Family } from '../types/index.js';
 import {
   AF,
-  attributes,
   FR_ACT_TO_TBL,
   NLM_F_CREATE,
   NLM_F_EXCL,
@@ -14,17 +13,21 @@ import {
   RT_SCOPE_LINK,
   RT_TABLE_COMPAT,
   RT_TABLE_UNSPEC,
-  RTA_GATEWAY,
   RTNH_F_ONLINK,
   RTPROT_KERNEL,
   RTPROT_UPLINKD,
 } from '../types/netlink.js';
 import type { KernelLink, KernelNexthop, KernelRoute, KernelRule } from '../types/routes.js';
+import { decodeMultipath, encodeMultipath } from './multipath.js';
+import { TableRouteDumper } from './table-dump.js';
+
+export { decodeMultipath, encodeMultipath };
 
 export interface RouteKernel {
   /** Interface name -> index and admin state, for the links that exist now. */
   links(): Promise<Map<string, KernelLink>>;
-  routes(family: Family): Promise<KernelRoute[]>;
+  /** The unicast routes of `family`; of `tables` only when named (the kernel filters them where it can). */
+  routes(family: Family, tables?: Iterable<number>): Promise<KernelRoute[]>;
   replaceRoute(route: KernelRoute): Promise<void>;
   deleteRoute(route: KernelRoute): Promise<void>;
   rules(family: Family): Promise<KernelRule[]>;
@@ -44,43 +47,6 @@ function protocolNumber(p: unknown): number | undefined {
 
 function familyOf(af: number | undefined): Family | undefined {
   return af === AF[4] ? 4 : af === AF[6] ? 6 : undefined;
-}
-
-/** RTA_MULTIPATH: a run of struct rtnexthop, each followed by its own attributes. */
-export function encodeMultipath(nexthops: readonly KernelNexthop[], flags = 0): Buffer {
-  const parts: Buffer[] = [];
-  for (const nh of nexthops) {
-    const gw = nh.gateway ? addressBytes(nh.gateway) : undefined;
-    const attrLen = gw ? 4 + gw.length : 0;
-    const buf = Buffer.alloc(8 + attrLen);
-    buf.writeUInt16LE(8 + attrLen, 0); // rtnh_len
-    buf.writeUInt8(nh.gateway ? flags : 0, 2); // rtnh_flags
-    buf.writeUInt8(Math.max(0, Math.min(255, nh.weight - 1)), 3); // rtnh_hops = weight - 1
-    buf.writeInt32LE(nh.ifindex, 4);
-    if (gw) {
-      buf.writeUInt16LE(attrLen, 8);
-      buf.writeUInt16LE(RTA_GATEWAY, 10);
-      gw.copy(buf, 12);
-    }
-    parts.push(buf);
-  }
-  return Buffer.concat(parts);
-}
-
-export function decodeMultipath(buf: Buffer): KernelNexthop[] {
-  const out: KernelNexthop[] = [];
-  let off = 0;
-  while (off + 8 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < 8) break;
-    const weight = buf.readUInt8(off + 3) + 1;
-    const ifindex = buf.readInt32LE(off + 4);
-    let gateway: string | undefined;
-    for (const a of attributes(buf, off + 8, off + len)) if (a.type === RTA_GATEWAY) gateway = bytesToAddress(a.value);
-    out.push(gateway ? { ifindex, gateway, weight } : { ifindex, weight });
-    off += (len + 3) & ~3;
-  }
-  return out;
 }
 
 function prefixParts(prefix: string): { address: string; length: number } {
@@ -127,6 +93,7 @@ function otherSelectors(m: { data: object; attrs: object }): { other?: string } 
 export class NetlinkKernel implements RouteKernel {
   private readonly sock = netlink.createRtNetlink();
   private readonly calls = new SerialCalls();
+  private readonly tableDumps = new TableRouteDumper();
 
   async links(): Promise<Map<string, KernelLink>> {
     const links = await this.calls.run('dump links', () => this.sock.getLinks());
@@ -135,7 +102,8 @@ export class NetlinkKernel implements RouteKernel {
     return out;
   }
 
-  async routes(family: Family): Promise<KernelRoute[]> {
+  async routes(family: Family, tables?: Iterable<number>): Promise<KernelRoute[]> {
+    if (tables) return this.calls.run('dump routes', () => this.tableDumps.routes(family, tables));
     const msgs = await this.calls.run('dump routes', () => this.sock.getRoutes({ family: AF[family] }));
     const out: KernelRoute[] = [];
     for (const m of msgs) {
@@ -270,5 +238,6 @@ export class NetlinkKernel implements RouteKernel {
 
   close(): void {
     this.sock.socket.close();
+    this.tableDumps.close();
   }
 }

@@ -69,11 +69,13 @@ export class Router {
     const { links, names, down } = await this.names();
     const routes = { 4: [] as KernelRoute[], 6: [] as KernelRoute[] };
     const rules = { 4: [] as KernelRule[], 6: [] as KernelRule[] };
+    const owned = this.owned ?? ownedBy(state);
+    // The plan looks at uplinkd's tables only, now and as the last apply owned them.
+    const tables = [...ownedTables(ownedBy(state)), ...ownedTables(owned)];
     for (const f of this.families) {
-      routes[f] = await this.kernel.routes(f);
+      routes[f] = await this.kernel.routes(f, tables);
       rules[f] = await this.kernel.rules(f);
     }
-    const owned = this.owned ?? ownedBy(state);
     const { operations, missing, managedLeftOut, foreign, connected } = plan(state, { links, down, routes, rules }, owned, this.families);
     const changes: string[] = [];
     let refused: Refusal[] = [];
@@ -165,7 +167,7 @@ export class Router {
     const tables = new Set([...owned.uplinkTables, ...(this.owned?.uplinkTables ?? [])]);
     const ruleOwner = ruleTables(state, this.owned);
     for (const family of this.families) {
-      for (const r of await this.kernel.routes(family)) {
+      for (const r of await this.kernel.routes(family, [state.table, ...tables])) {
         const managed = r.table === state.table && state.destinations.some((d) => d.prefix === r.prefix);
         // In main, a DHCP client's default (routing.table main) is not uplinkd's to delete.
         if ((!managed && !tables.has(r.table)) || r.connected || !mayOwnRoute(r, fixed)) continue;
@@ -197,7 +199,7 @@ export class Router {
     const fixed = fixedNexthopKeys(state.fixedNexthops, links);
     const out: { route: KernelRoute; interfaces: string[] }[] = [];
     for (const family of this.families) {
-      for (const route of await this.kernel.routes(family)) {
+      for (const route of await this.kernel.routes(family, [state.table])) {
         if (route.table !== state.table || !state.destinations.some((d) => d.prefix === route.prefix) || !mayOwnRoute(route, fixed)) continue;
         out.push({ route, interfaces: route.nexthops.map((n) => names.get(n.ifindex) ?? `if${n.ifindex}`) });
       }
@@ -210,7 +212,7 @@ export class Router {
     const byTable = new Map(tables.map((t) => [t.table, t.uplink]));
     const out = new Map<string, Partial<Record<Family, string>>>(tables.map((t) => [t.uplink, {}]));
     for (const family of this.families) {
-      for (const r of await this.kernel.routes(family)) {
+      for (const r of await this.kernel.routes(family, byTable.keys())) {
         const uplink = byTable.get(r.table);
         const gateway = r.nexthops.length === 1 ? r.nexthops[0]!.gateway : undefined;
         if (uplink === undefined || !r.prefix.endsWith('/0') || !gateway) continue;
@@ -236,6 +238,11 @@ export class Router {
     for (const family of this.families) out.push(...(await this.kernel.rules(family)).filter((r) => ownsRule(r, tables)));
     return out;
   }
+}
+
+/** The tables whose routes an apply may write or delete. */
+function ownedTables(owned: Owned): number[] {
+  return [owned.table, ...owned.uplinkTables];
 }
 
 function ownedBy(state: Owner): Owned {

@@ -56,6 +56,12 @@ export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
 export const RTA_MULTIPATH = 9;
 export const RTA_TABLE = 15;
+/** The nexthop object a route points at (include/uapi/linux/rtnetlink.h). */
+export const RTA_NH_ID = 30;
+export const RTM_GETROUTE = 26;
+export const RTN_UNICAST = 1;
+/** include/uapi/linux/netlink.h */
+export const NETLINK_ROUTE = 0;
 /** RTNH_F_ONLINK: the gateway is on this link; no lookup to prove it. */
 export const RTNH_F_ONLINK = 4;
 /** rtm_protocol of a route the kernel made itself (an address's connected route). */

@@ -26,3 +26,38 @@ it('concurrent dumps (status while a route change runs) all succeed', { timeout:
   // Every links() answer lists the same interfaces (lo, lan0, wan1, wan2).
   assert.deepEqual([...new Set(sizes.filter((_, i) => i % 5 === 0))], [4]);
 });
+
+it('a dump of named tables reads those tables only, as a full dump has them', { timeout: 60_000 }, async () => {
+  // 20k routes in a table uplinkd does not own, beside a few in ones it asks for.
+  const batch = Array.from({ length: 20_000 }, (_, i) => `route add 100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 dev wan1 table 5000`);
+  batch.push('route add 198.51.100.0/24 via 100.64.1.1 dev wan1 table 100', 'route add default via 100.64.2.1 dev wan2 table 1100 metric 7');
+  batch.push('route add 2001:db8:1::/64 dev wan1 table 100');
+  await lab.exec('gw', 'ip', ['-batch', '-'], { input: `${batch.join('\n')}\n` });
+  const kernel = join(ROOT, 'dist/src/route/index.js');
+  const script = `
+    const { NetlinkKernel } = await import(${JSON.stringify(kernel)});
+    const k = new NetlinkKernel();
+    const key = (r) => JSON.stringify(r);
+    const out = {};
+    for (const f of [4, 6]) {
+      const all = (await k.routes(f)).filter((r) => [100, 1100, 4242].includes(r.table)).map(key).sort();
+      const named = (await k.routes(f, [100, 1100, 4242])).map(key).sort();
+      out[f] = { all, named };
+    }
+    k.close();
+    const { TableRouteDumper } = await import(${JSON.stringify(join(ROOT, 'dist/src/route/table-dump.js'))});
+    const d = new TableRouteDumper();
+    await d.routes(4, [100, 1100]);
+    out.read = d.messagesRead;
+    d.close();
+    console.log(JSON.stringify(out));`;
+  const r = await lab.exec('gw', process.execPath, ['--input-type=module', '-e', script]);
+  const out = JSON.parse(r.stdout) as Record<string, { all: string[]; named: string[] }> & { read: number };
+  // The kernel walked the two tables asked for, not the 20k routes beside them.
+  assert.ok(out.read < 10, `${out.read} route messages read for two small tables`);
+  assert.deepEqual(out[4]!.named, out[4]!.all);
+  assert.deepEqual(out[6]!.named, out[6]!.all);
+  assert.equal(out[4]!.named.length, 2, 'the two IPv4 routes of tables 100 and 1100; table 4242 does not exist');
+  assert.equal(out[6]!.named.length, 1);
+  assert.match(out[4]!.named.join(), /"table":1100,"prefix":"0.0.0.0\/0","nexthops":\[\{"ifindex":\d+,"gateway":"100.64.2.1","weight":1\}\].*"metric":7/);
+});

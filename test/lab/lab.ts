@@ -168,8 +168,11 @@ export class Lab {
   }
 
   /** Runs a command inside a namespace. */
-  exec(role: Role, cmd: string, args: string[], opts: { reject?: boolean } = {}) {
-    return execa('ip', ['netns', 'exec', this.ns(role), cmd, ...args], { reject: opts.reject ?? true });
+  exec(role: Role, cmd: string, args: string[], opts: { reject?: boolean; input?: string } = {}) {
+    return execa('ip', ['netns', 'exec', this.ns(role), cmd, ...args], {
+      reject: opts.reject ?? true,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+    });
   }
 
   private async sysctl(role: Role, key: string, value: string): Promise<void> {
