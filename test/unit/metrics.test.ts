@@ -1,10 +1,12 @@
 // metrics/: the names (node_exporter's conventions), what a status report and events set, a
 // strict parse of the exposition text, and the HTTP endpoint.
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import type { StatusReport } from '../../src/types/status.js';
 import { heartbeatResult, UplinkMetrics } from '../../src/metrics/registry.js';
-import { MetricsServer } from '../../src/metrics/server.js';
+import { MAX_CONNECTIONS, MAX_PER_SOURCE, MetricsServer } from '../../src/metrics/server.js';
 import { parseExposition, type Sample } from './exposition.js';
 import { quietPassive } from './status-fixtures.js';
 
@@ -75,6 +77,45 @@ const STATUS: StatusReport = {
 
 const find = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
   samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+
+const portOf = (server: MetricsServer): number => ((server as unknown as { server: import('node:net').Server }).server.address() as AddressInfo).port;
+
+/** A TCP connection that sends nothing, as a local attacker holds one; `closed` says when the server dropped it. */
+type Idle = { readonly socket: Socket; readonly closed: Promise<void>; readonly gone: () => boolean };
+async function idleConnection(port: number, localAddress = '127.0.0.1'): Promise<Idle> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress });
+  let ended = false;
+  socket.on('error', () => {});
+  // Flowing, so the server's FIN is seen as 'end'.
+  socket.on('end', () => {
+    ended = true;
+  });
+  socket.resume();
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, closed, gone: () => ended || socket.destroyed };
+}
+
+/** http.get on a connection of its own (no agent), as Prometheus scrapes; rejects after `ms`. */
+const scrape = (port: number, ms: number): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/metrics', agent: false, signal: AbortSignal.timeout(ms) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+
+/** Lets the server's accept and 'connection' handlers run for what the kernel already queued. */
+const settle = () => new Promise((r) => setTimeout(r, 100));
 
 describe('metrics', () => {
   it('heartbeat results as labels', () => {
@@ -259,6 +300,111 @@ describe('metrics', () => {
       assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
     } finally {
       await server.close();
+    }
+  });
+
+  it('a scrape gets through within 2 s while 10 idle connections from its own address hold slots', async () => {
+    const server = new MetricsServer({ host: '127.0.0.1', port: 0 }, async () => ({ contentType: 'text/plain', body: 'ok\n' }), assert.fail);
+    await server.start();
+    const port = portOf(server);
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 10; i++) idle.push((await idleConnection(port)).socket);
+      await settle();
+      const started = performance.now();
+      assert.deepEqual(await scrape(port, 2000), { status: 200, body: 'ok\n' });
+      const ms = performance.now() - started;
+      assert.ok(ms < 2000, `${ms} ms`);
+    } finally {
+      for (const s of idle) s.destroy();
+      await server.close();
+    }
+  });
+
+  it(`one source holds at most ${MAX_PER_SOURCE} connections: the oldest idle one goes; one answering a scrape stays`, async () => {
+    let release: () => void = () => {};
+    let reads = 0;
+    const server = new MetricsServer(
+      { host: '127.0.0.1', port: 0 },
+      async () => {
+        if (reads++ === 0) await new Promise<void>((r) => (release = r));
+        return { contentType: 'text/plain', body: 'ok\n' };
+      },
+      assert.fail,
+    );
+    await server.start();
+    const port = portOf(server);
+    const open: Socket[] = [];
+    try {
+      // Idle ones: each beyond the cap pushes out the oldest.
+      const idle = [];
+      for (let i = 0; i < MAX_PER_SOURCE + 3; i++) idle.push(await idleConnection(port));
+      open.push(...idle.map((c) => c.socket));
+      await settle();
+      const gone = idle.map((c) => c.gone());
+      assert.deepEqual(gone, [...Array(3).fill(true), ...Array(MAX_PER_SOURCE).fill(false)]);
+      // Connections whose scrape is being answered are not pushed out: the next one is dropped at once.
+      const busy = Array.from({ length: MAX_PER_SOURCE }, () => scrape(port, 5000));
+      await settle();
+      assert.ok(
+        idle.every((c) => c.gone()),
+        'the idle ones made room for the scrapes',
+      );
+      const late = await idleConnection(port);
+      open.push(late.socket);
+      await Promise.race([late.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('not dropped within 1 s')), 1000))]);
+      release();
+      for (const r of await Promise.all(busy)) assert.deepEqual(r, { status: 200, body: 'ok\n' });
+    } finally {
+      release();
+      for (const s of open) s.destroy();
+      await server.close();
+    }
+  });
+
+  it(`all sources together hold at most ${MAX_CONNECTIONS}: a new one pushes out the oldest idle one`, async () => {
+    const server = new MetricsServer({ host: '127.0.0.1', port: 0 }, async () => ({ contentType: 'text/plain', body: 'ok\n' }), assert.fail);
+    await server.start();
+    const port = portOf(server);
+    const conns: Idle[] = [];
+    try {
+      // 127.0.0.0/8 is loopback: other source addresses on this host.
+      for (let i = 0; i < MAX_CONNECTIONS + 2; i++) conns.push(await idleConnection(port, `127.0.0.${10 + i}`));
+      await settle();
+      assert.deepEqual(
+        conns.map((c) => c.gone()),
+        [true, true, ...Array(MAX_CONNECTIONS).fill(false)],
+      );
+    } finally {
+      for (const c of conns) c.socket.destroy();
+      await server.close();
+    }
+  });
+
+  it('warns when it listens beyond loopback, not on 127.0.0.1 or ::1', async () => {
+    for (const [host, warned] of [
+      ['0.0.0.0', true],
+      ['127.0.0.1', false],
+      ['::1', false],
+    ] as const) {
+      const notices: string[] = [];
+      const server = new MetricsServer(
+        { host, port: 0 },
+        async () => ({ contentType: 'text/plain', body: '' }),
+        (m) => notices.push(m),
+      );
+      try {
+        await server.start();
+      } catch (err) {
+        if (host === '::1' && (err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') continue;
+        throw err;
+      }
+      await server.close();
+      assert.equal(
+        notices.some((m) => /beyond loopback/.test(m)),
+        warned,
+        `${host}: ${JSON.stringify(notices)}`,
+      );
     }
   });
 });

@@ -30,6 +30,13 @@ it('is Type=notify with a watchdog, STATUS from uplinkd only, reload through the
   assert.deepEqual(setting('RuntimeDirectoryPreserve'), ['yes']);
 });
 
+it('filters no IP address: IPAddressDeny= would stop the heartbeats too; a commented example says so', () => {
+  assert.deepEqual(setting('IPAddressDeny'), []);
+  assert.deepEqual(setting('IPAddressAllow'), []);
+  assert.match(text, /^#IPAddressDeny=any$/m);
+  assert.match(text, /^#IPAddressAllow=localhost .*198\.51\.100\.10/m);
+});
+
 it('systemd-analyze: exposure at most 3.0, verify clean', async (t) => {
   const security = await analyze(['security', '--offline=true', UNIT]);
   if (!security) return t.skip('no systemd-analyze here');
