@@ -2,7 +2,8 @@
 // (steering events on a queue of their own) and a queue runs one hook at a time, in event
 // order; queues never block probing or routing, which only enqueue. A hook past its timeout
 // is killed with its whole process group (keepalived issue 535: a hung notify script must not
-// hold back the next one). Its exit code and output are logged.
+// hold back the next one), and so is what a hook that exits left in its group (spawn.ts). Its
+// exit code and output are logged.
 import type { OperatorEvent } from '../types/events.js';
 import type { HookConfig } from '../types/index.js';
 import { type HookPayload, hookPayload, queueOf } from './payload.js';

@@ -1,13 +1,13 @@
-// hooks/: what a hook is told (environment and JSON), the queues (per uplink, in order, never
-// blocking the caller, bounded), the log of each run, and the real spawner's timeout, which
-// kills the hook's whole process group.
+// hooks/: what a hook is told (environment, bounded, and JSON, whole), the queues (per uplink,
+// in order, never blocking the caller, bounded), the log of each run, and the real spawner,
+// which kills the hook's whole process group when the hook exits and at its timeout.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hookPayload } from '../../src/hooks/payload.js';
+import { ENV_VALUE_MAX_BYTES, envValue, hookPayload, TRUNCATED_MARK } from '../../src/hooks/payload.js';
 import { type HookOutcome, HookRunner, MAX_QUEUED } from '../../src/hooks/runner.js';
 import { execaSpawner } from '../../src/hooks/spawn.js';
 import type { OperatorEvent } from '../../src/types/events.js';
@@ -75,6 +75,23 @@ describe('hooks: the payload', () => {
       assert.equal(json.family, env.FAMILY);
     });
   }
+
+  it(`cuts an environment value past ${ENV_VALUE_MAX_BYTES} bytes, at a character, with a marker; the JSON keeps it whole`, () => {
+    // 'é' is two bytes: the cut would fall inside one.
+    const reason = `a${'é'.repeat(100 * 1024)}`;
+    const p = hookPayload({ ...down, reason }, TIME, IFACES);
+    const cut = p.env.UPLINKD_REASON!;
+    assert.ok(cut.endsWith(TRUNCATED_MARK), cut.slice(-40));
+    assert.ok(Buffer.byteLength(cut) <= ENV_VALUE_MAX_BYTES);
+    assert.ok(Buffer.byteLength(cut) > ENV_VALUE_MAX_BYTES - TRUNCATED_MARK.length - 2);
+    const kept = cut.slice(0, -TRUNCATED_MARK.length);
+    assert.ok(reason.startsWith(kept), 'no character is split');
+    assert.equal((JSON.parse(p.json) as { reason: string }).reason, reason);
+    assert.equal(p.env.UPLINKD_UPLINK, 'fiber', 'short values as they are');
+    const exact = 'x'.repeat(ENV_VALUE_MAX_BYTES);
+    assert.equal(envValue(exact), exact, 'a value of exactly the limit is not cut');
+    assert.equal(envValue(envValue(reason)), envValue(reason), 'cutting twice changes nothing');
+  });
 });
 
 interface Call {
@@ -193,7 +210,112 @@ describe('hooks: the runner', () => {
   });
 });
 
+/** A process that still runs (a zombie about to be reaped by its new parent does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Waits up to `ms` for `pid` to stop running; whether it did. */
+async function gone(pid: number, ms = 5000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (running(pid)) {
+    if (Date.now() > until) {
+      process.kill(pid, 'SIGKILL');
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
+}
+
+/** Runs `body` with a temporary directory, removed after. */
+async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'uplinkd-hook-'));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What a hook may leave in the background: `$!` is its pid. */
+const LEFT_BEHIND: [string, string][] = [
+  ['holding the hook’s output open', 'sleep 1000 &'],
+  ['with its output elsewhere', 'sleep 1000 >/dev/null 2>&1 </dev/null &'],
+  // READY: the hook goes on once the trap is set.
+  ['ignoring SIGTERM', '(trap "" TERM; : > READY; exec sleep 1000) >/dev/null 2>&1 &'],
+];
+
+/** A hook script that starts `background`, writes its pid to `pidFile`, then does `last`. */
+function leaving(dir: string, background: string, last: string): { script: string; pidFile: string } {
+  const pidFile = join(dir, 'left.pid');
+  const ready = join(dir, 'ready');
+  const wait = background.includes('READY') ? `while [ ! -e ${ready} ]; do sleep 0.02; done\n` : '';
+  const script = join(dir, 'hook.sh');
+  writeFileSync(script, `#!/bin/sh\n${background.replace('READY', ready)}\necho $! > ${pidFile}\n${wait}${last}\n`, { mode: 0o755 });
+  return { script, pidFile };
+}
+
 describe('hooks: the real spawner', () => {
+  for (const [what, background] of LEFT_BEHIND) {
+    it(`a hook that exits takes what it left in the background with it: a process ${what}`, async () => {
+      await inTempDir(async (dir) => {
+        const { script, pidFile } = leaving(dir, background, 'echo done; exit 0');
+        const started = Date.now();
+        const r = await execaSpawner([script], hookPayload(down, TIME, IFACES), 10_000);
+        const took = Date.now() - started;
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        assert.ok(pid > 0);
+        assert.equal(await gone(pid), true, `${pid} survived its hook`);
+        assert.equal(r.exitCode, 0);
+        assert.equal(r.timedOut, false);
+        assert.equal(r.stdout, 'done');
+        assert.ok(took < 3000, `returned after ${took} ms`);
+      });
+    });
+  }
+
+  for (const [what, background] of LEFT_BEHIND) {
+    it(`a hook past its timeout is killed with what it left in the background: a process ${what}`, async () => {
+      await inTempDir(async (dir) => {
+        const { script, pidFile } = leaving(dir, background, 'exec sleep 100');
+        const started = Date.now();
+        const r = await execaSpawner([script], hookPayload(down, TIME, IFACES), 300);
+        const took = Date.now() - started;
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        assert.equal(await gone(pid), true, `${pid} survived its hook`);
+        assert.equal(r.timedOut, true);
+        assert.equal(r.signal, 'SIGTERM');
+        assert.ok(took < 5000, `returned after ${took} ms`);
+      });
+    });
+  }
+
+  it('a 200 KB value reaches the hook cut in its environment, with the marker, and whole on stdin', async () => {
+    await inTempDir(async (dir) => {
+      const reason = `fiber lost: ${'x'.repeat(200 * 1024)}`;
+      const p = hookPayload({ ...down, reason }, TIME, IFACES);
+      const script = join(dir, 'hook.sh');
+      writeFileSync(script, `#!/bin/sh\nprintf %s "$UPLINKD_REASON" > ${dir}/env.txt\ncat > ${dir}/stdin.json\necho "$UPLINKD_EVENT"\n`, {
+        mode: 0o755,
+      });
+      const r = await execaSpawner([script], p, 10_000);
+      assert.equal(r.error, undefined);
+      assert.equal(r.exitCode, 0);
+      assert.equal(r.stdout, 'state');
+      const env = readFileSync(join(dir, 'env.txt'), 'utf8');
+      assert.equal(Buffer.byteLength(env), ENV_VALUE_MAX_BYTES);
+      assert.ok(env.endsWith(TRUNCATED_MARK), env.slice(-40));
+      assert.equal(env, reason.slice(0, ENV_VALUE_MAX_BYTES - TRUNCATED_MARK.length) + TRUNCATED_MARK);
+      const json = JSON.parse(readFileSync(join(dir, 'stdin.json'), 'utf8')) as { reason: string };
+      assert.equal(json.reason, reason);
+    });
+  });
+
   it('gives the event on stdin and in the environment, and returns exit code and output', async () => {
     const p = hookPayload(failover, TIME, IFACES);
     const r = await execaSpawner(['/bin/sh', '-c', 'read -r line; echo "$UPLINKD_EVENT $UPLINKD_TO $line"; echo oops >&2; exit 4'], p, 5000);
@@ -228,6 +350,22 @@ describe('hooks: the real spawner', () => {
     assert.equal(r.timedOut, true);
     assert.ok(took < 5000, `returned after ${took} ms`);
     spawnSync('pkill', ['-f', '^sleep 30$']);
+  });
+
+  it('gives up on output that a process outside its group holds open, a second after the hook exits', async () => {
+    await inTempDir(async (dir) => {
+      const pidFile = join(dir, 'setsid.pid');
+      const started = Date.now();
+      // The hook exits once its child has left the group (setsid, then the pid file).
+      const script = `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 30' & while [ ! -s ${pidFile} ]; do sleep 0.02; done; exit 0`;
+      const r = await execaSpawner(['/bin/sh', '-c', script], hookPayload(down, TIME, IFACES), 10_000);
+      const took = Date.now() - started;
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      assert.equal(r.exitCode, 0);
+      assert.equal(r.timedOut, false);
+      assert.match(r.stderr, /given up/);
+      assert.ok(took < 3000, `returned after ${took} ms`);
+    });
   });
 
   it("inherits neither systemd's variables for uplinkd nor its sockets", async () => {
