@@ -3,12 +3,9 @@ import ipaddr from 'ipaddr.js';
 import { isScalar, isSeq, type Node } from 'yaml';
 import { AUTO_GATEWAY, type Target, type UplinkConfig } from '../types/index.js';
 import { addressFamily } from '../types/address.js';
-import { IFNAME_BYTES, MAX_TARGETS } from '../types/layout.js';
+import { IFNAME_RULE, isInterfaceName, MAX_TARGETS } from '../types/layout.js';
 import { type Checker, entries } from './checker.js';
 
-// Linux IFNAMSIZ is 16 bytes including the NUL (include/uapi/linux/if.h); dev_valid_name()
-// (net/core/dev.c) also refuses "." and "..", "/", ":" and white space.
-const IFNAME = /^[^\s/:]+$/;
 /** Addresses a heartbeat can never be answered from through an uplink (ipaddr.js ranges). */
 const NO_TARGET_RANGES: Record<string, string> = {
   unspecified: 'the unspecified address',
@@ -97,8 +94,8 @@ export function parseUplink(c: Checker, node: unknown, path: string): UplinkDraf
   const ifaceNode = required('interface');
   if (ifaceNode !== undefined) {
     const text = c.string(ifaceNode, `${path}.interface`);
-    if (text !== undefined && (!IFNAME.test(text) || Buffer.byteLength(text) > IFNAME_BYTES || text === '.' || text === '..')) {
-      c.report('BAD_INTERFACE', `interface "${text}" is not a Linux interface name (1 to 15 bytes, not "." or "..", no spaces, "/" or ":")`, ifaceNode as Node);
+    if (text !== undefined && !isInterfaceName(text)) {
+      c.report('BAD_INTERFACE', `${path}.interface: ${JSON.stringify(text)} is not an interface name uplinkd accepts: ${IFNAME_RULE}`, ifaceNode as Node);
     } else if (text !== undefined) iface = text;
   }
   const gatewayOf = (key: 'gateway' | 'gateway6', want: 4 | 6): string | undefined => {

@@ -7,7 +7,17 @@
 // routing.mark_mask are read or written, so other users of marks keep theirs. The table is
 // static: it changes with the config only, never on a failover.
 import type { Config } from '../types/index.js';
-import { counterName, hex, PASSIVE_LOG_GROUP, PASSIVE_LOG_RATE, PASSIVE_QUIET_MS, trafficCounterNames, uplinkMark } from '../types/layout.js';
+import {
+  counterName,
+  hex,
+  IFNAME_RULE,
+  isInterfaceName,
+  PASSIVE_LOG_GROUP,
+  PASSIVE_LOG_RATE,
+  PASSIVE_QUIET_MS,
+  trafficCounterNames,
+  uplinkMark,
+} from '../types/layout.js';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'uplinkd';
@@ -32,6 +42,36 @@ export interface PinningSpec {
 
 export { counterName };
 
+/**
+ * An interface name as an nft string: in double quotes (bare, `a@b` would read as a set
+ * reference and `eth*` as a wildcard), and only a name of IFNAME_RULE's characters, inside
+ * which nft needs nothing escaped (it has no escapes: a `"` would end the string). Anything
+ * else throws, so no unchecked name reaches `nft -f` (config/ refuses them first).
+ */
+export function nftString(name: string): string {
+  if (!isInterfaceName(name)) throw new Error(`${JSON.stringify(name)} cannot go into the nftables ruleset: an interface name is ${IFNAME_RULE}`);
+  return `"${name}"`;
+}
+
+// nft's bare identifiers (scanner.l: a letter, "_" or "." first, then letters, digits, "/", "-",
+// "_" and "."; a keyword is not one). Chain, set and counter names cannot be quoted in nft 1.0.6.
+const NFT_IDENTIFIER = /^[A-Za-z_.][A-Za-z0-9/_.-]*$/;
+
+/** A chain, counter or set read back from the kernel; the handle when the listing gave one. */
+export type TableObject = string | { readonly name: string; readonly handle?: number };
+
+/**
+ * How `delete KIND` names an object: by its handle when the listing gave one (a name made by
+ * hand may be a keyword, `counter`, or hold a space or a quote), else by its name when nft
+ * reads it as one.
+ */
+function objectRef(kind: string, o: TableObject): string {
+  const { name, handle } = typeof o === 'string' ? { name: o, handle: undefined } : o;
+  if (handle !== undefined && Number.isSafeInteger(handle) && handle >= 0) return `handle ${handle}`;
+  if (NFT_IDENTIFIER.test(name)) return name;
+  throw new Error(`cannot delete ${kind} ${JSON.stringify(name)} of table ${TABLE_FAMILY} ${TABLE_NAME}: not an nft identifier, and no handle`);
+}
+
 /** `meta mark set meta mark and ~MASK or MARK`: sets the uplink's bits, keeps everyone else's. */
 function setMark(what: 'meta' | 'ct', mask: number, mark: number): string {
   return `${what} mark set ${what} mark and ${hex(~mask >>> 0)} or ${hex(mark)}`;
@@ -46,7 +86,7 @@ function setMark(what: 'meta' | 'ct', mask: number, mark: number): string {
 export function pinningRuleset(spec: PinningSpec): string {
   const mask = spec.markMask >>> 0;
   const t = `${TABLE_FAMILY} ${TABLE_NAME}`;
-  const ifaces = spec.uplinks.map((u) => `"${u.interface}"`).join(', ');
+  const ifaces = spec.uplinks.map((u) => nftString(u.interface)).join(', ');
   // Unpinned connections (uplinkd's own heartbeats among them) leave at the first rule.
   const restore = (chain: string): string[] => [
     `add rule ${t} ${chain} ct mark and ${hex(mask)} == 0 return`,
@@ -75,10 +115,10 @@ export function pinningRuleset(spec: PinningSpec): string {
   // quiet.
   const quiet = `timeout ${PASSIVE_QUIET_MS}ms`;
   const wake = (u: PinnedUplink): string =>
-    `add rule ${t} passive_tx oifname "${u.interface}" oifname @passive_sending oifname != @passive_answered limit rate ${PASSIVE_LOG_RATE}/second log group ${PASSIVE_LOG_GROUP}`;
+    `add rule ${t} passive_tx oifname ${nftString(u.interface)} oifname @passive_sending oifname != @passive_answered limit rate ${PASSIVE_LOG_RATE}/second log group ${PASSIVE_LOG_GROUP}`;
   const traffic = (dir: 'tx' | 'rx'): string[] => {
     const chain = `passive_${dir}`;
-    const map = spec.uplinks.map((u) => `"${u.interface}" : "${trafficCounterNames(u.name)[dir]}"`).join(', ');
+    const map = spec.uplinks.map((u) => `${nftString(u.interface)} : "${trafficCounterNames(u.name)[dir]}"`).join(', ');
     const key = dir === 'tx' ? 'oifname' : 'iifname';
     return [
       `add chain ${t} ${chain}`,
@@ -109,7 +149,9 @@ export function pinningRuleset(spec: PinningSpec): string {
     `add rule ${t} postrouting ct state != new return`,
     `add rule ${t} postrouting meta l4proto { icmp, ipv6-icmp } return`,
     ...skipTcp('postrouting', 'tx'),
-    ...spec.uplinks.map((u) => `add rule ${t} postrouting oifname "${u.interface}" counter name "${counterName(u.name)}" ${setMark('ct', mask, u.mark)}`),
+    ...spec.uplinks.map(
+      (u) => `add rule ${t} postrouting oifname ${nftString(u.interface)} counter name "${counterName(u.name)}" ${setMark('ct', mask, u.mark)}`,
+    ),
     '',
   ].join('\n');
 }
@@ -123,17 +165,17 @@ export function emptyingCommands(existing: TableContents): string[] {
   const t = `${TABLE_FAMILY} ${TABLE_NAME}`;
   return [
     `flush table ${t}`,
-    ...existing.chains.map((c) => `delete chain ${t} ${c}`),
-    ...existing.counters.map((c) => `delete counter ${t} ${c}`),
-    ...(existing.sets ?? []).map((x) => `delete set ${t} ${x}`),
+    ...existing.chains.map((c) => `delete chain ${t} ${objectRef('chain', c)}`),
+    ...existing.counters.map((c) => `delete counter ${t} ${objectRef('counter', c)}`),
+    ...(existing.sets ?? []).map((x) => `delete set ${t} ${objectRef('set', x)}`),
   ];
 }
 
 export interface TableContents {
-  readonly chains: readonly string[];
-  readonly counters: readonly string[];
+  readonly chains: readonly TableObject[];
+  readonly counters: readonly TableObject[];
   /** Absent: none (a table an earlier uplinkd loaded). */
-  readonly sets?: readonly string[];
+  readonly sets?: readonly TableObject[];
   readonly rules: number;
 }
 

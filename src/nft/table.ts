@@ -6,10 +6,19 @@ import { KernelError } from '../netlink/index.js';
 import { NFT_TABLE_F_PERSIST } from '../types/netlink.js';
 import { type CounterReader, NetlinkCounters } from './counters.js';
 import { NetlinkTableOwner, type TableOwner } from './owner.js';
-import { emptyingCommands, type LoadResult, type PinningTable, TABLE_FAMILY, TABLE_NAME, type TableContents, type TableShape } from './ruleset.js';
+import {
+  emptyingCommands,
+  type LoadResult,
+  type PinningTable,
+  TABLE_FAMILY,
+  TABLE_NAME,
+  type TableContents,
+  type TableObject,
+  type TableShape,
+} from './ruleset.js';
 
 interface NftJson {
-  nftables?: Record<string, { name?: string }>[];
+  nftables?: Record<string, { name?: string; handle?: number }>[];
 }
 
 function parseNftJson(stdout: string, what: string): NftJson {
@@ -124,7 +133,13 @@ export class NftPinningTable implements PinningTable {
       throw new Error(`nft -j list table ${TABLE_FAMILY} ${TABLE_NAME}: ${r.stderr || `exit ${r.code}`}`);
     }
     const items = parseNftJson(r.stdout, 'list table').nftables ?? [];
-    const names = (kind: string): string[] => items.flatMap((i) => (i[kind]?.name !== undefined ? [i[kind]!.name!] : []));
+    // With the handle: a chain made by hand may have a name nft cannot read back (emptyingCommands).
+    const names = (kind: string): TableObject[] =>
+      items.flatMap((i) => {
+        const o = i[kind];
+        if (o?.name === undefined) return [];
+        return [typeof o.handle === 'number' ? { name: o.name, handle: o.handle } : o.name];
+      });
     return { chains: names('chain'), counters: names('counter'), sets: names('set'), rules: items.filter((i) => 'rule' in i).length };
   }
 

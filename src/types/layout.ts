@@ -138,7 +138,22 @@ export const DEFAULT_DAMPENING: DampeningSettings = Object.freeze({
   maxSuppressMs: 300_000,
 });
 
+/** IFNAMSIZ is 16 bytes including the NUL (include/uapi/linux/if.h). */
 export const IFNAME_BYTES = 15;
+/**
+ * The interface names a config may give (issue 26): letters, digits, ".", "_", "-" and "@",
+ * 1 to IFNAME_BYTES of them (all one byte each), not "." or ".." (dev_valid_name() in
+ * net/core/dev.c). The kernel takes more (any byte but NUL, "/", ":" and white space), but
+ * "*" would be an nft wildcard and a quote or a control character would break the nft
+ * ruleset, and no name udev, systemd-networkd or iproute2 makes needs them.
+ */
+const IFNAME = new RegExp(`^[A-Za-z0-9._@-]{1,${IFNAME_BYTES}}$`);
+export const IFNAME_RULE = `1 to ${IFNAME_BYTES} bytes, each a letter A-Z or a-z, a digit 0-9, ".", "_", "-" or "@", and not "." or ".."`;
+
+/** Whether `name` is an interface name uplinkd accepts (IFNAME_RULE). */
+export function isInterfaceName(name: string): boolean {
+  return IFNAME.test(name) && name !== '.' && name !== '..';
+}
 
 /** Every count has a range: heartbeats per uplink, and routes uplinkd writes per apply. */
 export const MAX_TARGETS = 64;

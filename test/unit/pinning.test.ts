@@ -6,6 +6,7 @@ import {
   emptyingCommands,
   expectedShape,
   nftEventStep,
+  nftString,
   type PinningCause,
   pinningRetry,
   pinningRuleset,
@@ -94,6 +95,45 @@ describe('the pinning table', () => {
       'delete set inet uplinkd passive_sending',
     ]);
     assert.deepEqual(emptyingCommands({ chains: [], counters: [], rules: 0 }), ['flush table inet uplinkd']);
+  });
+
+  // Issue 26: bare, `a@b` reads as a set reference and `eth*` as a wildcard; a quote ends the string.
+  it('quotes every interface name, "@" and all, and refuses what config/ refuses', () => {
+    const odd = { ...spec, uplinks: [{ name: 'fiber', interface: 'a.b_c-d@e0', mark: 0x100, passive: true }] };
+    const lines = pinningRuleset(odd).split('\n');
+    const naming = lines.filter((l) => l.includes('a.b_c-d@e0'));
+    // The passive chains' counter maps and set updates (2 each), the wake-up, prerouting's exit, postrouting's mark.
+    assert.equal(naming.length, 7, naming.join('\n'));
+    for (const l of naming) assert.ok(!/(^|[^"])a\.b_c-d@e0/.test(l) && !/a\.b_c-d@e0[^"]/.test(l), `quoted in: ${l}`);
+    assert.ok(lines.includes('add rule inet uplinkd prerouting iifname { "a.b_c-d@e0" } return'));
+    assert.ok(lines.includes('add rule inet uplinkd passive_rx counter name iifname map { "a.b_c-d@e0" : "rx_fiber" }'));
+    assert.equal(nftString('wan1'), '"wan1"');
+    assert.equal(nftString('AZaz09._-@'), '"AZaz09._-@"');
+    for (const bad of ['eth*', 'a"}drop#', 'a\0b', 'a\nb', 'a b', '', '.', '..', 'abcdefghijklmnop', 'é']) {
+      assert.throws(() => nftString(bad), /cannot go into the nftables ruleset/, JSON.stringify(bad));
+      const broken = { ...spec, uplinks: [{ name: 'fiber', interface: bad, mark: 0x100 }] };
+      assert.throws(() => pinningRuleset(broken), /cannot go into the nftables ruleset/, JSON.stringify(bad));
+    }
+  });
+
+  it('empties objects by handle when the listing gives one (a name made by hand may be a keyword or hold a quote)', () => {
+    assert.deepEqual(
+      emptyingCommands({
+        chains: [{ name: 'counter', handle: 7 }, { name: 'we ird"x', handle: 8 }, 'postrouting'],
+        counters: [{ name: 'c;x', handle: 9 }],
+        sets: [{ name: 'passive_sending', handle: 3 }],
+        rules: 0,
+      }),
+      [
+        'flush table inet uplinkd',
+        'delete chain inet uplinkd handle 7',
+        'delete chain inet uplinkd handle 8',
+        'delete chain inet uplinkd postrouting',
+        'delete counter inet uplinkd handle 9',
+        'delete set inet uplinkd handle 3',
+      ],
+    );
+    assert.throws(() => emptyingCommands({ chains: ['we ird'], counters: [], rules: 0 }), /cannot delete chain "we ird".*no handle/);
   });
 
   it('knows its own shape, so a changed table is seen', () => {
