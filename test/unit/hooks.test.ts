@@ -260,15 +260,19 @@ function leaving(dir: string, background: string, last: string): { script: strin
   return { script, pidFile };
 }
 
+/** Runs a hook that leaves `background` behind and ends with `last`: its result, time taken and the pid it left. */
+async function runLeaving(dir: string, background: string, last: string, timeoutMs: number) {
+  const { script, pidFile } = leaving(dir, background, last);
+  const started = Date.now();
+  const r = await execaSpawner([script], hookPayload(down, TIME, IFACES), timeoutMs);
+  return { r, took: Date.now() - started, pid: Number(readFileSync(pidFile, 'utf8')) };
+}
+
 describe('hooks: the real spawner', () => {
   for (const [what, background] of LEFT_BEHIND) {
     it(`a hook that exits takes what it left in the background with it: a process ${what}`, async () => {
       await inTempDir(async (dir) => {
-        const { script, pidFile } = leaving(dir, background, 'echo done; exit 0');
-        const started = Date.now();
-        const r = await execaSpawner([script], hookPayload(down, TIME, IFACES), 10_000);
-        const took = Date.now() - started;
-        const pid = Number(readFileSync(pidFile, 'utf8'));
+        const { r, took, pid } = await runLeaving(dir, background, 'echo done; exit 0', 10_000);
         assert.ok(pid > 0);
         assert.equal(await gone(pid), true, `${pid} survived its hook`);
         assert.equal(r.exitCode, 0);
@@ -282,11 +286,7 @@ describe('hooks: the real spawner', () => {
   for (const [what, background] of LEFT_BEHIND) {
     it(`a hook past its timeout is killed with what it left in the background: a process ${what}`, async () => {
       await inTempDir(async (dir) => {
-        const { script, pidFile } = leaving(dir, background, 'exec sleep 100');
-        const started = Date.now();
-        const r = await execaSpawner([script], hookPayload(down, TIME, IFACES), 300);
-        const took = Date.now() - started;
-        const pid = Number(readFileSync(pidFile, 'utf8'));
+        const { r, took, pid } = await runLeaving(dir, background, 'exec sleep 100', 300);
         assert.equal(await gone(pid), true, `${pid} survived its hook`);
         assert.equal(r.timedOut, true);
         assert.equal(r.signal, 'SIGTERM');
